@@ -1,0 +1,130 @@
+"""Every default and every accepted value of the stack configuration, in one place.
+
+Changing a default here changes it for every stack that does not set the key; the README's
+configuration table is generated from nothing else but this module's values.
+"""
+
+from __future__ import annotations
+
+PROJECT = "k8s-from-scratch"
+
+# Kubernetes minors whose flags, configs and removals render/ knows. Patch releases of these
+# are accepted; anything else is refused before a host is touched.
+SUPPORTED_KUBERNETES_MINORS: tuple[tuple[int, int], ...] = ((1, 34), (1, 35), (1, 36))
+DEFAULT_KUBERNETES_VERSION = "1.35.4"
+
+# Pinned component versions (contract key `versions`). Checksums of these live in
+# spec/checksums.py; a version without a pinned checksum needs `binaries.checksums`.
+DEFAULT_VERSIONS: dict[str, str] = {
+    "etcd": "3.6.16",
+    "containerd": "2.2.9",
+    "runc": "1.4.3",
+    "crio": "1.35.4",
+    "kata": "3.24.0",
+    "cniPlugins": "1.9.1",
+    "crictl": "1.35.0",
+    "coredns": "1.13.1",
+    "pause": "3.10.1",
+    "flannel": "0.28.10",
+    "calico": "3.31.4",
+    "weave": "2.8.11",
+    "cilium": "1.18.6",
+}
+
+ROLES = ("etcd", "control-plane", "worker")
+ARCHES = ("amd64", "arm64")
+# `os` on a node: auto reads /etc/os-release on the host; the rest override it.
+OS_FAMILIES = ("auto", "debian", "rhel", "rhel7")
+
+SSH_DEFAULT_USER = "root"
+SSH_DEFAULT_PORT = 22
+API_SERVER_PORT = 6443
+
+POD_CIDR = "10.244.0.0/16"
+SERVICE_CIDR = "10.96.0.0/12"
+NODE_CIDR_MASK_SIZE = 24
+CLUSTER_DOMAIN = "cluster.local"
+# kube-apiserver refuses a service range with more than 20 host bits (IPv4 /12).
+MAX_SERVICE_HOST_BITS = 20
+
+KEY_ALGORITHMS = ("ECDSA", "RSA")
+ECDSA_CURVES = ("P256", "P384", "P521")  # P224 (the provider's default) is too weak
+RSA_BITS = (2048, 3072, 4096)
+PKI_DEFAULTS = {
+    "keyAlgorithm": "ECDSA",
+    "ecdsaCurve": "P256",
+    "rsaBits": 2048,
+    "caValidityDays": 3650,
+    "certValidityDays": 365,
+    "renewBeforeDays": 30,
+}
+
+RUNTIMES = ("containerd", "crio")
+CGROUP_DRIVERS = ("systemd", "cgroupfs")
+
+CNIS = ("flannel", "calico", "canal", "weave", "cilium", "none")
+DEFAULT_CNI = "flannel"
+# Plugin options each CNI accepts, with their accepted values (None = free-form, checked apart).
+CNI_OPTIONS: dict[str, dict[str, tuple[str, ...] | None]] = {
+    "flannel": {"backend": ("vxlan", "host-gw", "wireguard"), "mtu": None},
+    "calico": {"backend": ("vxlan", "ipip", "bgp"), "mtu": None},
+    "canal": {"backend": ("vxlan",), "mtu": None},
+    "weave": {"mtu": None, "encryption": None},
+    "cilium": {
+        "backend": ("vxlan", "geneve", "native"),
+        "mtu": None,
+        "kubeProxyReplacement": None,
+        "ipam": ("kubernetes", "cluster-pool"),
+    },
+    "none": {},
+}
+CNI_DEFAULT_BACKEND = {"flannel": "vxlan", "calico": "vxlan", "canal": "vxlan", "cilium": "vxlan"}
+# CNIs that can take over kube-proxy's job.
+CNIS_REPLACING_KUBE_PROXY = ("cilium",)
+ARCHIVED_CNIS = {"weave": "Weave Net is archived upstream (Weaveworks closed in 2024)"}
+
+KUBE_PROXY_MODES = ("iptables", "ipvs", "nftables", "disabled")
+DEFAULT_KUBE_PROXY_MODE = "iptables"
+IPTABLES_BACKENDS = ("auto", "nft", "legacy")
+
+ENCRYPTION_PROVIDERS = ("secretbox", "aesgcm", "aescbc", "none")
+DEFAULT_ENCRYPTION = "secretbox"
+TLS_VERSIONS = ("VersionTLS12", "VersionTLS13")
+# ECDHE + AEAD suites only; Go's names, as kube-apiserver's --tls-cipher-suites takes them.
+SECURE_CIPHER_SUITES = (
+    "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+    "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+    "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
+    "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+    "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+    "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+)
+AUDIT_DEFAULTS = {"enabled": True, "maxAgeDays": 30, "maxBackups": 3, "maxSizeMb": 100}
+
+ADDON_DEFAULTS = {"coredns": True, "smokeTest": False}
+
+LAB_DEFAULTS = {
+    "enabled": False,
+    "controlPlanes": 1,
+    "workers": 2,
+    "etcd": 0,  # 0 = etcd on the control planes
+    "subnet": "10.231.0.0/24",
+    "release": "bookworm",
+    "workDir": "/var/lib/k8s-from-scratch-lab",
+}
+LAB_MAX_HOSTS = 12
+
+# Kubelet label prefixes NodeRestriction lets a kubelet set on itself (--node-labels).
+KUBELET_ALLOWED_LABEL_PREFIXES = ("kubelet.kubernetes.io/", "node.kubernetes.io/")
+KUBELET_ALLOWED_LABELS = (
+    "kubernetes.io/hostname",
+    "kubernetes.io/arch",
+    "kubernetes.io/os",
+    "beta.kubernetes.io/instance-type",
+    "node.kubernetes.io/instance-type",
+    "failure-domain.beta.kubernetes.io/region",
+    "failure-domain.beta.kubernetes.io/zone",
+    "topology.kubernetes.io/region",
+    "topology.kubernetes.io/zone",
+)
+TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")

@@ -1,0 +1,440 @@
+"""Raw stack configuration (plain JSON-like values) -> ClusterSpec, collecting every problem."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from typing import Any, Mapping
+
+from spec import defaults as d
+from spec.model import (
+    AddonsSpec, ApiEndpoint, AuditSpec, Bastion, BinariesSpec, ClusterSpec, CniSpec, EtcdSpec,
+    ImagesSpec, KubeProxySpec, LabSpec, NetworkSpec, NodeSpec, PkiSpec, RuntimeSpec, SecretStr,
+    SecuritySpec, SshSpec, Taint, Versions,
+)
+from spec.problems import Problems
+from spec.reader import Reader, join
+
+# Contract keys whose values are plain strings (everything else arrives as JSON).
+STRING_KEYS = ("clusterName", "kubernetesVersion", "apiEndpoint", "iptablesBackend")
+TOP_LEVEL_KEYS = (
+    "clusterName", "kubernetesVersion", "versions", "nodes", "ssh", "apiEndpoint", "network",
+    "pki", "runtime", "cni", "kubeProxy", "iptablesBackend", "security", "addons", "images",
+    "binaries", "etcd", "lab",
+)
+VERSION_KEYS = {  # config key -> Versions field
+    "etcd": "etcd", "containerd": "containerd", "runc": "runc", "crio": "crio", "kata": "kata",
+    "cniPlugins": "cni_plugins", "crictl": "crictl", "coredns": "coredns", "pause": "pause",
+    "flannel": "flannel", "calico": "calico", "weave": "weave", "cilium": "cilium",
+}
+
+
+def parse(raw: Mapping[str, Any], stack: str, secret_keys: frozenset[str] = frozenset(),
+          problems: Problems | None = None) -> tuple[ClusterSpec, Problems]:
+    """Builds the spec; bad values fall back to defaults so that every problem is found at once."""
+    problems = problems or Problems()
+    top = Reader(raw, "", problems)
+    versions = _versions(top, problems)
+    lab = _lab(top.sub("lab"))
+    ssh = _ssh(top.sub("ssh"), "ssh", None, "ssh" in secret_keys, problems)
+    nodes = _lab_nodes(lab, ssh) if lab.enabled else _nodes(top, ssh, secret_keys, problems)
+    if lab.enabled and top.has("nodes"):
+        problems.warn("nodes", "...", "is ignored because lab.enabled is true",
+                      "remove `nodes` or set lab.enabled to false")
+    network = _network(top.sub("network"))
+    cluster_name = top.text("clusterName", stack) or stack
+    api_endpoint = _api_endpoint(top.text("apiEndpoint", None), nodes, problems)
+    spec = ClusterSpec(
+        cluster_name=cluster_name,
+        versions=versions,
+        nodes=nodes,
+        api_endpoint=api_endpoint,
+        network=network,
+        pki=_pki(top.sub("pki")),
+        runtime=_runtime(top.sub("runtime")),
+        cni=_cni(top.sub("cni"), problems),
+        kube_proxy=KubeProxySpec(
+            mode=_finish(top.sub("kubeProxy"), lambda r: r.text(
+                "mode", d.DEFAULT_KUBE_PROXY_MODE, d.KUBE_PROXY_MODES)) or "iptables"),
+        iptables_backend=top.text("iptablesBackend", "auto", d.IPTABLES_BACKENDS) or "auto",
+        security=_security(top.sub("security")),
+        addons=_addons(top.sub("addons")),
+        images=ImagesSpec(registry=_finish(top.sub("images"), lambda r: r.text("registry", None))),
+        binaries=_binaries(top.sub("binaries")),
+        etcd=EtcdSpec(allow_even_members=_finish(
+            top.sub("etcd"), lambda r: r.flag("allowEvenMembers", False))),
+        lab=lab,
+    )
+    top.finish()
+    return spec, problems
+
+
+def _finish(reader: Reader, read: Any) -> Any:
+    value = read(reader)
+    reader.finish()
+    return value
+
+
+def _versions(top: Reader, problems: Problems) -> Versions:
+    r = top.sub("versions")
+    pins = {field: r.text(key, d.DEFAULT_VERSIONS[key]) or d.DEFAULT_VERSIONS[key]
+            for key, field in VERSION_KEYS.items()}
+    r.finish()
+    kubernetes = top.text("kubernetesVersion", d.DEFAULT_KUBERNETES_VERSION)
+    return Versions(kubernetes=kubernetes or d.DEFAULT_KUBERNETES_VERSION, **pins)
+
+
+def _secret(r: Reader, key: str, is_secret: bool, problems: Problems) -> SecretStr | None:
+    value = r.value(key)
+    if value is None:
+        return None
+    path = join(r.path, key)
+    if not isinstance(value, str) or not value.strip():
+        problems.error(path, SecretStr(str(value)), "must be a non-empty string",
+                       "set it with `pulumi config set --secret --path " + path + " -- \"$(cat KEY)\"`")
+        return None
+    if not is_secret:
+        problems.error(path, SecretStr(value), "holds a private key in plain text in the stack file",
+                       f"set it with `pulumi config set --secret --path {path}` so it is encrypted")
+    return SecretStr(value)
+
+
+def _key_file(r: Reader, problems: Problems) -> SecretStr | None:
+    path_value = r.text("privateKeyFile", None)
+    if path_value is None:
+        return None
+    path = join(r.path, "privateKeyFile")
+    try:
+        with open(os.path.expanduser(path_value), encoding="utf-8") as handle:
+            return SecretStr(handle.read())
+    except OSError as err:
+        problems.error(path, path_value, f"cannot be read ({err.strerror})",
+                       "give the path of a readable SSH private key file")
+        return None
+
+
+def _ssh(r: Reader, path: str, base: SshSpec | None, is_secret: bool, problems: Problems
+         ) -> SshSpec:
+    base = base or SshSpec()
+    key = _secret(r, "privateKey", is_secret, problems)
+    key_file = _key_file(r, problems)
+    if key is not None and key_file is not None:
+        problems.error(join(path, "privateKeyFile"), r.value("privateKeyFile"),
+                       "is set together with privateKey", "keep only one of the two")
+    bastion = base.bastion
+    b = r.sub("bastion")
+    if r.has("bastion"):
+        host = b.text("host", None)
+        if not host:
+            problems.error(join(path, "bastion.host"), host, "is missing",
+                           "give the bastion's address, e.g. bastion.example.com")
+        bastion = Bastion(
+            host=host or "",
+            port=b.integer("port", d.SSH_DEFAULT_PORT, 1, 65535),
+            user=b.text("user", d.SSH_DEFAULT_USER) or d.SSH_DEFAULT_USER,
+            private_key=_secret(b, "privateKey", is_secret, problems),
+        )
+    b.finish()
+    user = r.text("user", base.user)
+    if user is not None and not user.strip():
+        problems.error(join(path, "user"), user, "is empty", "give a login user, e.g. root")
+    spec = SshSpec(
+        user=user or base.user,
+        port=r.integer("port", base.port, 1, 65535),
+        private_key=key or key_file or base.private_key,
+        bastion=bastion,
+        host_key=r.text("hostKey", base.host_key),
+    )
+    r.value("hostKeys")  # read by _nodes (top level only)
+    r.finish()
+    return spec
+
+
+def _nodes(top: Reader, ssh: SshSpec, secret_keys: frozenset[str], problems: Problems
+           ) -> tuple[NodeSpec, ...]:
+    items = top.seq("nodes") or []
+    host_keys = top.sub("ssh").obj("hostKeys") or {}
+    nodes = []
+    for i, item in enumerate(items):
+        nodes.append(_node(Reader(item, f"nodes[{i}]", problems), ssh, host_keys,
+                           "nodes" in secret_keys, problems))
+    names = {n.name for n in nodes}
+    for name, key in host_keys.items():
+        if name not in names:
+            problems.error(f"ssh.hostKeys.{name}", key, "names no node",
+                           f"use node names: {', '.join(sorted(names)) or '(no nodes)'}")
+    return tuple(nodes)
+
+
+def _node(r: Reader, ssh: SshSpec, host_keys: Mapping[str, Any], is_secret: bool,
+          problems: Problems) -> NodeSpec:
+    name = r.text("name", None) or ""
+    if not name:
+        problems.error(join(r.path, "name"), None, "is missing",
+                       "give every node a name (its Kubernetes node name)")
+    address = r.text("address", None) or ""
+    if not address:
+        problems.error(join(r.path, "address"), None, "is missing",
+                       "give the address we reach the node at over SSH")
+    roles_raw = r.seq("roles")
+    roles: set[str] = set()
+    if roles_raw is None or not roles_raw:
+        problems.error(join(r.path, "roles"), roles_raw, "is empty or missing",
+                       f"give a non-empty subset of: {', '.join(d.ROLES)}")
+    else:
+        for j, role in enumerate(roles_raw):
+            if role not in d.ROLES:
+                problems.error(join(r.path, f"roles[{j}]"), role, "is not a role",
+                               f"use one of: {', '.join(d.ROLES)}")
+            else:
+                roles.add(role)
+    labels_raw = r.obj("labels") or {}
+    labels = {str(k): v if isinstance(v, str) else str(v) for k, v in labels_raw.items()}
+    node_ssh = _ssh(r.sub("ssh"), join(r.path, "ssh"), ssh, is_secret, problems)
+    pinned = host_keys.get(name)
+    if pinned is not None and node_ssh.host_key is None:
+        node_ssh = SshSpec(node_ssh.user, node_ssh.port, node_ssh.private_key, node_ssh.bastion,
+                           str(pinned))
+    node = NodeSpec(
+        name=name,
+        address=address,
+        internal_address=r.text("internalAddress", None) or address,
+        roles=frozenset(roles),
+        ssh=node_ssh,
+        arch=r.text("arch", "amd64", d.ARCHES) or "amd64",
+        os=r.text("os", "auto", d.OS_FAMILIES) or "auto",
+        labels=labels,
+        taints=_taints(r, problems),
+        kubernetes_version=r.text("kubernetesVersion", None),
+    )
+    r.finish()
+    return node
+
+
+def _taints(r: Reader, problems: Problems) -> tuple[Taint, ...]:
+    taints = []
+    for j, item in enumerate(r.seq("taints") or []):
+        path = join(r.path, f"taints[{j}]")
+        if isinstance(item, str):
+            key_value, _, effect = item.rpartition(":")
+            key, _, value = key_value.partition("=")
+        elif isinstance(item, Mapping):
+            t = Reader(item, path, problems)
+            key = t.text("key", "") or ""
+            value = t.text("value", "") or ""
+            effect = t.text("effect", "") or ""
+            t.finish()
+        else:
+            problems.error(path, item, "is not a taint",
+                           "write key=value:Effect or {key, value, effect}")
+            continue
+        if effect not in d.TAINT_EFFECTS or not key:
+            problems.error(path, item, "needs a key and an effect",
+                           f"effect is one of {', '.join(d.TAINT_EFFECTS)}, e.g. dedicated=gpu:NoSchedule")
+            continue
+        taints.append(Taint(key, value, effect))
+    return tuple(taints)
+
+
+def _lab_nodes(lab: LabSpec, ssh: SshSpec) -> tuple[NodeSpec, ...]:
+    """The lab's own hosts, numbered from .11 of the lab subnet."""
+    try:
+        hosts = list(ipaddress.ip_network(lab.subnet, strict=False).hosts())
+    except ValueError:
+        return ()
+    separate_etcd = lab.etcd > 0
+    plan: list[tuple[str, frozenset[str]]] = []
+    plan += [(f"lab-etcd-{i + 1}", frozenset({"etcd"})) for i in range(lab.etcd)]
+    cp_roles = {"control-plane"} if separate_etcd else {"control-plane", "etcd"}
+    plan += [(f"lab-cp-{i + 1}", frozenset(cp_roles)) for i in range(lab.control_planes)]
+    plan += [(f"lab-worker-{i + 1}", frozenset({"worker"})) for i in range(lab.workers)]
+    if len(plan) + 11 > len(hosts):
+        return ()
+    return tuple(
+        NodeSpec(name=name, address=str(hosts[10 + i]), internal_address=str(hosts[10 + i]),
+                 roles=roles, ssh=ssh)
+        for i, (name, roles) in enumerate(plan)
+    )
+
+
+def _lab(r: Reader) -> LabSpec:
+    l = d.LAB_DEFAULTS
+    spec = LabSpec(
+        enabled=r.flag("enabled", bool(l["enabled"])),
+        control_planes=r.integer("controlPlanes", int(l["controlPlanes"]), 1, 5),  # type: ignore[call-overload]
+        workers=r.integer("workers", int(l["workers"]), 0, 8),  # type: ignore[call-overload]
+        etcd=r.integer("etcd", int(l["etcd"]), 0, 5),  # type: ignore[call-overload]
+        subnet=r.text("subnet", str(l["subnet"])) or str(l["subnet"]),
+        release=r.text("release", str(l["release"]), ("bookworm", "trixie")) or "bookworm",
+        work_dir=r.text("workDir", str(l["workDir"])) or str(l["workDir"]),
+    )
+    r.finish()
+    return spec
+
+
+def _network(r: Reader) -> NetworkSpec:
+    service_cidr = r.text("serviceCidr", d.SERVICE_CIDR) or d.SERVICE_CIDR
+    try:
+        default_dns = str(ipaddress.ip_network(service_cidr, strict=False)[10])
+    except (ValueError, IndexError):
+        default_dns = ""
+    spec = NetworkSpec(
+        pod_cidr=r.text("podCidr", d.POD_CIDR) or d.POD_CIDR,
+        service_cidr=service_cidr,
+        node_cidr_mask_size=r.integer("nodeCidrMaskSize", d.NODE_CIDR_MASK_SIZE, 8, 30),
+        cluster_domain=r.text("clusterDomain", d.CLUSTER_DOMAIN) or d.CLUSTER_DOMAIN,
+        dns_service_ip=r.text("dnsServiceIp", default_dns) or default_dns,
+    )
+    r.finish()
+    return spec
+
+
+def _api_endpoint(text: str | None, nodes: tuple[NodeSpec, ...], problems: Problems
+                  ) -> ApiEndpoint:
+    if text is None:
+        first = next((n for n in nodes if n.is_control_plane), None)
+        return ApiEndpoint(first.address if first else "", d.API_SERVER_PORT)
+    host, port_text = text, ""
+    if text.startswith("["):  # [v6]:port
+        host, _, rest = text[1:].partition("]")
+        port_text = rest.removeprefix(":")
+    elif text.count(":") == 1:
+        host, _, port_text = text.partition(":")
+    port = d.API_SERVER_PORT
+    if port_text:
+        if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
+            problems.error("apiEndpoint", text, "has an invalid port",
+                           "write host or host:port with a port from 1 to 65535")
+        else:
+            port = int(port_text)
+    if not host or any(c in host for c in "/ @?#"):
+        problems.error("apiEndpoint", text, "is not a host[:port]",
+                       "write e.g. api.example.com:6443 or 10.0.0.10 (no scheme, no path)")
+    return ApiEndpoint(host, port)
+
+
+def _pki(r: Reader) -> PkiSpec:
+    p = d.PKI_DEFAULTS
+    spec = PkiSpec(
+        key_algorithm=r.text("keyAlgorithm", str(p["keyAlgorithm"]), d.KEY_ALGORITHMS) or "ECDSA",
+        ecdsa_curve=r.text("ecdsaCurve", str(p["ecdsaCurve"]), d.ECDSA_CURVES) or "P256",
+        rsa_bits=_choice_int(r, "rsaBits", int(p["rsaBits"]), d.RSA_BITS),
+        ca_validity_days=r.integer("caValidityDays", int(p["caValidityDays"]), 1, 36500),
+        cert_validity_days=r.integer("certValidityDays", int(p["certValidityDays"]), 1, 36500),
+        renew_before_days=r.integer("renewBeforeDays", int(p["renewBeforeDays"]), 0, 36500),
+    )
+    r.finish()
+    return spec
+
+
+def _choice_int(r: Reader, key: str, default: int, choices: tuple[int, ...]) -> int:
+    value = r.integer(key, default)
+    if value not in choices:
+        r.problems.error(join(r.path, key), value, "is not an accepted size",
+                         f"use one of: {', '.join(map(str, choices))}")
+        return default
+    return value
+
+
+def _runtime(r: Reader) -> RuntimeSpec:
+    spec = RuntimeSpec(
+        name=r.text("name", "containerd", d.RUNTIMES) or "containerd",
+        cgroup_driver=r.text("cgroupDriver", "systemd", d.CGROUP_DRIVERS) or "systemd",
+        kata=r.flag("kata", False),
+    )
+    r.finish()
+    return spec
+
+
+def _cni(r: Reader, problems: Problems) -> CniSpec:
+    name = r.text("name", d.DEFAULT_CNI, d.CNIS) or d.DEFAULT_CNI
+    accepted = d.CNI_OPTIONS[name]
+    r.known.add("name")
+    for key in r.raw:
+        if key != "name" and key not in accepted:
+            others = [c for c, opts in d.CNI_OPTIONS.items() if key in opts]
+            where = f"it applies to {', '.join(others)}" if others else "it is no CNI option"
+            problems.error(join(r.path, key), r.raw[key], f"is not an option of cni {name!r}",
+                           f"{where}; {name} takes: {', '.join(accepted) or 'no options'}")
+            r.known.add(key)
+    backend_choices = accepted.get("backend") if "backend" in accepted else None
+    spec = CniSpec(
+        name=name,
+        backend=(r.text("backend", d.CNI_DEFAULT_BACKEND.get(name), backend_choices)
+                 if "backend" in accepted else None),
+        mtu=(r.integer("mtu", 0, 576, 9000) or None) if "mtu" in accepted else None,
+        kube_proxy_replacement=(r.flag("kubeProxyReplacement", False)
+                                if "kubeProxyReplacement" in accepted else False),
+        ipam=(r.text("ipam", "kubernetes", accepted.get("ipam")) or "kubernetes"
+              if "ipam" in accepted else "kubernetes"),
+        encryption=r.flag("encryption", False) if "encryption" in accepted else False,
+    )
+    r.finish()
+    return spec
+
+
+def _security(r: Reader) -> SecuritySpec:
+    a = r.sub("audit")
+    ad = d.AUDIT_DEFAULTS
+    audit = AuditSpec(
+        enabled=a.flag("enabled", bool(ad["enabled"])),
+        max_age_days=a.integer("maxAgeDays", int(ad["maxAgeDays"]), 1, 3650),
+        max_backups=a.integer("maxBackups", int(ad["maxBackups"]), 0, 1000),
+        max_size_mb=a.integer("maxSizeMb", int(ad["maxSizeMb"]), 1, 100000),
+    )
+    a.finish()
+    suites_raw = r.seq("tlsCipherSuites")
+    suites = d.SECURE_CIPHER_SUITES
+    if suites_raw is not None:
+        good = []
+        for i, suite in enumerate(suites_raw):
+            if suite in d.SECURE_CIPHER_SUITES:
+                good.append(suite)
+            else:
+                r.problems.error(join(r.path, f"tlsCipherSuites[{i}]"), suite,
+                                 "is not an ECDHE suite with AEAD (GCM or ChaCha20-Poly1305)",
+                                 f"use any of: {', '.join(d.SECURE_CIPHER_SUITES)}")
+        if not suites_raw:
+            r.problems.error(join(r.path, "tlsCipherSuites"), suites_raw, "is empty",
+                             "leave it unset for the secure default, or list suites")
+        suites = tuple(good) or d.SECURE_CIPHER_SUITES
+    spec = SecuritySpec(
+        encryption_at_rest=r.text("encryptionAtRest", d.DEFAULT_ENCRYPTION,
+                                  d.ENCRYPTION_PROVIDERS) or d.DEFAULT_ENCRYPTION,
+        audit=audit,
+        tls_min_version=r.text("tlsMinVersion", "VersionTLS12", d.TLS_VERSIONS) or "VersionTLS12",
+        tls_cipher_suites=suites,
+    )
+    r.finish()
+    return spec
+
+
+def _addons(r: Reader) -> AddonsSpec:
+    spec = AddonsSpec(coredns=r.flag("coredns", True), smoke_test=r.flag("smokeTest", False))
+    r.finish()
+    return spec
+
+
+def _binaries(r: Reader) -> BinariesSpec:
+    base_url = r.text("baseUrl", None)
+    if base_url is not None and not base_url.startswith(("https://", "http://", "file://")):
+        r.problems.error(join(r.path, "baseUrl"), base_url, "is not an http(s) or file URL",
+                         "give the mirror's URL, e.g. https://mirror.example.com/k8s")
+    checksums: dict[str, str] = {}
+    for key, value in (r.obj("checksums") or {}).items():
+        path = join(r.path, f"checksums.{key}")
+        parts = str(key).split("/")
+        algo, _, digest = str(value).partition(":")
+        sizes = {"sha256": 64, "sha512": 128}
+        if len(parts) != 3 or parts[2] not in d.ARCHES:
+            r.problems.error(path, value, "has a key that is not artifact/version/arch",
+                             "write e.g. checksums: {etcd/3.6.16/amd64: sha256:<64 hex>}")
+        elif algo not in sizes or len(digest) != sizes[algo] or any(
+                c not in "0123456789abcdef" for c in digest):
+            r.problems.error(path, value, "is not a checksum",
+                             "write sha256:<64 lowercase hex> or sha512:<128 lowercase hex>")
+        else:
+            checksums[str(key)] = str(value)
+    spec = BinariesSpec(base_url=base_url.rstrip("/") if base_url else None, checksums=checksums)
+    r.finish()
+    return spec
