@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from spec.model import ClusterSpec, NodeSpec, SecretStr
 from spec.parse import parse
-from spec.problems import Problem, Problems, SpecError
+from spec.problems import Problem, SpecError
 from spec.validate import validate
 
 __all__ = ["ClusterSpec", "NodeSpec", "Problem", "SecretStr", "SpecError", "load_spec"]
 
 
-def load_spec(raw: Mapping[str, Any], stack: str, secret_keys: frozenset[str] = frozenset()
-              ) -> tuple[ClusterSpec, list[Problem]]:
+def load_spec(
+    raw: Mapping[str, Any], stack: str, secret_keys: frozenset[str] = frozenset()
+) -> tuple[ClusterSpec, list[Problem]]:
     """Parses and validates; raises SpecError listing every error, returns the warnings."""
     spec, problems = parse(raw, stack, secret_keys)
     validate(spec, problems)

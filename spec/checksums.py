@@ -121,24 +121,12 @@ CHECKSUMS: dict[tuple[str, str, str], str] = {
         "sha256:e8f6b5bee3e2c8b5965f4ae65c2ae04e3f9f426d2458a1e2f159e824d419d92c"
     ),
     # etcd [KS]
-    ("etcd", "3.6.15", "amd64"): (
-        "sha256:b51d86e6bff2168de5ba8cd631c0fe6c785c7a1b32b083079f5677d6b7e2772c"
-    ),
-    ("etcd", "3.6.15", "arm64"): (
-        "sha256:567d9b8fa9e75b349600d2b64ef9bf6bc6d512cea75a2ce1c39b1b3046131244"
-    ),
-    ("etcd", "3.6.10", "amd64"): (
-        "sha256:ed579fafab5701e3aaa95509969e7bc74776a4ae5269d32e3928408b406456ec"
-    ),
-    ("etcd", "3.6.10", "arm64"): (
-        "sha256:e40dc34b7a512b99c651f7700c1014e9b76e02415e2e24365b248966b173524c"
-    ),
-    ("etcd", "3.6.6", "amd64"): (
-        "sha256:887afaa4a99f22d802ccdfbe65730a5e79aa5c9ce2c8799c67e9d804c50ecedb"
-    ),
-    ("etcd", "3.6.6", "arm64"): (
-        "sha256:8a15f5427c111ff4692753682374970fb68878401d946c2c28bdad6857db652f"
-    ),
+    ("etcd", "3.6.15", "amd64"): ("sha256:b51d86e6bff2168de5ba8cd631c0fe6c785c7a1b32b083079f5677d6b7e2772c"),
+    ("etcd", "3.6.15", "arm64"): ("sha256:567d9b8fa9e75b349600d2b64ef9bf6bc6d512cea75a2ce1c39b1b3046131244"),
+    ("etcd", "3.6.10", "amd64"): ("sha256:ed579fafab5701e3aaa95509969e7bc74776a4ae5269d32e3928408b406456ec"),
+    ("etcd", "3.6.10", "arm64"): ("sha256:e40dc34b7a512b99c651f7700c1014e9b76e02415e2e24365b248966b173524c"),
+    ("etcd", "3.6.6", "amd64"): ("sha256:887afaa4a99f22d802ccdfbe65730a5e79aa5c9ce2c8799c67e9d804c50ecedb"),
+    ("etcd", "3.6.6", "arm64"): ("sha256:8a15f5427c111ff4692753682374970fb68878401d946c2c28bdad6857db652f"),
     # containerd [KS]
     ("containerd", "2.2.8", "amd64"): (
         "sha256:27b74a4f85c9bf5ffcedcbc4aaa7408ae3c5e7079a6130aeda5c252288d59d67"
@@ -147,18 +135,10 @@ CHECKSUMS: dict[tuple[str, str, str], str] = {
         "sha256:b3b4df2527f89cac447c5fc065466aa27ac9959a7578e554ed56981133562e48"
     ),
     # runc [KS]
-    ("runc", "1.4.3", "amd64"): (
-        "sha256:f6ae8efc0fa40079e1475e97cbe9d1bd3f106a28d6af78a11d9f1bd565515e60"
-    ),
-    ("runc", "1.4.3", "arm64"): (
-        "sha256:633301e2e32f8a5ad54031aab4901eb00308bec677dd15faa2751e8f9dab5ca4"
-    ),
-    ("runc", "1.3.6", "amd64"): (
-        "sha256:3f3921dbbee7723e9868f97e88e51ffc910206e3ba55646e74d93d24ea76023c"
-    ),
-    ("runc", "1.3.6", "arm64"): (
-        "sha256:6be27a061ef89bb14c6cb495405bba80f46cea213b8f79378a6086b1bac6b747"
-    ),
+    ("runc", "1.4.3", "amd64"): ("sha256:f6ae8efc0fa40079e1475e97cbe9d1bd3f106a28d6af78a11d9f1bd565515e60"),
+    ("runc", "1.4.3", "arm64"): ("sha256:633301e2e32f8a5ad54031aab4901eb00308bec677dd15faa2751e8f9dab5ca4"),
+    ("runc", "1.3.6", "amd64"): ("sha256:3f3921dbbee7723e9868f97e88e51ffc910206e3ba55646e74d93d24ea76023c"),
+    ("runc", "1.3.6", "arm64"): ("sha256:6be27a061ef89bb14c6cb495405bba80f46cea213b8f79378a6086b1bac6b747"),
     # cni-plugins [KS]
     ("cni-plugins", "1.9.1", "amd64"): (
         "sha256:b98f74a0f8522f0a83867178729c1aa70f2158f90c45a2ca8fa791db1c76b303"
@@ -174,23 +154,11 @@ CHECKSUMS: dict[tuple[str, str, str], str] = {
         "sha256:519071de89b64c43e2a1661bb5489c6c3fd5e9e5fcef75e50e542b0c891f1118"
     ),
     # crio [KS]
-    ("crio", "1.35.9", "amd64"): (
-        "sha256:03c4bffeb592d1cf1589448b271a3ac8f0989a2cb4039611a5eef6fe4afea2bc"
-    ),
-    ("crio", "1.35.9", "arm64"): (
-        "sha256:faee02930deb02deaa53c590a2722f439ad4b7f1e1198660eec7f95594a0a639"
-    ),
-    ("crio", "1.35.4", "amd64"): (
-        "sha256:9a6fe982fc36efa9111c31ef65125dff09b1c9c1303b9e0616b9cd436d3b02bb"
-    ),
-    ("crio", "1.35.4", "arm64"): (
-        "sha256:0d7def689e10db62dbc4c03555e55d4c5d11c25055a68838092045a349ad37ec"
-    ),
+    ("crio", "1.35.9", "amd64"): ("sha256:03c4bffeb592d1cf1589448b271a3ac8f0989a2cb4039611a5eef6fe4afea2bc"),
+    ("crio", "1.35.9", "arm64"): ("sha256:faee02930deb02deaa53c590a2722f439ad4b7f1e1198660eec7f95594a0a639"),
+    ("crio", "1.35.4", "amd64"): ("sha256:9a6fe982fc36efa9111c31ef65125dff09b1c9c1303b9e0616b9cd436d3b02bb"),
+    ("crio", "1.35.4", "arm64"): ("sha256:0d7def689e10db62dbc4c03555e55d4c5d11c25055a68838092045a349ad37ec"),
     # kata [KS]
-    ("kata", "3.7.0", "amd64"): (
-        "sha256:bebf218cafdc082476c7dabbcc5439aee6a41d6dda24dd3cfffbe0a6ae94e23d"
-    ),
-    ("kata", "3.7.0", "arm64"): (
-        "sha256:23e0d5c4e38c6944729a11c631f947abc5aab19427a44d8691bfb9ad1c38b831"
-    ),
+    ("kata", "3.7.0", "amd64"): ("sha256:bebf218cafdc082476c7dabbcc5439aee6a41d6dda24dd3cfffbe0a6ae94e23d"),
+    ("kata", "3.7.0", "arm64"): ("sha256:23e0d5c4e38c6944729a11c631f947abc5aab19427a44d8691bfb9ad1c38b831"),
 }

@@ -6,6 +6,8 @@ configuration table is generated from nothing else but this module's values.
 
 from __future__ import annotations
 
+from typing import Any
+
 PROJECT = "k8s-from-scratch"
 
 # Kubernetes minors whose flags, configs and removals render/ knows. Patch releases of these
@@ -16,19 +18,19 @@ DEFAULT_KUBERNETES_VERSION = "1.35.4"
 # Pinned component versions (contract key `versions`). Checksums of these live in
 # spec/checksums.py; a version without a pinned checksum needs `binaries.checksums`.
 DEFAULT_VERSIONS: dict[str, str] = {
-    "etcd": "3.6.16",
-    "containerd": "2.2.9",
+    "etcd": "3.6.15",
+    "containerd": "2.2.8",
     "runc": "1.4.3",
     "crio": "1.35.4",
-    "kata": "3.24.0",
+    "kata": "3.7.0",
     "cniPlugins": "1.9.1",
     "crictl": "1.35.0",
-    "coredns": "1.13.1",
+    "coredns": "1.13.1",  # what kubeadm 1.35 deploys
     "pause": "3.10.1",
-    "flannel": "0.28.10",
-    "calico": "3.31.4",
-    "weave": "2.8.11",
-    "cilium": "1.18.6",
+    "flannel": "0.28.4",
+    "calico": "3.31.7",
+    "weave": "2.8.1",  # the last upstream release; the project is archived
+    "cilium": "1.19.3",
 }
 
 ROLES = ("etcd", "control-plane", "worker")
@@ -50,7 +52,7 @@ MAX_SERVICE_HOST_BITS = 20
 KEY_ALGORITHMS = ("ECDSA", "RSA")
 ECDSA_CURVES = ("P256", "P384", "P521")  # P224 (the provider's default) is too weak
 RSA_BITS = (2048, 3072, 4096)
-PKI_DEFAULTS = {
+PKI_DEFAULTS: dict[str, Any] = {
     "keyAlgorithm": "ECDSA",
     "ecdsaCurve": "P256",
     "rsaBits": 2048,
@@ -99,11 +101,11 @@ SECURE_CIPHER_SUITES = (
     "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
     "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
 )
-AUDIT_DEFAULTS = {"enabled": True, "maxAgeDays": 30, "maxBackups": 3, "maxSizeMb": 100}
+AUDIT_DEFAULTS: dict[str, Any] = {"enabled": True, "maxAgeDays": 30, "maxBackups": 3, "maxSizeMb": 100}
 
 ADDON_DEFAULTS = {"coredns": True, "smokeTest": False}
 
-LAB_DEFAULTS = {
+LAB_DEFAULTS: dict[str, Any] = {
     "enabled": False,
     "controlPlanes": 1,
     "workers": 2,

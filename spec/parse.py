@@ -4,13 +4,31 @@ from __future__ import annotations
 
 import ipaddress
 import os
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from spec import defaults as d
 from spec.model import (
-    AddonsSpec, ApiEndpoint, AuditSpec, Bastion, BinariesSpec, ClusterSpec, CniSpec, EtcdSpec,
-    ImagesSpec, KubeProxySpec, LabSpec, NetworkSpec, NodeSpec, PkiSpec, RuntimeSpec, SecretStr,
-    SecuritySpec, SshSpec, Taint, Versions,
+    AddonsSpec,
+    ApiEndpoint,
+    AuditSpec,
+    Bastion,
+    BinariesSpec,
+    ClusterSpec,
+    CniSpec,
+    EtcdSpec,
+    ImagesSpec,
+    KubeProxySpec,
+    LabSpec,
+    NetworkSpec,
+    NodeSpec,
+    PkiSpec,
+    RuntimeSpec,
+    SecretStr,
+    SecuritySpec,
+    SshSpec,
+    Taint,
+    Versions,
 )
 from spec.problems import Problems
 from spec.reader import Reader, join
@@ -18,19 +36,48 @@ from spec.reader import Reader, join
 # Contract keys whose values are plain strings (everything else arrives as JSON).
 STRING_KEYS = ("clusterName", "kubernetesVersion", "apiEndpoint", "iptablesBackend")
 TOP_LEVEL_KEYS = (
-    "clusterName", "kubernetesVersion", "versions", "nodes", "ssh", "apiEndpoint", "network",
-    "pki", "runtime", "cni", "kubeProxy", "iptablesBackend", "security", "addons", "images",
-    "binaries", "etcd", "lab",
+    "clusterName",
+    "kubernetesVersion",
+    "versions",
+    "nodes",
+    "ssh",
+    "apiEndpoint",
+    "network",
+    "pki",
+    "runtime",
+    "cni",
+    "kubeProxy",
+    "iptablesBackend",
+    "security",
+    "addons",
+    "images",
+    "binaries",
+    "etcd",
+    "lab",
 )
 VERSION_KEYS = {  # config key -> Versions field
-    "etcd": "etcd", "containerd": "containerd", "runc": "runc", "crio": "crio", "kata": "kata",
-    "cniPlugins": "cni_plugins", "crictl": "crictl", "coredns": "coredns", "pause": "pause",
-    "flannel": "flannel", "calico": "calico", "weave": "weave", "cilium": "cilium",
+    "etcd": "etcd",
+    "containerd": "containerd",
+    "runc": "runc",
+    "crio": "crio",
+    "kata": "kata",
+    "cniPlugins": "cni_plugins",
+    "crictl": "crictl",
+    "coredns": "coredns",
+    "pause": "pause",
+    "flannel": "flannel",
+    "calico": "calico",
+    "weave": "weave",
+    "cilium": "cilium",
 }
 
 
-def parse(raw: Mapping[str, Any], stack: str, secret_keys: frozenset[str] = frozenset(),
-          problems: Problems | None = None) -> tuple[ClusterSpec, Problems]:
+def parse(
+    raw: Mapping[str, Any],
+    stack: str,
+    secret_keys: frozenset[str] = frozenset(),
+    problems: Problems | None = None,
+) -> tuple[ClusterSpec, Problems]:
     """Builds the spec; bad values fall back to defaults so that every problem is found at once."""
     problems = problems or Problems()
     top = Reader(raw, "", problems)
@@ -39,8 +86,12 @@ def parse(raw: Mapping[str, Any], stack: str, secret_keys: frozenset[str] = froz
     ssh = _ssh(top.sub("ssh"), "ssh", None, "ssh" in secret_keys, problems)
     nodes = _lab_nodes(lab, ssh) if lab.enabled else _nodes(top, ssh, secret_keys, problems)
     if lab.enabled and top.has("nodes"):
-        problems.warn("nodes", "...", "is ignored because lab.enabled is true",
-                      "remove `nodes` or set lab.enabled to false")
+        problems.warn(
+            "nodes",
+            "...",
+            "is ignored because lab.enabled is true",
+            "remove `nodes` or set lab.enabled to false",
+        )
     network = _network(top.sub("network"))
     cluster_name = top.text("clusterName", stack) or stack
     api_endpoint = _api_endpoint(top.text("apiEndpoint", None), nodes, problems)
@@ -54,15 +105,19 @@ def parse(raw: Mapping[str, Any], stack: str, secret_keys: frozenset[str] = froz
         runtime=_runtime(top.sub("runtime")),
         cni=_cni(top.sub("cni"), problems),
         kube_proxy=KubeProxySpec(
-            mode=_finish(top.sub("kubeProxy"), lambda r: r.text(
-                "mode", d.DEFAULT_KUBE_PROXY_MODE, d.KUBE_PROXY_MODES)) or "iptables"),
+            mode=_finish(
+                top.sub("kubeProxy"), lambda r: r.text("mode", d.DEFAULT_KUBE_PROXY_MODE, d.KUBE_PROXY_MODES)
+            )
+            or "iptables"
+        ),
         iptables_backend=top.text("iptablesBackend", "auto", d.IPTABLES_BACKENDS) or "auto",
         security=_security(top.sub("security")),
         addons=_addons(top.sub("addons")),
         images=ImagesSpec(registry=_finish(top.sub("images"), lambda r: r.text("registry", None))),
         binaries=_binaries(top.sub("binaries")),
-        etcd=EtcdSpec(allow_even_members=_finish(
-            top.sub("etcd"), lambda r: r.flag("allowEvenMembers", False))),
+        etcd=EtcdSpec(
+            allow_even_members=_finish(top.sub("etcd"), lambda r: r.flag("allowEvenMembers", False))
+        ),
         lab=lab,
     )
     top.finish()
@@ -77,8 +132,10 @@ def _finish(reader: Reader, read: Any) -> Any:
 
 def _versions(top: Reader, problems: Problems) -> Versions:
     r = top.sub("versions")
-    pins = {field: r.text(key, d.DEFAULT_VERSIONS[key]) or d.DEFAULT_VERSIONS[key]
-            for key, field in VERSION_KEYS.items()}
+    pins = {
+        field: r.text(key, d.DEFAULT_VERSIONS[key]) or d.DEFAULT_VERSIONS[key]
+        for key, field in VERSION_KEYS.items()
+    }
     r.finish()
     kubernetes = top.text("kubernetesVersion", d.DEFAULT_KUBERNETES_VERSION)
     return Versions(kubernetes=kubernetes or d.DEFAULT_KUBERNETES_VERSION, **pins)
@@ -90,12 +147,20 @@ def _secret(r: Reader, key: str, is_secret: bool, problems: Problems) -> SecretS
         return None
     path = join(r.path, key)
     if not isinstance(value, str) or not value.strip():
-        problems.error(path, SecretStr(str(value)), "must be a non-empty string",
-                       "set it with `pulumi config set --secret --path " + path + " -- \"$(cat KEY)\"`")
+        problems.error(
+            path,
+            SecretStr(str(value)),
+            "must be a non-empty string",
+            "set it with `pulumi config set --secret --path " + path + ' -- "$(cat KEY)"`',
+        )
         return None
     if not is_secret:
-        problems.error(path, SecretStr(value), "holds a private key in plain text in the stack file",
-                       f"set it with `pulumi config set --secret --path {path}` so it is encrypted")
+        problems.error(
+            path,
+            SecretStr(value),
+            "holds a private key in plain text in the stack file",
+            f"set it with `pulumi config set --secret --path {path}` so it is encrypted",
+        )
     return SecretStr(value)
 
 
@@ -108,26 +173,37 @@ def _key_file(r: Reader, problems: Problems) -> SecretStr | None:
         with open(os.path.expanduser(path_value), encoding="utf-8") as handle:
             return SecretStr(handle.read())
     except OSError as err:
-        problems.error(path, path_value, f"cannot be read ({err.strerror})",
-                       "give the path of a readable SSH private key file")
+        problems.error(
+            path,
+            path_value,
+            f"cannot be read ({err.strerror})",
+            "give the path of a readable SSH private key file",
+        )
         return None
 
 
-def _ssh(r: Reader, path: str, base: SshSpec | None, is_secret: bool, problems: Problems
-         ) -> SshSpec:
+def _ssh(r: Reader, path: str, base: SshSpec | None, is_secret: bool, problems: Problems) -> SshSpec:
     base = base or SshSpec()
     key = _secret(r, "privateKey", is_secret, problems)
     key_file = _key_file(r, problems)
     if key is not None and key_file is not None:
-        problems.error(join(path, "privateKeyFile"), r.value("privateKeyFile"),
-                       "is set together with privateKey", "keep only one of the two")
+        problems.error(
+            join(path, "privateKeyFile"),
+            r.value("privateKeyFile"),
+            "is set together with privateKey",
+            "keep only one of the two",
+        )
     bastion = base.bastion
     b = r.sub("bastion")
     if r.has("bastion"):
         host = b.text("host", None)
         if not host:
-            problems.error(join(path, "bastion.host"), host, "is missing",
-                           "give the bastion's address, e.g. bastion.example.com")
+            problems.error(
+                join(path, "bastion.host"),
+                host,
+                "is missing",
+                "give the bastion's address, e.g. bastion.example.com",
+            )
         bastion = Bastion(
             host=host or "",
             port=b.integer("port", d.SSH_DEFAULT_PORT, 1, 65535),
@@ -150,42 +226,56 @@ def _ssh(r: Reader, path: str, base: SshSpec | None, is_secret: bool, problems: 
     return spec
 
 
-def _nodes(top: Reader, ssh: SshSpec, secret_keys: frozenset[str], problems: Problems
-           ) -> tuple[NodeSpec, ...]:
+def _nodes(
+    top: Reader, ssh: SshSpec, secret_keys: frozenset[str], problems: Problems
+) -> tuple[NodeSpec, ...]:
     items = top.seq("nodes") or []
     host_keys = top.sub("ssh").obj("hostKeys") or {}
     nodes = []
     for i, item in enumerate(items):
-        nodes.append(_node(Reader(item, f"nodes[{i}]", problems), ssh, host_keys,
-                           "nodes" in secret_keys, problems))
+        nodes.append(
+            _node(Reader(item, f"nodes[{i}]", problems), ssh, host_keys, "nodes" in secret_keys, problems)
+        )
     names = {n.name for n in nodes}
     for name, key in host_keys.items():
         if name not in names:
-            problems.error(f"ssh.hostKeys.{name}", key, "names no node",
-                           f"use node names: {', '.join(sorted(names)) or '(no nodes)'}")
+            problems.error(
+                f"ssh.hostKeys.{name}",
+                key,
+                "names no node",
+                f"use node names: {', '.join(sorted(names)) or '(no nodes)'}",
+            )
     return tuple(nodes)
 
 
-def _node(r: Reader, ssh: SshSpec, host_keys: Mapping[str, Any], is_secret: bool,
-          problems: Problems) -> NodeSpec:
+def _node(
+    r: Reader, ssh: SshSpec, host_keys: Mapping[str, Any], is_secret: bool, problems: Problems
+) -> NodeSpec:
     name = r.text("name", None) or ""
     if not name:
-        problems.error(join(r.path, "name"), None, "is missing",
-                       "give every node a name (its Kubernetes node name)")
+        problems.error(
+            join(r.path, "name"), None, "is missing", "give every node a name (its Kubernetes node name)"
+        )
     address = r.text("address", None) or ""
     if not address:
-        problems.error(join(r.path, "address"), None, "is missing",
-                       "give the address we reach the node at over SSH")
+        problems.error(
+            join(r.path, "address"), None, "is missing", "give the address we reach the node at over SSH"
+        )
     roles_raw = r.seq("roles")
     roles: set[str] = set()
     if roles_raw is None or not roles_raw:
-        problems.error(join(r.path, "roles"), roles_raw, "is empty or missing",
-                       f"give a non-empty subset of: {', '.join(d.ROLES)}")
+        problems.error(
+            join(r.path, "roles"),
+            roles_raw,
+            "is empty or missing",
+            f"give a non-empty subset of: {', '.join(d.ROLES)}",
+        )
     else:
         for j, role in enumerate(roles_raw):
             if role not in d.ROLES:
-                problems.error(join(r.path, f"roles[{j}]"), role, "is not a role",
-                               f"use one of: {', '.join(d.ROLES)}")
+                problems.error(
+                    join(r.path, f"roles[{j}]"), role, "is not a role", f"use one of: {', '.join(d.ROLES)}"
+                )
             else:
                 roles.add(role)
     labels_raw = r.obj("labels") or {}
@@ -193,8 +283,7 @@ def _node(r: Reader, ssh: SshSpec, host_keys: Mapping[str, Any], is_secret: bool
     node_ssh = _ssh(r.sub("ssh"), join(r.path, "ssh"), ssh, is_secret, problems)
     pinned = host_keys.get(name)
     if pinned is not None and node_ssh.host_key is None:
-        node_ssh = SshSpec(node_ssh.user, node_ssh.port, node_ssh.private_key, node_ssh.bastion,
-                           str(pinned))
+        node_ssh = SshSpec(node_ssh.user, node_ssh.port, node_ssh.private_key, node_ssh.bastion, str(pinned))
     node = NodeSpec(
         name=name,
         address=address,
@@ -225,12 +314,15 @@ def _taints(r: Reader, problems: Problems) -> tuple[Taint, ...]:
             effect = t.text("effect", "") or ""
             t.finish()
         else:
-            problems.error(path, item, "is not a taint",
-                           "write key=value:Effect or {key, value, effect}")
+            problems.error(path, item, "is not a taint", "write key=value:Effect or {key, value, effect}")
             continue
         if effect not in d.TAINT_EFFECTS or not key:
-            problems.error(path, item, "needs a key and an effect",
-                           f"effect is one of {', '.join(d.TAINT_EFFECTS)}, e.g. dedicated=gpu:NoSchedule")
+            problems.error(
+                path,
+                item,
+                "needs a key and an effect",
+                f"effect is one of {', '.join(d.TAINT_EFFECTS)}, e.g. dedicated=gpu:NoSchedule",
+            )
             continue
         taints.append(Taint(key, value, effect))
     return tuple(taints)
@@ -251,22 +343,23 @@ def _lab_nodes(lab: LabSpec, ssh: SshSpec) -> tuple[NodeSpec, ...]:
     if len(plan) + 11 > len(hosts):
         return ()
     return tuple(
-        NodeSpec(name=name, address=str(hosts[10 + i]), internal_address=str(hosts[10 + i]),
-                 roles=roles, ssh=ssh)
+        NodeSpec(
+            name=name, address=str(hosts[10 + i]), internal_address=str(hosts[10 + i]), roles=roles, ssh=ssh
+        )
         for i, (name, roles) in enumerate(plan)
     )
 
 
 def _lab(r: Reader) -> LabSpec:
-    l = d.LAB_DEFAULTS
+    lab = d.LAB_DEFAULTS
     spec = LabSpec(
-        enabled=r.flag("enabled", bool(l["enabled"])),
-        control_planes=r.integer("controlPlanes", int(l["controlPlanes"]), 1, 5),  # type: ignore[call-overload]
-        workers=r.integer("workers", int(l["workers"]), 0, 8),  # type: ignore[call-overload]
-        etcd=r.integer("etcd", int(l["etcd"]), 0, 5),  # type: ignore[call-overload]
-        subnet=r.text("subnet", str(l["subnet"])) or str(l["subnet"]),
-        release=r.text("release", str(l["release"]), ("bookworm", "trixie")) or "bookworm",
-        work_dir=r.text("workDir", str(l["workDir"])) or str(l["workDir"]),
+        enabled=r.flag("enabled", lab["enabled"]),
+        control_planes=r.integer("controlPlanes", lab["controlPlanes"], 1, 5),
+        workers=r.integer("workers", lab["workers"], 0, 8),
+        etcd=r.integer("etcd", lab["etcd"], 0, 5),
+        subnet=r.text("subnet", lab["subnet"]) or lab["subnet"],
+        release=r.text("release", lab["release"], ("bookworm", "trixie")) or "bookworm",
+        work_dir=r.text("workDir", lab["workDir"]) or lab["workDir"],
     )
     r.finish()
     return spec
@@ -289,8 +382,7 @@ def _network(r: Reader) -> NetworkSpec:
     return spec
 
 
-def _api_endpoint(text: str | None, nodes: tuple[NodeSpec, ...], problems: Problems
-                  ) -> ApiEndpoint:
+def _api_endpoint(text: str | None, nodes: tuple[NodeSpec, ...], problems: Problems) -> ApiEndpoint:
     if text is None:
         first = next((n for n in nodes if n.is_control_plane), None)
         return ApiEndpoint(first.address if first else "", d.API_SERVER_PORT)
@@ -303,13 +395,21 @@ def _api_endpoint(text: str | None, nodes: tuple[NodeSpec, ...], problems: Probl
     port = d.API_SERVER_PORT
     if port_text:
         if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
-            problems.error("apiEndpoint", text, "has an invalid port",
-                           "write host or host:port with a port from 1 to 65535")
+            problems.error(
+                "apiEndpoint",
+                text,
+                "has an invalid port",
+                "write host or host:port with a port from 1 to 65535",
+            )
         else:
             port = int(port_text)
     if not host or any(c in host for c in "/ @?#"):
-        problems.error("apiEndpoint", text, "is not a host[:port]",
-                       "write e.g. api.example.com:6443 or 10.0.0.10 (no scheme, no path)")
+        problems.error(
+            "apiEndpoint",
+            text,
+            "is not a host[:port]",
+            "write e.g. api.example.com:6443 or 10.0.0.10 (no scheme, no path)",
+        )
     return ApiEndpoint(host, port)
 
 
@@ -330,8 +430,9 @@ def _pki(r: Reader) -> PkiSpec:
 def _choice_int(r: Reader, key: str, default: int, choices: tuple[int, ...]) -> int:
     value = r.integer(key, default)
     if value not in choices:
-        r.problems.error(join(r.path, key), value, "is not an accepted size",
-                         f"use one of: {', '.join(map(str, choices))}")
+        r.problems.error(
+            join(r.path, key), value, "is not an accepted size", f"use one of: {', '.join(map(str, choices))}"
+        )
         return default
     return value
 
@@ -354,19 +455,30 @@ def _cni(r: Reader, problems: Problems) -> CniSpec:
         if key != "name" and key not in accepted:
             others = [c for c, opts in d.CNI_OPTIONS.items() if key in opts]
             where = f"it applies to {', '.join(others)}" if others else "it is no CNI option"
-            problems.error(join(r.path, key), r.raw[key], f"is not an option of cni {name!r}",
-                           f"{where}; {name} takes: {', '.join(accepted) or 'no options'}")
+            problems.error(
+                join(r.path, key),
+                r.raw[key],
+                f"is not an option of cni {name!r}",
+                f"{where}; {name} takes: {', '.join(accepted) or 'no options'}",
+            )
             r.known.add(key)
     backend_choices = accepted.get("backend") if "backend" in accepted else None
     spec = CniSpec(
         name=name,
-        backend=(r.text("backend", d.CNI_DEFAULT_BACKEND.get(name), backend_choices)
-                 if "backend" in accepted else None),
+        backend=(
+            r.text("backend", d.CNI_DEFAULT_BACKEND.get(name), backend_choices)
+            if "backend" in accepted
+            else None
+        ),
         mtu=(r.integer("mtu", 0, 576, 9000) or None) if "mtu" in accepted else None,
-        kube_proxy_replacement=(r.flag("kubeProxyReplacement", False)
-                                if "kubeProxyReplacement" in accepted else False),
-        ipam=(r.text("ipam", "kubernetes", accepted.get("ipam")) or "kubernetes"
-              if "ipam" in accepted else "kubernetes"),
+        kube_proxy_replacement=(
+            r.flag("kubeProxyReplacement", False) if "kubeProxyReplacement" in accepted else False
+        ),
+        ipam=(
+            r.text("ipam", "kubernetes", accepted.get("ipam")) or "kubernetes"
+            if "ipam" in accepted
+            else "kubernetes"
+        ),
         encryption=r.flag("encryption", False) if "encryption" in accepted else False,
     )
     r.finish()
@@ -391,16 +503,23 @@ def _security(r: Reader) -> SecuritySpec:
             if suite in d.SECURE_CIPHER_SUITES:
                 good.append(suite)
             else:
-                r.problems.error(join(r.path, f"tlsCipherSuites[{i}]"), suite,
-                                 "is not an ECDHE suite with AEAD (GCM or ChaCha20-Poly1305)",
-                                 f"use any of: {', '.join(d.SECURE_CIPHER_SUITES)}")
+                r.problems.error(
+                    join(r.path, f"tlsCipherSuites[{i}]"),
+                    suite,
+                    "is not an ECDHE suite with AEAD (GCM or ChaCha20-Poly1305)",
+                    f"use any of: {', '.join(d.SECURE_CIPHER_SUITES)}",
+                )
         if not suites_raw:
-            r.problems.error(join(r.path, "tlsCipherSuites"), suites_raw, "is empty",
-                             "leave it unset for the secure default, or list suites")
+            r.problems.error(
+                join(r.path, "tlsCipherSuites"),
+                suites_raw,
+                "is empty",
+                "leave it unset for the secure default, or list suites",
+            )
         suites = tuple(good) or d.SECURE_CIPHER_SUITES
     spec = SecuritySpec(
-        encryption_at_rest=r.text("encryptionAtRest", d.DEFAULT_ENCRYPTION,
-                                  d.ENCRYPTION_PROVIDERS) or d.DEFAULT_ENCRYPTION,
+        encryption_at_rest=r.text("encryptionAtRest", d.DEFAULT_ENCRYPTION, d.ENCRYPTION_PROVIDERS)
+        or d.DEFAULT_ENCRYPTION,
         audit=audit,
         tls_min_version=r.text("tlsMinVersion", "VersionTLS12", d.TLS_VERSIONS) or "VersionTLS12",
         tls_cipher_suites=suites,
@@ -418,8 +537,12 @@ def _addons(r: Reader) -> AddonsSpec:
 def _binaries(r: Reader) -> BinariesSpec:
     base_url = r.text("baseUrl", None)
     if base_url is not None and not base_url.startswith(("https://", "http://", "file://")):
-        r.problems.error(join(r.path, "baseUrl"), base_url, "is not an http(s) or file URL",
-                         "give the mirror's URL, e.g. https://mirror.example.com/k8s")
+        r.problems.error(
+            join(r.path, "baseUrl"),
+            base_url,
+            "is not an http(s) or file URL",
+            "give the mirror's URL, e.g. https://mirror.example.com/k8s",
+        )
     checksums: dict[str, str] = {}
     for key, value in (r.obj("checksums") or {}).items():
         path = join(r.path, f"checksums.{key}")
@@ -427,12 +550,23 @@ def _binaries(r: Reader) -> BinariesSpec:
         algo, _, digest = str(value).partition(":")
         sizes = {"sha256": 64, "sha512": 128}
         if len(parts) != 3 or parts[2] not in d.ARCHES:
-            r.problems.error(path, value, "has a key that is not artifact/version/arch",
-                             "write e.g. checksums: {etcd/3.6.16/amd64: sha256:<64 hex>}")
-        elif algo not in sizes or len(digest) != sizes[algo] or any(
-                c not in "0123456789abcdef" for c in digest):
-            r.problems.error(path, value, "is not a checksum",
-                             "write sha256:<64 lowercase hex> or sha512:<128 lowercase hex>")
+            r.problems.error(
+                path,
+                value,
+                "has a key that is not artifact/version/arch",
+                "write e.g. checksums: {etcd/3.6.16/amd64: sha256:<64 hex>}",
+            )
+        elif (
+            algo not in sizes
+            or len(digest) != sizes[algo]
+            or any(c not in "0123456789abcdef" for c in digest)
+        ):
+            r.problems.error(
+                path,
+                value,
+                "is not a checksum",
+                "write sha256:<64 lowercase hex> or sha512:<128 lowercase hex>",
+            )
         else:
             checksums[str(key)] = str(value)
     spec = BinariesSpec(base_url=base_url.rstrip("/") if base_url else None, checksums=checksums)

@@ -36,8 +36,7 @@ class SpecError(Exception):
         self.problems = [p for p in problems if not p.warning]
         lines = "\n".join(f"  - {p}" for p in self.problems)
         super().__init__(
-            f"the stack configuration has {len(self.problems)} problem(s); nothing was touched:\n"
-            f"{lines}"
+            f"the stack configuration has {len(self.problems)} problem(s); nothing was touched:\n{lines}"
         )
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import difflib
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from spec.problems import Problems
 
@@ -26,8 +27,12 @@ class Reader:
         if raw is None:
             raw = {}
         if not isinstance(raw, Mapping):
-            problems.error(path, raw, f"expected an object, got {type(raw).__name__}",
-                           "write it as a YAML mapping of keys to values")
+            problems.error(
+                path,
+                raw,
+                f"expected an object, got {type(raw).__name__}",
+                "write it as a YAML mapping of keys to values",
+            )
             raw = {}
         self.raw: Mapping[str, Any] = raw
 
@@ -46,26 +51,29 @@ class Reader:
         value = self._get(key)
         return default if value is _MISSING else value
 
-    def text(self, key: str, default: str | None, choices: Iterable[str] | None = None
-            ) -> str | None:
+    def text(self, key: str, default: str | None, choices: Iterable[str] | None = None) -> str | None:
         value = self._get(key)
         if value is _MISSING or value is None:
             return default
         path = join(self.path, key)
         if not isinstance(value, str):
-            self.problems.error(path, value, f"expected a string, got {type(value).__name__}",
-                                "quote the value")
+            self.problems.error(
+                path, value, f"expected a string, got {type(value).__name__}", "quote the value"
+            )
             return default
         if choices is not None:
             accepted = tuple(choices)
             if value not in accepted:
-                self.problems.error(path, value, "is not an accepted value",
-                                    f"use one of: {', '.join(accepted)}{_did_you_mean(value, accepted)}")
+                self.problems.error(
+                    path,
+                    value,
+                    "is not an accepted value",
+                    f"use one of: {', '.join(accepted)}{_did_you_mean(value, accepted)}",
+                )
                 return default
         return value
 
-    def integer(self, key: str, default: int, minimum: int | None = None, maximum: int | None = None
-            ) -> int:
+    def integer(self, key: str, default: int, minimum: int | None = None, maximum: int | None = None) -> int:
         value = self._get(key)
         if value is _MISSING or value is None:
             return default
@@ -74,14 +82,19 @@ class Reader:
             if isinstance(value, str) and value.strip().lstrip("-").isdigit():
                 value = int(value)
             else:
-                self.problems.error(path, value, f"expected a whole number, got {type(value).__name__}",
-                                    "write a number without quotes or units")
+                self.problems.error(
+                    path,
+                    value,
+                    f"expected a whole number, got {type(value).__name__}",
+                    "write a number without quotes or units",
+                )
                 return default
         if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
             lo = "" if minimum is None else f"at least {minimum}"
             hi = "" if maximum is None else f"at most {maximum}"
-            self.problems.error(path, value, "is out of range",
-                                "use a number " + " and ".join(x for x in (lo, hi) if x))
+            self.problems.error(
+                path, value, "is out of range", "use a number " + " and ".join(x for x in (lo, hi) if x)
+            )
             return default
         return value
 
@@ -93,8 +106,12 @@ class Reader:
             return value
         if isinstance(value, str) and value.lower() in ("true", "false"):
             return value.lower() == "true"
-        self.problems.error(join(self.path, key), value,
-                            f"expected true or false, got {type(value).__name__}", "write true or false")
+        self.problems.error(
+            join(self.path, key),
+            value,
+            f"expected true or false, got {type(value).__name__}",
+            "write true or false",
+        )
         return default
 
     def seq(self, key: str) -> list[Any] | None:
@@ -102,9 +119,12 @@ class Reader:
         if value is _MISSING or value is None:
             return None
         if not isinstance(value, list):
-            self.problems.error(join(self.path, key), value,
-                                f"expected a list, got {type(value).__name__}",
-                                "write it as a YAML list")
+            self.problems.error(
+                join(self.path, key),
+                value,
+                f"expected a list, got {type(value).__name__}",
+                "write it as a YAML list",
+            )
             return None
         return value
 
@@ -113,9 +133,12 @@ class Reader:
         if value is _MISSING or value is None:
             return None
         if not isinstance(value, Mapping):
-            self.problems.error(join(self.path, key), value,
-                                f"expected an object, got {type(value).__name__}",
-                                "write it as a YAML mapping")
+            self.problems.error(
+                join(self.path, key),
+                value,
+                f"expected an object, got {type(value).__name__}",
+                "write it as a YAML mapping",
+            )
             return None
         return value
 
@@ -123,9 +146,12 @@ class Reader:
         """Reports every key that nothing read: typos must not be silently ignored."""
         for key in self.raw:
             if key not in self.known:
-                self.problems.error(join(self.path, key), self.raw[key], "is not a known key",
-                                    f"known keys here: {', '.join(sorted(self.known))}"
-                                    f"{_did_you_mean(key, self.known)}")
+                self.problems.error(
+                    join(self.path, key),
+                    self.raw[key],
+                    "is not a known key",
+                    f"known keys here: {', '.join(sorted(self.known))}{_did_you_mean(key, self.known)}",
+                )
 
 
 def _did_you_mean(value: str, accepted: Iterable[str]) -> str:

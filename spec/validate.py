@@ -5,17 +5,18 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections import Counter
-from typing import Union
 
 from spec import defaults as d
 from spec.model import ClusterSpec, NodeSpec
 from spec.problems import Problems
 from spec.versions import KUBELET_MAX_MINORS_BEHIND, minor_distance, minor_of, parse_version
 
-Network = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?(\.[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?)*$")
+_HOSTNAME = re.compile(
+    r"^(?=.{1,253}$)[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?(\.[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?)*$"
+)
 _LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
 _LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
 _HOST_KEY = re.compile(r"^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/=]+( .*)?$")
@@ -37,8 +38,12 @@ def validate(spec: ClusterSpec, problems: Problems) -> None:
 
 def _cluster(spec: ClusterSpec, p: Problems) -> None:
     if not _DNS_LABEL.match(spec.cluster_name):
-        p.error("clusterName", spec.cluster_name, "is not a DNS label",
-                "use lowercase letters, digits and '-', at most 63 characters")
+        p.error(
+            "clusterName",
+            spec.cluster_name,
+            "is not a DNS label",
+            "use lowercase letters, digits and '-', at most 63 characters",
+        )
 
 
 def _versions(spec: ClusterSpec, p: Problems) -> None:
@@ -46,19 +51,38 @@ def _versions(spec: ClusterSpec, p: Problems) -> None:
     supported = ", ".join(f"{a}.{b}.x" for a, b in d.SUPPORTED_KUBERNETES_MINORS)
     parsed = parse_version(version)
     if parsed is None:
-        p.error("kubernetesVersion", version, "is not a full release version",
-                f"write major.minor.patch without 'v', e.g. {d.DEFAULT_KUBERNETES_VERSION}")
+        p.error(
+            "kubernetesVersion",
+            version,
+            "is not a full release version",
+            f"write major.minor.patch without 'v', e.g. {d.DEFAULT_KUBERNETES_VERSION}",
+        )
     elif (parsed[0], parsed[1]) not in d.SUPPORTED_KUBERNETES_MINORS:
-        p.error("kubernetesVersion", version, "is not a supported Kubernetes minor",
-                f"use one of {supported}")
-    for key, field in (("etcd", "etcd"), ("containerd", "containerd"), ("runc", "runc"),
-                       ("crio", "crio"), ("kata", "kata"), ("cniPlugins", "cni_plugins"),
-                       ("crictl", "crictl"), ("coredns", "coredns"), ("flannel", "flannel"),
-                       ("calico", "calico"), ("weave", "weave"), ("cilium", "cilium")):
+        p.error(
+            "kubernetesVersion", version, "is not a supported Kubernetes minor", f"use one of {supported}"
+        )
+    for key, field in (
+        ("etcd", "etcd"),
+        ("containerd", "containerd"),
+        ("runc", "runc"),
+        ("crio", "crio"),
+        ("kata", "kata"),
+        ("cniPlugins", "cni_plugins"),
+        ("crictl", "crictl"),
+        ("coredns", "coredns"),
+        ("flannel", "flannel"),
+        ("calico", "calico"),
+        ("weave", "weave"),
+        ("cilium", "cilium"),
+    ):
         value = getattr(spec.versions, field)
         if parse_version(value) is None:
-            p.error(f"versions.{key}", value, "is not a full release version",
-                    f"write major.minor.patch without 'v', e.g. {d.DEFAULT_VERSIONS[key]}")
+            p.error(
+                f"versions.{key}",
+                value,
+                "is not a full release version",
+                f"write major.minor.patch without 'v', e.g. {d.DEFAULT_VERSIONS[key]}",
+            )
     pause = spec.versions.pause
     if not re.match(r"^\d+\.\d+(\.\d+)?$", pause):
         p.error("versions.pause", pause, "is not a pause image tag", "write e.g. 3.10.1")
@@ -66,23 +90,36 @@ def _versions(spec: ClusterSpec, p: Problems) -> None:
         return
     etcd = parse_version(spec.versions.etcd)
     if etcd is not None and (etcd[0], etcd[1]) < (3, 5):
-        p.error("versions.etcd", spec.versions.etcd, "is older than Kubernetes supports",
-                "use etcd 3.5.x or 3.6.x (3.6 is what kubeadm ships from 1.34 on)")
+        p.error(
+            "versions.etcd",
+            spec.versions.etcd,
+            "is older than Kubernetes supports",
+            "use etcd 3.5.x or 3.6.x (3.6 is what kubeadm ships from 1.34 on)",
+        )
     containerd = parse_version(spec.versions.containerd)
     if spec.runtime.name == "containerd" and containerd is not None:
         if containerd[0] < 2 and (parsed[0], parsed[1]) > (1, 35):
-            p.error("versions.containerd", spec.versions.containerd,
-                    f"is containerd 1.x, which Kubernetes {parsed[0]}.{parsed[1]} no longer supports",
-                    "use containerd 2.x (1.35 was the last release to support 1.x)")
+            p.error(
+                "versions.containerd",
+                spec.versions.containerd,
+                f"is containerd 1.x, which Kubernetes {parsed[0]}.{parsed[1]} no longer supports",
+                "use containerd 2.x (1.35 was the last release to support 1.x)",
+            )
         elif containerd < (1, 7, 28):
-            p.error("versions.containerd", spec.versions.containerd,
-                    "is older than the containerd releases current Kubernetes supports",
-                    "use containerd >= 2.1.3, >= 2.0.6 or >= 1.7.28")
+            p.error(
+                "versions.containerd",
+                spec.versions.containerd,
+                "is older than the containerd releases current Kubernetes supports",
+                "use containerd >= 2.1.3, >= 2.0.6 or >= 1.7.28",
+            )
     crio = parse_version(spec.versions.crio)
     if spec.runtime.name == "crio" and crio is not None and (crio[0], crio[1]) != (parsed[0], parsed[1]):
-        p.error("versions.crio", spec.versions.crio,
-                "has a different minor than kubernetesVersion; CRI-O minors follow Kubernetes minors",
-                f"use CRI-O {parsed[0]}.{parsed[1]}.x")
+        p.error(
+            "versions.crio",
+            spec.versions.crio,
+            "has a different minor than kubernetesVersion; CRI-O minors follow Kubernetes minors",
+            f"use CRI-O {parsed[0]}.{parsed[1]}.x",
+        )
 
 
 def _nodes(spec: ClusterSpec, p: Problems) -> None:
@@ -97,58 +134,108 @@ def _nodes(spec: ClusterSpec, p: Problems) -> None:
     for i, node in enumerate(spec.nodes):
         path = f"nodes[{i}]"
         if node.name and not _DNS_SUBDOMAIN.match(node.name):
-            p.error(f"{path}.name", node.name, "is not a valid Kubernetes node name",
-                    "use lowercase letters, digits, '-' and '.', starting and ending alphanumeric")
+            p.error(
+                f"{path}.name",
+                node.name,
+                "is not a valid Kubernetes node name",
+                "use lowercase letters, digits, '-' and '.', starting and ending alphanumeric",
+            )
         if node.name and names[node.name] > 1:
-            p.error(f"{path}.name", node.name, "is used by more than one node",
-                    "give every node a unique name")
-        for key, value, counter in (("address", node.address, addresses),
-                                    ("internalAddress", node.internal_address, internal)):
+            p.error(
+                f"{path}.name", node.name, "is used by more than one node", "give every node a unique name"
+            )
+        for key, value, counter in (
+            ("address", node.address, addresses),
+            ("internalAddress", node.internal_address, internal),
+        ):
             if not value:
                 continue
             if not _is_ip(value) and not _HOSTNAME.match(value):
-                p.error(f"{path}.{key}", value, "is neither an IP address nor a host name",
-                        "write e.g. 192.168.1.10 or node1.example.com")
+                p.error(
+                    f"{path}.{key}",
+                    value,
+                    "is neither an IP address nor a host name",
+                    "write e.g. 192.168.1.10 or node1.example.com",
+                )
             elif counter[value] > 1 and (key == "address" or value != node.address):
-                p.error(f"{path}.{key}", value, "is used by more than one node",
-                        "every node needs its own address")
-        if node.internal_address and not _is_ip(node.internal_address) and _HOSTNAME.match(
-                node.internal_address):
-            p.error(f"{path}.internalAddress", node.internal_address,
-                    "must be an IP address: it is the node IP that kubelet, etcd and the "
-                    "certificates' SANs use",
-                    "set internalAddress to the node's IP on the cluster network")
+                p.error(
+                    f"{path}.{key}",
+                    value,
+                    "is used by more than one node",
+                    "every node needs its own address",
+                )
+        if (
+            node.internal_address
+            and not _is_ip(node.internal_address)
+            and _HOSTNAME.match(node.internal_address)
+        ):
+            p.error(
+                f"{path}.internalAddress",
+                node.internal_address,
+                "must be an IP address: it is the node IP that kubelet, etcd and the certificates' SANs use",
+                "set internalAddress to the node's IP on the cluster network",
+            )
         _labels(path, node, p)
         _node_version(path, node, spec.kubernetes_version, p)
         _host_key(path, node, p)
         if not spec.lab.enabled and node.ssh.private_key is None:
-            p.error(f"{path}.ssh.privateKey", None, "is missing: nothing can log in to the node",
-                    "set ssh.privateKey with `pulumi config set --secret --path ssh.privateKey`"
-                    " (or ssh.privateKeyFile)")
-        if node.ssh.bastion is not None and node.ssh.bastion.host and not (
-                _is_ip(node.ssh.bastion.host) or _HOSTNAME.match(node.ssh.bastion.host)):
-            p.error(f"{path}.ssh.bastion.host", node.ssh.bastion.host, "is not a host",
-                    "write an IP address or host name")
+            p.error(
+                f"{path}.ssh.privateKey",
+                None,
+                "is missing: nothing can log in to the node",
+                "set ssh.privateKey with `pulumi config set --secret --path ssh.privateKey`"
+                " (or ssh.privateKeyFile)",
+            )
+        if (
+            node.ssh.bastion is not None
+            and node.ssh.bastion.host
+            and not (_is_ip(node.ssh.bastion.host) or _HOSTNAME.match(node.ssh.bastion.host))
+        ):
+            p.error(
+                f"{path}.ssh.bastion.host",
+                node.ssh.bastion.host,
+                "is not a host",
+                "write an IP address or host name",
+            )
     etcd = spec.etcd_nodes
     if not spec.control_plane_nodes:
-        p.error("nodes", [n.name for n in spec.nodes], "has no control-plane node",
-                "give at least one node the role control-plane")
+        p.error(
+            "nodes",
+            [n.name for n in spec.nodes],
+            "has no control-plane node",
+            "give at least one node the role control-plane",
+        )
     if not etcd:
-        p.error("nodes", [n.name for n in spec.nodes], "has no etcd node",
-                "give one, three or five nodes the role etcd")
+        p.error(
+            "nodes",
+            [n.name for n in spec.nodes],
+            "has no etcd node",
+            "give one, three or five nodes the role etcd",
+        )
     elif len(etcd) % 2 == 0 and not spec.etcd.allow_even_members:
-        p.error("nodes", [n.name for n in etcd],
-                f"has {len(etcd)} etcd members: an even count tolerates no more failures than "
-                f"{len(etcd) - 1} and makes split votes possible",
-                "use an odd number of etcd nodes, or set etcd.allowEvenMembers: true")
+        p.error(
+            "nodes",
+            [n.name for n in etcd],
+            f"has {len(etcd)} etcd members: an even count tolerates no more failures than "
+            f"{len(etcd) - 1} and makes split votes possible",
+            "use an odd number of etcd nodes, or set etcd.allowEvenMembers: true",
+        )
     if not spec.worker_nodes and spec.control_plane_nodes:
-        p.warn("nodes", [n.name for n in spec.nodes], "has no worker: control planes are tainted "
-               "NoSchedule, so ordinary pods will stay Pending", "give a node the role worker")
+        p.warn(
+            "nodes",
+            [n.name for n in spec.nodes],
+            "has no worker: control planes are tainted NoSchedule, so ordinary pods will stay Pending",
+            "give a node the role worker",
+        )
     if len(spec.control_plane_nodes) > 1 and spec.api_endpoint.host in {
-            n.address for n in spec.control_plane_nodes[:1]}:
-        p.warn("apiEndpoint", spec.api_endpoint.host, "points at one of several control planes: "
-               "clients lose the API when that node is down",
-               "set apiEndpoint to a load balancer or VIP in front of all control planes")
+        n.address for n in spec.control_plane_nodes[:1]
+    }:
+        p.warn(
+            "apiEndpoint",
+            spec.api_endpoint.host,
+            "points at one of several control planes: clients lose the API when that node is down",
+            "set apiEndpoint to a load balancer or VIP in front of all control planes",
+        )
 
 
 def _labels(path: str, node: NodeSpec, p: Problems) -> None:
@@ -156,17 +243,35 @@ def _labels(path: str, node: NodeSpec, p: Problems) -> None:
         lpath = f"{path}.labels.{key}"
         prefix, _, name = key.rpartition("/")
         if (prefix and not _DNS_SUBDOMAIN.match(prefix)) or not _LABEL_NAME.match(name):
-            p.error(lpath, value, "has an invalid label key",
-                    "use [prefix/]name with a DNS prefix and a name of at most 63 characters")
+            p.error(
+                lpath,
+                value,
+                "has an invalid label key",
+                "use [prefix/]name with a DNS prefix and a name of at most 63 characters",
+            )
         elif not _LABEL_VALUE.match(value) or len(value) > 63:
-            p.error(lpath, value, "is not a valid label value",
-                    "use at most 63 letters, digits, '-', '_' or '.', alphanumeric at both ends")
-        elif (prefix == "kubernetes.io" or prefix.endswith((".kubernetes.io", ".k8s.io"))
-              or prefix == "k8s.io") and key not in d.KUBELET_ALLOWED_LABELS and not key.startswith(
-                d.KUBELET_ALLOWED_LABEL_PREFIXES):
-            p.error(lpath, value, "is in a kubernetes.io/k8s.io namespace that NodeRestriction "
-                    "forbids kubelets to set (node roles are labelled by us)",
-                    "use your own prefix, or node.kubernetes.io/... / kubelet.kubernetes.io/...")
+            p.error(
+                lpath,
+                value,
+                "is not a valid label value",
+                "use at most 63 letters, digits, '-', '_' or '.', alphanumeric at both ends",
+            )
+        elif (
+            (
+                prefix == "kubernetes.io"
+                or prefix.endswith((".kubernetes.io", ".k8s.io"))
+                or prefix == "k8s.io"
+            )
+            and key not in d.KUBELET_ALLOWED_LABELS
+            and not key.startswith(d.KUBELET_ALLOWED_LABEL_PREFIXES)
+        ):
+            p.error(
+                lpath,
+                value,
+                "is in a kubernetes.io/k8s.io namespace that NodeRestriction "
+                "forbids kubelets to set (node roles are labelled by us)",
+                "use your own prefix, or node.kubernetes.io/... / kubelet.kubernetes.io/...",
+            )
 
 
 def _node_version(path: str, node: NodeSpec, cluster: str, p: Problems) -> None:
@@ -175,29 +280,47 @@ def _node_version(path: str, node: NodeSpec, cluster: str, p: Problems) -> None:
     version = node.kubernetes_version
     if parse_version(version) is None or parse_version(cluster) is None:
         if parse_version(version) is None:
-            p.error(f"{path}.kubernetesVersion", version, "is not a full release version",
-                    "write major.minor.patch, e.g. 1.34.2")
+            p.error(
+                f"{path}.kubernetesVersion",
+                version,
+                "is not a full release version",
+                "write major.minor.patch, e.g. 1.34.2",
+            )
         return
     if node.is_control_plane and minor_of(version) != minor_of(cluster):
-        p.error(f"{path}.kubernetesVersion", version,
-                "differs from kubernetesVersion on a control-plane node",
-                "control planes run kubernetesVersion; pin versions only on worker nodes")
+        p.error(
+            f"{path}.kubernetesVersion",
+            version,
+            "differs from kubernetesVersion on a control-plane node",
+            "control planes run kubernetesVersion; pin versions only on worker nodes",
+        )
         return
     behind = minor_distance(cluster, version)
     if behind < 0 or (behind == 0 and parse_version(version) > parse_version(cluster)):  # type: ignore[operator]
-        p.error(f"{path}.kubernetesVersion", version, "is newer than kube-apiserver "
-                f"({cluster}); the skew policy forbids kubelets newer than the API server",
-                "upgrade kubernetesVersion (control planes) first, then nodes")
+        p.error(
+            f"{path}.kubernetesVersion",
+            version,
+            "is newer than kube-apiserver "
+            f"({cluster}); the skew policy forbids kubelets newer than the API server",
+            "upgrade kubernetesVersion (control planes) first, then nodes",
+        )
     elif behind > KUBELET_MAX_MINORS_BEHIND:
-        p.error(f"{path}.kubernetesVersion", version,
-                f"is {behind} minors behind kube-apiserver ({cluster})",
-                f"kubelet may be at most {KUBELET_MAX_MINORS_BEHIND} minors older: upgrade the node")
+        p.error(
+            f"{path}.kubernetesVersion",
+            version,
+            f"is {behind} minors behind kube-apiserver ({cluster})",
+            f"kubelet may be at most {KUBELET_MAX_MINORS_BEHIND} minors older: upgrade the node",
+        )
 
 
 def _host_key(path: str, node: NodeSpec, p: Problems) -> None:
     if node.ssh.host_key is not None and not _HOST_KEY.match(node.ssh.host_key.strip()):
-        p.error(f"{path}.ssh.hostKey", node.ssh.host_key, "is not an SSH public host key",
-                "paste a line of `ssh-keyscan <host>` without the host name, e.g. ssh-ed25519 AAAA...")
+        p.error(
+            f"{path}.ssh.hostKey",
+            node.ssh.host_key,
+            "is not an SSH public host key",
+            "paste a line of `ssh-keyscan <host>` without the host name, e.g. ssh-ed25519 AAAA...",
+        )
 
 
 def _network(spec: ClusterSpec, p: Problems) -> None:
@@ -206,50 +329,80 @@ def _network(spec: ClusterSpec, p: Problems) -> None:
     svc = _cidr("network.serviceCidr", net.service_cidr, p)
     if pod is not None and svc is not None:
         if pod.version != svc.version:
-            p.error("network.serviceCidr", net.service_cidr, "is of another IP family than podCidr",
-                    "use IPv4 (or IPv6) for both")
+            p.error(
+                "network.serviceCidr",
+                net.service_cidr,
+                "is of another IP family than podCidr",
+                "use IPv4 (or IPv6) for both",
+            )
         elif pod.overlaps(svc):
-            p.error("network.serviceCidr", net.service_cidr, f"overlaps podCidr {net.pod_cidr}",
-                    "use disjoint ranges, e.g. podCidr 10.244.0.0/16 and serviceCidr 10.96.0.0/12")
+            p.error(
+                "network.serviceCidr",
+                net.service_cidr,
+                f"overlaps podCidr {net.pod_cidr}",
+                "use disjoint ranges, e.g. podCidr 10.244.0.0/16 and serviceCidr 10.96.0.0/12",
+            )
     if svc is not None:
         host_bits = svc.max_prefixlen - svc.prefixlen
         if host_bits > d.MAX_SERVICE_HOST_BITS:
-            p.error("network.serviceCidr", net.service_cidr,
-                    f"has {host_bits} host bits; kube-apiserver accepts at most "
-                    f"{d.MAX_SERVICE_HOST_BITS}",
-                    "use a /12 or smaller range for IPv4 (/108 or smaller for IPv6)")
+            p.error(
+                "network.serviceCidr",
+                net.service_cidr,
+                f"has {host_bits} host bits; kube-apiserver accepts at most {d.MAX_SERVICE_HOST_BITS}",
+                "use a /12 or smaller range for IPv4 (/108 or smaller for IPv6)",
+            )
         elif svc.num_addresses < 16:
-            p.error("network.serviceCidr", net.service_cidr, "is too small for any services",
-                    "use at least a /28")
+            p.error(
+                "network.serviceCidr", net.service_cidr, "is too small for any services", "use at least a /28"
+            )
         try:
             dns = ipaddress.ip_address(net.dns_service_ip)
         except ValueError:
-            p.error("network.dnsServiceIp", net.dns_service_ip, "is not an IP address",
-                    f"use an address inside serviceCidr, e.g. {_nth(svc, 10)}")
+            p.error(
+                "network.dnsServiceIp",
+                net.dns_service_ip,
+                "is not an IP address",
+                f"use an address inside serviceCidr, e.g. {_nth(svc, 10)}",
+            )
         else:
             if dns not in svc:
-                p.error("network.dnsServiceIp", net.dns_service_ip,
-                        f"is outside serviceCidr {net.service_cidr}",
-                        f"use an address inside it, e.g. {_nth(svc, 10)}")
+                p.error(
+                    "network.dnsServiceIp",
+                    net.dns_service_ip,
+                    f"is outside serviceCidr {net.service_cidr}",
+                    f"use an address inside it, e.g. {_nth(svc, 10)}",
+                )
             elif dns in (svc.network_address, svc[1], svc.broadcast_address):
-                p.error("network.dnsServiceIp", net.dns_service_ip,
-                        "is the range's network, broadcast or API-service (first) address",
-                        f"use another address of the range, e.g. {_nth(svc, 10)}")
+                p.error(
+                    "network.dnsServiceIp",
+                    net.dns_service_ip,
+                    "is the range's network, broadcast or API-service (first) address",
+                    f"use another address of the range, e.g. {_nth(svc, 10)}",
+                )
     if pod is not None:
         mask = net.node_cidr_mask_size
         if mask <= pod.prefixlen:
-            p.error("network.nodeCidrMaskSize", mask,
-                    f"is not longer than podCidr's prefix /{pod.prefixlen}",
-                    f"use a mask between {pod.prefixlen + 1} and {min(pod.max_prefixlen - 2, 28)}")
+            p.error(
+                "network.nodeCidrMaskSize",
+                mask,
+                f"is not longer than podCidr's prefix /{pod.prefixlen}",
+                f"use a mask between {pod.prefixlen + 1} and {min(pod.max_prefixlen - 2, 28)}",
+            )
         elif mask - pod.prefixlen > 16:
-            p.error("network.nodeCidrMaskSize", mask,
-                    "splits podCidr into more node ranges than kube-controller-manager allows "
-                    "(the difference of the masks must be at most 16)",
-                    f"use a mask of at most /{pod.prefixlen + 16} or a smaller podCidr")
+            p.error(
+                "network.nodeCidrMaskSize",
+                mask,
+                "splits podCidr into more node ranges than kube-controller-manager allows "
+                "(the difference of the masks must be at most 16)",
+                f"use a mask of at most /{pod.prefixlen + 16} or a smaller podCidr",
+            )
         elif 2 ** (mask - pod.prefixlen) < len(spec.kubelet_nodes):
-            p.error("network.nodeCidrMaskSize", mask,
-                    f"gives {2 ** (mask - pod.prefixlen)} node ranges for "
-                    f"{len(spec.kubelet_nodes)} nodes", "use a longer mask or a larger podCidr")
+            p.error(
+                "network.nodeCidrMaskSize",
+                mask,
+                f"gives {2 ** (mask - pod.prefixlen)} node ranges for {len(spec.kubelet_nodes)} nodes",
+                "use a longer mask or a larger podCidr",
+            )
     for i, node in enumerate(spec.nodes):
         for key, value in (("address", node.address), ("internalAddress", node.internal_address)):
             if not _is_ip(value):
@@ -257,72 +410,121 @@ def _network(spec: ClusterSpec, p: Problems) -> None:
             ip = ipaddress.ip_address(value)
             for name, cidr in (("podCidr", pod), ("serviceCidr", svc)):
                 if cidr is not None and ip.version == cidr.version and ip in cidr:
-                    p.error(f"nodes[{i}].{key}", value, f"lies inside network.{name} {cidr}",
-                            "hosts and pod/service ranges must not overlap: pick other ranges")
+                    p.error(
+                        f"nodes[{i}].{key}",
+                        value,
+                        f"lies inside network.{name} {cidr}",
+                        "hosts and pod/service ranges must not overlap: pick other ranges",
+                    )
     if not _DNS_SUBDOMAIN.match(net.cluster_domain):
-        p.error("network.clusterDomain", net.cluster_domain, "is not a DNS domain",
-                "use e.g. cluster.local")
+        p.error("network.clusterDomain", net.cluster_domain, "is not a DNS domain", "use e.g. cluster.local")
     if spec.api_endpoint.host and _is_ip(spec.api_endpoint.host):
         ip = ipaddress.ip_address(spec.api_endpoint.host)
         for name, cidr in (("podCidr", pod), ("serviceCidr", svc)):
             if cidr is not None and ip.version == cidr.version and ip in cidr:
-                p.error("apiEndpoint", spec.api_endpoint.host, f"lies inside network.{name}",
-                        "use a host address (a load balancer, VIP or control-plane node)")
+                p.error(
+                    "apiEndpoint",
+                    spec.api_endpoint.host,
+                    f"lies inside network.{name}",
+                    "use a host address (a load balancer, VIP or control-plane node)",
+                )
 
 
 def _pki(spec: ClusterSpec, p: Problems) -> None:
     pki = spec.pki
     if pki.cert_validity_days > pki.ca_validity_days:
-        p.error("pki.certValidityDays", pki.cert_validity_days,
-                f"is longer than caValidityDays ({pki.ca_validity_days}): leaves would outlive their CA",
-                "make certValidityDays at most caValidityDays")
+        p.error(
+            "pki.certValidityDays",
+            pki.cert_validity_days,
+            f"is longer than caValidityDays ({pki.ca_validity_days}): leaves would outlive their CA",
+            "make certValidityDays at most caValidityDays",
+        )
     if pki.renew_before_days >= pki.cert_validity_days:
-        p.error("pki.renewBeforeDays", pki.renew_before_days,
-                f"is not shorter than certValidityDays ({pki.cert_validity_days}): every run "
-                "would re-issue every certificate", "make renewBeforeDays smaller than certValidityDays")
+        p.error(
+            "pki.renewBeforeDays",
+            pki.renew_before_days,
+            f"is not shorter than certValidityDays ({pki.cert_validity_days}): every run "
+            "would re-issue every certificate",
+            "make renewBeforeDays smaller than certValidityDays",
+        )
     if pki.cert_validity_days > 825:
-        p.warn("pki.certValidityDays", pki.cert_validity_days,
-               "is over 825 days; long-lived leaves widen the window a leaked key stays usable",
-               "prefer 365 days: leaves are re-issued renewBeforeDays ahead by `pulumi up`")
+        p.warn(
+            "pki.certValidityDays",
+            pki.cert_validity_days,
+            "is over 825 days; long-lived leaves widen the window a leaked key stays usable",
+            "prefer 365 days: leaves are re-issued renewBeforeDays ahead by `pulumi up`",
+        )
 
 
 def _runtime(spec: ClusterSpec, p: Problems) -> None:
     if spec.runtime.cgroup_driver != "systemd":
-        p.warn("runtime.cgroupDriver", spec.runtime.cgroup_driver,
-               "is not systemd: on systemd hosts two cgroup managers fight under resource pressure",
-               "use systemd (the default)")
+        p.warn(
+            "runtime.cgroupDriver",
+            spec.runtime.cgroup_driver,
+            "is not systemd: on systemd hosts two cgroup managers fight under resource pressure",
+            "use systemd (the default)",
+        )
 
 
 def _cni_and_proxy(spec: ClusterSpec, p: Problems) -> None:
     cni, proxy = spec.cni, spec.kube_proxy
     if not proxy.enabled and not (cni.name in d.CNIS_REPLACING_KUBE_PROXY and cni.kube_proxy_replacement):
-        p.error("kubeProxy.mode", proxy.mode,
-                f"disables kube-proxy but cni {cni.name!r} does not replace it: Services would not work",
-                "keep kube-proxy, or use cni.name cilium with cni.kubeProxyReplacement: true")
+        p.error(
+            "kubeProxy.mode",
+            proxy.mode,
+            f"disables kube-proxy but cni {cni.name!r} does not replace it: Services would not work",
+            "keep kube-proxy, or use cni.name cilium with cni.kubeProxyReplacement: true",
+        )
     if cni.kube_proxy_replacement and proxy.enabled:
-        p.error("cni.kubeProxyReplacement", True,
-                "makes Cilium replace kube-proxy while kube-proxy still runs: both program Services",
-                "set kubeProxy.mode: disabled")
+        p.error(
+            "cni.kubeProxyReplacement",
+            True,
+            "makes Cilium replace kube-proxy while kube-proxy still runs: both program Services",
+            "set kubeProxy.mode: disabled",
+        )
     if proxy.mode == "ipvs":
-        p.warn("kubeProxy.mode", "ipvs", "is deprecated since Kubernetes 1.35",
-               "use nftables (kernel >= 5.13) or iptables")
+        p.warn(
+            "kubeProxy.mode",
+            "ipvs",
+            "is deprecated since Kubernetes 1.35",
+            "use nftables (kernel >= 5.13) or iptables",
+        )
     if proxy.mode == "nftables" and spec.iptables_backend == "legacy":
-        p.error("kubeProxy.mode", "nftables",
-                "conflicts with iptablesBackend legacy: the host, kube-proxy and the CNI must agree",
-                "use iptablesBackend nft (or auto), or kubeProxy.mode iptables")
+        p.error(
+            "kubeProxy.mode",
+            "nftables",
+            "conflicts with iptablesBackend legacy: the host, kube-proxy and the CNI must agree",
+            "use iptablesBackend nft (or auto), or kubeProxy.mode iptables",
+        )
     if cni.name in d.ARCHIVED_CNIS:
-        p.warn("cni.name", cni.name, d.ARCHIVED_CNIS[cni.name] + "; it gets no security fixes",
-               "prefer flannel, calico or cilium for new clusters")
+        p.warn(
+            "cni.name",
+            cni.name,
+            d.ARCHIVED_CNIS[cni.name] + "; it gets no security fixes",
+            "prefer flannel, calico or cilium for new clusters",
+        )
     pod = _cidr_quiet(spec.network.pod_cidr)
     if cni.name == "weave" and pod is not None and pod.version != 4:
-        p.error("network.podCidr", spec.network.pod_cidr, "is IPv6, which Weave Net cannot route",
-                "use an IPv4 podCidr or another CNI")
+        p.error(
+            "network.podCidr",
+            spec.network.pod_cidr,
+            "is IPv6, which Weave Net cannot route",
+            "use an IPv4 podCidr or another CNI",
+        )
     if cni.name in ("flannel", "canal") and pod is not None and spec.network.node_cidr_mask_size > 28:
-        p.error("network.nodeCidrMaskSize", spec.network.node_cidr_mask_size,
-                f"leaves {cni.name} too few pod addresses per node", "use a mask of at most 28")
+        p.error(
+            "network.nodeCidrMaskSize",
+            spec.network.node_cidr_mask_size,
+            f"leaves {cni.name} too few pod addresses per node",
+            "use a mask of at most 28",
+        )
     if cni.backend == "wireguard" and cni.name == "flannel":
-        p.warn("cni.backend", "wireguard", "needs the wireguard kernel module on every node",
-               "check `modprobe wireguard` on your hosts")
+        p.warn(
+            "cni.backend",
+            "wireguard",
+            "needs the wireguard kernel module on every node",
+            "check `modprobe wireguard` on your hosts",
+        )
     if cni.mtu is not None and cni.mtu < 1280 and pod is not None and pod.version == 6:
         p.error("cni.mtu", cni.mtu, "is below IPv6's minimum", "use at least 1280")
 
@@ -330,22 +532,32 @@ def _cni_and_proxy(spec: ClusterSpec, p: Problems) -> None:
 def _security(spec: ClusterSpec, p: Problems) -> None:
     sec = spec.security
     if sec.encryption_at_rest == "aescbc":
-        p.warn("security.encryptionAtRest", "aescbc",
-               "is weak (CBC is open to padding-oracle attacks) and not recommended upstream",
-               "use secretbox (default) or aesgcm")
+        p.warn(
+            "security.encryptionAtRest",
+            "aescbc",
+            "is weak (CBC is open to padding-oracle attacks) and not recommended upstream",
+            "use secretbox (default) or aesgcm",
+        )
     if sec.encryption_at_rest == "none":
-        p.warn("security.encryptionAtRest", "none", "leaves Secrets readable in etcd and backups",
-               "use secretbox (default)")
+        p.warn(
+            "security.encryptionAtRest",
+            "none",
+            "leaves Secrets readable in etcd and backups",
+            "use secretbox (default)",
+        )
     if not sec.audit.enabled:
-        p.warn("security.audit.enabled", False, "turns audit logging off: nothing is recorded",
-               "keep it on")
+        p.warn("security.audit.enabled", False, "turns audit logging off: nothing is recorded", "keep it on")
 
 
 def _images(spec: ClusterSpec, p: Problems) -> None:
     registry = spec.images.registry
     if registry is not None and not _IMAGE_REGISTRY.match(registry):
-        p.error("images.registry", registry, "is not a registry host[:port][/path]",
-                "write e.g. registry.example.com:5000/mirror (no scheme)")
+        p.error(
+            "images.registry",
+            registry,
+            "is not a registry host[:port][/path]",
+            "write e.g. registry.example.com:5000/mirror (no scheme)",
+        )
 
 
 def _lab(spec: ClusterSpec, p: Problems) -> None:
@@ -359,14 +571,21 @@ def _lab(spec: ClusterSpec, p: Problems) -> None:
         p.error("lab.subnet", lab.subnet, "is not IPv4", "use e.g. 10.231.0.0/24")
     total = lab.control_planes + lab.workers + lab.etcd
     if total > d.LAB_MAX_HOSTS:
-        p.error("lab", total, f"asks for {total} hosts; this machine runs at most "
-                f"{d.LAB_MAX_HOSTS}", "lower lab.controlPlanes, lab.workers or lab.etcd")
+        p.error(
+            "lab",
+            total,
+            f"asks for {total} hosts; this machine runs at most {d.LAB_MAX_HOSTS}",
+            "lower lab.controlPlanes, lab.workers or lab.etcd",
+        )
     elif not spec.nodes:
-        p.error("lab.subnet", lab.subnet, f"has too few addresses for {total} hosts",
-                "use a /24")
+        p.error("lab.subnet", lab.subnet, f"has too few addresses for {total} hosts", "use a /24")
     if lab.etcd == 0 and lab.control_planes % 2 == 0 and not spec.etcd.allow_even_members:
-        p.error("lab.controlPlanes", lab.control_planes,
-                "puts etcd on an even number of control planes", "use lab.etcd: 1 or 3, or an odd count")
+        p.error(
+            "lab.controlPlanes",
+            lab.control_planes,
+            "puts etcd on an even number of control planes",
+            "use lab.etcd: 1 or 3, or an odd count",
+        )
     if lab.etcd > 0 and lab.etcd % 2 == 0 and not spec.etcd.allow_even_members:
         p.error("lab.etcd", lab.etcd, "is an even number of etcd members", "use 1, 3 or 5")
 
@@ -375,8 +594,12 @@ def _cidr(path: str, value: str, p: Problems) -> Network | None:
     try:
         net = ipaddress.ip_network(value, strict=True)
     except ValueError as err:
-        p.error(path, value, f"is not a network in CIDR notation ({err})",
-                "write the network address and prefix, e.g. 10.244.0.0/16")
+        p.error(
+            path,
+            value,
+            f"is not a network in CIDR notation ({err})",
+            "write the network address and prefix, e.g. 10.244.0.0/16",
+        )
         return None
     return net
 

@@ -1,0 +1,5 @@
+"""Entry point Pulumi runs; all logic lives in components/ and spec/."""
+
+from components.program import main
+
+main()

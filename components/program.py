@@ -1,0 +1,22 @@
+"""The Pulumi program: read config, validate everything, then build the cluster."""
+
+from __future__ import annotations
+
+import pulumi
+
+from components.cluster import Cluster
+from components.stack_config import read_raw_config
+from spec import load_spec
+
+
+def main() -> None:
+    raw, secret_keys = read_raw_config()
+    # Raises SpecError listing every problem before a single resource is registered.
+    spec, warnings = load_spec(raw, pulumi.get_stack(), secret_keys)
+    for warning in warnings:
+        pulumi.log.warn(str(warning))
+    cluster = Cluster(spec.cluster_name, spec)
+    pulumi.export("clusterName", spec.cluster_name)
+    pulumi.export("kubernetesVersion", spec.kubernetes_version)
+    pulumi.export("apiEndpoint", spec.api_endpoint.url)
+    pulumi.export("nodes", cluster.node_names)

@@ -1,0 +1,98 @@
+"""Host steps over pulumi-command: managed files, systemd services and scripts, each undoable.
+
+Every step is a remote.Command whose create/update is idempotent and whose delete undoes it.
+Changes flow as updates (changed command text or stdin), never through `triggers` (which would
+force a replace: create-then-delete, and the delete would tear down what the create just did).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pulumi
+from pulumi_command import remote
+
+from render.host_files import FileMeta, encode_bundle, install_command, remove_command
+
+
+@dataclass(frozen=True)
+class ManagedFile:
+    """A file we own on a host. `secret` content is only ever sent on stdin and kept secret."""
+
+    meta: FileMeta
+    content: pulumi.Input[str]
+    secret: bool = False
+
+
+def _digest(content: str) -> str:
+    return hashlib.sha256(content.encode()).hexdigest()
+
+
+def content_hash(files: Sequence[ManagedFile]) -> pulumi.Output[str]:
+    """One non-secret hash over files' paths and contents: a restart trigger for services.
+
+    A hash of a secret (high-entropy keys) reveals nothing, so it is unsecreted to keep
+    previews readable.
+    """
+
+    def tagged(path: str, content: pulumi.Input[str]) -> pulumi.Output[str]:
+        return pulumi.Output.from_input(content).apply(lambda c: f"{path}:{_digest(c)}")
+
+    parts = [tagged(f.meta.path, f.content) for f in files]
+    joined = pulumi.Output.all(*parts).apply(lambda xs: _digest("\n".join(xs)))
+    return pulumi.Output.unsecret(joined)
+
+
+def files_step(
+    name: str,
+    connection: remote.ConnectionArgs,
+    files: Sequence[ManagedFile],
+    opts: pulumi.ResourceOptions,
+    dirs: tuple[str, ...] = (),
+) -> remote.Command:
+    """Writes files atomically; destroy removes them (and the listed dirs when empty)."""
+    metas = [f.meta for f in files]
+    contents = [pulumi.Output.from_input(f.content) for f in files]
+    any_secret = any(f.secret for f in files)
+    stdin = pulumi.Output.all(*contents).apply(lambda cs: encode_bundle(list(zip(metas, cs, strict=True))))
+    if any_secret:
+        stdin = pulumi.Output.secret(stdin)
+    digests = [pulumi.Output.unsecret(c.apply(_digest)) for c in contents]
+    create = pulumi.Output.all(*digests).apply(lambda ds: install_command(list(zip(metas, ds, strict=True))))
+    return remote.Command(
+        name,
+        connection=connection,
+        create=create,
+        delete=remove_command(metas, dirs),
+        stdin=stdin,
+        add_previous_output_in_env=False,
+        logging=remote.Logging.STDOUT_AND_STDERR,
+        opts=pulumi.ResourceOptions.merge(
+            opts, pulumi.ResourceOptions(additional_secret_outputs=["stdin"] if any_secret else None)
+        ),
+    )
+
+
+def script_step(
+    name: str,
+    connection: remote.ConnectionArgs,
+    create: pulumi.Input[str],
+    delete: pulumi.Input[str],
+    opts: pulumi.ResourceOptions,
+    update: pulumi.Input[str] | None = None,
+    stdin: pulumi.Input[str] | None = None,
+) -> remote.Command:
+    """An idempotent script with its undo. `update` defaults to re-running `create`."""
+    return remote.Command(
+        name,
+        connection=connection,
+        create=create,
+        update=update,
+        delete=delete,
+        stdin=stdin,
+        add_previous_output_in_env=False,
+        logging=remote.Logging.STDOUT_AND_STDERR,
+        opts=opts,
+    )

@@ -1,0 +1,1 @@
+"""Test harness: run the Pulumi program under faithful mocks and record the whole graph."""

@@ -1,0 +1,60 @@
+"""Mocks that dispatch by resource type and invoke token to faithful per-provider handlers.
+
+Handlers get plain inputs (secrets unwrapped) with wire names and return the state the real
+provider would: computed outputs included, invalid inputs rejected with an exception, as the
+provider would fail the deployment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pulumi
+
+from tests.harness.recorder import unwrap
+
+ResourceHandler = Callable[[str, dict[str, Any]], tuple[str, dict[str, Any]]]
+CallHandler = Callable[[dict[str, Any]], dict[str, Any]]
+
+RESOURCE_HANDLERS: dict[str, ResourceHandler] = {}
+CALL_HANDLERS: dict[str, CallHandler] = {}
+
+
+def resource_handler(*types: str) -> Callable[[ResourceHandler], ResourceHandler]:
+    def register(fn: ResourceHandler) -> ResourceHandler:
+        for t in types:
+            RESOURCE_HANDLERS[t] = fn
+        return fn
+
+    return register
+
+
+def call_handler(*tokens: str) -> Callable[[CallHandler], CallHandler]:
+    def register(fn: CallHandler) -> CallHandler:
+        for t in tokens:
+            CALL_HANDLERS[t] = fn
+        return fn
+
+    return register
+
+
+@resource_handler("command:remote:Command", "command:local:Command")
+def _command(name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    # The real provider runs the command and returns its output; nothing runs under mocks.
+    return f"{name}-id", {**inputs, "stdout": "", "stderr": ""}
+
+
+class DispatchMocks(pulumi.runtime.Mocks):
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        inputs = unwrap(args.inputs, "", set())
+        handler = RESOURCE_HANDLERS.get(args.typ)
+        if handler is None:
+            return f"{args.name}-id", inputs
+        return handler(args.name, inputs)
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        handler = CALL_HANDLERS.get(args.token)
+        if handler is None:
+            raise NotImplementedError(f"no mock for invoke {args.token}: add a call_handler")
+        return handler(unwrap(args.args, "", set())), []
