@@ -387,6 +387,14 @@ def _api_endpoint(text: str | None, nodes: tuple[NodeSpec, ...], problems: Probl
         first = next((n for n in nodes if n.is_control_plane), None)
         return ApiEndpoint(first.address if first else "", d.API_SERVER_PORT)
     host, port_text = text, ""
+    if "://" in text or "/" in text:
+        problems.error(
+            "apiEndpoint",
+            text,
+            "is not a host[:port]",
+            "write e.g. api.example.com:6443 (no scheme, no path)",
+        )
+        return ApiEndpoint(text, d.API_SERVER_PORT)
     if text.startswith("["):  # [v6]:port
         host, _, rest = text[1:].partition("]")
         port_text = rest.removeprefix(":")

@@ -592,6 +592,8 @@ def _lab(spec: ClusterSpec, p: Problems) -> None:
 
 def _cidr(path: str, value: str, p: Problems) -> Network | None:
     try:
+        if "/" not in value:  # ip_network would take a bare address as a /32
+            raise ValueError("no prefix length")
         net = ipaddress.ip_network(value, strict=True)
     except ValueError as err:
         p.error(

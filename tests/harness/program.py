@@ -74,9 +74,13 @@ def presets() -> list[Path]:
     return [*sorted(STACKS.glob("Pulumi.*.yaml")), REPO / "Pulumi.dev.yaml"]
 
 
+LAST_MONITOR: RecordingMonitor | None = None
+
+
 def run_program(raw: dict[str, Any], stack: str = "test", secret_keys: set[str] | None = None) -> Graph:
     """Runs components.program.main() under the mocks with this config."""
-    monitor = RecordingMonitor(DispatchMocks())
+    global LAST_MONITOR
+    monitor = LAST_MONITOR = RecordingMonitor(DispatchMocks())
     pulumi.runtime.set_mocks(DispatchMocks(), project=PROJECT, stack=stack, preview=False, monitor=monitor)
     config = {f"{PROJECT}:{k}": v if isinstance(v, str) else json.dumps(v) for k, v in raw.items()}
     runtime_config.set_all_config(config, [f"{PROJECT}:{k}" for k in (secret_keys or set())])
