@@ -1,7 +1,8 @@
 """Every default and every accepted value of the stack configuration, in one place.
 
-Changing a default here changes it for every stack that does not set the key; the README's
-configuration table is generated from nothing else but this module's values.
+Changing a default here changes it for every stack that does not set the key.
+docs/configuration.md is generated from this module (scripts/config_reference.py); a test keeps
+it current.
 """
 
 from __future__ import annotations
