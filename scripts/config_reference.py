@@ -54,6 +54,7 @@ def render() -> str:
         *((f"security.audit.{k}", f"`{v}`", "") for k, v in d.AUDIT_DEFAULTS.items()),
         ("security.tlsMinVersion", "`VersionTLS12`", _list(d.TLS_VERSIONS)),
         ("security.tlsCipherSuites", "all accepted", _list(d.SECURE_CIPHER_SUITES)),
+        ("security.selinux", f"`{d.DEFAULT_SELINUX}`", _list(d.SELINUX_MODES) + " (enforcing: keep it)"),
         *((f"addons.{k}", f"`{v}`", "true/false") for k, v in d.ADDON_DEFAULTS.items()),
         ("images.registry", "- (upstream registries)", "host[:port][/path] of a mirror"),
         ("binaries.baseUrl", "- (upstream)", "http(s)/file URL of a mirror: `<artifact>/<version>/<file>`"),

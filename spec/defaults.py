@@ -93,6 +93,11 @@ IPTABLES_BACKENDS = ("auto", "nft", "legacy")
 ENCRYPTION_PROVIDERS = ("secretbox", "aesgcm", "aescbc", "none")
 DEFAULT_ENCRYPTION = "secretbox"
 TLS_VERSIONS = ("VersionTLS12", "VersionTLS13")
+# security.selinux: what host prep does on an SELinux host in Enforcing mode. "permissive"
+# (default) switches it to Permissive (kubelet and most CNIs need policy work otherwise);
+# "enforcing" keeps it, for sites that ship their own container-selinux policy.
+SELINUX_MODES = ("permissive", "enforcing")
+DEFAULT_SELINUX = "permissive"
 # ECDHE + AEAD suites only; Go's names, as kube-apiserver's --tls-cipher-suites takes them.
 SECURE_CIPHER_SUITES = (
     "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",

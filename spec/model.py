@@ -165,6 +165,7 @@ class SecuritySpec:
     audit: AuditSpec = AuditSpec()
     tls_min_version: str = "VersionTLS12"
     tls_cipher_suites: tuple[str, ...] = d.SECURE_CIPHER_SUITES
+    selinux: str = d.DEFAULT_SELINUX  # permissive: set Enforcing hosts to Permissive; enforcing: keep
 
 
 @dataclass(frozen=True)

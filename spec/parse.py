@@ -531,6 +531,7 @@ def _security(r: Reader) -> SecuritySpec:
         audit=audit,
         tls_min_version=r.text("tlsMinVersion", "VersionTLS12", d.TLS_VERSIONS) or "VersionTLS12",
         tls_cipher_suites=suites,
+        selinux=r.text("selinux", d.DEFAULT_SELINUX, d.SELINUX_MODES) or d.DEFAULT_SELINUX,
     )
     r.finish()
     return spec
