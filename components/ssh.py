@@ -1,0 +1,139 @@
+"""A small SSH runner (paramiko) for the dynamic providers that must READ hosts (drift).
+
+pulumi-command has no read; these providers run probe scripts over SSH on refresh. Connection
+settings mirror components.host.connection: key auth, optional bastion, optional host-key pin.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import paramiko
+
+
+class SshError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Target:
+    host: str
+    port: int
+    user: str
+    private_key: str
+    host_key: str | None = None  # "ssh-ed25519 AAAA..." pin; None = not checked
+    proxy: Target | None = None
+
+    @staticmethod
+    def from_props(props: dict[str, Any]) -> Target:
+        proxy = props.get("proxy")
+        return Target(
+            host=props["host"],
+            port=int(props.get("port") or 22),
+            user=props.get("user") or "root",
+            private_key=props["private_key"],
+            host_key=props.get("host_key") or None,
+            proxy=Target.from_props(proxy) if proxy else None,
+        )
+
+
+def _load_key(text: str) -> paramiko.PKey:
+    errors = []
+    key_classes: list[Any] = [paramiko.Ed25519Key, paramiko.ECDSAKey, paramiko.RSAKey]
+    for cls in key_classes:
+        try:
+            key: paramiko.PKey = cls.from_private_key(io.StringIO(text))
+            return key
+        except (paramiko.SSHException, ValueError) as err:
+            errors.append(f"{cls.__name__}: {err}")
+    raise SshError("the SSH private key could not be read (" + "; ".join(errors) + ")")
+
+
+class _PinnedKey(paramiko.MissingHostKeyPolicy):
+    """Accepts exactly the pinned key; without a pin, accepts any (pulumi-command's default)."""
+
+    def __init__(self, pin: str | None) -> None:
+        self.pin = pin
+
+    def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey) -> None:
+        if self.pin is None:
+            return
+        kind, _, rest = self.pin.strip().partition(" ")
+        blob = rest.split(" ")[0]
+        if key.get_name() != kind or key.get_base64() != blob:
+            seen = base64.b64encode(key.asbytes()).decode()[:24]
+            raise SshError(
+                f"host key of {hostname} does not match the pinned key (got {key.get_name()} {seen}...)"
+            )
+
+
+def connect(target: Target, attempts: int = 10, delay: float = 3.0) -> paramiko.SSHClient:
+    sock = None
+    if target.proxy is not None:
+        jump = connect(target.proxy, attempts, delay)
+        transport = jump.get_transport()
+        if transport is None:
+            raise SshError(f"bastion {target.proxy.host} closed the connection")
+        sock = transport.open_channel("direct-tcpip", (target.host, target.port), ("127.0.0.1", 0))
+    client = paramiko.SSHClient()
+    client.set_missing_host_key_policy(_PinnedKey(target.host_key))
+    key = _load_key(target.private_key)
+    last: Exception | None = None
+    for _ in range(attempts):
+        try:
+            client.connect(
+                target.host,
+                port=target.port,
+                username=target.user,
+                pkey=key,
+                sock=sock,
+                timeout=10,
+                banner_timeout=10,
+                auth_timeout=10,
+                allow_agent=False,
+                look_for_keys=False,
+            )
+            return client
+        except SshError:
+            raise
+        except (TimeoutError, OSError, paramiko.SSHException) as err:
+            last = err
+            time.sleep(delay)
+    raise SshError(f"cannot reach {target.user}@{target.host}:{target.port}: {last}")
+
+
+@dataclass(frozen=True)
+class Result:
+    code: int
+    stdout: str
+    stderr: str
+
+
+def run(target: Target, command: str, stdin: str = "", timeout: float = 600) -> Result:
+    """Runs `command` on the target. The command text is the SSH exec request (never secret);
+    `stdin`, which may hold secrets, goes down the channel's standard input."""
+    client = connect(target)
+    try:
+        chan_in, chan_out, chan_err = client.exec_command(command, timeout=timeout)
+        if stdin:
+            chan_in.write(stdin)
+        chan_in.channel.shutdown_write()
+        out = chan_out.read().decode(errors="replace")
+        err = chan_err.read().decode(errors="replace")
+        code = chan_out.channel.recv_exit_status()
+        return Result(code, out, err)
+    finally:
+        client.close()
+
+
+def run_checked(target: Target, command: str, stdin: str = "", what: str = "command") -> Result:
+    result = run(target, command, stdin)
+    if result.code != 0:
+        raise SshError(
+            f"{what} failed on {target.host} (exit {result.code}): {result.stderr.strip()[-2000:]}"
+        )
+    return result

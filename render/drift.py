@@ -1,0 +1,115 @@
+"""Drift: what a host really has, compared with what we rendered. Pure: scripts and parsing.
+
+A probe prints one tab-separated line per managed object; the comparison yields one Drift per
+object that differs, named by host-local path or unit, so `pulumi refresh` and the drift report
+say exactly what changed where.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+
+MISSING = "missing"
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+def _template(name: str) -> str:
+    return (TEMPLATES / name).read_text()
+
+
+@dataclass(frozen=True)
+class FileState:
+    sha256: str  # MISSING when the file does not exist
+    mode: str = ""
+    owner: str = ""
+    group: str = ""
+
+
+@dataclass(frozen=True)
+class UnitState:
+    enabled: str  # systemctl is-enabled: enabled, disabled, masked, not-found...
+    active: str  # systemctl is-active: active, inactive, failed, activating...
+
+
+@dataclass(frozen=True)
+class Drift:
+    kind: str  # file | unit
+    name: str  # path or unit name
+    expected: str
+    observed: str
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.name}: expected {self.expected}, found {self.observed}"
+
+
+def _with_args(template: str, args: list[str]) -> str:
+    """A template script run with `args` as its positional parameters."""
+    quoted = " ".join(shlex.quote(a) for a in args)
+    return f"set -u\nset -- {quoted}\n{template}"
+
+
+def probe_files_script(paths: list[str]) -> str:
+    """Prints `path<TAB>sha256<TAB>mode<TAB>owner<TAB>group`, or `path<TAB>missing`."""
+    return _with_args(_template("drift-probe-files.sh"), paths)
+
+
+def parse_files_probe(output: str) -> dict[str, FileState]:
+    states: dict[str, FileState] = {}
+    for line in output.splitlines():
+        fields = line.split("\t")
+        if len(fields) == 2 and fields[1] == MISSING:
+            states[fields[0]] = FileState(MISSING)
+        elif len(fields) == 5:
+            path, digest, mode, owner, group = fields
+            states[path] = FileState(digest, mode.zfill(4), owner, group)
+    return states
+
+
+def probe_units_script(units: list[str]) -> str:
+    """Prints `unit<TAB>is-enabled<TAB>is-active` for each unit."""
+    return _with_args(_template("drift-probe-units.sh"), units)
+
+
+def parse_units_probe(output: str) -> dict[str, UnitState]:
+    states: dict[str, UnitState] = {}
+    for line in output.splitlines():
+        fields = line.split("\t")
+        if len(fields) == 3:
+            states[fields[0]] = UnitState(fields[1], fields[2])
+    return states
+
+
+def compare_files(expected: dict[str, FileState], observed: dict[str, FileState]) -> list[Drift]:
+    """Expected content hash, mode and ownership against what the probe saw."""
+    drifts = []
+    for path, want in sorted(expected.items()):
+        have = observed.get(path, FileState(MISSING))
+        if have.sha256 == MISSING:
+            drifts.append(Drift("file", path, f"sha256:{want.sha256[:12]}", "no file"))
+        elif have.sha256 != want.sha256:
+            drifts.append(Drift("file", path, f"sha256:{want.sha256[:12]}", f"sha256:{have.sha256[:12]}"))
+        elif (have.mode, have.owner, have.group) != (want.mode, want.owner, want.group):
+            drifts.append(
+                Drift(
+                    "file",
+                    path,
+                    f"{want.mode} {want.owner}:{want.group}",
+                    f"{have.mode} {have.owner}:{have.group}",
+                )
+            )
+    return drifts
+
+
+def compare_units(expected: dict[str, UnitState], observed: dict[str, UnitState]) -> list[Drift]:
+    """A managed unit must be enabled and running (activating counts as running)."""
+    drifts = []
+    for unit, want in sorted(expected.items()):
+        have = observed.get(unit, UnitState("not-found", "unknown"))
+        if have.enabled != want.enabled:
+            drifts.append(Drift("unit", unit, want.enabled, have.enabled))
+        running = {"active", "activating", "reloading"}
+        if (have.active in running) != (want.active in running):
+            drifts.append(Drift("unit", unit, want.active, have.active))
+    return drifts
