@@ -87,11 +87,13 @@ def test_files_provider_detects_and_repairs_drift(local_sshd: LocalSshd, tmp_pat
         },
     )
     created = provider.create(props)
+    assert created.outs is not None
     assert (tmp_path / "etc/apiserver.env").read_text() == "ARGS=--anonymous-auth=false\n"
     assert oct((tmp_path / "etc/apiserver.env").stat().st_mode & 0o777) == "0o600"
 
     # Untouched: refresh returns exactly the state we wrote, so the diff is empty.
     fresh = provider.read(created.id, created.outs).outs
+    assert fresh is not None
     assert fresh == props
     assert not provider.diff(created.id, fresh, props).changes
 
@@ -99,6 +101,7 @@ def test_files_provider_detects_and_repairs_drift(local_sshd: LocalSshd, tmp_pat
     (tmp_path / "etc/apiserver.env").write_text("ARGS=--anonymous-auth=true\n")
     (tmp_path / "etc/kubelet.yaml").unlink()
     drifted = provider.read(created.id, created.outs).outs
+    assert drifted is not None
     observed = {m["path"]: m["sha256"] for m in drifted["manifest"]}
     assert observed[str(tmp_path / "etc/kubelet.yaml")] == drift.MISSING
     assert observed[str(tmp_path / "etc/apiserver.env")] == sha256("ARGS=--anonymous-auth=true\n")
