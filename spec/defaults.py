@@ -69,15 +69,16 @@ CNIS = ("flannel", "calico", "canal", "weave", "cilium", "none")
 DEFAULT_CNI = "flannel"
 # Plugin options each CNI accepts, with their accepted values (None = free-form, checked apart).
 CNI_OPTIONS: dict[str, dict[str, tuple[str, ...] | None]] = {
-    "flannel": {"backend": ("vxlan", "host-gw", "wireguard"), "mtu": None},
-    "calico": {"backend": ("vxlan", "ipip", "bgp"), "mtu": None},
-    "canal": {"backend": ("vxlan",), "mtu": None},
-    "weave": {"mtu": None, "encryption": None},
+    "flannel": {"backend": ("vxlan", "host-gw", "wireguard"), "mtu": None, "chartRepository": None},
+    "calico": {"backend": ("vxlan", "ipip", "bgp"), "mtu": None, "chartRepository": None},
+    "canal": {"backend": ("vxlan",), "mtu": None, "manifestUrl": None},
+    "weave": {"mtu": None, "encryption": None, "manifestUrl": None},
     "cilium": {
         "backend": ("vxlan", "geneve", "native"),
         "mtu": None,
         "kubeProxyReplacement": None,
         "ipam": ("kubernetes", "cluster-pool"),
+        "chartRepository": None,
     },
     "none": {},
 }
@@ -85,6 +86,34 @@ CNI_DEFAULT_BACKEND = {"flannel": "vxlan", "calico": "vxlan", "canal": "vxlan", 
 # CNIs that can take over kube-proxy's job.
 CNIS_REPLACING_KUBE_PROXY = ("cilium",)
 ARCHIVED_CNIS = {"weave": "Weave Net is archived upstream (Weaveworks closed in 2024)"}
+# Where each CNI comes from upstream, referenced by version and never copied into the repo.
+# `cni.chartRepository` / `cni.manifestUrl` replace these for air-gapped sites (a mirror).
+CNI_CHARTS: dict[str, tuple[str, str]] = {  # cni -> (Helm repository, chart name)
+    "flannel": ("https://flannel-io.github.io/flannel/", "flannel"),
+    "calico": ("https://docs.tigera.io/calico/charts", "tigera-operator"),
+    "cilium": ("https://helm.cilium.io/", "cilium"),
+}
+# Bytes each CNI's encapsulation adds (IPv4 outer headers): `cni.mtu` is the MTU of the node
+# network, and a CNI that takes the pod MTU gets cni.mtu minus this. Weave keeps the margin of its
+# own default (1500 -> 1376), which also fits its encryption.
+CNI_ENCAP_OVERHEAD: dict[tuple[str, str | None], int] = {
+    ("flannel", "vxlan"): 50,
+    ("flannel", "wireguard"): 80,
+    ("flannel", "host-gw"): 0,
+    ("calico", "vxlan"): 50,
+    ("calico", "ipip"): 20,
+    ("calico", "bgp"): 0,
+    ("canal", "vxlan"): 50,
+    ("cilium", "vxlan"): 50,
+    ("cilium", "geneve"): 50,
+    ("cilium", "native"): 0,
+    ("weave", None): 124,
+}
+CALICO_BLOCK_PREFIX = {4: 26, 6: 122}  # Calico IPAM hands out blocks of this size per node
+CNI_MANIFEST_URLS: dict[str, str] = {  # cni -> release manifest URL, {version} = versions.<cni>
+    "canal": "https://raw.githubusercontent.com/projectcalico/calico/v{version}/manifests/canal.yaml",
+    "weave": "https://github.com/weaveworks/weave/releases/download/v{version}/weave-daemonset-k8s-1.11.yaml",
+}
 
 KUBE_PROXY_MODES = ("iptables", "ipvs", "nftables", "disabled")
 DEFAULT_KUBE_PROXY_MODE = "iptables"
@@ -110,6 +139,8 @@ SECURE_CIPHER_SUITES = (
 AUDIT_DEFAULTS: dict[str, Any] = {"enabled": True, "maxAgeDays": 30, "maxBackups": 3, "maxSizeMb": 100}
 
 ADDON_DEFAULTS = {"coredns": True, "smokeTest": False}
+# The Kubernetes e2e test image (dig, curl, an HTTP echo server): what the opt-in smoke test runs.
+SMOKE_TEST_IMAGE = "registry.k8s.io/e2e-test-images/agnhost:2.52"
 
 LAB_DEFAULTS: dict[str, Any] = {
     "enabled": False,

@@ -140,6 +140,11 @@ class CniSpec:
     kube_proxy_replacement: bool = False  # cilium only
     ipam: str = "kubernetes"  # cilium only: use the node podCIDRs the controller-manager allocates
     encryption: bool = False  # weave only
+    # Air-gapped sites: a Helm repository (https://, oci:// or a local directory of `helm pull`ed
+    # charts) for flannel/calico/cilium, or the release manifest's URL (https://, file://) for
+    # canal/weave. None: upstream (spec.defaults.CNI_CHARTS / CNI_MANIFEST_URLS).
+    chart_repository: str | None = None
+    manifest_url: str | None = None
 
 
 @dataclass(frozen=True)

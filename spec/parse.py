@@ -488,6 +488,8 @@ def _cni(r: Reader, problems: Problems) -> CniSpec:
             else "kubernetes"
         ),
         encryption=r.flag("encryption", False) if "encryption" in accepted else False,
+        chart_repository=r.text("chartRepository", None) if "chartRepository" in accepted else None,
+        manifest_url=r.text("manifestUrl", None) if "manifestUrl" in accepted else None,
     )
     r.finish()
     return spec

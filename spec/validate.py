@@ -527,6 +527,92 @@ def _cni_and_proxy(spec: ClusterSpec, p: Problems) -> None:
         )
     if cni.mtu is not None and cni.mtu < 1280 and pod is not None and pod.version == 6:
         p.error("cni.mtu", cni.mtu, "is below IPv6's minimum", "use at least 1280")
+    _cni_network(spec, pod, p)
+
+
+def _cni_network(spec: ClusterSpec, pod: Network | None, p: Problems) -> None:
+    """CNI options against the network: what the chosen CNI cannot carry out is refused here."""
+    cni = spec.cni
+    if cni.name == "canal" and pod is not None and pod.version != 4:
+        p.error(
+            "network.podCidr",
+            spec.network.pod_cidr,
+            "is IPv6; canal's manifest runs flannel for IPv4 only",
+            "use an IPv4 podCidr, or cni.name calico or cilium",
+        )
+    block = d.CALICO_BLOCK_PREFIX.get(pod.version) if pod is not None else None
+    if cni.name == "calico" and pod is not None and block is not None and pod.prefixlen > block:
+        p.error(
+            "network.podCidr",
+            spec.network.pod_cidr,
+            f"is smaller than one Calico IPAM block (/{block})",
+            f"use a podCidr of /{block} or larger (e.g. a /16)",
+        )
+    overhead = d.CNI_ENCAP_OVERHEAD.get((cni.name, cni.backend), 0)
+    minimum = 1280 if pod is not None and pod.version == 6 else 576
+    if cni.mtu is not None and cni.mtu - overhead < minimum:
+        p.error(
+            "cni.mtu",
+            cni.mtu,
+            f"leaves pods {cni.mtu - overhead} bytes after {cni.name}'s {overhead}-byte encapsulation",
+            f"cni.mtu is the node network's MTU: use at least {minimum + overhead}",
+        )
+    if cni.name == "flannel" and cni.backend == "host-gw" and cni.mtu is not None:
+        p.warn(
+            "cni.mtu",
+            cni.mtu,
+            "has no effect with flannel's host-gw backend (no encapsulation: pods use the node's MTU)",
+            "remove cni.mtu",
+        )
+    if cni.name == "calico" and cni.backend == "bgp":
+        p.warn(
+            "cni.backend",
+            "bgp",
+            "routes pod traffic unencapsulated: every node must share one L2 segment, "
+            "or your routers must peer with Calico (BGPPeer resources)",
+            "use vxlan (default) or ipip where nodes are in different subnets",
+        )
+    if cni.name == "cilium" and cni.backend == "native":
+        p.warn(
+            "cni.backend",
+            "native",
+            "routes pod traffic unencapsulated (autoDirectNodeRoutes): every node must share one L2 segment",
+            "use vxlan (default) or geneve where nodes are in different subnets",
+        )
+    if cni.name == "weave" and spec.kube_proxy.mode == "nftables":
+        p.warn(
+            "kubeProxy.mode",
+            "nftables",
+            "is untested with Weave Net 2.8.1, whose network policy controller expects iptables",
+            "use kubeProxy.mode iptables with weave",
+        )
+    if spec.addons.smoke_test and cni.name == "none":
+        p.error(
+            "addons.smokeTest",
+            True,
+            "can never pass with cni none: pods get no network until a CNI is installed",
+            "set addons.smokeTest false, or choose a CNI",
+        )
+    for key, value, schemes in (
+        ("chartRepository", cni.chart_repository, ("https://", "http://", "oci://")),
+        ("manifestUrl", cni.manifest_url, ("https://", "http://", "file://")),
+    ):
+        if value is None:
+            continue
+        if not (value.startswith(schemes) or value.startswith("/")):
+            p.error(
+                f"cni.{key}",
+                value,
+                "is neither a URL nor an absolute path",
+                f"write {', '.join(s + '...' for s in schemes)} or /path/on/the/machine/running/pulumi",
+            )
+        elif value.startswith("http://"):
+            p.warn(
+                f"cni.{key}",
+                value,
+                "is plain HTTP: what is fetched cannot be authenticated",
+                "serve the mirror over https://",
+            )
 
 
 def _security(spec: ClusterSpec, p: Problems) -> None:
