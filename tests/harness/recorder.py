@@ -3,6 +3,9 @@
 MockResourceArgs carries neither parent nor dependencies nor options, so the recorder reads
 them from the raw request (pulumi-notes.md). Inputs are kept both plain and with the paths of
 the values that arrived marked secret, so tests can prove secrets never travel in the clear.
+Like the engine (and unlike MockMonitor), it marks a custom resource's outputs secret when they
+are listed in additionalSecretOutputs or their same-named input was secret; those outputs,
+their secret keys and the resource id are recorded too.
 """
 
 from __future__ import annotations
@@ -12,7 +15,8 @@ from typing import Any
 
 from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockMonitor
-from pulumi.runtime.sync_await import _ensure_event_loop
+from pulumi.runtime.proto import resource_pb2
+from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
 
 @dataclass
@@ -32,7 +36,11 @@ class Registration:
     ignore_changes: list[str]
     replace_on_changes: list[str]
     protect: bool
+    # Custom resources: the provider's state; components: what register_outputs sent.
     outputs: dict[str, Any] = field(default_factory=dict)
+    output_secret_paths: set[str] = field(default_factory=set)  # output paths that are secret
+    replacement_trigger: Any = None  # the replacement_trigger option, plain
+    resource_id: str = ""  # custom resources: the id the provider returned (never secret)
 
 
 def unwrap(value: Any, path: str, secrets: set[str]) -> Any:
@@ -47,6 +55,34 @@ def unwrap(value: Any, path: str, secrets: set[str]) -> Any:
     return value
 
 
+def _engine_secrets(
+    request: Any, response: Any, input_secrets: set[str]
+) -> tuple[Any, dict[str, Any], set[str]]:
+    """What the engine does and MockMonitor does not: mark outputs secret that are listed in
+    additionalSecretOutputs or whose same-named input was secret."""
+    state = rpc.deserialize_properties(response.object)
+    plain_state = unwrap(state, "", set())
+    secret_inputs = {path.split(".")[0].split("[")[0] for path in input_secrets}
+    secret_keys = {k for k in plain_state if k in secret_inputs or k in request.additionalSecretOutputs}
+    if not secret_keys:
+        return response, plain_state, set()
+    marked = {k: rpc.wrap_rpc_secret(v) if k in secret_keys else v for k, v in state.items()}
+    obj = _sync_await(rpc.serialize_properties(marked, {}))
+    return (
+        resource_pb2.RegisterResourceResponse(urn=response.urn, id=response.id, object=obj),
+        plain_state,
+        secret_keys,
+    )
+
+
+def _plain_trigger(request: Any) -> Any:
+    if not request.HasField("replacement_trigger"):
+        return None
+    holder = type(request.object)()  # a protobuf Struct, to deserialize the Value like any input
+    holder.fields["trigger"].CopyFrom(request.replacement_trigger)
+    return unwrap(rpc.deserialize_properties(holder)["trigger"], "", set())
+
+
 class RecordingMonitor(MockMonitor):
     def __init__(self, mocks: Any) -> None:
         super().__init__(mocks)
@@ -58,6 +94,10 @@ class RecordingMonitor(MockMonitor):
             secrets: set[str] = set()
             inputs = unwrap(rpc.deserialize_properties(request.object), "", secrets)
             response = super().RegisterResource(request)
+            outputs: dict[str, Any] = {}
+            output_secrets: set[str] = set()
+            if request.custom:
+                response, outputs, output_secrets = _engine_secrets(request, response, secrets)
             self.registrations.append(
                 Registration(
                     type=request.type,
@@ -75,6 +115,10 @@ class RecordingMonitor(MockMonitor):
                     ignore_changes=list(request.ignoreChanges),
                     replace_on_changes=list(request.replaceOnChanges),
                     protect=request.protect,
+                    replacement_trigger=_plain_trigger(request),
+                    outputs=outputs,
+                    output_secret_paths=output_secrets,
+                    resource_id=response.id,
                 )
             )
             return response
@@ -86,4 +130,5 @@ class RecordingMonitor(MockMonitor):
         for reg in self.registrations:
             if reg.urn == request.urn:
                 reg.outputs = outputs
+                reg.output_secret_paths = secrets
         return super().RegisterResourceOutputs(request)
