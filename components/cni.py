@@ -1,0 +1,132 @@
+"""Cni: the chosen pod network, applied to the cluster with pulumi-kubernetes.
+
+flannel, calico (Tigera operator) and cilium come from their upstream Helm charts at the pinned
+version (helm.v4.Chart: rendered by the provider, every object a child resource); canal and
+weave from their upstream release manifests, fetched by version where Pulumi runs, adapted by
+render.cni.manifests and applied with yaml.v2.ConfigGroup. `none` applies nothing and says why
+nodes stay NotReady. Nothing upstream is copied into this repository.
+"""
+
+from __future__ import annotations
+
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+
+from components import type_token
+from components.addons import k8s_object
+from render import cni as render_cni
+from render.cni import manifests
+from spec.model import ClusterSpec
+
+Fetcher = Callable[[str], str]
+FETCH_TIMEOUT_SECONDS = 60
+
+
+class ManifestFetchError(RuntimeError):
+    pass
+
+
+def fetch_url(url: str) -> str:
+    """The manifest's text; https://, http:// and file:// (validation allows nothing else)."""
+    try:
+        with urllib.request.urlopen(url, timeout=FETCH_TIMEOUT_SECONDS) as response:
+            return str(response.read().decode("utf-8"))
+    except (OSError, urllib.error.URLError) as err:
+        raise ManifestFetchError(
+            f"cannot fetch the CNI manifest {url}: {err}. Where Pulumi runs without internet access, "
+            "mirror the file and set cni.manifestUrl to it (https:// or an absolute path)"
+        ) from err
+
+
+_fetcher: Fetcher = fetch_url
+
+
+def set_manifest_fetcher(fetcher: Fetcher) -> Fetcher:
+    """Replaces how manifests are fetched (the test harness serves them offline); returns the
+    previous fetcher so it can be restored."""
+    global _fetcher
+    previous, _fetcher = _fetcher, fetcher
+    return previous
+
+
+class Cni(pulumi.ComponentResource):
+    """The chosen CNI's objects. Attributes: `plan` (render.cni.CniPlan), `notice` (text the
+    stack should export as `cniNotice`, or None), `resources` (what to depend on)."""
+
+    def __init__(
+        self,
+        name: str,
+        spec: ClusterSpec,
+        provider: k8s.Provider,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        plan = render_cni.plan(spec)
+        # Fetch and adapt before registering anything: a missing or changed manifest is an error
+        # of this run, not a half-applied CNI.
+        objects = manifests.manifest_objects(spec, _fetcher(plan.manifest_url)) if plan.manifest_url else []
+        super().__init__(type_token("Cni"), name, None, opts)
+        self.spec = spec
+        self.plan = plan
+        self.notice: str | None = "\n".join(plan.notices) or None
+        for notice in plan.notices:
+            pulumi.log.warn(notice, resource=self)
+        child = pulumi.ResourceOptions(parent=self, provider=provider)
+        self.resources: list[pulumi.Resource] = []
+        if plan.chart is not None:
+            self._chart(name, plan.chart, child)
+        elif plan.manifest_url is not None:
+            self._manifest(name, spec, objects, child)
+        self.register_outputs(
+            {"cni": spec.cni.name, "podCidr": spec.network.pod_cidr, "notice": self.notice or ""}
+        )
+
+    def _chart(self, name: str, chart: render_cni.ChartPlan, child: pulumi.ResourceOptions) -> None:
+        prerequisites = [
+            k8s_object(f"{name}-{obj['kind'].lower()}-{obj['metadata']['name']}", obj, child)
+            for obj in chart.prerequisites
+        ]
+        source = chart.source
+        release = k8s.helm.v4.Chart(
+            f"{name}-{chart.release}",
+            chart=source.chart,
+            version=source.version,
+            repository_opts=(
+                k8s.helm.v4.RepositoryOptsArgs(repo=source.repository) if source.repository else None
+            ),
+            name=chart.release,
+            namespace=chart.namespace,
+            values=chart.values,
+            # The release namespace must exist before the chart's namespaced objects.
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=prerequisites)),
+        )
+        self.resources = [*prerequisites, release]
+
+    def _manifest(
+        self, name: str, spec: ClusterSpec, objects: list[dict], child: pulumi.ResourceOptions
+    ) -> None:
+        needs: list[pulumi.Resource] = []
+        if spec.cni.name == "weave" and spec.cni.encryption:
+            password = random.RandomPassword(
+                f"{name}-weave-password", length=32, special=False, opts=pulumi.ResourceOptions(parent=self)
+            )
+            needs.append(
+                k8s.core.v1.Secret(
+                    f"{name}-weave-password",
+                    metadata={"name": manifests.WEAVE_PASSWORD_SECRET, "namespace": "kube-system"},
+                    type="Opaque",
+                    string_data={manifests.WEAVE_PASSWORD_KEY: password.result},
+                    opts=child,
+                )
+            )
+        group = k8s.yaml.v2.ConfigGroup(
+            f"{name}-{spec.cni.name}",
+            objs=objects,
+            # weave's pods read the password Secret at start: it must exist first.
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=needs)),
+        )
+        self.resources = [*needs, group]
