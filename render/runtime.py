@@ -1,0 +1,438 @@
+"""The container runtime of a kubelet node, rendered: containerd or CRI-O configs, crictl, units, scripts.
+
+Configs are built as data and dumped with a small TOML emitter (`toml_dumps`), in the format of
+the runtime version the spec pins: containerd 2.x reads config version 3 with the
+io.containerd.cri.v1.* plugin ids; containerd 1.6/1.7 read version 2 with everything under
+io.containerd.grpc.v1.cri (sandbox_image, cni.bin_dir). CRI-O gets one drop-in in
+/etc/crio/crio.conf.d/ (lexical order, last wins) on top of its built-in defaults.
+
+Binaries are installed by the Host component (render/artifacts.py): containerd and crictl in
+/usr/local/bin, runc in /usr/local/sbin, the CRI-O bundle under /opt/crio, Kata under /opt/kata,
+CNI plugins in /opt/cni/bin. Nothing here installs a binary; the preflight script checks that
+every binary a config names is there.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from render.artifacts import BIN_DIR, CNI_BIN_DIR, CRIO_DIR, KATA_DIR
+from render.host_files import FileMeta
+from spec.model import ClusterSpec
+from spec.versions import parse_version
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+# Every unit file we install carries this line; preflight and delete scripts use it to tell
+# our units from a distribution's or Docker's.
+MANAGED_MARKER = "# Managed by k8s-from-scratch: do not edit, `pulumi up` rewrites this file."
+
+# The CRI handler name of Kata in both runtimes; the RuntimeClass `kata` (Addons) must name it.
+KATA_HANDLER = "kata"
+KATA_SHIM = f"{KATA_DIR}/bin/containerd-shim-kata-v2"
+KATA_CONFIG = f"{KATA_DIR}/share/defaults/kata-containers/configuration.toml"
+
+CNI_CONF_DIR = "/etc/cni/net.d"
+RUNC = "/usr/local/sbin/runc"
+CRICTL = f"{BIN_DIR}/crictl"
+CRICTL_CONFIG = "/etc/crictl.yaml"
+UNIT_DIR = "/etc/systemd/system"
+# Dropped into state directories we create, so destroy removes only what we made.
+OWNED_MARK = ".k8s-from-scratch-owned"
+
+DEFAULT_REGISTRY = "registry.k8s.io"
+
+
+@dataclass(frozen=True)
+class RuntimeInfo:
+    """What kubelet and the scripts need to know about the chosen runtime."""
+
+    name: str  # containerd | crio
+    unit: str  # systemd unit name
+    socket: str  # path of the CRI socket
+    binaries: tuple[str, ...]  # every binary the config or unit names (checked by preflight)
+    state_dirs: tuple[str, ...]  # persistent state; removed on destroy only if we created it
+    volatile_dirs: tuple[str, ...]  # tmpfs state, removed on destroy
+
+    @property
+    def endpoint(self) -> str:
+        return f"unix://{self.socket}"
+
+
+CONTAINERD = RuntimeInfo(
+    name="containerd",
+    unit="containerd.service",
+    socket="/run/containerd/containerd.sock",
+    binaries=(f"{BIN_DIR}/containerd", f"{BIN_DIR}/containerd-shim-runc-v2", RUNC, CRICTL),
+    state_dirs=("/var/lib/containerd",),
+    volatile_dirs=("/run/containerd",),
+)
+CRIO = RuntimeInfo(
+    name="crio",
+    unit="crio.service",
+    socket="/var/run/crio/crio.sock",
+    binaries=(
+        f"{CRIO_DIR}/bin/crio",
+        f"{CRIO_DIR}/bin/conmon",
+        f"{CRIO_DIR}/bin/pinns",
+        f"{CRIO_DIR}/bin/runc",
+        CRICTL,
+    ),
+    state_dirs=("/var/lib/containers/storage", "/var/lib/crio"),
+    volatile_dirs=("/run/containers/storage", "/var/run/crio"),
+)
+RUNTIMES = {r.name: r for r in (CONTAINERD, CRIO)}
+
+CONTAINERD_CONFIG = "/etc/containerd/config.toml"
+CRIO_DROP_IN = "/etc/crio/crio.conf.d/90-k8s-from-scratch.conf"
+CRIO_POLICY = "/etc/crio/policy.json"
+
+
+def runtime_info(spec: ClusterSpec) -> RuntimeInfo:
+    return RUNTIMES[spec.runtime.name]
+
+
+def pause_image(spec: ClusterSpec) -> str:
+    """The sandbox (pause) image, pinned; `images.registry` moves it to a mirror."""
+    registry = (spec.images.registry or DEFAULT_REGISTRY).rstrip("/")
+    return f"{registry}/pause:{spec.versions.pause}"
+
+
+# --- TOML --------------------------------------------------------------------------------------
+
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def _toml_string(value: str) -> str:
+    if any((ord(c) < 0x20 and c != "\t") or ord(c) == 0x7F for c in value):
+        raise ValueError(f"control characters are not allowed in config strings: {value!r}")
+    # TOML basic strings use JSON's escapes for backslash and quote.
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _toml_key(key: str) -> str:
+    return key if _BARE_KEY.match(key) else _toml_string(key)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        return _toml_string(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"no TOML form for {type(value).__name__}: {value!r}")
+
+
+def toml_dumps(doc: Mapping[str, Any]) -> str:
+    """Nested mappings -> TOML with one [table] per mapping that holds values, in insertion order."""
+    lines: list[str] = []
+
+    def table(path: list[str], body: Mapping[str, Any]) -> None:
+        values = [(k, v) for k, v in body.items() if not isinstance(v, Mapping)]
+        tables = [(k, v) for k, v in body.items() if isinstance(v, Mapping)]
+        if path and (values or not tables):
+            if lines:
+                lines.append("")
+            lines.append("[" + ".".join(_toml_key(p) for p in path) + "]")
+        lines.extend(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in values)
+        for key, sub in tables:
+            table([*path, key], sub)
+
+    table([], doc)
+    return "\n".join(lines) + "\n"
+
+
+# --- containerd ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ContainerdLayout:
+    """Where containerd keeps things. Production uses the defaults; tests move all of it to a tmp dir."""
+
+    root: str = "/var/lib/containerd"
+    state: str = "/run/containerd"
+    address: str = CONTAINERD.socket
+    cni_bin_dir: str = CNI_BIN_DIR
+    cni_conf_dir: str = CNI_CONF_DIR
+    runc: str = RUNC
+    snapshotter: str = "overlayfs"
+    opt_dir: str | None = None  # containerd 1.x's "opt" plugin dir; None keeps its default
+
+
+def containerd_config_version(containerd_version: str) -> int:
+    parsed = parse_version(containerd_version)
+    if parsed is None:
+        raise ValueError(f"not a containerd version: {containerd_version!r}")
+    return 3 if parsed[0] >= 2 else 2
+
+
+def containerd_config(
+    spec: ClusterSpec, layout: ContainerdLayout = ContainerdLayout(), version: str | None = None
+) -> dict[str, Any]:
+    """containerd's config.toml as data, in the format of `version` (default: the pinned one)."""
+    version = version or spec.versions.containerd
+    parsed = parse_version(version)
+    if parsed is None:
+        raise ValueError(f"not a containerd version: {version!r}")
+    config_version = containerd_config_version(version)
+    runtimes: dict[str, Any] = {
+        "runc": {
+            "runtime_type": "io.containerd.runc.v2",
+            "options": {
+                "BinaryName": layout.runc,
+                # Must agree with kubelet's cgroupDriver; containerd's default is false (cgroupfs).
+                "SystemdCgroup": spec.runtime.cgroup_driver == "systemd",
+            },
+        }
+    }
+    if spec.runtime.kata:
+        runtimes[KATA_HANDLER] = {
+            "runtime_type": "io.containerd.kata.v2",
+            "runtime_path": KATA_SHIM,  # kata-static lives under /opt/kata, not on PATH
+            # Privileged pods must not get the host's devices inside the VM.
+            "privileged_without_host_devices": True,
+            "options": {"ConfigPath": KATA_CONFIG},
+        }
+    runtime_table = {"default_runtime_name": "runc", "runtimes": runtimes}
+    doc: dict[str, Any] = {
+        "version": config_version,
+        "root": layout.root,
+        "state": layout.state,
+        "grpc": {"address": layout.address},
+    }
+    plugins: dict[str, Any] = {}
+    if layout.opt_dir is not None:
+        plugins["io.containerd.internal.v1.opt"] = {"path": layout.opt_dir}
+    if config_version == 3:
+        cni: dict[str, Any] = {"conf_dir": layout.cni_conf_dir}
+        # bin_dirs replaced bin_dir in 2.1 (bin_dir is deprecated there and goes away in 2.3+).
+        if parsed >= (2, 1, 0):
+            cni = {"bin_dirs": [layout.cni_bin_dir], **cni}
+        else:
+            cni = {"bin_dir": layout.cni_bin_dir, **cni}
+        plugins["io.containerd.cri.v1.images"] = {
+            "snapshotter": layout.snapshotter,
+            "pinned_images": {"sandbox": pause_image(spec)},
+        }
+        plugins["io.containerd.cri.v1.runtime"] = {"containerd": runtime_table, "cni": cni}
+    else:
+        plugins["io.containerd.grpc.v1.cri"] = {
+            "sandbox_image": pause_image(spec),
+            "containerd": {"snapshotter": layout.snapshotter, **runtime_table},
+            "cni": {"bin_dir": layout.cni_bin_dir, "conf_dir": layout.cni_conf_dir},
+        }
+    doc["plugins"] = plugins
+    return doc
+
+
+def render_containerd_config(
+    spec: ClusterSpec, layout: ContainerdLayout = ContainerdLayout(), version: str | None = None
+) -> str:
+    header = f"{MANAGED_MARKER}\n# containerd {version or spec.versions.containerd}\n"
+    return header + toml_dumps(containerd_config(spec, layout, version))
+
+
+# --- CRI-O ---------------------------------------------------------------------------------------
+
+
+def crio_config(spec: ClusterSpec) -> dict[str, Any]:
+    """The CRI-O drop-in as data: every path it uses, so no other drop-in can move them."""
+    runtimes: dict[str, Any] = {
+        "runc": {
+            "runtime_path": f"{CRIO_DIR}/bin/runc",
+            "runtime_type": "oci",
+            "runtime_root": "/run/runc",
+            "monitor_path": f"{CRIO_DIR}/bin/conmon",
+            # conmon joins the pod's cgroup ("pod" works with both cgroup managers); this
+            # replaces the deprecated global conmon_cgroup.
+            "monitor_cgroup": "pod",
+        }
+    }
+    if spec.runtime.kata:
+        runtimes[KATA_HANDLER] = {
+            "runtime_path": KATA_SHIM,
+            "runtime_type": "vm",
+            "runtime_root": "/run/vc",
+            "runtime_config_path": KATA_CONFIG,
+            "privileged_without_host_devices": True,
+        }
+    return {
+        "crio": {
+            "api": {"listen": CRIO.socket},
+            "runtime": {
+                "cgroup_manager": spec.runtime.cgroup_driver,
+                # Naming runc drops CRI-O's built-in crun entry (CRI-O >= 1.31 defaults to crun).
+                "default_runtime": "runc",
+                "pinns_path": f"{CRIO_DIR}/bin/pinns",
+                "runtimes": runtimes,
+            },
+            "image": {
+                "pause_image": pause_image(spec),
+                # Our own policy file: /etc/containers/ may belong to podman/skopeo.
+                "signature_policy": CRIO_POLICY,
+            },
+            "network": {"network_dir": CNI_CONF_DIR, "plugin_dirs": [CNI_BIN_DIR]},
+        }
+    }
+
+
+def render_crio_config(spec: ClusterSpec) -> str:
+    # The version line makes a CRI-O upgrade change this file, which restarts CRI-O.
+    header = f"{MANAGED_MARKER}\n# cri-o {spec.versions.crio}\n"
+    return header + toml_dumps(crio_config(spec))
+
+
+def crio_policy() -> str:
+    """containers-policy.json for CRI-O: accept images (what the CRI-O bundle ships).
+
+    Kubernetes pulls by name from registries the cluster admin chooses; signature checking is a
+    per-registry opt-in an admin adds here.
+    """
+    return json.dumps({"default": [{"type": "insecureAcceptAnything"}]}, indent=2) + "\n"
+
+
+# --- crictl and units ----------------------------------------------------------------------------
+
+
+def crictl_config(spec: ClusterSpec) -> str:
+    info = runtime_info(spec)
+    doc = {"runtime-endpoint": info.endpoint, "image-endpoint": info.endpoint, "timeout": 10}
+    return f"{MANAGED_MARKER}\n" + yaml.safe_dump(doc, sort_keys=False)
+
+
+def _template(name: str) -> str:
+    return (TEMPLATES / name).read_text()
+
+
+def fill(template: str, **values: str) -> str:
+    """A template file with its @NAME@ placeholders replaced; every one must be given."""
+    text = _template(template)
+    for key, value in values.items():
+        if f"@{key}@" not in text:
+            raise KeyError(f"{template} has no placeholder @{key}@")
+        text = text.replace(f"@{key}@", value)
+    left = re.findall(r"@[A-Z_]+@", text)
+    if left:
+        raise KeyError(f"{template}: no value for {', '.join(sorted(set(left)))}")
+    return text
+
+
+def runtime_unit(spec: ClusterSpec) -> str:
+    info = runtime_info(spec)
+    if info is CONTAINERD:
+        text = fill("runtime-containerd.service", BIN_DIR=BIN_DIR, CONFIG=CONTAINERD_CONFIG)
+    else:
+        text = fill("runtime-crio.service", CRIO_DIR=CRIO_DIR)
+    return f"{MANAGED_MARKER}\n" + text
+
+
+@dataclass(frozen=True)
+class RenderedFile:
+    meta: FileMeta
+    content: str
+
+
+def runtime_files(spec: ClusterSpec) -> list[RenderedFile]:
+    """Every file the runtime needs, unit included (one files step, one content hash)."""
+    info = runtime_info(spec)
+    unit = RenderedFile(FileMeta(f"{UNIT_DIR}/{info.unit}"), runtime_unit(spec))
+    crictl = RenderedFile(FileMeta(CRICTL_CONFIG), crictl_config(spec))
+    if info is CONTAINERD:
+        config = RenderedFile(FileMeta(CONTAINERD_CONFIG), render_containerd_config(spec))
+        return [config, crictl, unit]
+    return [
+        RenderedFile(FileMeta(CRIO_DROP_IN), render_crio_config(spec)),
+        RenderedFile(FileMeta(CRIO_POLICY), crio_policy()),
+        crictl,
+        unit,
+    ]
+
+
+def runtime_dirs(spec: ClusterSpec) -> tuple[str, ...]:
+    """Directories the files step may create, removed on destroy when empty."""
+    if runtime_info(spec) is CONTAINERD:
+        return ("/etc/containerd",)
+    return ("/etc/crio/crio.conf.d", "/etc/crio")
+
+
+# --- scripts -------------------------------------------------------------------------------------
+
+
+def assign(**values: str) -> str:
+    """Shell variable assignments, each value quoted: the header of a rendered script."""
+    return "".join(f"{k}={shlex.quote(v)}\n" for k, v in values.items())
+
+
+def script(template: str, **values: str) -> str:
+    return "#!/bin/sh\n" + assign(**values) + _template(template)
+
+
+def preflight_script(spec: ClusterSpec, node_name: str, root: str = "") -> str:
+    """Refuses (listing every reason) to install where another runtime owns a unit, socket or binary.
+
+    `root` prefixes every host path (tests run the script against a fake root).
+    """
+    info = runtime_info(spec)
+    other = CRIO if info is CONTAINERD else CONTAINERD
+    binaries = [*info.binaries, f"{CNI_BIN_DIR}/loopback"]
+    if spec.runtime.kata:
+        binaries.append(KATA_SHIM)
+    return script(
+        "runtime-preflight.sh",
+        ROOT=root,
+        NODE=node_name,
+        MARKER=MANAGED_MARKER,
+        WANT=info.name,
+        WANT_UNIT=info.unit,
+        WANT_SOCKET=info.socket,
+        OTHER=other.name,
+        OTHER_UNIT=other.unit,
+        OTHER_SOCKET=other.socket,
+        BINARIES=" ".join(binaries),
+        KATA="yes" if spec.runtime.kata else "no",
+        KATA_CONFIG=KATA_CONFIG,
+    )
+
+
+def service_script(spec: ClusterSpec, content_hash: str) -> str:
+    """Create/update: (re)start the runtime and wait until its CRI answers.
+
+    The hash of every runtime file is in the text, so a changed file is an update, which restarts.
+    """
+    info = runtime_info(spec)
+    return script(
+        "runtime-service.sh",
+        UNIT=info.unit,
+        HASH=content_hash,
+        ENDPOINT=info.endpoint,
+        CRICTL=CRICTL,
+        STATE_DIRS=" ".join(info.state_dirs),
+        OWNED_MARK=OWNED_MARK,
+    )
+
+
+def stop_script(spec: ClusterSpec) -> str:
+    """Delete: remove the pods kubelet left, stop our unit (never a foreign one), remove our state."""
+    info = runtime_info(spec)
+    return script(
+        "runtime-stop.sh",
+        UNIT=info.unit,
+        UNIT_FILE=f"{UNIT_DIR}/{info.unit}",
+        MARKER=MANAGED_MARKER,
+        ENDPOINT=info.endpoint,
+        CRICTL=CRICTL,
+        STATE_DIRS=" ".join(info.state_dirs),
+        VOLATILE_DIRS=" ".join(info.volatile_dirs),
+        OWNED_MARK=OWNED_MARK,
+    )

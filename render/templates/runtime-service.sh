@@ -1,0 +1,25 @@
+# (Re)starts the runtime with its current files (sha256 $HASH, so a changed file is an update
+# of this step) and waits until its CRI answers.
+set -eu
+for d in $STATE_DIRS; do
+  if [ ! -e "$d" ]; then
+    # Marked as ours, so destroy removes it (and never a directory another tool made).
+    mkdir -p "$d"
+    : >"$d/$OWNED_MARK"
+  fi
+done
+systemctl daemon-reload
+systemctl enable "$UNIT" 2>&1
+echo "restarting $UNIT (files sha256 $HASH)"
+systemctl restart "$UNIT"
+i=0
+until "$CRICTL" --runtime-endpoint "$ENDPOINT" --timeout 2s info >/dev/null 2>&1; do
+  i=$((i + 1))
+  if [ "$i" -ge 60 ]; then
+    echo "error: $UNIT does not answer on $ENDPOINT after 60 s; its last log lines:" >&2
+    journalctl -u "$UNIT" -n 40 --no-pager >&2 || true
+    exit 1
+  fi
+  sleep 1
+done
+echo "$UNIT answers on $ENDPOINT"
