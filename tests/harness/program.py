@@ -14,7 +14,7 @@ from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
 from spec.defaults import PROJECT
-from tests.harness import random_mock, tls_mock  # noqa: F401  (register the provider mock handlers)
+from tests.harness import k8s_mock, random_mock, tls_mock  # noqa: F401  (register the provider mock handlers)
 from tests.harness.mocks import DispatchMocks
 from tests.harness.recorder import RecordingMonitor, Registration
 
