@@ -548,6 +548,13 @@ def _cni_network(spec: ClusterSpec, pod: Network | None, p: Problems) -> None:
             f"is smaller than one Calico IPAM block (/{block})",
             f"use a podCidr of /{block} or larger (e.g. a /16)",
         )
+    if cni.name == "calico" and cni.backend == "ipip" and pod is not None and pod.version == 6:
+        p.error(
+            "cni.backend",
+            "ipip",
+            "cannot carry an IPv6 podCidr: IP-in-IP encapsulates IPv4 only",
+            "use backend vxlan (or bgp) for IPv6",
+        )
     overhead = d.CNI_ENCAP_OVERHEAD.get((cni.name, cni.backend), 0)
     minimum = 1280 if pod is not None and pod.version == 6 else 576
     if cni.mtu is not None and cni.mtu - overhead < minimum:
