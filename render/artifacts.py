@@ -8,10 +8,10 @@ an artifact without one is refused before any resource exists (`missing_checksum
 
 from __future__ import annotations
 
-import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
+from render.systemd import assignments
 from spec.checksums import CHECKSUMS
 from spec.model import ClusterSpec, NodeSpec
 from spec.problems import Problem, SpecError
@@ -267,7 +267,7 @@ def install_script(
         )
     algo, _, digest = sums.partition(":")
     members = "\n".join(f"{m.source} {m.dest} {m.mode}" for m in artifact.members)
-    header = _assignments(
+    header = assignments(
         ARTIFACT=artifact.name,
         VERSION=artifact.version,
         FILE=artifact.filename,
@@ -286,17 +286,13 @@ def remove_script(artifact: Artifact, cache_dir: str = CACHE_DIR, state_dir: str
     """Destroy: removes what the install recorded, the recorded state and the cached download."""
     # Directories we may have created, removed only when empty (CNIs share /opt/cni/bin).
     clean = [CNI_BIN_DIR, str(Path(CNI_BIN_DIR).parent)] if artifact.name == "cni-plugins" else []
-    header = _assignments(
+    header = assignments(
         ARTIFACT=artifact.name,
         CACHE_DIR=cache_dir,
         STATE_DIR=state_dir,
         CLEAN_DIRS=" ".join([*clean, str(Path(state_dir).parent)]),
     )
     return _script(header, "remove_artifact.sh")
-
-
-def _assignments(**values: str) -> str:
-    return "".join(f"{k}={shlex.quote(v)}\n" for k, v in values.items())
 
 
 def _script(header: str, template: str) -> str:

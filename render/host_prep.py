@@ -1,0 +1,252 @@
+"""Host preparation, rendered per node: preflight, packages, kernel, swap, SELinux, firewalld, time,
+iptables backend and the Raspberry Pi kernel command line. Each step has a script that undoes it.
+
+The OS family is decided on the host at run time (a preview runs nothing): every script starts
+with render/templates/host_lib.sh, which reads /etc/os-release unless the node's `os` overrides it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from pathlib import Path
+
+from render.host_files import FileMeta
+from render.systemd import assignments
+from spec.model import ClusterSpec, NodeSpec
+from spec.versions import minor_of
+
+TEMPLATES = Path(__file__).parent / "templates"
+MODULES_FILE = "/etc/modules-load.d/k8s-from-scratch.conf"
+SYSCTL_FILE = "/etc/sysctl.d/90-k8s-from-scratch.conf"
+
+# RAM floors in MiB. A "2 GB" machine reports ~1.8-1.9 GiB of MemTotal and a "1 GB" one
+# ~900 MiB (firmware and kernel keep the rest), so the floors sit below the nominal sizes;
+# 1700 MiB is kubeadm's own control-plane floor.
+CONTROL_PLANE_MIN_MB = 1700
+NODE_MIN_MB = 800
+WORKER_COMFORT_MB = 1700
+
+RPI_CGROUP_FLAGS = ("cgroup_enable=cpuset", "cgroup_enable=memory", "cgroup_memory=1")
+
+
+@dataclass(frozen=True)
+class HostStep:
+    part: str  # the child resource is f"{host name}-{part}"
+    create: str
+    delete: str
+
+
+def kubelet_version(spec: ClusterSpec, node: NodeSpec) -> str:
+    return node.kubernetes_version or spec.kubernetes_version
+
+
+def api_server_port(spec: ClusterSpec) -> int:
+    """The port kube-apiserver binds: apiEndpoint's when it names a control plane, else 6443."""
+    cp_hosts = {h for n in spec.control_plane_nodes for h in (n.address, n.internal_address, n.name)}
+    return spec.api_endpoint.port if spec.api_endpoint.host in cp_hosts else 6443
+
+
+def modules(spec: ClusterSpec, node: NodeSpec) -> tuple[str, ...]:
+    if not node.runs_kubelet:
+        return ()
+    mods = ["overlay", "br_netfilter"]
+    if spec.kube_proxy.mode == "ipvs":
+        mods += ["ip_vs", "ip_vs_rr", "ip_vs_wrr", "ip_vs_sh", "nf_conntrack"]
+    return tuple(mods)
+
+
+def sysctls(spec: ClusterSpec, node: NodeSpec) -> tuple[tuple[str, str], ...]:
+    if not node.runs_kubelet:
+        return ()
+    values = [
+        ("net.bridge.bridge-nf-call-iptables", "1"),
+        ("net.bridge.bridge-nf-call-ip6tables", "1"),
+        ("net.ipv4.ip_forward", "1"),
+        # Many pods watching files (log shippers, controllers) exhaust the small defaults.
+        ("fs.inotify.max_user_watches", "524288"),
+        ("fs.inotify.max_user_instances", "8192"),
+    ]
+    if ipaddress.ip_network(spec.network.pod_cidr, strict=False).version == 6:
+        values.append(("net.ipv6.conf.all.forwarding", "1"))
+    return tuple(values)
+
+
+def kernel_files(spec: ClusterSpec, node: NodeSpec) -> list[tuple[FileMeta, str]]:
+    """modules-load.d and sysctl.d files: what makes the kernel settings survive a reboot."""
+    if not node.runs_kubelet:
+        return []
+    head = "# Managed by k8s-from-scratch; removed on destroy.\n"
+    mods = head + "".join(f"{m}\n" for m in modules(spec, node))
+    ctl = head + "".join(f"{k} = {v}\n" for k, v in sysctls(spec, node))
+    return [(FileMeta(MODULES_FILE), mods), (FileMeta(SYSCTL_FILE), ctl)]
+
+
+def _cni_ports(spec: ClusterSpec) -> tuple[str, ...]:
+    cni, backend = spec.cni.name, spec.cni.backend
+    if cni == "flannel":
+        return {"vxlan": ("8472/udp",), "wireguard": ("51820/udp", "51821/udp")}.get(backend or "", ())
+    if cni == "canal":
+        return ("8472/udp", "9099/tcp")
+    if cni == "calico":
+        ports = {"vxlan": ("4789/udp",), "bgp": ("179/tcp",), "ipip": ("179/tcp",)}.get(backend or "", ())
+        return (*ports, "5473/tcp", "9099/tcp")  # typha, felix health
+    if cni == "weave":
+        return ("6783/tcp", "6783-6784/udp")
+    if cni == "cilium":
+        tunnel = {"vxlan": ("8472/udp",), "geneve": ("6081/udp",)}.get(backend or "", ())
+        return (*tunnel, "4240/tcp", "4244/tcp")  # health, hubble
+    return ()
+
+
+def firewall_ports(spec: ClusterSpec, node: NodeSpec) -> tuple[str, ...]:
+    """firewalld ports (port[-port]/proto) this node's roles and the CNI need."""
+    ports: list[str] = []
+    if node.is_etcd:
+        ports.append("2379-2380/tcp")
+    if node.is_control_plane:
+        ports += [f"{api_server_port(spec)}/tcp", "10257/tcp", "10259/tcp"]
+    if node.runs_kubelet:
+        ports += ["10250/tcp", "30000-32767/tcp", "30000-32767/udp"]
+        if spec.kube_proxy.enabled:
+            ports.append("10256/tcp")
+        ports += _cni_ports(spec)
+    return tuple(dict.fromkeys(ports))
+
+
+def listening_ports(spec: ClusterSpec, node: NodeSpec) -> tuple[tuple[int, str], ...]:
+    """TCP ports our services bind here, with the process name (comm, 15 chars) that may hold them."""
+    ports: list[tuple[int, str]] = []
+    if node.is_etcd:
+        ports += [(2379, "etcd"), (2380, "etcd"), (2381, "etcd")]
+    if node.is_control_plane:
+        ports += [(api_server_port(spec), "kube-apiserver"), (10257, "kube-controller-manager")]
+        ports.append((10259, "kube-scheduler"))
+    if node.runs_kubelet:
+        ports += [(10250, "kubelet"), (10248, "kubelet")]
+        if spec.kube_proxy.enabled:
+            ports.append((10256, "kube-proxy"))
+    return tuple((p, name[:15]) for p, name in ports)
+
+
+def _packages(spec: ClusterSpec, node: NodeSpec, family: str) -> str:
+    base = {
+        "debian": ["curl|wget", "tar", "ca-certificates", "iproute2", "kmod"],
+        "rhel": ["curl|wget", "tar", "ca-certificates", "iproute", "kmod"],
+        "rhel7": ["curl|wget", "tar", "ca-certificates", "iproute", "kmod"],
+    }[family]
+    if node.runs_kubelet:
+        base += {
+            "debian": ["conntrack", "socat", "ethtool", "iptables", "ebtables?"],
+            "rhel": ["conntrack-tools", "socat", "ethtool", "iptables-nft|iptables", "iptables-ebtables?"],
+            "rhel7": ["conntrack-tools", "socat", "ethtool", "iptables", "ebtables"],
+        }[family]
+        if spec.kube_proxy.mode == "nftables" or spec.iptables_backend == "nft":
+            base.append("nftables" if family != "rhel7" else "nftables?")
+        if spec.kube_proxy.mode == "ipvs":
+            base += ["ipset", "ipvsadm"]
+        if spec.runtime.kata:
+            base.append("xz-utils" if family == "debian" else "xz")
+    return " ".join(base)
+
+
+def _lib(node: NodeSpec) -> str:
+    return assignments(OS_OVERRIDE=node.os) + (TEMPLATES / "host_lib.sh").read_text()
+
+
+def _script(node: NodeSpec, template: str, **values: str) -> str:
+    return (
+        "#!/bin/sh\n"
+        + assignments(NODE=node.name, **values)
+        + _lib(node)
+        + (TEMPLATES / template).read_text()
+    )
+
+
+def preflight_script(spec: ClusterSpec, node: NodeSpec) -> str:
+    if node.is_control_plane:
+        minimum, comfort = CONTROL_PLANE_MIN_MB, CONTROL_PLANE_MIN_MB
+    else:
+        minimum, comfort = NODE_MIN_MB, WORKER_COMFORT_MB if node.is_worker else NODE_MIN_MB
+    why = (
+        f"{spec.cni.name} and kubelet leave little room for pods on a 1 GB worker (flannel pods were "
+        "OOM-killed on 1 GB Raspberry Pi workers); keep workloads small and set memory limits"
+    )
+    version = kubelet_version(spec, node)
+    return _script(
+        node,
+        "preflight.sh",
+        ROLES=",".join(sorted(node.roles)),
+        ARCH=node.arch,
+        MEM_MIN_MB=str(minimum),
+        MEM_WARN_MB=str(comfort),
+        MEM_WARN_WHY=why,
+        KUBELET="yes" if node.runs_kubelet else "no",
+        KUBELET_VERSION=version,
+        CGROUP_V1_FATAL="yes" if minor_of(version) >= (1, 35) else "no",
+        MODULES=" ".join(modules(spec, node)),
+        PORTS=" ".join(f"{p}:{name}" for p, name in listening_ports(spec, node)),
+    )
+
+
+def host_steps(spec: ClusterSpec, node: NodeSpec) -> list[HostStep]:
+    """Ordered steps after the preflight; the Host runs them after `packages`."""
+    steps = [
+        HostStep(
+            "packages",
+            _script(
+                node,
+                "packages.sh",
+                PKG_DEBIAN=_packages(spec, node, "debian"),
+                PKG_RHEL=_packages(spec, node, "rhel"),
+                PKG_RHEL7=_packages(spec, node, "rhel7"),
+            ),
+            _script(node, "packages_remove.sh"),
+        ),
+    ]
+    if node.runs_kubelet:
+        settings = " ".join(f"{k}={v}" for k, v in sysctls(spec, node))
+        mods = " ".join(modules(spec, node))
+        steps.append(
+            HostStep(
+                "kernel",
+                _script(node, "kernel_apply.sh", MODULES=mods, SYSCTLS=settings),
+                _script(node, "kernel_restore.sh"),
+            )
+        )
+        steps.append(HostStep("swap", _script(node, "swap.sh"), _script(node, "swap_restore.sh")))
+        steps.append(
+            HostStep(
+                "cmdline",
+                _script(node, "cmdline.sh", FLAGS=" ".join(RPI_CGROUP_FLAGS)),
+                _script(node, "cmdline_restore.sh"),
+            )
+        )
+        steps.append(
+            HostStep(
+                "iptables",
+                _script(node, "iptables.sh", BACKEND=spec.iptables_backend),
+                _script(node, "iptables_restore.sh"),
+            )
+        )
+    steps += [
+        HostStep(
+            "selinux",
+            _script(node, "selinux.sh", SELINUX_MODE=spec.security.selinux),
+            _script(node, "selinux_restore.sh"),
+        ),
+        HostStep(
+            "firewall",
+            _script(
+                node,
+                "firewall.sh",
+                PORTS=" ".join(firewall_ports(spec, node)),
+                TRUSTED=" ".join((spec.network.pod_cidr, spec.network.service_cidr))
+                if node.runs_kubelet
+                else "",
+            ),
+            _script(node, "firewall_restore.sh"),
+        ),
+        HostStep("timesync", _script(node, "timesync.sh"), _script(node, "timesync_restore.sh")),
+    ]
+    return steps

@@ -1,0 +1,233 @@
+"""Host preparation: rendered steps per role/OS, shellcheck over every preset, OS detection run for
+real on sample /etc/os-release files, and the Host component's graph under the mocks."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from components.host import connection
+from components.host_prep import Host
+from render import host_prep as h
+from render import systemd
+from spec import load_spec
+from spec.model import ClusterSpec
+from tests.harness.program import preset_config, presets, run_function
+
+TEMPLATES = Path(h.__file__).parent / "templates"
+
+
+def _spec(**extra: object) -> ClusterSpec:
+    raw = {
+        "nodes": [
+            {"name": "cp", "address": "10.1.0.1", "roles": ["etcd", "control-plane"]},
+            {"name": "w", "address": "10.1.0.2", "roles": ["worker"], "arch": "arm64", "os": "rhel7"},
+            {"name": "e1", "address": "10.1.0.3", "roles": ["etcd"]},
+            {"name": "e2", "address": "10.1.0.4", "roles": ["etcd"]},
+        ],
+        "ssh": {"privateKey": "k"},
+        **extra,
+    }
+    spec, _ = load_spec(raw, "t", frozenset({"ssh"}))
+    return spec
+
+
+def _all_scripts(spec: ClusterSpec) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for node in spec.nodes:
+        steps = [h.HostStep("preflight", h.preflight_script(spec, node), "true"), *h.host_steps(spec, node)]
+        for step in steps:
+            out.setdefault(step.create, f"{node.name}-{step.part}-create")
+            out.setdefault(step.delete, f"{node.name}-{step.part}-delete")
+    return {name: text for text, name in out.items() if text != "true"}
+
+
+def test_firewall_ports_follow_roles_and_cni() -> None:
+    spec = _spec(cni={"name": "calico", "backend": "vxlan"})
+    cp, w, e1, _ = spec.nodes
+    assert h.firewall_ports(spec, e1) == ("2379-2380/tcp",)
+    cp_ports = h.firewall_ports(spec, cp)
+    assert {"2379-2380/tcp", "6443/tcp", "10257/tcp", "10259/tcp", "10250/tcp"} <= set(cp_ports)
+    worker = set(h.firewall_ports(spec, w))
+    assert {"10250/tcp", "30000-32767/tcp", "30000-32767/udp", "4789/udp", "5473/tcp"} <= worker
+    assert "6443/tcp" not in worker and "2379-2380/tcp" not in worker
+    flannel = _spec()
+    assert "8472/udp" in h.firewall_ports(flannel, flannel.nodes[1])
+    weave = _spec(cni={"name": "weave"})
+    assert {"6783/tcp", "6783-6784/udp"} <= set(h.firewall_ports(weave, weave.nodes[1]))
+    cilium = _spec(cni={"name": "cilium"})
+    assert {"8472/udp", "4240/tcp"} <= set(h.firewall_ports(cilium, cilium.nodes[1]))
+
+
+def test_etcd_only_node_skips_kubelet_host_settings() -> None:
+    spec = _spec()
+    parts = [s.part for s in h.host_steps(spec, spec.nodes[2])]
+    assert parts == ["packages", "selinux", "firewall", "timesync"]
+    assert h.kernel_files(spec, spec.nodes[2]) == []
+    worker_parts = [s.part for s in h.host_steps(spec, spec.nodes[1])]
+    assert worker_parts[:5] == ["packages", "kernel", "swap", "cmdline", "iptables"]
+
+
+def test_kernel_files_persist_modules_and_sysctls() -> None:
+    spec = _spec(kubeProxy={"mode": "ipvs"})
+    (mods_meta, mods), (ctl_meta, ctl) = h.kernel_files(spec, spec.nodes[1])
+    assert mods_meta.path == "/etc/modules-load.d/k8s-from-scratch.conf"
+    assert ctl_meta.path == "/etc/sysctl.d/90-k8s-from-scratch.conf"
+    assert {"overlay", "br_netfilter", "ip_vs"} <= set(mods.split())
+    assert "net.bridge.bridge-nf-call-iptables = 1" in ctl and "net.ipv4.ip_forward = 1" in ctl
+
+
+def test_preflight_thresholds_per_role() -> None:
+    spec = _spec()
+    cp = h.preflight_script(spec, spec.nodes[0])
+    worker = h.preflight_script(spec, spec.nodes[1])
+    assert "MEM_MIN_MB='1700'" in cp
+    assert "MEM_MIN_MB='800'" in worker and "MEM_WARN_MB='1700'" in worker
+    assert "flannel" in worker  # the 1 GB worker warning names the CNI
+    assert "CGROUP_V1_FATAL='yes'" in worker  # 1.35: kubelet refuses cgroup v1
+    old = _spec(kubernetesVersion="1.34.2")
+    assert "CGROUP_V1_FATAL='no'" in h.preflight_script(old, old.nodes[1])
+    assert "6443:kube-apiserver" in cp and "10257:kube-controller" in cp  # comm is 15 chars
+    assert "2379:etcd" in cp and "10250:kubelet" in worker
+
+
+def test_options_reach_the_scripts() -> None:
+    spec = _spec(iptablesBackend="legacy", security={"selinux": "enforcing"})
+    steps = {s.part: s for s in h.host_steps(spec, spec.nodes[1])}
+    assert "BACKEND='legacy'" in steps["iptables"].create
+    assert "SELINUX_MODE='enforcing'" in steps["selinux"].create
+    assert "OS_OVERRIDE='rhel7'" in steps["packages"].create
+    assert "cgroup_enable=memory" in steps["cmdline"].create
+    assert "TRUSTED='10.244.0.0/16 10.96.0.0/12'" in steps["firewall"].create
+
+
+@pytest.mark.realtool
+@pytest.mark.parametrize("path", presets(), ids=lambda p: p.name)
+def test_every_rendered_host_script_passes_shellcheck(path: Path, tmp_path: Path) -> None:
+    if shutil.which("shellcheck") is None:
+        pytest.skip("shellcheck is not installed (apt-get install shellcheck)")
+    raw, secret = preset_config(path)
+    spec, _ = load_spec(raw, "x", frozenset(secret))
+    scripts = _all_scripts(spec)
+    scripts["service"] = systemd.service_script("x.service", "abc", "curl -sf https://127.0.0.1/")
+    scripts["wait"] = systemd.wait_script("x", "true", unit="x.service")
+    scripts["stop"] = systemd.stop_script("x.service", ["/var/lib/x"])
+    for name, text in scripts.items():
+        (tmp_path / f"{name}.sh").write_text(text)
+    result = subprocess.run(
+        ["shellcheck", "-s", "sh", *sorted(str(p) for p in tmp_path.glob("*.sh"))],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout[:5000]
+
+
+@pytest.mark.realtool
+def test_shellcheck_catches_a_broken_script(tmp_path: Path) -> None:
+    if shutil.which("shellcheck") is None:
+        pytest.skip("shellcheck is not installed (apt-get install shellcheck)")
+    broken = tmp_path / "b.sh"
+    broken.write_text(h.preflight_script(_spec(), _spec().nodes[0]) + "if [ $x = 1 ]; then echo; fi\n")
+    assert subprocess.run(["shellcheck", "-s", "sh", str(broken)], capture_output=True).returncode != 0
+
+
+OS_RELEASES = {
+    "debian": 'ID=debian\nVERSION_ID="12"\n',
+    "ubuntu": 'ID=ubuntu\nID_LIKE=debian\nVERSION_ID="24.04"\n',
+    "raspbian": 'ID=raspbian\nID_LIKE=debian\nVERSION_ID="11"\n',
+    "rocky9": 'ID="rocky"\nID_LIKE="rhel centos fedora"\nVERSION_ID="9.4"\n',
+    "alma8": 'ID="almalinux"\nID_LIKE="rhel centos fedora"\nVERSION_ID="8.10"\n',
+    "centos8": 'ID="centos"\nID_LIKE="rhel fedora"\nVERSION_ID="8"\n',
+    "centos7": 'ID="centos"\nID_LIKE="rhel fedora"\nVERSION_ID="7"\n',
+    "oracle7": 'ID="ol"\nID_LIKE="fedora"\nVERSION_ID="7.9"\n',
+}
+EXPECTED = {
+    "debian": "debian",
+    "ubuntu": "debian",
+    "raspbian": "debian",
+    "rocky9": "rhel",
+    "alma8": "rhel",
+    "centos8": "rhel",
+    "centos7": "rhel7",
+    "oracle7": "rhel7",
+}
+
+
+def _detect(tmp_path: Path, os_release: str, override: str = "auto") -> subprocess.CompletedProcess[str]:
+    release = tmp_path / "os-release"
+    release.write_text(os_release)
+    lib = (TEMPLATES / "host_lib.sh").read_text()
+    script = f'NODE=n1\nOS_OVERRIDE={override}\n{lib}\necho "$FAMILY"\n'
+    env = {"PATH": "/usr/bin:/bin", "OS_RELEASE": str(release), "HOST_STATE": str(tmp_path / "state")}
+    return subprocess.run(["sh", "-c", script], capture_output=True, text=True, env=env)
+
+
+@pytest.mark.parametrize("name", sorted(OS_RELEASES))
+def test_os_family_is_detected_on_the_host(tmp_path: Path, name: str) -> None:
+    result = _detect(tmp_path, OS_RELEASES[name])
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == EXPECTED[name]
+
+
+def test_os_override_and_unknown_os(tmp_path: Path) -> None:
+    assert _detect(tmp_path, "ID=arch\n", override="rhel").stdout.strip() == "rhel"
+    unknown = _detect(tmp_path, "ID=arch\n")
+    assert unknown.returncode != 0
+    assert "n1 runs an unsupported OS" in unknown.stderr and "set the node's os" in unknown.stderr
+
+
+# --- the component under the mocks -----------------------------------------------------------
+
+
+def _host_graph(spec: ClusterSpec, index: int):  # type: ignore[no-untyped-def]
+    node = spec.nodes[index]
+    return run_function(lambda: Host(f"host-{node.name}", spec, node, connection(node)))
+
+
+def test_host_component_graph() -> None:
+    spec = _spec()
+    graph = _host_graph(spec, 1)
+    host = graph.named("host-w")
+    assert host.type == "k8s-from-scratch:index:Host"
+    children = {r.name: r for r in graph.children(host)}
+    expected = {
+        "host-w-preflight",
+        "host-w-packages",
+        "host-w-kernel-files",
+        "host-w-kernel",
+        "host-w-swap",
+        "host-w-cmdline",
+        "host-w-iptables",
+        "host-w-selinux",
+        "host-w-firewall",
+        "host-w-timesync",
+        "host-w-bin-kubernetes-node",
+        "host-w-bin-containerd",
+        "host-w-bin-runc",
+        "host-w-bin-crictl",
+        "host-w-bin-cni-plugins",
+    }
+    assert set(children) == expected
+    preflight, packages = children["host-w-preflight"], children["host-w-packages"]
+    assert preflight.urn in packages.dependencies
+    for name, child in children.items():
+        assert child.inputs["delete"], f"{name} has no delete"
+        assert child.inputs["connection"]["host"] == "10.1.0.2"
+        if name not in ("host-w-preflight", "host-w-packages"):
+            assert packages.urn in child.dependencies, name
+    assert children["host-w-kernel-files"].urn in children["host-w-kernel"].dependencies
+    assert any(p.startswith("connection") for p in children["host-w-swap"].secret_paths)
+    # every script names the node's architecture's artifact
+    assert "kubernetes-node-linux-arm64.tar.gz" in children["host-w-bin-kubernetes-node"].inputs["create"]
+
+
+def test_host_refuses_unpinned_binaries_before_any_child() -> None:
+    from spec import SpecError
+
+    spec = _spec(versions={"containerd": "2.2.99"})
+    with pytest.raises(Exception) as err:
+        _host_graph(spec, 1)
+    assert isinstance(err.value, SpecError) or "no pinned checksum" in str(err.value)
