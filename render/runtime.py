@@ -33,7 +33,7 @@ TEMPLATES = Path(__file__).parent / "templates"
 
 # Every unit file we install carries this line; preflight and delete scripts use it to tell
 # our units from a distribution's or Docker's.
-MANAGED_MARKER = "# Managed by k8s-from-scratch: do not edit, `pulumi up` rewrites this file."
+MANAGED_MARKER = "# Managed by k8s-from-scratch (pulumi up rewrites this file; do not edit)."
 
 # The CRI handler name of Kata in both runtimes; the RuntimeClass `kata` (Addons) must name it.
 KATA_HANDLER = "kata"
