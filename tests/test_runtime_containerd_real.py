@@ -81,7 +81,7 @@ def _fields(data: bytes) -> list[tuple[int, Any]]:
 
 def cri_status_info(address: str) -> dict[str, str]:
     """StatusResponse.info (field 2, map<string,string>) of a verbose Status call."""
-    import grpc
+    import grpc  # type: ignore[import-untyped]
 
     with grpc.insecure_channel(f"unix://{address}") as channel:
         status = channel.unary_unary("/runtime.v1.RuntimeService/Status")
