@@ -24,6 +24,7 @@ FELIX_IPTABLES_BACKEND = {"nft": "NFT", "legacy": "Legacy", "auto": "Auto"}
 WEAVE_PASSWORD_SECRET = "weave-passwd"  # kube-system Secret holding the encryption password
 WEAVE_PASSWORD_KEY = "weave-passwd"
 POD_SPEC_KINDS = ("DaemonSet", "Deployment", "StatefulSet", "Job")
+MANIFEST_VERSION = {"canal": "calico", "weave": "weave"}  # canal ships with (and as) Calico
 
 
 class ManifestShapeError(ValueError):
@@ -34,7 +35,8 @@ def manifest_url(spec: ClusterSpec) -> str:
     if spec.cni.manifest_url is not None:
         url = spec.cni.manifest_url
         return f"file://{url}" if url.startswith("/") else url
-    return d.CNI_MANIFEST_URLS[spec.cni.name].format(version=getattr(spec.versions, spec.cni.name))
+    version = getattr(spec.versions, MANIFEST_VERSION[spec.cni.name])
+    return d.CNI_MANIFEST_URLS[spec.cni.name].format(version=version)
 
 
 def parse_manifest(text: str) -> list[Obj]:

@@ -1,0 +1,468 @@
+"""render.cni: chart values, adapted release manifests, image mirroring, the plan per CNI."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from typing import Any
+
+import pytest
+import yaml
+
+from render import cni as render_cni
+from render.cni import charts, manifests
+from render.cni.images import mirror_image, split_registry
+from spec import ClusterSpec, load_spec
+from tests.harness import k8s_mock
+from tests.harness.program import TEST_SSH_KEY
+
+POD = "10.42.0.0/16"  # not any CNI's default, so finding it proves it was carried
+MIRROR = "mirror.example:5000/k8s"
+NODES = [
+    {"name": "cp1", "address": "192.168.10.11", "roles": ["etcd", "control-plane"]},
+    {"name": "w1", "address": "192.168.10.21", "roles": ["worker"]},
+    {"name": "w2", "address": "192.168.10.22", "roles": ["worker"]},
+]
+
+
+def spec_for(cni: dict[str, Any], nodes: list[dict[str, Any]] | None = None, **top: Any) -> ClusterSpec:
+    """A valid spec with three nodes, pod CIDR POD and the given cni and top-level keys."""
+    network = {"podCidr": POD, **top.pop("network", {})}
+    raw = {
+        "nodes": nodes or NODES,
+        "ssh": {"privateKey": TEST_SSH_KEY},
+        "cni": cni,
+        "network": network,
+        **top,
+    }
+    spec, _ = load_spec(raw, "test", frozenset({"ssh"}))
+    return spec
+
+
+def strings(value: Any) -> list[str]:
+    """Every string inside a nested value (JSON documents inside strings included)."""
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in strings(v)]
+    return [value] if isinstance(value, str) else []
+
+
+# --- image mirror -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("image", "registry", "path"),
+    [
+        ("registry.k8s.io/coredns/coredns:v1.13.1", "registry.k8s.io", "coredns/coredns:v1.13.1"),
+        ("weaveworks/weave-kube:2.8.1", None, "weaveworks/weave-kube:2.8.1"),
+        ("busybox:1.36", None, "library/busybox:1.36"),
+        ("localhost:5000/x/y:1", "localhost:5000", "x/y:1"),
+        ("quay.io/cilium/cilium:v1.19.3@sha256:ab", "quay.io", "cilium/cilium:v1.19.3@sha256:ab"),
+    ],
+)
+def test_split_registry(image: str, registry: str | None, path: str) -> None:
+    assert split_registry(image) == (registry, path)
+
+
+def test_mirror_keeps_path_tag_and_digest() -> None:
+    assert mirror_image("quay.io/cilium/cilium:v1.19.3@sha256:ab", MIRROR + "/") == (
+        f"{MIRROR}/cilium/cilium:v1.19.3@sha256:ab"
+    )
+    assert mirror_image("weaveworks/weave-npc:2.8.1", MIRROR) == f"{MIRROR}/weaveworks/weave-npc:2.8.1"
+    assert mirror_image("ghcr.io/flannel-io/flannel", None) == "ghcr.io/flannel-io/flannel"
+
+
+# --- plan -------------------------------------------------------------------------------------
+
+
+def test_none_plan_applies_nothing_and_says_why() -> None:
+    plan = render_cni.plan(spec_for({"name": "none"}))
+    assert plan.chart is None and plan.manifest_url is None
+    (notice,) = plan.notices
+    assert "NotReady" in notice
+    assert "cni plugin not initialized" in notice
+    assert "/etc/cni/net.d" in notice
+    assert POD in notice
+
+
+@pytest.mark.parametrize(
+    ("cni", "chart", "version", "repo", "namespace"),
+    [
+        ("flannel", "flannel", "v0.28.4", "https://flannel-io.github.io/flannel/", "kube-flannel"),
+        ("calico", "tigera-operator", "v3.31.7", "https://docs.tigera.io/calico/charts", "tigera-operator"),
+        ("cilium", "cilium", "1.19.3", "https://helm.cilium.io/", "kube-system"),
+    ],
+)
+def test_chart_cnis_reference_upstream_by_version(
+    cni: str, chart: str, version: str, repo: str, namespace: str
+) -> None:
+    plan = render_cni.plan(spec_for({"name": cni}))
+    assert plan.chart is not None and plan.manifest_url is None
+    assert plan.chart.source == charts.ChartSource(chart, version, repo)
+    assert plan.chart.namespace == namespace
+
+
+def test_chart_version_follows_the_versions_pin() -> None:
+    plan = render_cni.plan(spec_for({"name": "cilium"}, versions={"cilium": "1.18.6"}))
+    assert plan.chart is not None and plan.chart.source.version == "1.18.6"
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        (
+            "https://charts.mirror.example/cni",
+            charts.ChartSource("flannel", "v0.28.4", "https://charts.mirror.example/cni"),
+        ),
+        (
+            "oci://mirror.example/charts/",
+            charts.ChartSource("oci://mirror.example/charts/flannel", "v0.28.4", None),
+        ),
+        ("/srv/charts", charts.ChartSource("/srv/charts/flannel-v0.28.4.tgz", None, None)),
+    ],
+)
+def test_chart_repository_override(override: str, expected: charts.ChartSource) -> None:
+    spec = spec_for({"name": "flannel", "chartRepository": override})
+    assert charts.chart_source(spec, "flannel") == expected
+
+
+@pytest.mark.parametrize(
+    ("cni", "url"),
+    [
+        ("canal", "https://raw.githubusercontent.com/projectcalico/calico/v3.31.7/manifests/canal.yaml"),
+        (
+            "weave",
+            "https://github.com/weaveworks/weave/releases/download/v2.8.1/weave-daemonset-k8s-1.11.yaml",
+        ),
+    ],
+)
+def test_manifest_cnis_reference_the_pinned_release(cni: str, url: str) -> None:
+    assert render_cni.plan(spec_for({"name": cni})).manifest_url == url
+
+
+def test_manifest_url_override_and_local_path() -> None:
+    assert manifests.manifest_url(spec_for({"name": "canal", "manifestUrl": "https://m.example/c.yaml"})) == (
+        "https://m.example/c.yaml"
+    )
+    assert manifests.manifest_url(spec_for({"name": "weave", "manifestUrl": "/srv/weave.yaml"})) == (
+        "file:///srv/weave.yaml"
+    )
+
+
+def test_weave_plan_warns_that_upstream_is_archived() -> None:
+    (notice,) = render_cni.plan(spec_for({"name": "weave"})).notices
+    assert "archived" in notice and "2.8.1" in notice
+
+
+# --- flannel ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("backend", ["vxlan", "host-gw", "wireguard"])
+def test_flannel_values_carry_pod_cidr_and_backend(backend: str) -> None:
+    values = charts.flannel_values(spec_for({"name": "flannel", "backend": backend}))
+    assert values["podCidr"] == POD and values["podCidrv6"] == ""
+    assert values["flannel"]["backend"] == backend
+
+
+def test_flannel_mtu_is_the_node_mtu_and_absent_for_host_gw() -> None:
+    assert charts.flannel_values(spec_for({"name": "flannel", "mtu": 9000}))["flannel"]["mtu"] == 9000
+    assert "mtu" not in charts.flannel_values(spec_for({"name": "flannel"}))["flannel"]
+    host_gw = spec_for({"name": "flannel", "backend": "host-gw", "mtu": 9000})
+    assert "mtu" not in charts.flannel_values(host_gw)["flannel"]
+
+
+def test_flannel_follows_kube_proxy_into_nftables() -> None:
+    nft = spec_for({"name": "flannel"}, kubeProxy={"mode": "nftables"})
+    assert charts.flannel_values(nft)["flannel"]["enableNFTables"] is True
+    assert charts.flannel_values(spec_for({"name": "flannel"}))["flannel"]["enableNFTables"] is False
+
+
+def test_flannel_ipv6_pod_cidr_goes_to_pod_cidr_v6() -> None:
+    # (the spec's nodeCidrMaskSize range does not admit IPv6 yet: set the network directly)
+    spec = spec_for({"name": "flannel"})
+    spec = replace(spec, network=replace(spec.network, pod_cidr="fd00:10:244::/56"))
+    values = charts.flannel_values(spec)
+    assert values["podCidr"] == "" and values["podCidrv6"] == "fd00:10:244::/56"
+
+
+def test_flannel_images_from_the_mirror() -> None:
+    values = charts.flannel_values(spec_for({"name": "flannel"}, images={"registry": MIRROR}))
+    assert values["flannel"]["image"]["repository"] == f"{MIRROR}/flannel-io/flannel"
+    assert (
+        values["flannel"]["flannel_cni"]["image"]["repository"] == f"{MIRROR}/flannel-io/flannel-cni-plugin"
+    )
+    assert "image" not in charts.flannel_values(spec_for({"name": "flannel"}))["flannel"]
+
+
+# --- calico -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("backend", "encapsulation", "bgp", "mtu"),
+    [
+        ("vxlan", "VXLAN", "Disabled", 1450),
+        ("ipip", "IPIP", "Enabled", 1480),
+        ("bgp", "None", "Enabled", 1500),
+    ],
+)
+def test_calico_installation_pool_backend_and_pod_mtu(
+    backend: str, encapsulation: str, bgp: str, mtu: int
+) -> None:
+    installation = charts.calico_installation(spec_for({"name": "calico", "backend": backend, "mtu": 1500}))
+    assert installation["apiVersion"] == "operator.tigera.io/v1" and installation["kind"] == "Installation"
+    network = installation["spec"]["calicoNetwork"]
+    (pool,) = network["ipPools"]
+    assert pool["cidr"] == POD
+    assert pool["encapsulation"] == encapsulation
+    assert network["bgp"] == bgp
+    assert network["mtu"] == mtu  # the pod MTU: node MTU less the encapsulation
+    assert network["linuxDataplane"] == "Iptables"
+
+
+def test_calico_values_embed_the_installation() -> None:
+    spec = spec_for({"name": "calico"})
+    values = charts.calico_values(spec)
+    installation = dict(values["installation"])
+    assert installation.pop("enabled") is True
+    assert installation == charts.calico_installation(spec)["spec"]
+    assert "defaultFelixConfiguration" not in values  # auto: Felix detects the backend
+
+
+@pytest.mark.parametrize(("backend", "felix"), [("nft", "NFT"), ("legacy", "Legacy")])
+def test_calico_felix_iptables_backend(backend: str, felix: str) -> None:
+    values = charts.calico_values(spec_for({"name": "calico"}, iptablesBackend=backend))
+    assert values["defaultFelixConfiguration"] == {"enabled": True, "iptablesBackend": felix}
+
+
+def test_calico_nftables_dataplane_with_nftables_kube_proxy() -> None:
+    spec = spec_for({"name": "calico"}, kubeProxy={"mode": "nftables"})
+    assert charts.calico_installation(spec)["spec"]["calicoNetwork"]["linuxDataplane"] == "Nftables"
+
+
+def test_calico_images_from_the_mirror() -> None:
+    values = charts.calico_values(spec_for({"name": "calico"}, images={"registry": MIRROR}))
+    assert values["installation"]["registry"] == MIRROR + "/"
+    assert values["tigeraOperator"] == {"registry": MIRROR}
+
+
+def test_calico_namespace_allows_host_network_pods() -> None:
+    ns = charts.calico_namespace()
+    assert ns["metadata"]["name"] == "tigera-operator"
+    assert ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "privileged"
+
+
+# --- cilium -----------------------------------------------------------------------------------
+
+
+def test_cilium_kube_proxy_replacement_uses_the_real_api_endpoint() -> None:
+    spec = spec_for(
+        {"name": "cilium", "kubeProxyReplacement": True},
+        kubeProxy={"mode": "disabled"},
+        apiEndpoint="api.example.internal:8443",
+    )
+    values = charts.cilium_values(spec)
+    assert values["kubeProxyReplacement"] == "true"
+    assert (values["k8sServiceHost"], values["k8sServicePort"]) == ("api.example.internal", 8443)
+    assert charts.cilium_values(spec_for({"name": "cilium"}))["kubeProxyReplacement"] == "false"
+
+
+def test_cilium_ipam_cluster_pool_carries_pod_cidr_and_node_mask() -> None:
+    values = charts.cilium_values(
+        spec_for({"name": "cilium", "ipam": "cluster-pool"}, network={"nodeCidrMaskSize": 25})
+    )
+    assert values["ipam"] == {
+        "mode": "cluster-pool",
+        "operator": {"clusterPoolIPv4PodCIDRList": [POD], "clusterPoolIPv4MaskSize": 25},
+    }
+    assert charts.cilium_values(spec_for({"name": "cilium"}))["ipam"] == {"mode": "kubernetes"}
+
+
+@pytest.mark.parametrize("backend", ["vxlan", "geneve"])
+def test_cilium_tunnel(backend: str) -> None:
+    values = charts.cilium_values(spec_for({"name": "cilium", "backend": backend, "mtu": 9000}))
+    assert (values["routingMode"], values["tunnelProtocol"]) == ("tunnel", backend)
+    assert values["MTU"] == 9000
+    assert "ipv4NativeRoutingCIDR" not in values
+
+
+def test_cilium_native_routing_over_the_pod_cidr() -> None:
+    values = charts.cilium_values(spec_for({"name": "cilium", "backend": "native"}))
+    assert values["routingMode"] == "native"
+    assert values["ipv4NativeRoutingCIDR"] == POD
+    assert values["autoDirectNodeRoutes"] is True
+    assert "tunnelProtocol" not in values
+
+
+def test_cilium_operator_replicas_fit_the_nodes() -> None:
+    single = [{"name": "one", "address": "192.168.10.5", "roles": ["etcd", "control-plane", "worker"]}]
+    assert charts.cilium_values(spec_for({"name": "cilium"}, nodes=single))["operator"]["replicas"] == 1
+    assert charts.cilium_values(spec_for({"name": "cilium"}))["operator"]["replicas"] == 2
+
+
+def test_cilium_images_from_the_mirror() -> None:
+    values = charts.cilium_values(spec_for({"name": "cilium"}, images={"registry": MIRROR}))
+    assert values["image"]["repository"] == f"{MIRROR}/cilium/cilium"
+    assert values["operator"]["image"]["repository"] == f"{MIRROR}/cilium/operator"
+    assert values["envoy"]["image"]["repository"] == f"{MIRROR}/cilium/cilium-envoy"
+    assert values["operator"]["replicas"] == 2  # merged, not replaced
+
+
+# --- release manifests ------------------------------------------------------------------------
+
+
+def canal_upstream() -> list[dict[str, Any]]:
+    return manifests.parse_manifest(k8s_mock.CANAL_SHAPE.replace("{version}", "3.31.7"))
+
+
+def weave_upstream() -> list[dict[str, Any]]:
+    return manifests.parse_manifest(k8s_mock.WEAVE_SHAPE.replace("{version}", "2.8.1"))
+
+
+def find(objs: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
+    (obj,) = [o for o in objs if o["kind"] == kind and o["metadata"]["name"] == name]
+    return obj
+
+
+def container(obj: dict[str, Any], name: str) -> dict[str, Any]:
+    (c,) = [c for c in obj["spec"]["template"]["spec"]["containers"] if c["name"] == name]
+    return c
+
+
+def env(c: dict[str, Any]) -> dict[str, Any]:
+    return {e["name"]: e.get("value", e.get("valueFrom")) for e in c.get("env") or []}
+
+
+def test_parse_manifest_expands_lists_and_skips_empty_documents() -> None:
+    objs = manifests.parse_manifest(
+        "---\n---\napiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: A}\n"
+    )
+    assert objs == [{"apiVersion": "v1", "kind": "A"}]
+    with pytest.raises(manifests.ManifestShapeError):
+        manifests.parse_manifest("just text\n")
+
+
+def test_canal_net_conf_carries_pod_cidr_and_mtus() -> None:
+    upstream = canal_upstream()
+    objs = manifests.canal_objects(upstream, spec_for({"name": "canal", "mtu": 1500}))
+    config = find(objs, "ConfigMap", "canal-config")["data"]
+    assert json.loads(config["net-conf.json"]) == {"Network": POD, "Backend": {"Type": "vxlan", "MTU": 1500}}
+    assert config["veth_mtu"] == "1450"
+    assert (
+        "10.244.0.0/16" in find(upstream, "ConfigMap", "canal-config")["data"]["net-conf.json"]
+    )  # untouched
+
+
+def test_canal_without_mtu_keeps_detection() -> None:
+    config = find(
+        manifests.canal_objects(canal_upstream(), spec_for({"name": "canal"})), "ConfigMap", "canal-config"
+    )
+    assert config["data"]["veth_mtu"] == "0"
+    assert "MTU" not in json.loads(config["data"]["net-conf.json"])["Backend"]
+
+
+@pytest.mark.parametrize(("backend", "felix"), [("auto", "Auto"), ("nft", "NFT"), ("legacy", "Legacy")])
+def test_canal_felix_iptables_backend(backend: str, felix: str) -> None:
+    objs = manifests.canal_objects(canal_upstream(), spec_for({"name": "canal"}, iptablesBackend=backend))
+    node_env = env(container(find(objs, "DaemonSet", "canal"), "calico-node"))
+    assert node_env["FELIX_IPTABLESBACKEND"] == felix
+    assert node_env["FELIX_IPTABLESREFRESHINTERVAL"] == "60"  # upstream's own settings kept
+    assert "FELIX_NFTABLESMODE" not in node_env
+
+
+def test_canal_nftables_kube_proxy() -> None:
+    objs = manifests.canal_objects(
+        canal_upstream(), spec_for({"name": "canal"}, kubeProxy={"mode": "nftables"})
+    )
+    assert env(container(find(objs, "DaemonSet", "canal"), "calico-node"))["FELIX_NFTABLESMODE"] == "Enabled"
+    assert (
+        json.loads(find(objs, "ConfigMap", "canal-config")["data"]["net-conf.json"])["EnableNFTables"] is True
+    )
+
+
+def test_canal_images_mirrored_and_status_dropped() -> None:
+    objs = manifests.canal_objects(canal_upstream(), spec_for({"name": "canal"}, images={"registry": MIRROR}))
+    pod = find(objs, "DaemonSet", "canal")["spec"]["template"]["spec"]
+    images = [c["image"] for c in pod["initContainers"] + pod["containers"]]
+    assert images == [
+        f"{MIRROR}/calico/cni:v3.31.7",
+        f"{MIRROR}/calico/node:v3.31.7",
+        f"{MIRROR}/flannel/flannel:v0.26.7",
+    ]
+    controllers = find(objs, "Deployment", "calico-kube-controllers")
+    assert (
+        container(controllers, "calico-kube-controllers")["image"]
+        == f"{MIRROR}/calico/kube-controllers:v3.31.7"
+    )
+    assert all("status" not in o for o in objs)
+
+
+def test_canal_refuses_a_manifest_of_another_shape() -> None:
+    upstream = [o for o in canal_upstream() if o["kind"] != "ConfigMap"]
+    with pytest.raises(manifests.ManifestShapeError, match="canal-config"):
+        manifests.canal_objects(upstream, spec_for({"name": "canal"}))
+
+
+def test_weave_env_carries_pod_cidr_mtu_backend_and_password() -> None:
+    spec = spec_for({"name": "weave", "mtu": 1500, "encryption": True}, iptablesBackend="nft")
+    objs = manifests.weave_objects(weave_upstream(), spec)
+    weave_env = env(container(find(objs, "DaemonSet", "weave-net"), "weave"))
+    assert weave_env["IPALLOC_RANGE"] == POD
+    assert weave_env["WEAVE_MTU"] == "1376"
+    assert weave_env["IPTABLES_BACKEND"] == "nft"
+    assert weave_env["WEAVE_PASSWORD"] == {"secretKeyRef": {"name": "weave-passwd", "key": "weave-passwd"}}
+    assert weave_env["INIT_CONTAINER"] == "true"
+
+
+def test_weave_defaults_leave_detection_to_weave() -> None:
+    weave_env = env(
+        container(
+            find(
+                manifests.weave_objects(weave_upstream(), spec_for({"name": "weave"})),
+                "DaemonSet",
+                "weave-net",
+            ),
+            "weave",
+        )
+    )
+    assert set(weave_env) == {"INIT_CONTAINER", "IPALLOC_RANGE"}
+
+
+def test_weave_docker_hub_images_mirrored() -> None:
+    objs = manifests.weave_objects(weave_upstream(), spec_for({"name": "weave"}, images={"registry": MIRROR}))
+    pod = find(objs, "DaemonSet", "weave-net")["spec"]["template"]["spec"]
+    assert [c["image"] for c in pod["initContainers"] + pod["containers"]] == [
+        f"{MIRROR}/weaveworks/weave-kube:2.8.1",
+        f"{MIRROR}/weaveworks/weave-kube:2.8.1",
+        f"{MIRROR}/weaveworks/weave-npc:2.8.1",
+    ]
+
+
+def test_manifest_objects_parse_and_adapt_text() -> None:
+    text = yaml.safe_dump_all(weave_upstream())
+    objs = manifests.manifest_objects(spec_for({"name": "weave"}), text)
+    assert POD in strings(objs)
+
+
+# --- by construction --------------------------------------------------------------------------
+
+
+def rendered(spec: ClusterSpec) -> Any:
+    plan = render_cni.plan(spec)
+    if plan.chart is not None:
+        return plan.chart.values
+    upstream = {"canal": canal_upstream, "weave": weave_upstream}[spec.cni.name]()
+    return manifests.MANIFEST_TRANSFORMS[spec.cni.name](upstream, spec)
+
+
+@pytest.mark.parametrize("cni", ["flannel", "calico", "canal", "weave", "cilium"])
+@pytest.mark.parametrize("pod", ["10.42.0.0/16", "172.20.0.0/14"])
+def test_every_cni_carries_the_stacks_pod_cidr_and_no_other(cni: str, pod: str) -> None:
+    options: dict[str, Any] = {"name": cni}
+    if cni == "cilium":
+        options["ipam"] = "cluster-pool"  # with ipam kubernetes cilium takes node podCIDRs instead
+    found = " ".join(strings(rendered(spec_for(options, network={"podCidr": pod}))))
+    assert pod in found
+    for other in ("10.244.0.0/16", "10.42.0.0/16", "172.20.0.0/14", "10.32.0.0/12"):
+        if other != pod:
+            assert other not in found
