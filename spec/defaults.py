@@ -110,7 +110,8 @@ CNI_ENCAP_OVERHEAD: dict[tuple[str, str | None], int] = {
     ("weave", None): 124,
 }
 CALICO_BLOCK_PREFIX = {4: 26, 6: 122}  # Calico IPAM hands out blocks of this size per node
-CNI_MANIFEST_URLS: dict[str, str] = {  # cni -> release manifest URL, {version} = versions.<cni>
+# cni -> release manifest URL; {version}: versions.calico for canal, versions.weave for weave
+CNI_MANIFEST_URLS: dict[str, str] = {
     "canal": "https://raw.githubusercontent.com/projectcalico/calico/v{version}/manifests/canal.yaml",
     "weave": "https://github.com/weaveworks/weave/releases/download/v{version}/weave-daemonset-k8s-1.11.yaml",
 }
