@@ -25,6 +25,12 @@ export GOMODCACHE="$TOOLCHAIN_DIR/go/mod"
 export GOCACHE="$TOOLCHAIN_DIR/go/build"
 export GOFLAGS="-trimpath -buildvcs=false"
 export GOTOOLCHAIN=local
+# Module proxy only: drop a trailing ",direct" (no VCS hosts are reachable here,
+# and a proxy refusal should stay a clear refusal). K8SFS_GOPROXY overrides.
+GOPROXY=${K8SFS_GOPROXY:-$(go env GOPROXY)}
+GOPROXY=${GOPROXY%,direct}
+GOPROXY=${GOPROXY%|direct}
+export GOPROXY=${GOPROXY:-https://proxy.golang.org}
 export GOWORK=off
 export GO111MODULE=on
 export GOOS=linux
@@ -411,6 +417,8 @@ build_kubernetes() {
 	for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
 		ld+=" -X $p.gitVersion=$v -X $p.gitMajor=$major -X $p.gitMinor=$minor"
 		ld+=" -X $p.gitTreeState=clean -X $p.buildDate=$date"
+		# The proxy does not tell the commit; set it if you know it.
+		[[ -z ${K8SFS_KUBERNETES_GIT_COMMIT:-} ]] || ld+=" -X $p.gitCommit=$K8SFS_KUBERNETES_GIT_COMMIT"
 	done
 	tmp=$(staging "$out")
 	local pkgs=()
@@ -541,7 +549,15 @@ main() {
 		set +e
 		(
 			set -e
-			"build_$c"
+			case $c in
+			pulumi) build_pulumi ;;
+			plugins) build_plugins ;;
+			kubernetes) build_kubernetes ;;
+			etcd) build_etcd ;;
+			cni) build_cni ;;
+			containerd) build_containerd ;;
+			crictl) build_crictl ;;
+			esac
 		)
 		rc=$?
 		set -e
@@ -558,4 +574,4 @@ main() {
 	((${#failed[@]} == 0)) || die "failed: ${failed[*]}"
 }
 
-main "$@"
+main "$@"; exit
