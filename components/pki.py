@@ -138,13 +138,22 @@ class Pki(pulumi.ComponentResource):
         # Bootstrap token [a-z0-9]{6}.[a-z0-9]{16}. The id is public (it names the Secret
         # bootstrap-token-<id>); the secret is a RandomPassword because a RandomString's
         # resource id is its result, and ids are stored and shown in the clear.
-        charset = {"length": 0, "upper": False, "lower": True, "numeric": True, "special": False}
         token_id = random.RandomString(
-            f"{name}-bootstrap-token-id", **{**charset, "length": 6}, opts=pulumi.ResourceOptions(parent=self)
+            f"{name}-bootstrap-token-id",
+            length=6,
+            upper=False,
+            lower=True,
+            numeric=True,
+            special=False,
+            opts=pulumi.ResourceOptions(parent=self),
         )
         token_secret = random.RandomPassword(
             f"{name}-bootstrap-token-secret",
-            **{**charset, "length": 16},
+            length=16,
+            upper=False,
+            lower=True,
+            numeric=True,
+            special=False,
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.bootstrap_token_id = token_id.result

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import shutil
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -91,16 +92,20 @@ def build(spec: ClusterSpec) -> Built:
     kubeconfigs: dict[str, str] = {}
     values: dict[str, Any] = {}
 
+    def keep(target: dict[str, Any], key: str) -> Callable[[Any], None]:
+        def store(value: Any) -> None:
+            target[key] = tuple(value) if isinstance(value, list) else value
+
+        return store
+
     def program() -> None:
         pki = Pki("pki", spec)
         for name, pair in cert_pairs(pki).items():
-            pulumi.Output.all(pair.cert_pem, pair.key_pem).apply(
-                lambda v, name=name: certs.__setitem__(name, (v[0], v[1]))
-            )
+            pulumi.Output.all(pair.cert_pem, pair.key_pem).apply(keep(certs, name))
         for name, attr in KUBECONFIG_ATTRS.items():
-            getattr(pki, attr).apply(lambda v, name=name: kubeconfigs.__setitem__(name, v))
+            getattr(pki, attr).apply(keep(kubeconfigs, name))
         for attr in SCALAR_ATTRS:
-            getattr(pki, attr).apply(lambda v, attr=attr: values.__setitem__(attr, v))
+            getattr(pki, attr).apply(keep(values, attr))
 
     graph = run_function(program, stack=spec.cluster_name)
     return Built(spec, graph, certs, kubeconfigs, values)

@@ -241,14 +241,14 @@ def subject_key_id(public: PublicKeyTypes) -> bytes:
     return x509.SubjectKeyIdentifier.from_public_key(public).digest
 
 
-def _signature_hash(key: PrivateKeyTypes) -> hashes.HashAlgorithm | None:
+def _signature_hash(key: PrivateKeyTypes) -> hashes.SHA256 | hashes.SHA384 | hashes.SHA512 | None:
     """Go's default signature algorithm for the signing key."""
     if isinstance(key, ed25519.Ed25519PrivateKey):
         return None
-    if isinstance(key, ec.EllipticCurvePrivateKey):
-        return {"secp384r1": hashes.SHA384(), "secp521r1": hashes.SHA512()}.get(
-            key.curve.name, hashes.SHA256()
-        )
+    if isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.name == "secp384r1":
+        return hashes.SHA384()
+    if isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.name == "secp521r1":
+        return hashes.SHA512()
     return hashes.SHA256()
 
 
