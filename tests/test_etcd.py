@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import datetime
 import ipaddress
@@ -305,3 +306,101 @@ def test_real_three_member_cluster_from_rendered_flags(cluster: Cluster) -> None
     assert got2.stdout.strip() == "still-here"
     dead = subprocess.run(["sh", "-c", etcd.health_check(c.layouts["e1"], url["e1"])], timeout=20)
     assert dead.returncode != 0  # the health check does tell a dead member apart
+
+
+# --- the component under the mocks -----------------------------------------------------------
+
+
+class _Pair:
+    def __init__(self, name: str) -> None:
+        import pulumi
+
+        self.cert_pem = pulumi.Output.from_input(f"-----CERT {name}-----\n")
+        self.key_pem = pulumi.Output.secret(f"-----KEY {name}-----\n")
+
+
+class FakePki:
+    """A stand-in with the Pki component's attribute names, made of plain (secret) Outputs."""
+
+    def __init__(self, spec: ClusterSpec) -> None:
+        import pulumi
+
+        for attr in (
+            "ca",
+            "front_proxy_ca",
+            "etcd_ca",
+            "apiserver",
+            "apiserver_kubelet_client",
+            "apiserver_etcd_client",
+            "front_proxy_client",
+            "etcd_healthcheck_client",
+        ):
+            setattr(self, attr, _Pair(attr))
+        self.etcd_server = {n.name: _Pair(f"etcd-server-{n.name}") for n in spec.etcd_nodes}
+        self.etcd_peer = {n.name: _Pair(f"etcd-peer-{n.name}") for n in spec.etcd_nodes}
+        self.service_account_key_pem = pulumi.Output.secret("-----SA KEY-----\n")
+        self.service_account_public_pem = pulumi.Output.from_input("-----SA PUB-----\n")
+        self.encryption_key = pulumi.Output.secret("c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTI=")
+        self.controller_manager_kubeconfig = pulumi.Output.secret("kcm-kubeconfig: secret\n")
+        self.scheduler_kubeconfig = pulumi.Output.secret("scheduler-kubeconfig: secret\n")
+
+
+def build_members(spec: ClusterSpec) -> list[object]:
+    """Hosts and members as the Cluster wires them: each member restarts after the previous."""
+    from components.etcd_member import EtcdMember
+    from components.host import connection
+    from components.host_prep import Host
+
+    pki = FakePki(spec)
+    members: list[EtcdMember] = []
+    for node in spec.etcd_nodes:
+        host = Host(f"host-{node.name}", spec, node, connection(node))
+        previous = [members[-1].service] if members else []
+        members.append(EtcdMember(f"etcd-{node.name}", spec, node, host, pki, restart_after=previous))
+    return list(members)
+
+
+def test_etcd_member_graph_secrets_and_rolling_restart() -> None:
+    from tests.harness.program import run_function
+
+    spec = _spec()
+    graph = run_function(lambda: build_members(spec))
+    members = graph.of_type("k8s-from-scratch:index:EtcdMember")
+    assert [m.name for m in members] == ["etcd-e1", "etcd-e2", "etcd-e3"]
+    e1 = {r.name: r for r in graph.children(graph.named("etcd-e1"))}
+    e2 = {r.name: r for r in graph.children(graph.named("etcd-e2"))}
+    assert set(e1) == {"etcd-e1-user", "etcd-e1-files", "etcd-e1-service", "etcd-e1-health"}
+
+    files = e1["etcd-e1-files"]
+    assert "stdin" in files.secret_paths  # keys travel only on stdin, as secrets
+    key = base64.b64encode(b"-----KEY etcd-server-e1-----\n").decode()
+    assert "KEY" not in files.inputs["create"] and key in files.inputs["stdin"]
+    assert "/etc/etcd/pki/server.key 0600 etcd:etcd" in files.inputs["create"]
+    assert "/etc/systemd/system/etcd.service 0644" in files.inputs["create"]
+    assert "chmod 0700 /var/lib/etcd" in e1["etcd-e1-user"].inputs["create"]
+
+    service = e1["etcd-e1-service"]
+    assert (
+        "systemctl disable --now" in service.inputs["delete"] or "disable --now" in service.inputs["delete"]
+    )
+    assert "NO_BLOCK='yes'" in service.inputs["create"]
+    assert files.urn in service.dependencies
+    assert e1["etcd-e1-service"].urn in e2["etcd-e2-service"].dependencies  # one at a time
+    assert service.urn in e1["etcd-e1-health"].dependencies
+    host_children = [r.urn for r in graph.children(graph.named("host-e1"))]
+    assert set(host_children) <= set(e1["etcd-e1-user"].dependencies)  # host prepared first
+
+
+def test_changed_cert_changes_only_the_hash_in_the_service_command() -> None:
+    import re
+
+    from tests.harness.program import run_function
+
+    spec = _spec()
+    first = run_function(lambda: build_members(spec)).named("etcd-e1-service").inputs["create"]
+    second_spec = dataclasses.replace(spec, cluster_name="other")  # changes the unit's text
+    second = run_function(lambda: build_members(second_spec)).named("etcd-e1-service").inputs["create"]
+    hash_of = re.compile(r"HASH='([0-9a-f]{64})'")
+    assert hash_of.search(first) and hash_of.search(second)
+    assert hash_of.search(first).group(1) != hash_of.search(second).group(1)  # type: ignore[union-attr]
+    assert hash_of.sub("", first) == hash_of.sub("", second)
