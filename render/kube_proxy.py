@@ -1,0 +1,71 @@
+"""kube-proxy on one node: KubeProxyConfiguration as data, its unit and scripts.
+
+It runs on every kubelet node (control planes too, as kubeadm's DaemonSet does) unless
+kubeProxy.mode is `disabled` (a CNI that replaces it). Its identity is the client certificate
+system:kube-proxy from Pki, bound to system:node-proxier by Kubernetes' default RBAC.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from render.artifacts import BIN_DIR
+from render.host_files import FileMeta
+from render.runtime import MANAGED_MARKER, UNIT_DIR, fill, script
+from spec.model import ClusterSpec, NodeSpec
+
+PROXY_DIR = "/etc/kubernetes/kube-proxy"
+CONFIG = f"{PROXY_DIR}/config.yaml"
+KUBECONFIG = f"{PROXY_DIR}/kubeconfig"
+UNIT = "kube-proxy.service"
+UNIT_FILE = f"{UNIT_DIR}/{UNIT}"
+KUBECONFIG_META = FileMeta(KUBECONFIG, mode="0600")
+
+
+def kube_proxy_config(spec: ClusterSpec, node: NodeSpec) -> dict[str, Any]:
+    """KubeProxyConfiguration (kubeproxy.config.k8s.io/v1alpha1) for one node."""
+    if not spec.kube_proxy.enabled:
+        raise ValueError("kube-proxy is disabled in this spec")
+    return {
+        "apiVersion": "kubeproxy.config.k8s.io/v1alpha1",
+        "kind": "KubeProxyConfiguration",
+        "clientConnection": {"kubeconfig": KUBECONFIG},
+        "mode": spec.kube_proxy.mode,
+        # Traffic from outside this range to a Service is masqueraded (detectLocalMode ClusterCIDR).
+        "clusterCIDR": spec.network.pod_cidr,
+        # The Node object's name, which kubelet registered with --hostname-override.
+        "hostnameOverride": node.name,
+    }
+
+
+def render_kube_proxy_config(spec: ClusterSpec, node: NodeSpec) -> str:
+    return f"{MANAGED_MARKER}\n" + yaml.safe_dump(kube_proxy_config(spec, node), sort_keys=False)
+
+
+def kube_proxy_unit() -> str:
+    return f"{MANAGED_MARKER}\n" + fill("kubelet-kube-proxy.service", BIN_DIR=BIN_DIR, CONFIG=CONFIG)
+
+
+def static_files(spec: ClusterSpec, node: NodeSpec) -> list[tuple[FileMeta, str]]:
+    """kube-proxy's files known at render time (its kubeconfig comes from Pki)."""
+    return [
+        (FileMeta(CONFIG), render_kube_proxy_config(spec, node)),
+        (FileMeta(UNIT_FILE), kube_proxy_unit()),
+    ]
+
+
+def service_script(node: NodeSpec, content_hash: str) -> str:
+    return script("kubelet-kube-proxy-service.sh", NODE=node.name, UNIT=UNIT, HASH=content_hash)
+
+
+def stop_script() -> str:
+    """Delete: stop our kube-proxy, then remove the Service rules it programmed."""
+    return script(
+        "kubelet-kube-proxy-stop.sh",
+        UNIT=UNIT,
+        UNIT_FILE=UNIT_FILE,
+        MARKER=MANAGED_MARKER,
+        KUBE_PROXY=f"{BIN_DIR}/kube-proxy",
+    )

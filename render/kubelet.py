@@ -1,0 +1,207 @@
+"""kubelet on one node: its KubeletConfiguration as data, its unit, and the scripts that run it.
+
+Decisions (docs/nodes.md says why):
+- TLS bootstrap: a bootstrap kubeconfig (token) gets the client certificate, auto-approved by
+  the controller-manager; `serverTLSBootstrap` makes kubelet request its serving certificate
+  as a kubernetes.io/kubelet-serving CSR, which our approver checks (render/csr_policy.py).
+- Taints go in `registerWithTaints` (kubelet may set taints when it registers; NodeRestriction
+  stops it changing them later); labels kubelet may set go in --node-labels; the
+  node-role.kubernetes.io/control-plane label is NodeRestriction-forbidden and is applied
+  through the API (components/csr_approver.py, NodeJoin).
+- Facts only the host knows (cgroup v1, systemd-resolved, a small RAM) are detected when the
+  service starts and written to a drop-in in --config-dir, so the rendered config is the same
+  for every host of a spec.
+- No --pod-infra-container-image (removed in 1.35): the runtime pins the pause image.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from render.artifacts import BIN_DIR, node_kubernetes_version
+from render.host_files import FileMeta
+from render.runtime import MANAGED_MARKER, UNIT_DIR, RuntimeInfo, fill, runtime_info, script
+from spec.model import ClusterSpec, NodeSpec, Taint
+
+KUBELET_DIR = "/etc/kubernetes/kubelet"
+CONFIG = f"{KUBELET_DIR}/config.yaml"
+DROP_IN_DIR = f"{KUBELET_DIR}/config.d"
+HOST_FACTS = f"{DROP_IN_DIR}/50-host-facts.conf"
+BOOTSTRAP_KUBECONFIG = f"{KUBELET_DIR}/bootstrap-kubeconfig"
+CLIENT_CA = f"{KUBELET_DIR}/ca.crt"
+STATE_DIR = "/var/lib/kubelet"
+KUBECONFIG = f"{STATE_DIR}/kubeconfig"  # written by kubelet once its client CSR is approved
+CERT_DIR = f"{STATE_DIR}/pki"
+CLIENT_CERT = f"{CERT_DIR}/kubelet-client-current.pem"
+SERVING_CERT = f"{CERT_DIR}/kubelet-server-current.pem"
+UNIT = "kubelet.service"
+UNIT_FILE = f"{UNIT_DIR}/{UNIT}"
+
+CONTROL_PLANE_ROLE = "node-role.kubernetes.io/control-plane"
+CONTROL_PLANE_TAINT = Taint(CONTROL_PLANE_ROLE, "", "NoSchedule")
+# kubeadm's label for control planes; in node.kubernetes.io/, so kubelet may set it itself.
+EXCLUDE_FROM_LB = "node.kubernetes.io/exclude-from-external-load-balancers"
+
+# Below this much RAM (MiB) kubelet reserves memory for the OS and itself, so pods are evicted
+# before the node runs out (S3: flannel and pods OOM-killed on 1 GB Raspberry Pi workers).
+SMALL_NODE_MB = 2048
+SMALL_NODE_SYSTEM_RESERVED = "200Mi"
+SMALL_NODE_KUBE_RESERVED = "150Mi"
+
+# Bootstrap waits: client certificate (auto-approved) and serving certificate (our approver).
+BOOTSTRAP_WAIT_S = 180
+
+
+def kubelet_version(spec: ClusterSpec, node: NodeSpec) -> str:
+    return node_kubernetes_version(spec, node)
+
+
+def registration_taints(node: NodeSpec) -> list[Taint]:
+    """Taints kubelet sets when it registers: the node's own, plus the control-plane taint on a
+    control plane that is not also a worker (kubeadm's behaviour)."""
+    taints = list(node.taints)
+    has_it = any(t.key == CONTROL_PLANE_TAINT.key and t.effect == CONTROL_PLANE_TAINT.effect for t in taints)
+    if node.is_control_plane and not node.is_worker and not has_it:
+        taints.insert(0, CONTROL_PLANE_TAINT)
+    return taints
+
+
+def kubelet_labels(node: NodeSpec) -> dict[str, str]:
+    """Labels kubelet sets itself (--node-labels): the node's own (validated kubelet-settable)."""
+    labels = dict(node.labels)
+    if node.is_control_plane:
+        labels.setdefault(EXCLUDE_FROM_LB, "")
+    return labels
+
+
+def api_labels(node: NodeSpec) -> dict[str, str]:
+    """Labels NodeRestriction forbids kubelet to set: applied through the API after registration."""
+    return {CONTROL_PLANE_ROLE: ""} if node.is_control_plane else {}
+
+
+def _taint(t: Taint) -> dict[str, str]:
+    out = {"key": t.key}
+    if t.value:
+        out["value"] = t.value
+    out["effect"] = t.effect
+    return out
+
+
+def kubelet_config(spec: ClusterSpec, node: NodeSpec) -> dict[str, Any]:
+    """KubeletConfiguration (kubelet.config.k8s.io/v1beta1) for one node."""
+    info = runtime_info(spec)
+    config: dict[str, Any] = {
+        "apiVersion": "kubelet.config.k8s.io/v1beta1",
+        "kind": "KubeletConfiguration",
+        "authentication": {
+            "anonymous": {"enabled": False},
+            "webhook": {"enabled": True, "cacheTTL": "2m0s"},
+            "x509": {"clientCAFile": CLIENT_CA},
+        },
+        "authorization": {"mode": "Webhook"},
+        "readOnlyPort": 0,
+        "cgroupDriver": spec.runtime.cgroup_driver,
+        "containerRuntimeEndpoint": info.endpoint,
+        "clusterDNS": [spec.network.dns_service_ip],
+        "clusterDomain": spec.network.cluster_domain,
+        "rotateCertificates": True,
+        "serverTLSBootstrap": True,
+        "tlsMinVersion": spec.security.tls_min_version,
+    }
+    if spec.security.tls_min_version == "VersionTLS12":
+        # Go does not let TLS 1.3 suites be chosen; the list only matters for TLS 1.2.
+        config["tlsCipherSuites"] = list(spec.security.tls_cipher_suites)
+    # Host prep turns swap off; a host where it came back fails loudly instead of running pods
+    # that swap (S3: re-enabled swap made joins time out).
+    config["failSwapOn"] = True
+    config["memorySwap"] = {"swapBehavior": "NoSwap"}
+    config["registerNode"] = True
+    taints = registration_taints(node)
+    if taints:
+        config["registerWithTaints"] = [_taint(t) for t in taints]
+    if spec.runtime.kata:
+        # Kata starts a VM per pod; the default 2m CRI timeout is too short on a busy host (S2).
+        config["runtimeRequestTimeout"] = "15m0s"
+    return config
+
+
+def render_kubelet_config(spec: ClusterSpec, node: NodeSpec) -> str:
+    return f"{MANAGED_MARKER}\n" + yaml.safe_dump(kubelet_config(spec, node), sort_keys=False)
+
+
+def kubelet_flags(spec: ClusterSpec, node: NodeSpec) -> list[str]:
+    """What has no KubeletConfiguration field: files, identity, node IP, self-set labels."""
+    flags = [
+        f"--config={CONFIG}",
+        f"--config-dir={DROP_IN_DIR}",
+        f"--bootstrap-kubeconfig={BOOTSTRAP_KUBECONFIG}",
+        f"--kubeconfig={KUBECONFIG}",
+        f"--cert-dir={CERT_DIR}",
+        f"--hostname-override={node.name}",
+        f"--node-ip={node.internal_address}",
+    ]
+    labels = kubelet_labels(node)
+    if labels:
+        flags.append("--node-labels=" + ",".join(f"{k}={v}" for k, v in sorted(labels.items())))
+    return flags
+
+
+def kubelet_unit(spec: ClusterSpec, node: NodeSpec) -> str:
+    info: RuntimeInfo = runtime_info(spec)
+    args = " \\\n  ".join([f"{BIN_DIR}/kubelet", *kubelet_flags(spec, node)])
+    return f"{MANAGED_MARKER}\n" + fill("kubelet-unit.service", RUNTIME_UNIT=info.unit, EXEC_START=args)
+
+
+def kubelet_static_files(spec: ClusterSpec, node: NodeSpec) -> list[tuple[FileMeta, str]]:
+    """The kubelet files whose content is known at render time (CA and token come from Pki)."""
+    return [
+        (FileMeta(CONFIG), render_kubelet_config(spec, node)),
+        (FileMeta(UNIT_FILE), kubelet_unit(spec, node)),
+    ]
+
+
+CLIENT_CA_META = FileMeta(CLIENT_CA)
+BOOTSTRAP_META = FileMeta(BOOTSTRAP_KUBECONFIG, mode="0600")
+
+
+def service_script(spec: ClusterSpec, node: NodeSpec, content_hash: str) -> str:
+    """Create/update: write the host-facts drop-in, (re)start kubelet, wait for TLS bootstrap."""
+    return script(
+        "kubelet-service.sh",
+        NODE=node.name,
+        HASH=content_hash,
+        UNIT=UNIT,
+        HOST_FACTS=HOST_FACTS,
+        KUBECONFIG=KUBECONFIG,
+        CLIENT_CERT=CLIENT_CERT,
+        SMALL_NODE_MB=str(SMALL_NODE_MB),
+        SYSTEM_RESERVED=SMALL_NODE_SYSTEM_RESERVED,
+        KUBE_RESERVED=SMALL_NODE_KUBE_RESERVED,
+        WAIT=str(BOOTSTRAP_WAIT_S),
+        API=spec.api_endpoint.url,
+    )
+
+
+def stop_script() -> str:
+    """Delete: stop our kubelet, unmount pod volumes, remove its state and the host-facts drop-in."""
+    return script(
+        "kubelet-stop.sh",
+        UNIT=UNIT,
+        UNIT_FILE=UNIT_FILE,
+        MARKER=MANAGED_MARKER,
+        HOST_FACTS=HOST_FACTS,
+        STATE_DIR=STATE_DIR,
+    )
+
+
+def serving_cert_wait_script(node: NodeSpec, approver_host: str) -> str:
+    """Waits until kubelet holds an approved serving certificate (our approver signs it off)."""
+    return script(
+        "kubelet-serving-wait.sh",
+        NODE=node.name,
+        SERVING_CERT=SERVING_CERT,
+        WAIT=str(BOOTSTRAP_WAIT_S),
+        APPROVER=approver_host,
+    )
