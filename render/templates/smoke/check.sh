@@ -6,6 +6,7 @@ set -eu
 
 : "${DOMAIN:?}" "${API_IP:?}" "${DNS_IP:?}" "${RECORD:?}" "${SERVER:?}" "${NAMESPACE:?}" "${PORT:?}"
 ATTEMPTS=${ATTEMPTS:-30}
+RESOLV_CONF=${RESOLV_CONF:-/etc/resolv.conf}
 DELAY=${DELAY:-2}
 
 retry() {
@@ -24,7 +25,7 @@ retry() {
 }
 
 resolver_is_cluster_dns() {
-  grep -qx "nameserver $DNS_IP" /etc/resolv.conf
+  grep -qx "nameserver $DNS_IP" "$RESOLV_CONF"
 }
 
 api_name_resolves() {
