@@ -7,16 +7,16 @@ warn() {
 }
 
 cgroup_v1=no
-if [ "$(stat -fc %T /sys/fs/cgroup 2>/dev/null)" != cgroup2fs ]; then
+if [ "$(stat -fc %T "$CGROUP_FS" 2>/dev/null)" != cgroup2fs ]; then
   cgroup_v1=yes
   warn "cgroup v1 host: kubelet is told to run anyway (failCgroupV1: false); cgroup v1 is" \
     "deprecated upstream, boot with systemd.unified_cgroup_hierarchy=1 where the OS allows"
 fi
 resolved=no
-if systemctl is-active --quiet systemd-resolved 2>/dev/null && [ -f /run/systemd/resolve/resolv.conf ]; then
+if systemctl is-active --quiet systemd-resolved 2>/dev/null && [ -f "$RESOLVED_CONF" ]; then
   resolved=yes
 fi
-mem_mb=$(awk '/^MemTotal:/ { print int($2 / 1024) }' /proc/meminfo)
+mem_mb=$(awk '/^MemTotal:/ { print int($2 / 1024) }' "$MEMINFO")
 small=no
 if [ "$mem_mb" -lt "$SMALL_NODE_MB" ]; then
   small=yes
@@ -35,7 +35,7 @@ tmp="$HOST_FACTS.k8sfs-new"
   fi
   if [ "$resolved" = yes ]; then
     # /etc/resolv.conf names systemd-resolved's 127.0.0.53 stub, which loops inside pods.
-    echo "resolvConf: /run/systemd/resolve/resolv.conf"
+    echo "resolvConf: $RESOLVED_CONF"
   fi
   if [ "$small" = yes ]; then
     echo "systemReserved:"

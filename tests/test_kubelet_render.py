@@ -1,0 +1,242 @@
+"""kubelet rendering: every preset's nodes get the settings their spec asks for; scripts run."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from render import kubelet as kl
+from render import runtime as rt
+from spec import load_spec
+from spec.model import ClusterSpec, NodeSpec
+from tests.harness.program import preset_config, presets
+from tests.test_runtime_render import spec_of
+
+PRESETS = [p for p in presets() if "dev" not in p.name]
+
+
+def preset_spec(path: Path) -> ClusterSpec:
+    raw, secret = preset_config(path)
+    spec, _ = load_spec(raw, "test", frozenset(secret))
+    return spec
+
+
+def config(spec: ClusterSpec, node: NodeSpec) -> dict:
+    text = kl.render_kubelet_config(spec, node)
+    assert text.startswith(rt.MANAGED_MARKER)
+    return yaml.safe_load(text)
+
+
+@pytest.mark.parametrize("path", PRESETS, ids=lambda p: p.name)
+def test_every_kubelet_node_of_every_preset_gets_its_spec(path: Path) -> None:
+    spec = preset_spec(path)
+    info = rt.runtime_info(spec)
+    assert spec.kubelet_nodes, "control planes run kubelet too"
+    for node in spec.kubelet_nodes:
+        c = config(spec, node)
+        assert c["kind"] == "KubeletConfiguration"
+        assert c["containerRuntimeEndpoint"] == info.endpoint
+        assert c["cgroupDriver"] == spec.runtime.cgroup_driver
+        assert c["clusterDNS"] == [spec.network.dns_service_ip]
+        assert c["clusterDomain"] == spec.network.cluster_domain
+        assert c["authentication"]["anonymous"]["enabled"] is False
+        assert c["authentication"]["webhook"]["enabled"] is True
+        assert c["authentication"]["x509"]["clientCAFile"] == kl.CLIENT_CA
+        assert c["authorization"]["mode"] == "Webhook"
+        assert c["rotateCertificates"] is True and c["serverTLSBootstrap"] is True
+        assert c["tlsMinVersion"] == spec.security.tls_min_version
+        assert c["failSwapOn"] is True and c["memorySwap"] == {"swapBehavior": "NoSwap"}
+        assert c["readOnlyPort"] == 0
+        assert "failCgroupV1" not in c, "host detection writes it to a drop-in only where needed"
+        assert ("runtimeRequestTimeout" in c) is spec.runtime.kata
+        taints = c.get("registerWithTaints", [])
+        cp_taint = {"key": kl.CONTROL_PLANE_ROLE, "effect": "NoSchedule"}
+        assert (cp_taint in taints) is (node.is_control_plane and not node.is_worker)
+        for t in node.taints:
+            assert any(x["key"] == t.key and x["effect"] == t.effect for x in taints)
+        unit = kl.kubelet_unit(spec, node)
+        assert f"--hostname-override={node.name}" in unit
+        assert f"--node-ip={node.internal_address}" in unit
+        assert f"--bootstrap-kubeconfig={kl.BOOTSTRAP_KUBECONFIG}" in unit
+        assert f"--config-dir={kl.DROP_IN_DIR}" in unit
+        assert "pod-infra-container-image" not in unit, "removed in 1.35: the runtime pins pause"
+        assert f"After=network-online.target {info.unit}" in unit
+        for key, value in node.labels.items():
+            assert f"{key}={value}" in unit
+        assert (kl.EXCLUDE_FROM_LB in unit) is node.is_control_plane
+
+
+def test_control_plane_labels_split_between_kubelet_and_api() -> None:
+    spec = spec_of()
+    cp, worker = spec.node("cp1"), spec.node("w1")
+    assert kl.api_labels(cp) == {kl.CONTROL_PLANE_ROLE: ""}
+    assert kl.api_labels(worker) == {}
+    assert kl.CONTROL_PLANE_ROLE not in kl.kubelet_labels(cp), "NodeRestriction forbids it"
+    assert kl.kubelet_labels(cp) == {kl.EXCLUDE_FROM_LB: ""}
+
+
+def test_a_control_plane_that_is_a_worker_is_not_tainted() -> None:
+    spec = spec_of(
+        nodes=[{"name": "solo", "address": "192.168.10.5", "roles": ["etcd", "control-plane", "worker"]}]
+    )
+    assert kl.registration_taints(spec.node("solo")) == []
+
+
+def test_user_taint_of_the_control_plane_key_is_not_doubled() -> None:
+    spec = spec_of(
+        nodes=[
+            {
+                "name": "cp1",
+                "address": "192.168.10.11",
+                "roles": ["etcd", "control-plane"],
+                "taints": ["node-role.kubernetes.io/control-plane:NoSchedule", "a.example/x=y:NoExecute"],
+            },
+            {"name": "w1", "address": "192.168.10.21", "roles": ["worker"]},
+        ]
+    )
+    taints = config(spec, spec.node("cp1"))["registerWithTaints"]
+    assert taints == [
+        {"key": kl.CONTROL_PLANE_ROLE, "effect": "NoSchedule"},
+        {"key": "a.example/x", "value": "y", "effect": "NoExecute"},
+    ]
+
+
+def test_tls13_drops_the_cipher_list_and_cgroupfs_follows_the_spec() -> None:
+    spec = spec_of(security={"tlsMinVersion": "VersionTLS13"}, runtime={"cgroupDriver": "cgroupfs"})
+    c = config(spec, spec.node("w1"))
+    assert c["tlsMinVersion"] == "VersionTLS13" and "tlsCipherSuites" not in c
+    assert c["cgroupDriver"] == "cgroupfs"
+
+
+def test_crio_kubelet_points_at_the_crio_socket() -> None:
+    spec = spec_of(runtime={"name": "crio"})
+    c = config(spec, spec.node("w1"))
+    assert c["containerRuntimeEndpoint"] == "unix:///var/run/crio/crio.sock"
+    assert "After=network-online.target crio.service" in kl.kubelet_unit(spec, spec.node("w1"))
+
+
+# --- the service script against a fake host ------------------------------------------------------
+
+
+def with_vars(script: str, **values: str) -> str:
+    """A rendered script with some of its header assignments replaced (paths into a tmp dir)."""
+    for key, value in values.items():
+        script, n = re.subn(rf"^{key}=.*$", f"{key}='{value}'", script, count=1, flags=re.M)
+        assert n == 1, key
+    return script
+
+
+def fake_bin(tmp_path: Path, fs_type: str, resolved: bool) -> Path:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    tools = {
+        "systemctl": (
+            '#!/bin/sh\necho "systemctl $*" >>"$CALLS"\n'
+            'case "$1" in\n'
+            f'  is-active) [ "$3" = systemd-resolved ] && exit {0 if resolved else 3}; exit 0 ;;\n'
+            "  show) echo 0 ;;\nesac\nexit 0\n"
+        ),
+        "stat": f"#!/bin/sh\necho {fs_type}\n",
+        "sleep": "#!/bin/sh\nexit 0\n",
+        "journalctl": "#!/bin/sh\necho 'kubelet: fake journal line'\n",
+    }
+    for name, body in tools.items():
+        (bin_dir / name).write_text(body)
+        (bin_dir / name).chmod(0o755)
+    return bin_dir
+
+
+def run_service(tmp_path: Path, mem_kb: int, fs_type: str, resolved: bool, bootstrapped: bool, wait: int = 3):
+    spec = spec_of()
+    (tmp_path / "meminfo").write_text(f"MemTotal:       {mem_kb} kB\nMemFree: 1 kB\n")
+    (tmp_path / "resolv.conf").write_text("nameserver 192.0.2.1\n")
+    state = tmp_path / "var-lib-kubelet"
+    state.mkdir()
+    if bootstrapped:
+        (state / "kubeconfig").write_text("x")
+        (state / "client.pem").write_text("x")
+    script = with_vars(
+        kl.service_script(spec, spec.node("w1"), "ab" * 32),
+        HOST_FACTS=str(tmp_path / "config.d/50-host-facts.conf"),
+        KUBECONFIG=str(state / "kubeconfig"),
+        CLIENT_CERT=str(state / "client.pem"),
+        CGROUP_FS=str(tmp_path),
+        RESOLVED_CONF=str(tmp_path / "resolv.conf"),
+        MEMINFO=str(tmp_path / "meminfo"),
+        WAIT=str(wait),
+    )
+    env = {"PATH": f"{fake_bin(tmp_path, fs_type, resolved)}:/usr/bin:/bin", "CALLS": str(tmp_path / "calls")}
+    return subprocess.run(["sh", "-c", script], text=True, capture_output=True, env=env, timeout=60)
+
+
+def test_host_facts_on_a_small_cgroup_v1_host_with_systemd_resolved(tmp_path: Path) -> None:
+    result = run_service(tmp_path, 926 * 1024, "tmpfs", resolved=True, bootstrapped=True)
+    assert result.returncode == 0, result.stderr
+    facts = yaml.safe_load((tmp_path / "config.d/50-host-facts.conf").read_text())
+    assert facts == {
+        "apiVersion": "kubelet.config.k8s.io/v1beta1",
+        "kind": "KubeletConfiguration",
+        "failCgroupV1": False,
+        "resolvConf": str(tmp_path / "resolv.conf"),
+        "systemReserved": {"memory": kl.SMALL_NODE_SYSTEM_RESERVED},
+        "kubeReserved": {"memory": kl.SMALL_NODE_KUBE_RESERVED},
+    }
+    assert "cgroup v1 host" in result.stderr and "926 MiB of RAM" in result.stderr
+    calls = (tmp_path / "calls").read_text()
+    assert "systemctl enable kubelet.service" in calls and "systemctl restart kubelet.service" in calls
+
+
+def test_host_facts_on_a_roomy_cgroup_v2_host_add_nothing(tmp_path: Path) -> None:
+    result = run_service(tmp_path, 8 * 1024 * 1024, "cgroup2fs", resolved=False, bootstrapped=True)
+    assert result.returncode == 0, result.stderr
+    facts = yaml.safe_load((tmp_path / "config.d/50-host-facts.conf").read_text())
+    assert facts == {"apiVersion": "kubelet.config.k8s.io/v1beta1", "kind": "KubeletConfiguration"}
+    assert "warning" not in result.stderr
+
+
+def test_failed_tls_bootstrap_is_reported_with_the_journal(tmp_path: Path) -> None:
+    result = run_service(tmp_path, 8 * 1024 * 1024, "cgroup2fs", resolved=False, bootstrapped=False, wait=2)
+    assert result.returncode == 1
+    assert "kubelet has no client certificate after 2 s" in result.stderr
+    assert "fake journal line" in result.stderr
+
+
+@pytest.mark.realtool
+@pytest.mark.parametrize("which", ["service", "stop", "serving-wait"])
+def test_kubelet_scripts_pass_shellcheck(which: str, tmp_path: Path) -> None:
+    if shutil.which("shellcheck") is None:
+        pytest.skip("shellcheck is not installed (apt-get install shellcheck)")
+    spec = spec_of()
+    node = spec.node("w1")
+    text = {
+        "service": kl.service_script(spec, node, "0" * 64),
+        "stop": kl.stop_script(),
+        "serving-wait": kl.serving_cert_wait_script(node, "cp1"),
+    }[which]
+    path = tmp_path / "s.sh"
+    path.write_text(text)
+    result = subprocess.run(["shellcheck", "-s", "sh", str(path)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout
+
+
+@pytest.mark.realtool
+def test_kubelet_unit_passes_systemd_analyze_verify(tmp_path: Path) -> None:
+    if shutil.which("systemd-analyze") is None:
+        pytest.skip("systemd-analyze is not installed (apt-get install systemd)")
+    spec = spec_of()
+    stand_in = tmp_path / "kubelet"
+    stand_in.write_text("#!/bin/sh\n")
+    stand_in.chmod(0o755)
+    unit = kl.kubelet_unit(spec, spec.node("cp1")).replace("/usr/local/bin/kubelet", str(stand_in))
+    path = tmp_path / "kubelet.service"
+    path.write_text(unit)
+    result = subprocess.run(
+        ["systemd-analyze", "verify", "--man=no", str(path)], capture_output=True, text=True
+    )
+    problems = [line for line in result.stderr.splitlines() if "kubelet.service" in line]
+    assert result.returncode == 0 and not problems, result.stderr
