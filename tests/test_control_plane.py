@@ -1,0 +1,279 @@
+"""Control plane: golden flags for two presets, no removed flag or API version at any supported
+minor, configs, `systemd-analyze verify` on every rendered unit, and the component's graph."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from render import control_plane as cp
+from render import etcd
+from spec import defaults as d
+from spec import load_spec
+from spec.model import ClusterSpec
+from tests.harness.program import REPO, preset_config, presets, run_function
+
+GOLDEN = REPO / "tests" / "golden" / "control_plane"
+GOLDEN_PRESETS = ("s4-oraclelinux7-everything-systemd", "ha-calico")
+
+
+def _preset(stack: str) -> ClusterSpec:
+    raw, secret = preset_config(REPO / "stacks" / f"Pulumi.{stack}.yaml")
+    spec, _ = load_spec(raw, stack, frozenset(secret))
+    return spec
+
+
+def _at_minor(spec: ClusterSpec, minor: tuple[int, int]) -> ClusterSpec:
+    version = f"{minor[0]}.{minor[1]}.0"
+    return dataclasses.replace(spec, versions=dataclasses.replace(spec.versions, kubernetes=version))
+
+
+def _rendered(spec: ClusterSpec) -> dict[str, str]:
+    node = spec.control_plane_nodes[0]
+    return {
+        cp.APISERVER: cp.flag_lines(cp.apiserver_flags(spec, node)),
+        cp.KCM: cp.flag_lines(cp.controller_manager_flags(spec)),
+        cp.SCHEDULER: cp.flag_lines(cp.scheduler_flags(spec)),
+    }
+
+
+@pytest.mark.parametrize("stack", GOLDEN_PRESETS)
+def test_control_plane_flags_match_golden_files(stack: str) -> None:
+    rendered = _rendered(_preset(stack))
+    for component, text in rendered.items():
+        path = GOLDEN / stack / f"{component}.flags"
+        if os.environ.get("UPDATE_GOLDEN") == "1":
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+        assert path.exists(), f"missing golden file {path}: run with UPDATE_GOLDEN=1"
+        assert text == path.read_text(), f"{path} differs: review, then UPDATE_GOLDEN=1"
+
+
+def test_golden_files_hold_what_the_seeds_need() -> None:
+    s4 = (GOLDEN / GOLDEN_PRESETS[0] / "kube-apiserver.flags").read_text()
+    assert "--service-cluster-ip-range=10.0.0.0/16\n" in s4
+    assert "--anonymous-auth=false\n" in s4 and "--authorization-mode=Node,RBAC\n" in s4
+    assert "--audit-log-maxage=30\n" in s4 and "--audit-log-maxbackup=3\n" in s4
+    assert "--service-account-issuer=https://kubernetes.default.svc.cluster.local\n" in s4
+    ha = (GOLDEN / GOLDEN_PRESETS[1] / "kube-apiserver.flags").read_text()
+    assert "--etcd-servers=https://10.20.0.11:2379,https://10.20.0.12:2379,https://10.20.0.13:2379\n" in ha
+    assert "--advertise-address=10.20.0.11\n" in ha
+    kcm = (GOLDEN / GOLDEN_PRESETS[0] / "kube-controller-manager.flags").read_text()
+    assert "--cluster-cidr=10.244.0.0/16\n" in kcm and "--allocate-node-cidrs=true\n" in kcm
+
+
+def _everything(spec: ClusterSpec) -> dict[str, str]:
+    """Every control-plane text the program renders for a spec: units and config files."""
+    out: dict[str, str] = {}
+    for node in spec.control_plane_nodes:
+        for name, text in cp.unit_texts(spec, node).items():
+            out[f"{node.name}/{name}"] = text
+    out["scheduler-config"] = cp.scheduler_config(spec)
+    out["encryption"] = cp.encryption_config(spec, "a2V5")
+    out["audit"] = cp.audit_policy()
+    return out
+
+
+@pytest.mark.parametrize("minor", d.SUPPORTED_KUBERNETES_MINORS, ids=lambda m: f"{m[0]}.{m[1]}")
+@pytest.mark.parametrize("path", presets(), ids=lambda p: p.name)
+def test_no_removed_flag_or_api_version_is_rendered(path: Path, minor: tuple[int, int]) -> None:
+    raw, secret = preset_config(path)
+    spec = _at_minor(load_spec(raw, "x", frozenset(secret))[0], minor)
+    for key, text in _everything(spec).items():
+        component = key.split("/")[-1] if "/" in key else ""
+        assert cp.forbidden_in(component, text) == [], key
+        assert cp.forbidden_in(cp.APISERVER, text) == [] or component != cp.APISERVER
+
+
+def test_the_forbidden_check_does_catch_removed_things() -> None:
+    spec = _preset("ha-calico")
+    unit = cp.unit_texts(spec, spec.nodes[0])[cp.KCM]
+    assert cp.forbidden_in(cp.KCM, unit + "  --port=10252 \\\n") == ["--port"]
+    assert cp.forbidden_in(cp.KCM, unit) == []  # --secure-port is not --port
+    api = cp.unit_texts(spec, spec.nodes[0])[cp.APISERVER]
+    broken = api.replace("--encryption-provider-config", "--experimental-encryption-provider-config")
+    assert "--experimental-encryption-provider-config" in cp.forbidden_in(cp.APISERVER, broken)
+    assert cp.forbidden_in("", "apiVersion: audit.k8s.io/v1beta1") == ["audit.k8s.io/v1beta1"]
+    assert cp.forbidden_in("kubelet", "kubelet --allow-privileged=true") == ["--allow-privileged"]
+    assert cp.forbidden_in(cp.APISERVER, api) == []  # the apiserver's --allow-privileged is current
+
+
+def test_unsupported_minor_is_refused() -> None:
+    spec = _at_minor(_preset("ha-calico"), (1, 33))
+    with pytest.raises(ValueError, match="no control-plane flags"):
+        cp.apiserver_flags(spec, spec.nodes[0])
+
+
+def test_encryption_config_by_provider() -> None:
+    spec = _preset("ha-calico")
+    doc = yaml.safe_load(cp.encryption_config(spec, "S0VZ"))
+    assert doc["apiVersion"] == "apiserver.config.k8s.io/v1"
+    providers = doc["resources"][0]["providers"]
+    assert providers == [{"secretbox": {"keys": [{"name": "key1", "secret": "S0VZ"}]}}, {"identity": {}}]
+    s4 = yaml.safe_load(cp.encryption_config(_preset(GOLDEN_PRESETS[0]), "S0VZ"))
+    assert list(s4["resources"][0]["providers"][0]) == ["aescbc"]
+    none = dataclasses.replace(spec, security=dataclasses.replace(spec.security, encryption_at_rest="none"))
+    assert yaml.safe_load(cp.encryption_config(none, "S0VZ"))["resources"][0]["providers"] == [
+        {"identity": {}}
+    ]
+
+
+def test_audit_policy_and_scheduler_config() -> None:
+    policy = yaml.safe_load(cp.audit_policy())
+    assert policy["apiVersion"] == "audit.k8s.io/v1" and policy["rules"]
+    levels = {r["level"] for r in policy["rules"]}
+    assert levels == {"None", "Metadata", "RequestResponse"}
+    secrets_rule = next(r for r in policy["rules"] if "secrets" in str(r.get("resources")))
+    assert secrets_rule["level"] == "Metadata"  # never the content of a Secret
+    sched = yaml.safe_load(cp.scheduler_config(_preset("ha-calico")))
+    assert sched["apiVersion"] == "kubescheduler.config.k8s.io/v1"
+    assert sched["clientConnection"]["kubeconfig"] == cp.SCHEDULER_KUBECONFIG
+
+
+def test_audit_off_and_tls13() -> None:
+    spec = _preset("ha-calico")
+    sec = dataclasses.replace(
+        spec.security,
+        audit=dataclasses.replace(spec.security.audit, enabled=False),
+        tls_min_version="VersionTLS13",
+    )
+    flags = dict(cp.apiserver_flags(dataclasses.replace(spec, security=sec), spec.nodes[0]))
+    assert not any(k.startswith("audit-") for k in flags)
+    assert flags["tls-min-version"] == "VersionTLS13" and "tls-cipher-suites" not in flags
+
+
+def test_health_checks_authenticate() -> None:
+    check = cp.apiserver_health_check(_preset("ha-calico"))
+    assert "/livez" in check and "/readyz" in check and "--cert /etc/kubernetes/pki/" in check
+
+
+# --- systemd-analyze verify on every rendered unit -------------------------------------------
+
+
+def _verify_root(tmp_path: Path, units: dict[str, str]) -> Path:
+    """A root with systemd's own units, stub executables for ExecStart, and our units."""
+    root = tmp_path / "root"
+    shutil.copytree("/usr/lib/systemd/system", root / "usr/lib/systemd/system", symlinks=True)
+    (root / "etc/systemd/system").mkdir(parents=True)
+    for name, text in units.items():
+        (root / "etc/systemd/system" / name).write_text(text)
+        binary = re.search(r"^ExecStart=(\S+)", text, re.M)
+        assert binary
+        stub = root / binary.group(1).lstrip("/")
+        stub.parent.mkdir(parents=True, exist_ok=True)
+        stub.write_text("#!/bin/sh\n")
+        stub.chmod(0o755)
+    return root
+
+
+def _verify(root: Path, names: list[str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["systemd-analyze", "verify", f"--root={root}", *(f"/etc/systemd/system/{n}" for n in names)],
+        capture_output=True,
+        text=True,
+    )
+
+
+@pytest.mark.realtool
+@pytest.mark.parametrize("path", presets(), ids=lambda p: p.name)
+def test_systemd_analyze_verify_passes_on_every_rendered_unit(path: Path, tmp_path: Path) -> None:
+    if shutil.which("systemd-analyze") is None or not Path("/usr/lib/systemd/system").is_dir():
+        pytest.skip("systemd-analyze is not installed (apt-get install systemd)")
+    raw, secret = preset_config(path)
+    spec, _ = load_spec(raw, "x", frozenset(secret))
+    units: dict[str, str] = {}
+    for node in spec.nodes:  # one node per role mix is enough; names collide across nodes
+        node_units = {}
+        if node.is_etcd:
+            node_units[etcd.UNIT] = etcd.unit_text(spec, node)
+        if node.is_control_plane:
+            node_units.update({f"{k}.service": v for k, v in cp.unit_texts(spec, node).items()})
+        if set(node_units) - set(units):
+            units.update(node_units)
+            root = _verify_root(tmp_path / node.name, node_units)
+            result = _verify(root, sorted(node_units))
+            assert result.returncode == 0 and not result.stderr.strip(), result.stderr
+    assert units
+
+
+@pytest.mark.realtool
+def test_systemd_analyze_verify_rejects_a_broken_unit(tmp_path: Path) -> None:
+    if shutil.which("systemd-analyze") is None or not Path("/usr/lib/systemd/system").is_dir():
+        pytest.skip("systemd-analyze is not installed (apt-get install systemd)")
+    spec = _preset("ha-calico")
+    text = cp.unit_texts(spec, spec.nodes[0])[cp.SCHEDULER].replace("Type=simple", "Type=bogus")
+    root = _verify_root(tmp_path, {"kube-scheduler.service": text})
+    result = _verify(root, ["kube-scheduler.service"])
+    assert result.returncode != 0 or result.stderr.strip()
+
+
+# --- the component under the mocks -----------------------------------------------------------
+
+
+def _build(spec: ClusterSpec) -> None:
+    from components.control_plane import ControlPlane
+    from tests.test_etcd import FakePki, build_members
+
+    members = build_members(spec)
+    pki = FakePki(spec)
+    from components.host import connection
+    from components.host_prep import Host
+
+    previous: list = []
+    for node in spec.control_plane_nodes:
+        host = Host(f"cphost-{node.name}", spec, node, connection(node))
+        plane = ControlPlane(
+            f"cp-{node.name}",
+            spec,
+            node,
+            host,
+            pki,
+            etcd_ready=[m.ready for m in members],  # type: ignore[attr-defined]
+            restart_after=previous,
+        )
+        previous = [plane.apiserver]
+
+
+def test_control_plane_graph() -> None:
+    spec = _preset("ha-calico")
+    graph = run_function(lambda: _build(spec))
+    planes = graph.of_type("k8s-from-scratch:index:ControlPlane")
+    assert [p.name for p in planes] == ["cp-cp1", "cp-cp2", "cp-cp3"]
+    kids = {r.name: r for r in graph.children(graph.named("cp-cp1"))}
+    assert set(kids) == {
+        "cp-cp1-user",
+        "cp-cp1-files",
+        "cp-cp1-apiserver",
+        "cp-cp1-controller-manager",
+        "cp-cp1-scheduler",
+    }
+    files = kids["cp-cp1-files"]
+    assert "stdin" in files.secret_paths
+    listing = files.inputs["create"]
+    for path, mode in (
+        (cp.ENCRYPTION_CONFIG, "0600"),
+        (cp.APISERVER_KEY, "0600"),
+        (cp.CA_KEY, "0600"),
+        (cp.SA_KEY, "0600"),
+        (cp.KCM_KUBECONFIG, "0600"),
+        (cp.AUDIT_POLICY, "0644"),
+    ):
+        assert f"# {path} {mode} kube:kube sha256:" in listing
+    key = "c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTI="  # FakePki.encryption_key
+    assert all(key not in str(r.inputs.get("create", "")) for r in graph.registrations)
+    assert "stdin" in files.inputs and key not in files.inputs["stdin"]  # base64-wrapped in the bundle
+    etcd_health = [r.urn for r in graph.registrations if r.name.endswith("-health")]
+    api = kids["cp-cp1-apiserver"]
+    assert set(etcd_health) <= set(api.dependencies)
+    assert api.urn in kids["cp-cp1-controller-manager"].dependencies
+    assert api.urn in kids["cp-cp1-scheduler"].dependencies
+    cp2_api = graph.named("cp-cp2-apiserver")
+    assert api.urn in cp2_api.dependencies  # API servers restart one node at a time
+    assert "/readyz" in api.inputs["create"] and "kube-apiserver.service" in api.inputs["delete"]
