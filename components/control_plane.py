@@ -26,9 +26,10 @@ def _files(spec: ClusterSpec, node: NodeSpec, pki: Any) -> dict[str, list[Manage
     ca = ManagedFile(_meta(cp.CA_CRT, "0644"), pki.ca.cert_pem)
     front_ca = ManagedFile(_meta(cp.FRONT_PROXY_CA_CRT, "0644"), pki.front_proxy_ca.cert_pem)
     sa_key = ManagedFile(_meta(cp.SA_KEY), pki.service_account_key_pem, secret=True)
-    encryption = pulumi.Output.secret(
-        pulumi.Output.from_input(pki.encryption_key).apply(lambda k: cp.encryption_config(spec, k))
+    rendered: pulumi.Output[str] = pulumi.Output.from_input(pki.encryption_key).apply(
+        lambda k: cp.encryption_config(spec, k)
     )
+    encryption: pulumi.Output[str] = pulumi.Output.secret(rendered)
     apiserver = [
         ca,
         front_ca,

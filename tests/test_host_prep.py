@@ -182,7 +182,7 @@ def test_os_override_and_unknown_os(tmp_path: Path) -> None:
 # --- the component under the mocks -----------------------------------------------------------
 
 
-def _host_graph(spec: ClusterSpec, index: int):  # type: ignore[no-untyped-def]
+def _host_graph(spec: ClusterSpec, index: int):
     node = spec.nodes[index]
     return run_function(lambda: Host(f"host-{node.name}", spec, node, connection(node)))
 
