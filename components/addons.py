@@ -1,8 +1,9 @@
 """Addons: CoreDNS, the Kata RuntimeClass and the opt-in smoke test, applied as typed
 pulumi-kubernetes resources (one resource per object: previews name each object that changes).
 
-`k8s_object` turns a plain object from render/ into the matching typed resource; it is shared
-with components.cni for the few objects it applies itself.
+`k8s_object` turns a plain object into the matching typed resource; components.cni applies the
+objects of upstream release manifests with it too. Typed resources (unlike the provider-side
+yaml.v2/helm.v4 components) preview while the cluster is unreachable, e.g. before it exists.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ KINDS: dict[tuple[str, str], Any] = {
     ("batch/v1", "Job"): k8s.batch.v1.Job,
     ("policy/v1", "PodDisruptionBudget"): k8s.policy.v1.PodDisruptionBudget,
     ("node.k8s.io/v1", "RuntimeClass"): k8s.node.v1.RuntimeClass,
+    ("apiextensions.k8s.io/v1", "CustomResourceDefinition"): k8s.apiextensions.v1.CustomResourceDefinition,
 }
 SKIP_AWAIT = "pulumi.com/skipAwait"
 
@@ -46,6 +48,17 @@ def k8s_object(name: str, obj: dict[str, Any], opts: pulumi.ResourceOptions) -> 
     """The typed resource for one plain Kubernetes object (top-level fields as arguments)."""
     key = (obj["apiVersion"], obj["kind"])
     if key not in KINDS:
+        if "/" in key[0] and set(obj) <= {"apiVersion", "kind", "metadata", "spec"}:
+            # A kind of an API group (a CRD's, say): the generic resource has the same type token.
+            generic = k8s.apiextensions.CustomResource(
+                name,
+                api_version=key[0],
+                kind=key[1],
+                metadata=obj["metadata"],
+                spec=obj.get("spec"),
+                opts=opts,
+            )
+            return generic
         raise ValueError(f"no typed resource for {key[0]} {key[1]}: add it to components.addons.KINDS")
     fields = {_snake(k): v for k, v in obj.items() if k not in ("apiVersion", "kind")}
     resource: pulumi.CustomResource = KINDS[key](name, **fields, opts=opts)

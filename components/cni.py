@@ -1,10 +1,12 @@
 """Cni: the chosen pod network, applied to the cluster with pulumi-kubernetes.
 
-flannel, calico (Tigera operator) and cilium come from their upstream Helm charts at the pinned
-version (helm.v4.Chart: rendered by the provider, every object a child resource); canal and
-weave from their upstream release manifests, fetched by version where Pulumi runs, adapted by
-render.cni.manifests and applied with yaml.v2.ConfigGroup. `none` applies nothing and says why
-nodes stay NotReady. Nothing upstream is copied into this repository.
+flannel, calico (Tigera operator) and cilium are Helm releases of their upstream charts at the
+pinned version (helm.v3.Release: Helm renders client-side during preview, so a preview works
+before the cluster exists; helm.v4.Chart and yaml.v2.ConfigGroup are rendered by the provider
+against the cluster and fail then, pulumi-kubernetes#3027). canal and weave come from their
+upstream release manifests, fetched by version where Pulumi runs, adapted by
+render.cni.manifests and applied one typed resource per object. `none` applies nothing and says
+why nodes stay NotReady. Nothing upstream is copied into this repository.
 """
 
 from __future__ import annotations
@@ -18,13 +20,16 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from components import type_token
-from components.addons import k8s_object
+from components.addons import k8s_object, object_part
 from render import cni as render_cni
 from render.cni import manifests
 from spec.model import ClusterSpec
 
 Fetcher = Callable[[str], str]
 FETCH_TIMEOUT_SECONDS = 60
+RELEASE_TIMEOUT_SECONDS = 900  # CNI images are pulled on every node before the release is ready
+RELEASE_MAX_HISTORY = 10  # Helm keeps one Secret per revision
+WORKLOAD_KINDS = ("DaemonSet", "Deployment", "StatefulSet", "Job")
 
 
 class ManifestFetchError(RuntimeError):
@@ -86,22 +91,21 @@ class Cni(pulumi.ComponentResource):
         )
 
     def _chart(self, name: str, chart: render_cni.ChartPlan, child: pulumi.ResourceOptions) -> None:
-        prerequisites = [
-            k8s_object(f"{name}-{obj['kind'].lower()}-{obj['metadata']['name']}", obj, child)
-            for obj in chart.prerequisites
-        ]
+        prerequisites = [k8s_object(f"{name}-{object_part(obj)}", obj, child) for obj in chart.prerequisites]
         source = chart.source
-        release = k8s.helm.v4.Chart(
+        release = k8s.helm.v3.Release(
             f"{name}-{chart.release}",
             chart=source.chart,
             version=source.version,
             repository_opts=(
-                k8s.helm.v4.RepositoryOptsArgs(repo=source.repository) if source.repository else None
+                k8s.helm.v3.RepositoryOptsArgs(repo=source.repository) if source.repository else None
             ),
             name=chart.release,
             namespace=chart.namespace,
             values=chart.values,
-            # The release namespace must exist before the chart's namespaced objects.
+            timeout=RELEASE_TIMEOUT_SECONDS,
+            max_history=RELEASE_MAX_HISTORY,
+            # Helm records the release in its namespace first: the namespace must exist.
             opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=prerequisites)),
         )
         self.resources = [*prerequisites, release]
@@ -109,12 +113,12 @@ class Cni(pulumi.ComponentResource):
     def _manifest(
         self, name: str, spec: ClusterSpec, objects: list[dict], child: pulumi.ResourceOptions
     ) -> None:
-        needs: list[pulumi.Resource] = []
+        config: list[pulumi.Resource] = []
         if spec.cni.name == "weave" and spec.cni.encryption:
             password = random.RandomPassword(
                 f"{name}-weave-password", length=32, special=False, opts=pulumi.ResourceOptions(parent=self)
             )
-            needs.append(
+            config.append(
                 k8s.core.v1.Secret(
                     f"{name}-weave-password",
                     metadata={"name": manifests.WEAVE_PASSWORD_SECRET, "namespace": "kube-system"},
@@ -123,10 +127,18 @@ class Cni(pulumi.ComponentResource):
                     opts=child,
                 )
             )
-        group = k8s.yaml.v2.ConfigGroup(
-            f"{name}-{spec.cni.name}",
-            objs=objects,
-            # weave's pods read the password Secret at start: it must exist first.
-            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=needs)),
-        )
-        self.resources = [*needs, group]
+        parts = [object_part(obj) for obj in objects]
+        duplicates = sorted({p for p in parts if parts.count(p) > 1})
+        if duplicates:
+            raise manifests.ManifestShapeError(f"{spec.cni.name} manifest repeats objects: {duplicates}")
+        workloads = [obj for obj in objects if obj["kind"] in WORKLOAD_KINDS]
+        for obj in objects:
+            if obj["kind"] not in WORKLOAD_KINDS:
+                config.append(k8s_object(f"{name}-{object_part(obj)}", obj, child))
+        # Pods start with their ServiceAccount, RBAC, ConfigMaps and Secrets in place: apply those
+        # first, so the rollout Pulumi waits for is not a crash loop.
+        after_config = pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=list(config)))
+        self.resources = [
+            *config,
+            *(k8s_object(f"{name}-{object_part(obj)}", obj, after_config) for obj in workloads),
+        ]

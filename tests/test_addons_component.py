@@ -106,8 +106,28 @@ def test_runtime_class_registered_for_kata() -> None:
 
 
 def test_k8s_object_refuses_kinds_it_does_not_know() -> None:
-    with pytest.raises(ValueError, match="no typed resource"):
-        k8s_object("x", {"apiVersion": "example.com/v1", "kind": "Thing", "metadata": {"name": "x"}}, None)  # type: ignore[arg-type]
+    for obj in (
+        {"apiVersion": "v1", "kind": "PodTemplate", "metadata": {"name": "x"}, "template": {}},
+        {"apiVersion": "example.com/v1", "kind": "Thing", "metadata": {"name": "x"}, "data": {}},
+    ):
+        with pytest.raises(ValueError, match="no typed resource"):
+            k8s_object("x", obj, None)  # type: ignore[arg-type]
+
+
+def test_k8s_object_applies_a_custom_resource_generically() -> None:
+    def program() -> None:
+        obj = {
+            "apiVersion": "example.com/v1",
+            "kind": "Thing",
+            "metadata": {"name": "t"},
+            "spec": {"size": 3},
+        }
+        k8s_object("thing", obj, None)  # type: ignore[arg-type]
+
+    graph = run_function(program)
+    thing = graph.named("thing")
+    assert thing.type == "kubernetes:example.com/v1:Thing"
+    assert thing.inputs["spec"] == {"size": 3}
 
 
 def test_object_part_is_a_valid_resource_name_part() -> None:

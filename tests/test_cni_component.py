@@ -19,8 +19,7 @@ from tests.harness.program import Graph, run_function
 from tests.test_cni_render import MIRROR, POD, container, env, find, spec_for, strings
 
 CNI_TYPE = "k8s-from-scratch:index:Cni"
-CHART = "kubernetes:helm.sh/v4:Chart"
-GROUP = "kubernetes:yaml/v2:ConfigGroup"
+RELEASE = "kubernetes:helm.sh/v3:Release"
 
 
 def run(spec: ClusterSpec) -> Graph:
@@ -34,6 +33,11 @@ def run(spec: ClusterSpec) -> Graph:
 def only(graph: Graph, type_: str) -> Any:
     (reg,) = graph.of_type(type_)
     return reg
+
+
+def objects(graph: Graph) -> list[dict[str, Any]]:
+    """Inputs of every Kubernetes object registered (each manifest object is one resource)."""
+    return [r.inputs for r in graph.registrations if r.type.startswith("kubernetes:") and r.type != RELEASE]
 
 
 def children_have_parent_and_provider(graph: Graph) -> None:
@@ -62,11 +66,13 @@ def test_flannel_chart_inputs(warnings: list[str]) -> None:
         images={"registry": MIRROR},
     )
     graph = run(spec)
-    chart = only(graph, CHART)
+    chart = only(graph, RELEASE)
     assert chart.name == "cni-flannel"
     assert (chart.inputs["chart"], chart.inputs["version"]) == ("flannel", "v0.28.4")
     assert chart.inputs["repositoryOpts"] == {"repo": "https://flannel-io.github.io/flannel/"}
-    assert chart.inputs["namespace"] == "kube-flannel"
+    assert (chart.inputs["name"], chart.inputs["namespace"]) == ("flannel", "kube-flannel")
+    namespace = graph.named("cni-namespace-kube-flannel")
+    assert namespace.urn in chart.dependencies  # Helm records the release in it first
     values = chart.inputs["values"]
     assert values["podCidr"] == POD
     assert values["flannel"]["backend"] == "wireguard"
@@ -91,7 +97,7 @@ def test_calico_chart_inputs(backend: str, encapsulation: str) -> None:
         images={"registry": MIRROR},
     )
     graph = run(spec)
-    chart = only(graph, CHART)
+    chart = only(graph, RELEASE)
     assert (chart.inputs["chart"], chart.inputs["version"]) == ("tigera-operator", "v3.31.7")
     assert chart.inputs["namespace"] == "tigera-operator"
     installation = chart.inputs["values"]["installation"]
@@ -125,7 +131,7 @@ def test_cilium_chart_inputs_with_kube_proxy_replacement() -> None:
         images={"registry": MIRROR},
     )
     graph = run(spec)
-    chart = only(graph, CHART)
+    chart = only(graph, RELEASE)
     assert (chart.inputs["chart"], chart.inputs["version"]) == ("cilium", "1.19.3")
     assert chart.inputs["repositoryOpts"] == {"repo": "https://helm.cilium.io/"}
     values = chart.inputs["values"]
@@ -139,7 +145,7 @@ def test_cilium_chart_inputs_with_kube_proxy_replacement() -> None:
 
 def test_chart_from_a_local_mirror_directory() -> None:
     graph = run(spec_for({"name": "cilium", "chartRepository": "/srv/charts"}))
-    chart = only(graph, CHART)
+    chart = only(graph, RELEASE)
     assert chart.inputs["chart"] == "/srv/charts/cilium-1.19.3.tgz"
     assert "repositoryOpts" not in chart.inputs
 
@@ -154,17 +160,27 @@ def test_canal_manifest_objects(monkeypatch: pytest.MonkeyPatch) -> None:
     assert k8s_mock.fetched == [
         "https://raw.githubusercontent.com/projectcalico/calico/v3.31.7/manifests/canal.yaml"
     ]
-    group = only(graph, GROUP)
-    assert group.name == "cni-canal"
-    objs = group.inputs["objs"]
+    objs = objects(graph)
     net_conf = json.loads(find(objs, "ConfigMap", "canal-config")["data"]["net-conf.json"])
     assert net_conf == {"Network": POD, "Backend": {"Type": "vxlan", "MTU": 1500}}
     assert find(objs, "ConfigMap", "canal-config")["data"]["veth_mtu"] == "1450"
     node = container(find(objs, "DaemonSet", "canal"), "calico-node")
     assert env(node)["FELIX_IPTABLESBACKEND"] == "NFT"
     assert node["image"] == f"{MIRROR}/calico/node:v3.31.7"
-    assert graph.of_type(CHART) == []
+    assert graph.of_type(RELEASE) == []
     children_have_parent_and_provider(graph)
+    # Workloads after everything they mount or run as.
+    daemonset = graph.named("cni-daemonset-canal")
+    for part in (
+        "configmap-canal-config",
+        "serviceaccount-canal",
+        "customresourcedefinition-felixconfigurations.crd.projectcalico.org",
+    ):
+        assert graph.named(f"cni-{part}").urn in daemonset.dependencies, part
+    assert (
+        "status"
+        not in graph.named("cni-customresourcedefinition-felixconfigurations.crd.projectcalico.org").inputs
+    )
 
 
 def test_canal_from_a_mirrored_manifest_file(tmp_path: Path) -> None:
@@ -172,7 +188,7 @@ def test_canal_from_a_mirrored_manifest_file(tmp_path: Path) -> None:
     path = tmp_path / "canal.yaml"
     path.write_text(upstream)
     graph = run(spec_for({"name": "canal", "manifestUrl": str(path)}))
-    objs = only(graph, GROUP).inputs["objs"]
+    objs = objects(graph)
     assert json.loads(find(objs, "ConfigMap", "canal-config")["data"]["net-conf.json"])["Network"] == POD
     assert "192.168.0.0/16" not in " ".join(strings(objs))
 
@@ -187,7 +203,7 @@ def test_weave_manifest_objects_and_archived_warning(warnings: list[str]) -> Non
     assert k8s_mock.fetched == [
         "https://github.com/weaveworks/weave/releases/download/v2.8.1/weave-daemonset-k8s-1.11.yaml"
     ]
-    objs = only(graph, GROUP).inputs["objs"]
+    objs = objects(graph)
     weave = container(find(objs, "DaemonSet", "weave-net"), "weave")
     assert env(weave)["IPALLOC_RANGE"] == POD
     assert env(weave)["WEAVE_MTU"] == "1376"
@@ -202,15 +218,16 @@ def test_weave_encryption_password_is_a_secret_applied_first() -> None:
     graph = run(spec_for({"name": "weave", "encryption": True}))
     password = only(graph, "random:index/randomPassword:RandomPassword")
     secret = only(graph, "kubernetes:core/v1:Secret")
-    group = only(graph, GROUP)
+    daemonset = graph.named("cni-daemonset-weave-net")
     assert secret.inputs["metadata"] == {"name": "weave-passwd", "namespace": "kube-system"}
     assert "stringData" in secret.secret_paths  # never in the clear
     assert len(secret.inputs["stringData"]["weave-passwd"]) == 32
     assert password.inputs["special"] is False
-    assert secret.urn in group.dependencies
-    weave = container(find(group.inputs["objs"], "DaemonSet", "weave-net"), "weave")
+    assert secret.urn in daemonset.dependencies
+    weave = container(daemonset.inputs, "weave")
     assert env(weave)["WEAVE_PASSWORD"] == {"secretKeyRef": {"name": "weave-passwd", "key": "weave-passwd"}}
-    assert secret.inputs["stringData"]["weave-passwd"] not in " ".join(strings(group.inputs["objs"]))
+    others = [o for o in objects(graph) if o["kind"] != "Secret"]
+    assert secret.inputs["stringData"]["weave-passwd"] not in " ".join(strings(others))
 
 
 # --- none -------------------------------------------------------------------------------------
@@ -246,8 +263,7 @@ def test_every_cni_registers_the_stacks_pod_cidr(cni: str) -> None:
     if cni == "cilium":
         options["ipam"] = "cluster-pool"
     graph = run(spec_for(options, network={"podCidr": "172.20.0.0/14"}))
-    applied = [r.inputs for r in graph.registrations if r.type in (CHART, GROUP)]
-    assert len(applied) == 1
+    applied = [r.inputs for r in graph.registrations if r.type.startswith("kubernetes:")]
     found = " ".join(strings(applied))
     assert "172.20.0.0/14" in found
     assert "10.244.0.0/16" not in found

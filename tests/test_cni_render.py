@@ -246,10 +246,19 @@ def test_calico_images_from_the_mirror() -> None:
     assert values["tigeraOperator"] == {"registry": MIRROR}
 
 
-def test_calico_namespace_allows_host_network_pods() -> None:
-    ns = charts.calico_namespace()
-    assert ns["metadata"]["name"] == "tigera-operator"
+@pytest.mark.parametrize(("cni", "name"), [("flannel", "kube-flannel"), ("calico", "tigera-operator")])
+def test_release_namespace_is_created_and_allows_host_network_pods(cni: str, name: str) -> None:
+    ns = charts.chart_namespace(cni)
+    assert ns is not None and ns["metadata"]["name"] == name
     assert ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "privileged"
+    plan = render_cni.plan(spec_for({"name": cni}))
+    assert plan.chart is not None and plan.chart.prerequisites == (ns,)
+
+
+def test_cilium_lives_in_kube_system() -> None:
+    assert charts.chart_namespace("cilium") is None
+    plan = render_cni.plan(spec_for({"name": "cilium"}))
+    assert plan.chart is not None and plan.chart.prerequisites == ()
 
 
 # --- cilium -----------------------------------------------------------------------------------

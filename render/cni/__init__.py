@@ -57,7 +57,8 @@ def plan(spec: ClusterSpec) -> CniPlan:
     if name == "none":
         return CniPlan(name, notices=(none_notice(spec),))
     if name in charts.CHART_VALUES:
-        prerequisites = (charts.calico_namespace(),) if name == "calico" else ()
+        namespace = charts.chart_namespace(name)
+        prerequisites = (namespace,) if namespace is not None else ()
         chart = ChartPlan(
             source=charts.chart_source(spec, name),
             namespace=charts.CHART_NAMESPACE[name],

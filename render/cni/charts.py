@@ -164,18 +164,19 @@ def calico_values(spec: ClusterSpec) -> dict[str, Any]:
     return values
 
 
-def calico_namespace() -> dict[str, Any]:
-    """The chart's release namespace, which the chart does not create; operator pods are
-    host-network, so Pod Security must allow them."""
+def chart_namespace(cni: str) -> dict[str, Any] | None:
+    """The release namespace when we must create it: Helm stores the release there before any
+    chart object exists, and neither chart creates it. CNI pods are host-network, so Pod Security
+    must allow them."""
+    if CHART_NAMESPACE[cni] == "kube-system":
+        return None
+    name = CHART_NAMESPACE[cni]
     return {
         "apiVersion": "v1",
         "kind": "Namespace",
         "metadata": {
-            "name": CHART_NAMESPACE["calico"],
-            "labels": {
-                "name": CHART_NAMESPACE["calico"],
-                "pod-security.kubernetes.io/enforce": "privileged",
-            },
+            "name": name,
+            "labels": {"name": name, "pod-security.kubernetes.io/enforce": "privileged"},
         },
     }
 

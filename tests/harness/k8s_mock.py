@@ -1,9 +1,10 @@
 """pulumi-kubernetes under the mocks: what the provider would refuse, and CNI manifests served
 offline.
 
-helm.v4.Chart and yaml.v2.ConfigGroup are provider-side components: under the mocks they
-register once with their inputs and render nothing, so these handlers check the inputs the real
-provider would reject. components.cni fetches canal/weave release manifests where Pulumi runs;
+A helm.v3.Release registers with its chart reference and values; nothing renders under the
+mocks, so the handler checks what Helm would refuse before rendering (an unresolvable chart
+reference, an unpinned version) and answers with a deployed release's status.
+components.cni fetches canal/weave release manifests where Pulumi runs;
 tests have no network, so the fetcher is replaced by one that serves small stand-ins with the
 shape of upstream's manifests (the objects and fields render.cni.manifests edits), written here
 from that shape, not copied. file:// URLs are read for real.
@@ -181,8 +182,8 @@ def _require(ok: bool, message: str) -> None:
         raise ValueError(message)
 
 
-@resource_handler("kubernetes:helm.sh/v4:Chart")
-def _chart(name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+@resource_handler("kubernetes:helm.sh/v3:Release")
+def _release(name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     chart = inputs.get("chart") or ""
     repo = (inputs.get("repositoryOpts") or {}).get("repo")
     _require(bool(chart), f"{name}: chart is required")
@@ -193,14 +194,15 @@ def _chart(name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         not (standalone and repo), f"{name}: {chart!r} is a full reference; repositoryOpts.repo is ignored"
     )
     _require(chart.startswith("/") or bool(inputs.get("version")), f"{name}: an unpinned chart version")
-    return f"{name}-id", {**inputs, "resources": []}
-
-
-@resource_handler("kubernetes:yaml/v2:ConfigGroup")
-def _config_group(name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    for i, obj in enumerate(inputs.get("objs") or []):
-        _require(isinstance(obj, dict), f"{name}: objs[{i}] is not an object")
-        for field in ("apiVersion", "kind"):
-            _require(bool(obj.get(field)), f"{name}: objs[{i}] has no {field}")
-        _require(bool((obj.get("metadata") or {}).get("name")), f"{name}: objs[{i}] has no metadata.name")
-    return f"{name}-id", {**inputs, "resources": []}
+    _require(
+        bool(inputs.get("name")) and bool(inputs.get("namespace")), f"{name}: release name and namespace"
+    )
+    status = {
+        "name": inputs["name"],
+        "namespace": inputs["namespace"],
+        "chart": chart.rsplit("/", 1)[-1],
+        "version": inputs.get("version") or "",
+        "status": "deployed",
+        "revision": 1,
+    }
+    return f"{inputs['namespace']}/{inputs['name']}", {**inputs, "status": status}
