@@ -241,9 +241,7 @@ def write(tmp: Path, name: str, text: str) -> str:
 
 
 @pytest.mark.realtool
-@pytest.mark.parametrize(
-    "preset", ["Pulumi.ha-calico.yaml", "Pulumi.s4-oraclelinux7-everything-systemd.yaml"]
-)
+@pytest.mark.parametrize("preset", PRESET_IDS)
 def test_openssl_verifies_every_chain_and_purpose(preset: str, tmp_path: Path) -> None:
     b = built(preset)
     plan = b.plan()
