@@ -103,7 +103,7 @@ def test_checksum_override_wins_and_fills_gaps() -> None:
     spec = _spec(versions={"etcd": "3.6.99"}, binaries={"checksums": {"etcd/3.6.99/amd64": digest}})
     assert a.missing_checksums(spec) == []
     assert a.checksum(spec, a.etcd("3.6.99", "amd64")) == digest
-    assert f"SUM={'a' * 64}" in a.install_script(spec, a.etcd("3.6.99", "amd64"))
+    assert f"SUM='{'a' * 64}'" in a.install_script(spec, a.etcd("3.6.99", "amd64"))
     pinned = CHECKSUMS[("etcd", "3.6.15", "amd64")]
     assert a.checksum(spec, a.etcd("3.6.15", "amd64")) == pinned
 
@@ -111,7 +111,7 @@ def test_checksum_override_wins_and_fills_gaps() -> None:
 def test_kubernetes_tarballs_use_sha512() -> None:
     spec = _spec()
     script = a.install_script(spec, a.node_artifacts(spec, spec.nodes[0])[0])
-    assert "ALGO=sha512" in script and "URL=https://dl.k8s.io/v1.35.4/" in script
+    assert "ALGO='sha512'" in script and "URL='https://dl.k8s.io/v1.35.4/" in script
 
 
 # --- the install script, run for real against a file:// mirror --------------------------------
