@@ -277,3 +277,40 @@ def test_control_plane_graph() -> None:
     cp2_api = graph.named("cp-cp2-apiserver")
     assert api.urn in cp2_api.dependencies  # API servers restart one node at a time
     assert "/readyz" in api.inputs["create"] and "kube-apiserver.service" in api.inputs["delete"]
+
+
+@pytest.mark.realtool
+@pytest.mark.parametrize("path", presets(), ids=lambda p: p.name)
+def test_etcd_and_control_plane_scripts_pass_shellcheck(path: Path, tmp_path: Path) -> None:
+    from render import systemd
+
+    if shutil.which("shellcheck") is None:
+        pytest.skip("shellcheck is not installed (apt-get install shellcheck)")
+    raw, secret = preset_config(path)
+    spec, _ = load_spec(raw, "x", frozenset(secret))
+    scripts = {
+        "etcd-user": etcd.user_script(),
+        "etcd-user-remove": etcd.remove_user_script(),
+        "etcd-service": systemd.service_script(
+            etcd.UNIT, "0" * 64, check=etcd.health_check(), wait_after_start=False, no_block_start=True
+        ),
+        "etcd-health": systemd.wait_script("etcd member", etcd.health_check(), unit=etcd.UNIT),
+        "etcd-stop": systemd.stop_script(etcd.UNIT),
+        "cp-user": cp.user_script(),
+        "cp-user-remove": cp.remove_user_script(),
+        "apiserver": systemd.service_script(
+            "kube-apiserver.service", "0" * 64, cp.apiserver_health_check(spec)
+        ),
+        "kcm": systemd.service_script(
+            "kube-controller-manager.service", "0" * 64, cp.local_health_check(10257)
+        ),
+        "scheduler-stop": systemd.stop_script("kube-scheduler.service"),
+    }
+    for name, text in scripts.items():
+        (tmp_path / f"{name}.sh").write_text(text)
+    result = subprocess.run(
+        ["shellcheck", "-s", "sh", *sorted(str(p) for p in tmp_path.glob("*.sh"))],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout[:5000]
