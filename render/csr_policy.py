@@ -1,0 +1,224 @@
+"""Which kubelet serving-certificate requests our approver signs off, as one pure function.
+
+The controller-manager never approves kubernetes.io/kubelet-serving CSRs (anyone holding a node
+identity could otherwise get a certificate for any name). Ours approves one only when it really
+belongs to a node of this cluster and names nothing but that node:
+
+- signer kubernetes.io/kubelet-serving, still pending (no Approved/Denied/Failed condition);
+- requested by system:node:<n> where <n> is a kubelet node of the spec, in group system:nodes;
+- usages exactly {digital signature, server auth}, optionally with key encipherment;
+- subject exactly O=system:nodes, CN=system:node:<n>, one value per RDN;
+- one subjectAltName extension with at least one name, only DNS names and IP addresses, each
+  one of <n>'s own names (its node name, its address if that is a host name) or addresses
+  (its internal address, its address if that is an IP).
+
+Everything else is left pending and logged. render/templates/csr-approver.sh applies the same
+rules on the control planes with kubectl and openssl; tests/test_csr_policy*.py runs both on the
+same requests and requires the same answers.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import shlex
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from render.artifacts import BIN_DIR
+from render.host_files import FileMeta
+from render.runtime import MANAGED_MARKER, UNIT_DIR, fill, script
+from spec.model import ClusterSpec, NodeSpec
+
+SIGNER = "kubernetes.io/kubelet-serving"
+NODES_GROUP = "system:nodes"
+NODE_USER_PREFIX = "system:node:"
+ALLOWED_USAGES = (
+    frozenset({"digital signature", "server auth"}),
+    frozenset({"digital signature", "key encipherment", "server auth"}),
+)
+
+IP = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+@dataclass(frozen=True)
+class NodeIdentity:
+    name: str
+    dns_names: frozenset[str]
+    ip_addresses: frozenset[IP]
+
+
+@dataclass(frozen=True)
+class San:
+    kind: str  # DNS, IP, email, URI or other
+    value: str
+
+
+@dataclass(frozen=True)
+class CsrFacts:
+    """What the decision needs from a CertificateSigningRequest object and its PEM request."""
+
+    name: str
+    signer_name: str
+    username: str
+    groups: tuple[str, ...]
+    usages: tuple[str, ...]
+    subject: tuple[tuple[tuple[str, str], ...], ...]  # RDNs, each a tuple of (attribute, value)
+    sans: tuple[San, ...]
+    san_extensions: int = 1
+    conditions: tuple[str, ...] = field(default_factory=tuple)  # Approved, Denied, Failed
+
+
+@dataclass(frozen=True)
+class Decision:
+    approve: bool
+    reason: str
+
+
+def _ip(value: str) -> IP | None:
+    try:
+        return ipaddress.ip_address(value)
+    except ValueError:
+        return None
+
+
+def node_identity(node: NodeSpec) -> NodeIdentity:
+    dns = {node.name}
+    ips: set[IP] = set()
+    for address in (node.internal_address, node.address):
+        ip = _ip(address)
+        if ip is not None:
+            ips.add(ip)
+        elif address:
+            dns.add(address)
+    return NodeIdentity(node.name, frozenset(dns), frozenset(ips))
+
+
+def node_identities(spec: ClusterSpec) -> dict[str, NodeIdentity]:
+    """Every node that runs kubelet, with the names and addresses its serving cert may carry."""
+    return {n.name: node_identity(n) for n in spec.kubelet_nodes}
+
+
+def decide(csr: CsrFacts, nodes: Mapping[str, NodeIdentity]) -> Decision:
+    if csr.signer_name != SIGNER:
+        return Decision(False, f"signer {csr.signer_name} is not ours to approve")
+    if csr.conditions:
+        return Decision(False, f"already {', '.join(csr.conditions)}")
+    if not csr.username.startswith(NODE_USER_PREFIX):
+        return Decision(False, f"requested by {csr.username}, not by a node")
+    node_name = csr.username.removeprefix(NODE_USER_PREFIX)
+    node = nodes.get(node_name)
+    if node is None:
+        return Decision(False, f"{node_name} is not a node of this cluster")
+    if NODES_GROUP not in csr.groups:
+        return Decision(False, f"{csr.username} is not in group {NODES_GROUP}")
+    if frozenset(csr.usages) not in ALLOWED_USAGES:
+        return Decision(False, f"usages {sorted(set(csr.usages))} are not server auth + digital signature")
+    if any(len(rdn) != 1 for rdn in csr.subject) or sorted(a for rdn in csr.subject for a in rdn) != sorted(
+        [("O", NODES_GROUP), ("CN", csr.username)]
+    ):
+        return Decision(False, f"subject is not O={NODES_GROUP}, CN={csr.username}")
+    if csr.san_extensions != 1:
+        return Decision(False, f"it has {csr.san_extensions} subjectAltName extensions, not one")
+    if not csr.sans:
+        return Decision(False, "it names no DNS name or IP address")
+    for san in csr.sans:
+        if san.kind == "DNS":
+            ok = san.value in node.dns_names
+        elif san.kind == "IP":
+            ip = _ip(san.value)
+            ok = ip is not None and ip in node.ip_addresses
+        else:
+            return Decision(False, f"it asks for a {san.kind} name ({san.value})")
+        if not ok:
+            return Decision(False, f"{san.kind} {san.value} is not one of {node.name}'s names or addresses")
+    return Decision(True, f"kubelet serving certificate of {node.name}")
+
+
+def openssl_ip_forms(ip: IP) -> list[str]:
+    """How `openssl req -text` may print an IP SAN: dotted IPv4; IPv6 as OpenSSL 1.1/3.0 do
+    (eight upper-case groups, no leading zeros, no ::) and the RFC 5952 form newer ones use."""
+    if ip.version == 4:
+        return [str(ip)]
+    groups = ":".join(f"{int(g, 16):X}" for g in ip.exploded.split(":"))
+    return list(dict.fromkeys([groups, str(ip), str(ip).upper()]))
+
+
+def render_nodes_file(identities: Iterable[NodeIdentity]) -> str:
+    """The approver's allow list: `<node> DNS <name>` / `<node> IP <address as openssl prints it>`."""
+    lines = [
+        MANAGED_MARKER,
+        "# node kind value: the only subjectAltNames a node's serving certificate may carry",
+    ]
+    for ident in sorted(identities, key=lambda i: i.name):
+        lines += [f"{ident.name} DNS {d}" for d in sorted(ident.dns_names)]
+        for ip in sorted(ident.ip_addresses, key=lambda a: (a.version, int(a))):
+            lines += [f"{ident.name} IP {form}" for form in openssl_ip_forms(ip)]
+    return "\n".join(lines) + "\n"
+
+
+# --- the approver on the control planes ----------------------------------------------------------
+
+APPROVER_SCRIPT = "/usr/local/sbin/k8s-from-scratch-csr-approver"
+APPROVER_DIR = "/etc/kubernetes/csr-approver"
+APPROVER_NODES = f"{APPROVER_DIR}/nodes"
+APPROVER_KUBECONFIG = f"{APPROVER_DIR}/kubeconfig"
+APPROVER_CA = f"{APPROVER_DIR}/ca.crt"
+APPROVER_SERVICE = "k8s-from-scratch-csr-approver.service"
+APPROVER_TIMER = "k8s-from-scratch-csr-approver.timer"
+APPROVE_EVERY = "2min"  # kubelets rotate serving certs; a new CSR waits at most this long
+UNTIL_SERVING_S = 300  # during `pulumi up`: how long a new node may take to get its serving cert
+
+KUBECONFIG_META = FileMeta(APPROVER_KUBECONFIG, mode="0600")
+CA_META = FileMeta(APPROVER_CA)
+
+
+def approver_script(
+    kubectl: str = f"{BIN_DIR}/kubectl",
+    openssl: str = "openssl",
+    nodes_file: str = APPROVER_NODES,
+    kubeconfig: str = APPROVER_KUBECONFIG,
+    ca_file: str = APPROVER_CA,
+    kubelet_port: int = 10250,
+) -> str:
+    """The approver, a POSIX sh script; the arguments move its tools and files (tests)."""
+    body = script(
+        "csr-approver.sh",
+        KUBECTL=kubectl,
+        OPENSSL=openssl,
+        NODES_FILE=nodes_file,
+        KUBECONFIG_FILE=kubeconfig,
+        CA_FILE=ca_file,
+        KUBELET_PORT=str(kubelet_port),
+        SIGNER=SIGNER,
+    )
+    shebang, rest = body.split("\n", 1)
+    return f"{shebang}\n{MANAGED_MARKER}\n{rest}"
+
+
+def approver_static_files(spec: ClusterSpec) -> list[tuple[FileMeta, str]]:
+    """Script, allow list and units; the kubeconfig and CA come from Pki."""
+    service = fill("csr-approver.service", SCRIPT=APPROVER_SCRIPT)
+    timer = fill("csr-approver.timer", EVERY=APPROVE_EVERY)
+    return [
+        (FileMeta(APPROVER_SCRIPT, mode="0755"), approver_script()),
+        (FileMeta(APPROVER_NODES), render_nodes_file(node_identities(spec).values())),
+        (FileMeta(f"{UNIT_DIR}/{APPROVER_SERVICE}"), f"{MANAGED_MARKER}\n{service}"),
+        (FileMeta(f"{UNIT_DIR}/{APPROVER_TIMER}"), f"{MANAGED_MARKER}\n{timer}"),
+    ]
+
+
+def enable_script(content_hash: str) -> str:
+    return script("csr-approver-enable.sh", TIMER=APPROVER_TIMER, SERVICE=APPROVER_SERVICE, HASH=content_hash)
+
+
+def disable_script() -> str:
+    return script(
+        "csr-approver-disable.sh", TIMER=APPROVER_TIMER, SERVICE=APPROVER_SERVICE, MARKER=MANAGED_MARKER
+    )
+
+
+def until_serving_command(node: NodeSpec) -> str:
+    """Run on a control plane during `pulumi up`: approve until node's kubelet serves our cert."""
+    return shlex.join(
+        [APPROVER_SCRIPT, "--until-serving", node.name, node.internal_address, str(UNTIL_SERVING_S)]
+    )

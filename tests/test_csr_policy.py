@@ -1,0 +1,438 @@
+"""The kubelet-serving CSR policy: the pure decision, and the shell approver giving the same answers.
+
+Each case is a real PKCS#10 request (built with `cryptography`) inside a CSR API object. The
+pure `decide` runs on facts parsed from it; the shell approver runs with real openssl against a
+fake kubectl that serves the same objects. Both must approve exactly the expected cases.
+"""
+
+from __future__ import annotations
+
+import base64
+import ipaddress
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from render import csr_policy as cp
+from spec.model import ClusterSpec
+from tests.test_runtime_render import spec_of
+
+KEY = ec.generate_private_key(ec.SECP256R1())
+GOOD_USAGES = ["digital signature", "key encipherment", "server auth"]
+NODE_GROUPS = ["system:nodes", "system:authenticated"]
+
+
+def cluster() -> ClusterSpec:
+    return spec_of(
+        nodes=[
+            {
+                "name": "cp1",
+                "address": "cp1.example.com",
+                "internalAddress": "192.168.10.11",
+                "roles": ["etcd", "control-plane"],
+            },
+            {"name": "w1", "address": "192.168.10.21", "roles": ["worker"]},
+            {"name": "w6", "address": "fd00::21", "roles": ["worker"]},
+        ]
+    )
+
+
+def request(
+    cn: str | None,
+    sans: list[x509.GeneralName] | None,
+    orgs: tuple[str, ...] = ("system:nodes",),
+    extra: list[x509.NameAttribute] | None = None,
+    multi_valued: bool = False,
+) -> str:
+    attrs = [x509.NameAttribute(NameOID.ORGANIZATION_NAME, o) for o in orgs] + (extra or [])
+    if cn is not None:
+        attrs.append(x509.NameAttribute(NameOID.COMMON_NAME, cn))
+    name = x509.Name([x509.RelativeDistinguishedName(attrs)]) if multi_valued else x509.Name(attrs)
+    builder = x509.CertificateSigningRequestBuilder().subject_name(name)
+    if sans is not None:
+        builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
+    pem = builder.sign(KEY, hashes.SHA256()).public_bytes(serialization.Encoding.PEM)
+    return base64.b64encode(pem).decode()
+
+
+def dns(v: str) -> x509.DNSName:
+    return x509.DNSName(v)
+
+
+def ip(v: str) -> x509.IPAddress:
+    return x509.IPAddress(ipaddress.ip_address(v))
+
+
+def csr(
+    name: str,
+    node: str = "w1",
+    sans: list[x509.GeneralName] | None = None,
+    user: str | None = None,
+    groups: list[str] | None = None,
+    usages: list[str] | None = None,
+    signer: str = cp.SIGNER,
+    conditions: list[str] | None = None,
+    pem: str | None = None,
+) -> dict[str, Any]:
+    user = user or f"system:node:{node}"
+    if sans is None:
+        sans = [dns(node), ip("192.168.10.21")]
+    obj: dict[str, Any] = {
+        "metadata": {"name": name},
+        "spec": {
+            "signerName": signer,
+            "username": user,
+            "groups": NODE_GROUPS if groups is None else groups,
+            "usages": GOOD_USAGES if usages is None else usages,
+            "request": pem or request(user, sans),
+        },
+        "status": {"conditions": [{"type": c} for c in conditions or []]},
+    }
+    return obj
+
+
+CASES: list[tuple[dict[str, Any], bool]] = [
+    (csr("csr-good"), True),
+    (csr("csr-good-no-keyenc", usages=["server auth", "digital signature"]), True),
+    (csr("csr-good-cp", node="cp1", sans=[dns("cp1"), dns("cp1.example.com"), ip("192.168.10.11")]), True),
+    (csr("csr-good-v6", node="w6", sans=[dns("w6"), ip("fd00::21")]), True),
+    (csr("csr-client-signer", signer="kubernetes.io/kube-apiserver-client-kubelet"), False),
+    (csr("csr-already-approved", conditions=["Approved"]), False),
+    (csr("csr-denied", conditions=["Denied"]), False),
+    (csr("csr-service-account", user="system:serviceaccount:default:x"), False),
+    (csr("csr-unknown-node", node="intruder", sans=[dns("intruder")]), False),
+    (csr("csr-no-group", groups=["system:authenticated"]), False),
+    (csr("csr-client-usage", usages=[*GOOD_USAGES, "client auth"]), False),
+    (csr("csr-server-only", usages=["server auth"]), False),
+    (csr("csr-cn-of-another-node", pem=request("system:node:cp1", [dns("w1")])), False),
+    (
+        csr(
+            "csr-extra-ou",
+            pem=request(
+                "system:node:w1",
+                [dns("w1")],
+                extra=[x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "x")],
+            ),
+        ),
+        False,
+    ),
+    (csr("csr-no-org", pem=request("system:node:w1", [dns("w1")], orgs=())), False),
+    (
+        csr(
+            "csr-two-orgs",
+            pem=request("system:node:w1", [dns("w1")], orgs=("system:nodes", "system:masters")),
+        ),
+        False,
+    ),
+    (csr("csr-multi-valued-rdn", pem=request("system:node:w1", [dns("w1")], multi_valued=True)), False),
+    (csr("csr-ip-of-another-node", sans=[dns("w1"), ip("192.168.10.11")]), False),
+    (csr("csr-foreign-dns", sans=[dns("w1"), dns("evil.example.com")]), False),
+    (csr("csr-email", sans=[dns("w1"), x509.RFC822Name("a@example.com")]), False),
+    (csr("csr-uri", sans=[dns("w1"), x509.UniformResourceIdentifier("spiffe://x/w1")]), False),
+    (csr("csr-comma-in-dns", sans=[dns("w1"), dns("w1, IP Address:192.168.10.21")]), False),
+    (csr("csr-escaped-dns", sans=[dns("w\\061")]), False),
+    (csr("csr-no-san", pem=request("system:node:w1", None)), False),
+    (csr("csr-weird-user", user="system:node:w1 x", pem=request("system:node:w1 x", [dns("w1")])), False),
+]
+
+
+# --- facts from an API object, with cryptography -------------------------------------------------
+
+_SHORT = {NameOID.COMMON_NAME: "CN", NameOID.ORGANIZATION_NAME: "O", NameOID.ORGANIZATIONAL_UNIT_NAME: "OU"}
+
+
+def facts(obj: dict[str, Any]) -> cp.CsrFacts:
+    req = x509.load_pem_x509_csr(base64.b64decode(obj["spec"]["request"]))
+    subject = tuple(
+        tuple((_SHORT.get(a.oid, a.oid.dotted_string), str(a.value)) for a in rdn) for rdn in req.subject.rdns
+    )
+    sans: list[cp.San] = []
+    extensions = 0
+    try:
+        ext = req.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+        extensions = 1
+        for general in ext.value:
+            kinds: dict[type, str] = {
+                x509.DNSName: "DNS",
+                x509.IPAddress: "IP",
+                x509.RFC822Name: "email",
+                x509.UniformResourceIdentifier: "URI",
+            }
+            kind = kinds.get(type(general), "other")
+            sans.append(cp.San(kind, str(general.value)))
+    except x509.ExtensionNotFound:
+        pass
+    except x509.DuplicateExtension:
+        extensions = 2
+    spec_ = obj["spec"]
+    return cp.CsrFacts(
+        name=obj["metadata"]["name"],
+        signer_name=spec_["signerName"],
+        username=spec_["username"],
+        groups=tuple(spec_["groups"]),
+        usages=tuple(spec_["usages"]),
+        subject=subject,
+        sans=tuple(sans),
+        san_extensions=extensions,
+        conditions=tuple(c["type"] for c in obj["status"]["conditions"]),
+    )
+
+
+@pytest.mark.parametrize(("obj", "approve"), CASES, ids=[c[0]["metadata"]["name"] for c in CASES])
+def test_decide(obj: dict[str, Any], approve: bool) -> None:
+    decision = cp.decide(facts(obj), cp.node_identities(cluster()))
+    assert decision.approve is approve, decision.reason
+    assert decision.reason
+
+
+def test_identities_hold_each_nodes_own_names_and_addresses_only() -> None:
+    ids = cp.node_identities(cluster())
+    assert ids["cp1"].dns_names == {"cp1", "cp1.example.com"}
+    assert ids["cp1"].ip_addresses == {ipaddress.ip_address("192.168.10.11")}
+    assert ids["w1"].dns_names == {"w1"}
+    assert ids["w6"].ip_addresses == {ipaddress.ip_address("fd00::21")}
+
+
+def test_nodes_file_lists_openssl_forms_of_ipv6() -> None:
+    text = cp.render_nodes_file(cp.node_identities(cluster()).values())
+    assert "w6 IP FD00:0:0:0:0:0:0:21\n" in text and "w6 IP fd00::21\n" in text
+    assert "cp1 DNS cp1.example.com\n" in text and "w1 IP 192.168.10.21\n" in text
+
+
+def test_two_san_extensions_are_refused() -> None:
+    good = facts(CASES[0][0])
+    twice = cp.CsrFacts(**{**good.__dict__, "san_extensions": 2})
+    assert not cp.decide(twice, cp.node_identities(cluster())).approve
+
+
+# --- the shell approver, same cases --------------------------------------------------------------
+
+FAKE_KUBECTL = '''#!{python}
+"""kubectl for the approver test: answers exactly the queries the approver makes."""
+import json, sys
+args = sys.argv[1:]
+while args and args[0] in ("--kubeconfig", "--request-timeout"):
+    args = args[2:]
+objs = {{o["metadata"]["name"]: o for o in json.load(open({objects!r}))}}
+if args[:2] == ["certificate", "approve"]:
+    open({approved!r}, "a").write(args[2] + "\\n")
+    print("certificatesigningrequest.certificates.k8s.io/" + args[2] + " approved")
+    sys.exit(0)
+if args[:2] != ["get", "csr"]:
+    sys.exit("fake kubectl: unsupported " + repr(args))
+rest = args[2:]
+if rest[0] == "-o":
+    path = rest[1].removeprefix("jsonpath=")
+    assert "{{.metadata.name}}" in path, path
+    for o in objs.values():
+        conds = " ".join(c["type"] for c in o["status"]["conditions"])
+        print(o["metadata"]["name"] + " " + o["spec"]["signerName"] + " " + conds)
+    sys.exit(0)
+o, path = objs[rest[0]], rest[2].removeprefix("jsonpath=")
+spec = o["spec"]
+answers = {{
+    "{{.spec.username}}": spec["username"],
+    "{{.spec.request}}": spec["request"],
+    '{{range .spec.groups[*]}}{{@}}{{"\\\\n"}}{{end}}': "".join(g + "\\n" for g in spec["groups"]),
+    '{{range .spec.usages[*]}}{{@}}{{"\\\\n"}}{{end}}': "".join(u + "\\n" for u in spec["usages"]),
+}}
+if path not in answers:
+    sys.exit("fake kubectl: unsupported jsonpath " + path)
+sys.stdout.write(answers[path])
+'''
+
+
+def run_approver(
+    tmp_path: Path, objects: list[dict[str, Any]], args: tuple[str, ...] = (), port: int = 10250
+) -> tuple[set[str], subprocess.CompletedProcess[str]]:
+    (tmp_path / "objects.json").write_text(json.dumps(objects))
+    approved = tmp_path / "approved"
+    approved.write_text("")
+    kubectl = tmp_path / "kubectl"
+    kubectl.write_text(
+        FAKE_KUBECTL.format(
+            python=sys.executable, objects=str(tmp_path / "objects.json"), approved=str(approved)
+        )
+    )
+    kubectl.chmod(0o755)
+    nodes = tmp_path / "nodes"
+    nodes.write_text(cp.render_nodes_file(cp.node_identities(cluster()).values()))
+    script = tmp_path / "approver.sh"
+    script.write_text(
+        cp.approver_script(
+            kubectl=str(kubectl),
+            nodes_file=str(nodes),
+            kubeconfig=str(tmp_path / "kubeconfig"),
+            ca_file=str(tmp_path / "ca.crt"),
+            kubelet_port=port,
+        )
+    )
+    result = subprocess.run(["sh", str(script), *args], capture_output=True, text=True, timeout=120)
+    return set(approved.read_text().split()), result
+
+
+@pytest.mark.realtool
+def test_shell_approver_gives_the_same_answers_as_decide(tmp_path: Path) -> None:
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed (apt-get install openssl)")
+    objects = [obj for obj, _ in CASES]
+    approved, result = run_approver(tmp_path, objects)
+    assert result.returncode == 0, result.stderr
+    log = result.stdout
+    nodes = cp.node_identities(cluster())
+    by_python = {obj["metadata"]["name"] for obj in objects if cp.decide(facts(obj), nodes).approve}
+    expected = {obj["metadata"]["name"] for obj, approve in CASES if approve}
+    assert by_python == expected
+    assert approved == expected, log
+    for obj, approve in CASES:
+        name = obj["metadata"]["name"]
+        pending = obj["spec"]["signerName"] == cp.SIGNER and not obj["status"]["conditions"]
+        if approve:
+            assert f"approved {name} from" in log
+        elif pending:
+            assert f"left pending {name} from" in log, f"{name} must be logged with its reason"
+    assert "left pending csr-comma-in-dns from system:node:w1: " in log
+    assert "left pending csr-foreign-dns from system:node:w1: DNS evil.example.com is not one of" in log
+    assert "DNS w\\061 is not one of" in log, "requester-chosen text is logged literally"
+
+
+@pytest.mark.realtool
+def test_approver_script_passes_shellcheck(tmp_path: Path) -> None:
+    if shutil.which("shellcheck") is None:
+        pytest.skip("shellcheck is not installed (apt-get install shellcheck)")
+    for i, text in enumerate([cp.approver_script(), cp.enable_script("0" * 64), cp.disable_script()]):
+        path = tmp_path / f"s{i}.sh"
+        path.write_text(text)
+        result = subprocess.run(["shellcheck", "-s", "sh", str(path)], capture_output=True, text=True)
+        assert result.returncode == 0, result.stdout
+
+
+@pytest.mark.realtool
+def test_approver_units_pass_systemd_analyze_verify(tmp_path: Path) -> None:
+    if shutil.which("systemd-analyze") is None:
+        pytest.skip("systemd-analyze is not installed (apt-get install systemd)")
+    stand_in = tmp_path / "approver"
+    stand_in.write_text("#!/bin/sh\n")
+    stand_in.chmod(0o755)
+    paths = []
+    for meta, content in cp.approver_static_files(cluster()):
+        if meta.path.endswith((".service", ".timer")):
+            path = tmp_path / Path(meta.path).name
+            path.write_text(content.replace(cp.APPROVER_SCRIPT, str(stand_in)))
+            paths.append(str(path))
+    result = subprocess.run(["systemd-analyze", "verify", "--man=no", *paths], capture_output=True, text=True)
+    problems = [line for line in result.stderr.splitlines() if "csr-approver" in line]
+    assert result.returncode == 0 and not problems, result.stderr
+
+
+# --- --until-serving: approve, then verify the kubelet's TLS certificate against the cluster CA ----
+
+
+def issue(ca_key: Any, ca_name: x509.Name, san_ip: str) -> tuple[bytes, bytes, bytes]:
+    """A CA certificate and a serving certificate (with its key) for san_ip, as PEM."""
+    import datetime
+
+    now = datetime.datetime.now(datetime.UTC)
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(1)
+        .not_valid_before(now - datetime.timedelta(minutes=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    leaf = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "system:node:w1")]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(2)
+        .not_valid_before(now - datetime.timedelta(minutes=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([ip(san_ip)]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    pem = serialization.Encoding.PEM
+    key_pem = key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    return ca.public_bytes(pem), leaf.public_bytes(pem), key_pem
+
+
+def tls_server(tmp_path: Path, cert: bytes, key: bytes) -> tuple[Any, Any, int]:
+    import socket
+    import ssl
+    import threading
+
+    (tmp_path / "srv.crt").write_bytes(cert)
+    (tmp_path / "srv.key").write_bytes(key)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tmp_path / "srv.crt", tmp_path / "srv.key")
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    listener.settimeout(0.5)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                continue
+            conn.settimeout(10)  # openssl may be slow to send its hello on a busy machine
+            try:
+                with context.wrap_socket(conn, server_side=True) as tls:
+                    tls.recv(1)
+            except (OSError, ssl.SSLError):
+                pass
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return stop, listener, listener.getsockname()[1]
+
+
+@pytest.mark.realtool
+@pytest.mark.parametrize("signed_by_cluster_ca", [True, False])
+def test_until_serving_verifies_the_kubelet_certificate(tmp_path: Path, signed_by_cluster_ca: bool) -> None:
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed (apt-get install openssl)")
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_pem, leaf_pem, key_pem = issue(
+        ca_key, x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kubernetes")]), "127.0.0.1"
+    )
+    other_ca_pem, _, _ = issue(
+        ec.generate_private_key(ec.SECP256R1()),
+        x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "other")]),
+        "127.0.0.1",
+    )
+    (tmp_path / "ca.crt").write_bytes(ca_pem if signed_by_cluster_ca else other_ca_pem)
+    stop, listener, port = tls_server(tmp_path, leaf_pem, key_pem)
+    try:
+        pending = csr("csr-w1-now", sans=[dns("w1"), dns("elsewhere.example.com")])
+        approved, result = run_approver(
+            tmp_path, [CASES[0][0], pending], ("--until-serving", "w1", "127.0.0.1", "2"), port=port
+        )
+    finally:
+        stop.set()
+        listener.close()
+    assert approved == {"csr-good"}
+    if signed_by_cluster_ca:
+        assert result.returncode == 0, result.stderr
+        assert "w1: kubelet serves a certificate from the cluster CA" in result.stdout
+    else:
+        assert result.returncode == 1
+        assert "does not serve a certificate from the cluster CA after 2 s" in result.stderr
+        # The reason the node's own request was left pending is part of the error.
+        assert "left pending csr-w1-now from system:node:w1: DNS elsewhere.example.com" in result.stderr
