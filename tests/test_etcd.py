@@ -169,6 +169,8 @@ def _leaf(ca: Pair, cn: str, server: bool, client: bool, sans: tuple[str, ...] =
 
 def _free(ip: str, port: int) -> bool:
     with socket.socket() as s:
+        # Like etcd (Go listeners), ignore TIME_WAIT leftovers: only a real listener counts.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((ip, port))
         except OSError:
