@@ -197,14 +197,3 @@ def stop_script() -> str:
         HOST_FACTS=HOST_FACTS,
         STATE_DIR=STATE_DIR,
     )
-
-
-def serving_cert_wait_script(node: NodeSpec, approver_host: str) -> str:
-    """Waits until kubelet holds an approved serving certificate (our approver signs it off)."""
-    return script(
-        "kubelet-serving-wait.sh",
-        NODE=node.name,
-        SERVING_CERT=SERVING_CERT,
-        WAIT=str(BOOTSTRAP_WAIT_S),
-        APPROVER=approver_host,
-    )

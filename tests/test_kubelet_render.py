@@ -207,7 +207,7 @@ def test_failed_tls_bootstrap_is_reported_with_the_journal(tmp_path: Path) -> No
 
 
 @pytest.mark.realtool
-@pytest.mark.parametrize("which", ["service", "stop", "serving-wait"])
+@pytest.mark.parametrize("which", ["service", "stop"])
 def test_kubelet_scripts_pass_shellcheck(which: str, tmp_path: Path) -> None:
     if shutil.which("shellcheck") is None:
         pytest.skip("shellcheck is not installed (apt-get install shellcheck)")
@@ -216,7 +216,6 @@ def test_kubelet_scripts_pass_shellcheck(which: str, tmp_path: Path) -> None:
     text = {
         "service": kl.service_script(spec, node, "0" * 64),
         "stop": kl.stop_script(),
-        "serving-wait": kl.serving_cert_wait_script(node, "cp1"),
     }[which]
     path = tmp_path / "s.sh"
     path.write_text(text)
