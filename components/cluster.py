@@ -1,18 +1,95 @@
-"""The whole cluster: one component whose children are the PKI, hosts, control plane and addons."""
+"""The whole cluster: one component whose children are the PKI, hosts, control plane and addons.
+
+Order of bring-up, each edge an explicit dependency:
+  Pki ─┐
+  Host(node) ─> EtcdMember(node) ─> ControlPlane(node) ─> kubernetes Provider ─> Bootstrap
+  Host(node) ─> Runtime(node) ─────────────────────────────────────────────────> WorkerNode(node)
+  Provider ─> Cni ─> Addons
+"""
 
 from __future__ import annotations
 
 import pulumi
+import pulumi_kubernetes as k8s
 
 from components import type_token
+from components.addons import Addons
+from components.cni import Cni
+from components.control_plane import ControlPlane
+from components.etcd_member import EtcdMember
+from components.host import connection
+from components.host_prep import Host
+from components.pki import Pki
 from spec.model import ClusterSpec
 
 
 class Cluster(pulumi.ComponentResource):
-    def __init__(self, name: str, spec: ClusterSpec, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        spec: ClusterSpec,
+        private_key: pulumi.Input[str] | None = None,
+        hosts_ready: list[pulumi.Resource] | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        """`private_key` and `hosts_ready` come from the lab when it made the hosts itself."""
         super().__init__(type_token("Cluster"), name, None, opts)
         self.spec = spec
         self.node_names = [n.name for n in spec.nodes]
+        child = pulumi.ResourceOptions(parent=self)
+
+        self.pki = Pki(f"{name}-pki", spec, opts=child)
+
+        # Lab hosts must have booted before anything connects to them.
+        host_opts = pulumi.ResourceOptions(parent=self, depends_on=hosts_ready or [])
+        self.hosts = {
+            n.name: Host(f"{name}-host-{n.name}", spec, n, connection(n, private_key), opts=host_opts)
+            for n in spec.nodes
+        }
+
+        # Members restart one after another (each waits for the previous one's health) so that a
+        # config change never takes quorum down.
+        self.etcd: list[EtcdMember] = []
+        for n in spec.etcd_nodes:
+            self.etcd.append(
+                EtcdMember(
+                    f"{name}-etcd-{n.name}",
+                    spec,
+                    n,
+                    self.hosts[n.name],
+                    self.pki,
+                    opts=child,
+                    restart_after=[self.etcd[-1].service] if self.etcd else [],
+                )
+            )
+        # Control planes likewise restart one at a time, keeping the API served behind apiEndpoint.
+        self.control_planes: list[ControlPlane] = []
+        for n in spec.control_plane_nodes:
+            self.control_planes.append(
+                ControlPlane(
+                    f"{name}-cp-{n.name}",
+                    spec,
+                    n,
+                    self.hosts[n.name],
+                    self.pki,
+                    etcd_ready=[m.ready for m in self.etcd],
+                    opts=child,
+                    restart_after=[self.control_planes[-1].apiserver] if self.control_planes else [],
+                )
+            )
+
+        # Every Kubernetes object goes through this provider, which waits for every API server.
+        self.provider = k8s.Provider(
+            f"{name}-k8s",
+            kubeconfig=self.pki.admin_kubeconfig,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[cp.ready for cp in self.control_planes]),
+        )
+
+        self.cni = Cni(f"{name}-cni", spec, self.provider, pulumi.ResourceOptions(parent=self))
+        self.addons = Addons(
+            f"{name}-addons", spec, self.provider, pulumi.ResourceOptions(parent=self, depends_on=[self.cni])
+        )
+
         self.register_outputs(
             {
                 "clusterName": spec.cluster_name,

@@ -20,3 +20,7 @@ def main() -> None:
     pulumi.export("kubernetesVersion", spec.kubernetes_version)
     pulumi.export("apiEndpoint", spec.api_endpoint.url)
     pulumi.export("nodes", cluster.node_names)
+    pulumi.export("adminKubeconfig", cluster.pki.admin_kubeconfig)  # secret
+    pulumi.export("certificateExpiries", cluster.pki.expiries)
+    if cluster.cni.notice:
+        pulumi.export("cniNotice", cluster.cni.notice)
