@@ -1,0 +1,79 @@
+"""`Bootstrap`: what kubelets need in the API before they start: token, cluster-info, RBAC."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components import type_token
+from render import bootstrap as bs
+from spec.model import ClusterSpec
+
+_KINDS: dict[str, Any] = {
+    "Role": k8s.rbac.v1.Role,
+    "RoleBinding": k8s.rbac.v1.RoleBinding,
+    "ClusterRole": k8s.rbac.v1.ClusterRole,
+    "ClusterRoleBinding": k8s.rbac.v1.ClusterRoleBinding,
+}
+
+
+def _part(kind: str, object_name: str) -> str:
+    short = object_name.removeprefix(f"{bs.PREFIX}:").replace(":", "-")
+    return f"{kind.lower()}-{short}"
+
+
+class Bootstrap(pulumi.ComponentResource):
+    """`ready`: every object it creates; WorkerNode's kubelet step depends on all of them."""
+
+    def __init__(
+        self,
+        name: str,
+        spec: ClusterSpec,
+        pki: Any,  # components.pki.Pki: `.ca.cert_pem`, `.bootstrap_token_id`, `.bootstrap_token_secret`
+        provider: k8s.Provider,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__(type_token("Bootstrap"), name, None, opts)
+        api = pulumi.ResourceOptions(parent=self, provider=provider)
+
+        token_id = pulumi.Output.from_input(pki.bootstrap_token_id)
+        secret_doc = pulumi.Output.all(token_id, pki.bootstrap_token_secret).apply(
+            lambda v: bs.bootstrap_token_secret(v[0], v[1])
+        )
+        token = k8s.core.v1.Secret(
+            f"{name}-token",
+            metadata=token_id.apply(lambda i: bs.bootstrap_token_secret(i, "")["metadata"]),
+            type="bootstrap.kubernetes.io/token",
+            string_data=pulumi.Output.secret(secret_doc.apply(lambda d: d["stringData"])),
+            opts=api,
+        )
+        info_doc = pulumi.Output.from_input(pki.ca.cert_pem).apply(
+            lambda ca: bs.cluster_info_configmap(spec, ca)
+        )
+        cluster_info = k8s.core.v1.ConfigMap(
+            f"{name}-cluster-info",
+            metadata=info_doc.apply(lambda d: d["metadata"]),
+            data=info_doc.apply(lambda d: d["data"]),
+            opts=api,
+        )
+        self.ready: list[pulumi.Resource] = [token, cluster_info]
+        for obj in bs.rbac_objects():
+            kind = obj["kind"]
+            args = {_snake(k): v for k, v in obj.items() if k not in ("apiVersion", "kind")}
+            self.ready.append(
+                _KINDS[kind](f"{name}-{_part(kind, obj['metadata']['name'])}", **args, opts=api)
+            )
+
+        self.register_outputs(
+            {
+                "tokenSecret": token.metadata.apply(lambda m: m.name if m else None),
+                "objects": [f"{o['kind']}/{o['metadata']['name']}" for o in bs.rbac_objects()],
+            }
+        )
+
+
+def _snake(key: str) -> str:
+    """roleRef -> role_ref: the Python SDK's argument names."""
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in key)

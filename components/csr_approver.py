@@ -1,0 +1,107 @@
+"""Our kubelet-serving CSR approver on the control planes, and the join of every kubelet node.
+
+`CsrApprover` (one per control-plane node): the approver script (render/csr_policy.py's rules
+in POSIX sh), its allow list of node names/addresses, its own kubeconfig
+(k8s-from-scratch:csr-approver, allowed nothing but reading CSRs and approving kubelet-serving
+ones) and a systemd timer that runs it every 2 minutes, for kubelets' serving-cert rotations.
+
+`NodeJoin` (one per stack): during `pulumi up`, for each kubelet node, runs the approver on a
+control plane until that node's kubelet serves a certificate from the cluster CA (a clear
+error naming why its CSR was left pending otherwise); then labels control planes with
+node-role.kubernetes.io/control-plane through the API, which NodeRestriction forbids kubelet
+to set on itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components import type_token
+from components.steps import ManagedFile, content_hash, files_step, script_step
+from components.worker_node import WorkerNode
+from render import csr_policy as cp
+from render import kubelet as kl
+from spec.model import ClusterSpec, NodeSpec
+
+
+class CsrApprover(pulumi.ComponentResource):
+    """`ready`: the step that enabled the timer (after `bootstrap_ready`, so its first pass works)."""
+
+    def __init__(
+        self,
+        name: str,
+        spec: ClusterSpec,
+        node: NodeSpec,
+        host: Any,  # components.host_prep.Host: `.ready`, `.connection`
+        pki: Any,  # components.pki.Pki: `.ca.cert_pem`, `.csr_approver_kubeconfig`
+        bootstrap_ready: Sequence[pulumi.Resource] = (),
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__(type_token("CsrApprover"), name, None, opts)
+        if not node.is_control_plane:
+            raise ValueError(f"the CSR approver runs on control planes; {node.name} is not one")
+        self.node = node
+        self.connection = host.connection
+        files = [ManagedFile(meta, content) for meta, content in cp.approver_static_files(spec)]
+        files += [
+            ManagedFile(cp.CA_META, pki.ca.cert_pem),
+            ManagedFile(cp.KUBECONFIG_META, pki.csr_approver_kubeconfig, secret=True),
+        ]
+        installed = files_step(
+            f"{name}-files",
+            self.connection,
+            files,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[host.ready]),
+            dirs=(cp.APPROVER_DIR,),
+        )
+        enabled = script_step(
+            f"{name}-timer",
+            self.connection,
+            create=content_hash(files).apply(cp.enable_script),
+            delete=cp.disable_script(),
+            # Its RBAC lives in Bootstrap: without it every pass would fail.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[installed, *bootstrap_ready]),
+        )
+        self.ready: pulumi.Resource = enabled
+        self.register_outputs({"node": node.name, "every": cp.APPROVE_EVERY})
+
+
+class NodeJoin(pulumi.ComponentResource):
+    """`ready`: per node, the serving-certificate step and, for control planes, the label patch."""
+
+    def __init__(
+        self,
+        name: str,
+        spec: ClusterSpec,
+        approver: CsrApprover,
+        workers: Sequence[WorkerNode],
+        provider: k8s.Provider,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__(type_token("NodeJoin"), name, None, opts)
+        self.ready: list[pulumi.Resource] = []
+        for worker in workers:
+            node = worker.node
+            serving = script_step(
+                f"{name}-{node.name}-serving",
+                approver.connection,
+                create=cp.until_serving_command(node),
+                delete="true",  # approvals live in the API; nothing on the host to undo
+                # kubelet has its client certificate (so it registered) and the approver is set up.
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[worker.ready, approver.ready]),
+            )
+            self.ready.append(serving)
+            labels = kl.api_labels(node)
+            if labels:
+                patch = k8s.core.v1.NodePatch(
+                    f"{name}-{node.name}-role",
+                    metadata={"name": node.name, "labels": labels},
+                    # The Node object exists once its kubelet asked for a serving certificate.
+                    opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[serving]),
+                )
+                self.ready.append(patch)
+        self.register_outputs({"nodes": [w.node.name for w in workers], "approverNode": approver.node.name})
