@@ -52,6 +52,7 @@ usage() {
 	cat >&2 <<EOF
 usage: $0 [all|${ALL_COMPONENTS[*]}]...
 Builds into ${TOOLCHAIN_DIR} (set K8SFS_TOOLCHAIN_DIR to change).
+"prune" (after the builds) removes the Go build cache and work folders.
 Env: K8SFS_FORCE=1 rebuilds; K8SFS_VERIFY=1 checks SHA256SUMS of cached outputs;
      K8SFS_BUILD_JOBS (go build -p, default nproc); K8SFS_NICE (default 10);
      K8SFS_<COMPONENT>_VERSION overrides, see toolchain/versions.env.
@@ -491,7 +492,7 @@ build_containerd() {
 	new_wrapper "$w" k8sfs.local/toolchain/containerd "$(gomod_go "$gomod")"
 	wrapper_require "$w" "$m@$v"
 	wrapper_copy_gomod "$w" "$gomod" "" ""
-	local ld="-X $m/version.Version=$v -X $m/version.Package=github.com/containerd/containerd"
+	local ld="-X $m/version.Version=$v -X $m/version.Package=$m"
 	# Static build as upstream's release (no cgo: no btrfs snapshotter).
 	tmp=$(staging "$out")
 	gobuild "$w" "$tmp/" "$ld" "no_btrfs urfave_cli_no_docs netgo osusergo" \
@@ -516,6 +517,15 @@ build_crictl() {
 	publish "$tmp" "$out"
 }
 
+# prune: drop the Go build cache and the wrapper/copy-out folders (several GB
+# after a Kubernetes build); outputs and the module cache stay.
+prune() {
+	log "pruning $GOCACHE and $WORK_DIR"
+	go clean -cache
+	rm -rf "$WORK_DIR"
+	mkdir -p "$SCRATCH"
+}
+
 # ---------------------------------------------------------------------------
 
 main() {
@@ -525,6 +535,7 @@ main() {
 		case $c in
 		all) want+=("${ALL_COMPONENTS[@]}") ;;
 		pulumi | plugins | kubernetes | etcd | cni | containerd | crictl) want+=("$c") ;;
+		prune) want+=(prune) ;;
 		-h | --help)
 			usage
 			return 0
@@ -557,6 +568,7 @@ main() {
 			cni) build_cni ;;
 			containerd) build_containerd ;;
 			crictl) build_crictl ;;
+			prune) prune ;;
 			esac
 		)
 		rc=$?
