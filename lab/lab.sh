@@ -35,9 +35,9 @@ HOSTS_DIR=$WORK_DIR/hosts
 BASE_PACKAGES=(
 	systemd systemd-sysv dbus openssh-server iproute2 iputils-ping curl ca-certificates
 	kmod iptables nftables ebtables ipset ipvsadm conntrack socat ethtool procps tar gzip
-	util-linux systemd-timesyncd libseccomp2 apparmor less
+	util-linux systemd-timesyncd libseccomp2 apparmor xz-utils less
 )
-BASE_REVISION=1
+BASE_REVISION=2
 
 log() { printf '[lab %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 die() {
@@ -173,6 +173,26 @@ customise_base() {
 	chmod 700 "$root/root/.ssh"
 	# Key logins only.
 	printf 'PermitRootLogin prohibit-password\nPasswordAuthentication no\n' >"$root/etc/ssh/sshd_config.d/lab.conf"
+	# nspawn mounts cgroup v1 controllers read-only (its cgroup namespace makes each host see only
+	# its own subtree); kubelet and the runtime create kubepods/pod cgroups in them, so make the
+	# controller mounts writable before anything else starts. No-op on cgroup v2.
+	cat >"$root/etc/systemd/system/k8sfs-lab-cgroups.service" <<'EOF'
+[Unit]
+Description=k8s-from-scratch lab: writable cgroup v1 controllers
+DefaultDependencies=no
+Before=sysinit.target
+ConditionPathIsMountPoint=/sys/fs/cgroup/memory
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/bin/sh -c 'for d in /sys/fs/cgroup/*; do mountpoint -q "$d" && mount -o remount,rw,bind "$d"; done; true'
+
+[Install]
+WantedBy=sysinit.target
+EOF
+	mkdir -p "$root/etc/systemd/system/sysinit.target.wants"
+	ln -sf ../k8sfs-lab-cgroups.service "$root/etc/systemd/system/sysinit.target.wants/k8sfs-lab-cgroups.service"
 	# Units that cannot work in a container and would only mark the system degraded.
 	local unit
 	for unit in systemd-timesyncd.service getty@tty1.service; do
@@ -190,7 +210,33 @@ cmd_base() {
 gateway_ip() { printf '%s\n' "${GATEWAY%/*}"; }
 prefix_len() { printf '%s\n' "${GATEWAY#*/}"; }
 
+# Kernel settings kubelet sets machine-wide at start (kubelet's setupKernelTunables): the lab
+# records the machine's values before the first host and restores them with network-down.
+KUBELET_SYSCTLS=(vm.overcommit_memory vm.panic_on_oom kernel.panic kernel.panic_on_oops
+	kernel.keys.root_maxkeys kernel.keys.root_maxbytes)
+
+record_sysctls() {
+	local record=$RUN_DIR/sysctl-before key
+	[[ -f $record ]] && return 0
+	for key in "${KUBELET_SYSCTLS[@]}"; do
+		printf '%s=%s\n' "$key" "$(sysctl -n "$key")"
+	done >"$record.new"
+	mv "$record.new" "$record"
+}
+
+restore_sysctls() {
+	local record=$RUN_DIR/sysctl-before kv
+	[[ -f $record ]] || return 0
+	while read -r kv; do
+		[[ -n $kv ]] && sysctl -q -w "$kv" >/dev/null
+	done <"$record"
+	log "restored the kernel settings kubelet changes: $(tr '\n' ' ' <"$record")"
+	rm -f "$record"
+}
+
 network_up() {
+	mkdir -p "$RUN_DIR"
+	record_sysctls
 	if ! ip link show "$BRIDGE" >/dev/null 2>&1; then
 		log "bridge $BRIDGE: creating with $GATEWAY"
 		ip link add "$BRIDGE" type bridge
@@ -217,6 +263,7 @@ cmd_network_down() {
 	fi
 	ip link del "$BRIDGE"
 	log "bridge $BRIDGE: removed"
+	restore_sysctls
 }
 
 # --------------------------------------------------------------------------- hosts
