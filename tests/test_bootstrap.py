@@ -1,0 +1,137 @@
+"""TLS bootstrap objects: rendered as Kubernetes expects them, applied with the given provider."""
+
+from __future__ import annotations
+
+import base64
+
+import pulumi_kubernetes as k8s
+import yaml
+
+from components.bootstrap import Bootstrap
+from render import bootstrap as bs
+from render.pki_plan import APISERVER_KUBELET_CLIENT_CN, CSR_APPROVER_CN
+from tests.harness.program import run_function
+from tests.test_kubelet_components import CA_PEM, TOKEN_SECRET, fake_pki
+from tests.test_runtime_render import spec_of
+
+
+def test_token_secret_has_the_bootstrap_token_shape() -> None:
+    doc = bs.bootstrap_token_secret("abcdef", TOKEN_SECRET)
+    assert doc["metadata"] == {"name": "bootstrap-token-abcdef", "namespace": "kube-system"}
+    assert doc["type"] == "bootstrap.kubernetes.io/token"
+    data = doc["stringData"]
+    assert data["token-id"] == "abcdef" and data["token-secret"] == TOKEN_SECRET
+    assert data["usage-bootstrap-authentication"] == "true"
+    assert data["auth-extra-groups"].startswith("system:bootstrappers:")
+    assert "expiration" not in data
+
+
+def test_cluster_info_carries_server_and_ca_but_no_credentials() -> None:
+    spec = spec_of(apiEndpoint="k8s.example.com:6443")
+    cm = bs.cluster_info_configmap(spec, CA_PEM)
+    assert cm["metadata"] == {"name": "cluster-info", "namespace": "kube-public"}
+    kubeconfig = yaml.safe_load(cm["data"]["kubeconfig"])
+    (cluster,) = kubeconfig["clusters"]
+    assert cluster["cluster"]["server"] == "https://k8s.example.com:6443"
+    assert base64.b64decode(cluster["cluster"]["certificate-authority-data"]).decode() == CA_PEM
+    assert kubeconfig["users"] == [] and kubeconfig["contexts"] == []
+
+
+def bindings() -> dict[str, dict]:
+    return {o["metadata"]["name"]: o for o in bs.rbac_objects() if o["kind"].endswith("Binding")}
+
+
+def test_bootstrappers_and_nodes_get_exactly_the_builtin_csr_roles() -> None:
+    b = bindings()
+
+    def pair(name: str) -> tuple[str, str, str]:
+        return (b[name]["roleRef"]["name"], b[name]["subjects"][0]["kind"], b[name]["subjects"][0]["name"])
+
+    assert pair("k8s-from-scratch:node-bootstrapper") == (
+        "system:node-bootstrapper",
+        "Group",
+        "system:bootstrappers",
+    )
+    assert pair("k8s-from-scratch:node-autoapprove-bootstrap") == (
+        bs.NODE_CLIENT_ROLE,
+        "Group",
+        "system:bootstrappers",
+    )
+    assert pair("k8s-from-scratch:node-autoapprove-certificate-rotation") == (
+        bs.SELF_NODE_CLIENT_ROLE,
+        "Group",
+        "system:nodes",
+    )
+    assert pair("k8s-from-scratch:apiserver-kubelet-client") == (
+        "system:kubelet-api-admin",
+        "User",
+        APISERVER_KUBELET_CLIENT_CN,
+    )
+    assert pair("k8s-from-scratch:cluster-info-reader") == (
+        "k8s-from-scratch:cluster-info-reader",
+        "User",
+        "system:anonymous",
+    )
+    assert b["k8s-from-scratch:cluster-info-reader"]["metadata"]["namespace"] == "kube-public"
+
+
+def test_approver_may_read_csrs_and_approve_only_kubelet_serving() -> None:
+    objs = {(o["kind"], o["metadata"]["name"]): o for o in bs.rbac_objects()}
+    role = objs[("ClusterRole", "k8s-from-scratch:csr-approver")]
+    assert role["rules"] == [
+        {
+            "apiGroups": ["certificates.k8s.io"],
+            "resources": ["certificatesigningrequests"],
+            "verbs": ["get", "list", "watch"],
+        },
+        {
+            "apiGroups": ["certificates.k8s.io"],
+            "resources": ["certificatesigningrequests/approval"],
+            "verbs": ["update"],
+        },
+        {
+            "apiGroups": ["certificates.k8s.io"],
+            "resources": ["signers"],
+            "resourceNames": ["kubernetes.io/kubelet-serving"],
+            "verbs": ["approve"],
+        },
+    ]
+    binding = objs[("ClusterRoleBinding", "k8s-from-scratch:csr-approver")]
+    assert binding["subjects"] == [
+        {"kind": "User", "name": CSR_APPROVER_CN, "apiGroup": "rbac.authorization.k8s.io"}
+    ]
+    anonymous = objs[("Role", "k8s-from-scratch:cluster-info-reader")]["rules"]
+    assert anonymous == [
+        {"apiGroups": [""], "resources": ["configmaps"], "resourceNames": ["cluster-info"], "verbs": ["get"]}
+    ]
+
+
+def test_component_applies_every_object_with_the_provider() -> None:
+    spec = spec_of()
+
+    def program() -> None:
+        pki = fake_pki()
+        provider = k8s.Provider("k8s", kubeconfig=pki.admin_kubeconfig)
+        Bootstrap("bootstrap", spec, pki, provider)
+
+    graph = run_function(program)
+    boot = graph.named("bootstrap")
+    children = graph.children(boot)
+    provider_urn = graph.named("k8s").urn
+    assert all(c.provider.startswith(provider_urn) for c in children)
+    applied = {(c.inputs["kind"], c.inputs["metadata"]["name"]) for c in children}
+    expected = {(o["kind"], o["metadata"]["name"]) for o in bs.rbac_objects()}
+    expected |= {("Secret", "bootstrap-token-abcdef"), ("ConfigMap", "cluster-info")}
+    assert applied == expected
+    for child in children:
+        obj = next(
+            (o for o in bs.rbac_objects() if o["metadata"]["name"] == child.inputs["metadata"]["name"]), None
+        )
+        if obj is not None and child.inputs["kind"] == obj["kind"]:
+            for key in ("rules", "roleRef", "subjects"):
+                assert child.inputs.get(key) == obj.get(key), (child.name, key)
+    token = graph.named("bootstrap-token")
+    assert token.inputs["stringData"]["token-secret"] == TOKEN_SECRET
+    assert "stringData" in token.secret_paths
+    info = graph.named("bootstrap-cluster-info")
+    assert info.inputs["data"] == bs.cluster_info_configmap(spec, CA_PEM)["data"]

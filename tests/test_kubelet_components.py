@@ -1,0 +1,234 @@
+"""Under mocks, for every preset: each node gets exactly the runtime, kubelet and kube-proxy settings
+its spec asks for, kubelet never starts before its runtime and the bootstrap objects, secrets
+travel only on stdin, and control planes are labelled through the API after they joined.
+
+Host and Pki are small stand-ins with the attributes the real components expose, so these tests
+do not depend on how those components build them.
+"""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pytest
+import yaml
+from pulumi_command import remote
+
+from components.bootstrap import Bootstrap
+from components.csr_approver import CsrApprover, NodeJoin
+from components.runtime import Runtime
+from components.worker_node import WorkerNode
+from render import csr_policy as cp
+from render import kube_proxy as kp
+from render import kubelet as kl
+from render import runtime as rt
+from spec.model import ClusterSpec
+from tests.harness.program import Graph, run_function
+from tests.harness.recorder import Registration
+from tests.test_kubelet_render import PRESETS, preset_spec
+
+CA_PEM = "-----BEGIN CERTIFICATE-----\nY2E=\n-----END CERTIFICATE-----\n"
+TOKEN_SECRET = "0123456789abcdef"
+BOOTSTRAP_KUBECONFIG = f"kind: Config\nusers:\n- user:\n    token: abcdef.{TOKEN_SECRET}\n"
+PROXY_KUBECONFIG = "kind: Config\nusers:\n- user:\n    client-key-data: UFJPWFktS0VZ\n"
+APPROVER_KUBECONFIG = "kind: Config\nusers:\n- user:\n    client-key-data: QVBQUk9WRVItS0VZ\n"
+SECRETS = (TOKEN_SECRET, "UFJPWFktS0VZ", "QVBQUk9WRVItS0VZ")
+
+
+class FakeHost(pulumi.ComponentResource):
+    """What components.host_prep.Host exposes: `.connection` and `.ready`."""
+
+    def __init__(self, name: str, address: str) -> None:
+        super().__init__("test:index:Host", name, None, None)
+        self.connection = remote.ConnectionArgs(
+            host=address, user="root", private_key=pulumi.Output.secret("ssh-key")
+        )
+        self.ready = remote.Command(
+            f"{name}-ready",
+            connection=self.connection,
+            create="true",
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.register_outputs({})
+
+
+def fake_pki() -> Any:
+    return SimpleNamespace(
+        ca=SimpleNamespace(cert_pem=pulumi.Output.from_input(CA_PEM)),
+        bootstrap_kubeconfig=pulumi.Output.secret(BOOTSTRAP_KUBECONFIG),
+        kube_proxy_kubeconfig=pulumi.Output.secret(PROXY_KUBECONFIG),
+        csr_approver_kubeconfig=pulumi.Output.secret(APPROVER_KUBECONFIG),
+        bootstrap_token_id=pulumi.Output.from_input("abcdef"),
+        bootstrap_token_secret=pulumi.Output.secret(TOKEN_SECRET),
+        admin_kubeconfig=pulumi.Output.secret("kind: Config\n"),
+    )
+
+
+def build(spec: ClusterSpec) -> Graph:
+    def program() -> None:
+        pki = fake_pki()
+        provider = k8s.Provider("k8s", kubeconfig=pki.admin_kubeconfig)
+        boot = Bootstrap("bootstrap", spec, pki, provider)
+        approvers, workers = [], []
+        for node in spec.nodes:
+            host = FakeHost(f"{node.name}-host", node.address)
+            if node.is_control_plane:
+                approvers.append(CsrApprover(f"{node.name}-csr-approver", spec, node, host, pki, boot.ready))
+            if node.runs_kubelet:
+                runtime = Runtime(f"{node.name}-runtime", spec, node, host)
+                workers.append(WorkerNode(f"{node.name}-node", spec, node, host, runtime, pki, boot.ready))
+        NodeJoin("join", spec, approvers[0], workers, provider)
+
+    return run_function(program)
+
+
+def bundle(reg: Registration) -> dict[str, tuple[str, str]]:
+    """path -> (mode, content) of a files step's stdin."""
+    out = {}
+    for line in reg.inputs["stdin"].splitlines():
+        path, mode, _owner, _group, data = line.split(" ")
+        out[path] = (mode, base64.b64decode(data).decode())
+    return out
+
+
+def deps(graph: Graph, reg: Registration) -> set[str]:
+    return {graph.by_urn(u).name for u in reg.dependencies}
+
+
+GRAPHS: dict[str, tuple[ClusterSpec, Graph]] = {}
+
+
+@pytest.fixture(params=PRESETS, ids=lambda p: p.name)
+def preset(request: pytest.FixtureRequest) -> tuple[ClusterSpec, Graph]:
+    path: Path = request.param
+    if path.name not in GRAPHS:
+        spec = preset_spec(path)
+        GRAPHS[path.name] = (spec, build(spec))
+    return GRAPHS[path.name]
+
+
+def test_each_node_gets_exactly_its_runtime(preset: tuple[ClusterSpec, Graph]) -> None:
+    spec, graph = preset
+    runtimes = graph.of_type("k8s-from-scratch:index:Runtime")
+    assert sorted(r.name for r in runtimes) == sorted(f"{n.name}-runtime" for n in spec.kubelet_nodes)
+    want = {f.meta.path: f.content for f in rt.runtime_files(spec)}
+    for node in spec.kubelet_nodes:
+        component = graph.named(f"{node.name}-runtime")
+        children = {r.name: r for r in graph.children(component)}
+        assert set(children) == {f"{node.name}-runtime-{p}" for p in ("preflight", "config", "service")}
+        files = bundle(children[f"{node.name}-runtime-config"])
+        assert {p: c for p, (_, c) in files.items()} == want
+        preflight = children[f"{node.name}-runtime-preflight"]
+        assert preflight.inputs["create"] == rt.preflight_script(spec, node.name)
+        assert preflight.inputs["connection"]["host"] == node.address
+        # preflight -> config -> service, all after the host step.
+        assert f"{node.name}-host-ready" in deps(graph, preflight)
+        assert f"{node.name}-runtime-preflight" in deps(graph, children[f"{node.name}-runtime-config"])
+        service = children[f"{node.name}-runtime-service"]
+        assert f"{node.name}-runtime-config" in deps(graph, service)
+        assert service.inputs["delete"] == rt.stop_script(spec)
+        assert rt.runtime_info(spec).unit in service.inputs["create"]
+
+
+def test_each_node_gets_its_kubelet_and_proxy_settings(preset: tuple[ClusterSpec, Graph]) -> None:
+    spec, graph = preset
+    for node in spec.kubelet_nodes:
+        files = bundle(graph.named(f"{node.name}-node-kubelet-files"))
+        assert yaml.safe_load(files[kl.CONFIG][1]) == kl.kubelet_config(spec, node)
+        assert files[kl.UNIT_FILE][1] == kl.kubelet_unit(spec, node)
+        assert files[kl.CLIENT_CA] == ("0644", CA_PEM)
+        assert files[kl.BOOTSTRAP_KUBECONFIG] == ("0600", BOOTSTRAP_KUBECONFIG)
+        if spec.kube_proxy.enabled:
+            proxy = bundle(graph.named(f"{node.name}-node-kube-proxy-files"))
+            assert yaml.safe_load(proxy[kp.CONFIG][1]) == kp.kube_proxy_config(spec, node)
+            assert proxy[kp.KUBECONFIG] == ("0600", PROXY_KUBECONFIG)
+            step = graph.named(f"{node.name}-node-kube-proxy")
+            assert {f"{node.name}-node-kube-proxy-files", f"{node.name}-node-kubelet"} <= deps(graph, step)
+        else:
+            assert not [r for r in graph.registrations if r.name == f"{node.name}-node-kube-proxy-files"]
+
+
+def test_kubelet_never_starts_before_its_runtime_and_the_bootstrap_objects(
+    preset: tuple[ClusterSpec, Graph],
+) -> None:
+    spec, graph = preset
+    boot = graph.named("bootstrap")
+    boot_objects = {r.name for r in graph.children(boot)}
+    assert len(boot_objects) >= 9
+    for node in spec.kubelet_nodes:
+        kubelet = graph.named(f"{node.name}-node-kubelet")
+        need = {f"{node.name}-runtime-service", f"{node.name}-node-kubelet-files", *boot_objects}
+        assert need <= deps(graph, kubelet), need - deps(graph, kubelet)
+        assert kubelet.inputs["delete"] == kl.stop_script()
+        assert (
+            f"--node-ip={node.internal_address}"
+            in bundle(graph.named(f"{node.name}-node-kubelet-files"))[kl.UNIT_FILE][1]
+        )
+
+
+def test_secrets_travel_only_on_stdin(preset: tuple[ClusterSpec, Graph]) -> None:
+    _, graph = preset
+    for reg in graph.of_type("command:remote:Command"):
+        for key in ("create", "update", "delete"):
+            text = str(reg.inputs.get(key) or "")
+            assert not any(s in text for s in SECRETS), f"{reg.name}.{key} carries a secret"
+        if any(s in str(reg.inputs.get("stdin") or "") for s in SECRETS):
+            assert "stdin" in reg.secret_paths, f"{reg.name} sends a secret on stdin unmarked"
+            assert "stdin" in reg.additional_secret_outputs
+    token = graph.named("bootstrap-token")
+    assert any(p.startswith("stringData") for p in token.secret_paths)
+
+
+def test_nodes_join_through_our_approver_and_control_planes_get_their_role(
+    preset: tuple[ClusterSpec, Graph],
+) -> None:
+    spec, graph = preset
+    approver_node = spec.control_plane_nodes[0]
+    for node in spec.kubelet_nodes:
+        serving = graph.named(f"join-{node.name}-serving")
+        assert serving.inputs["connection"]["host"] == approver_node.address
+        assert serving.inputs["create"] == cp.until_serving_command(node)
+        assert {
+            f"{node.name}-node-kube-proxy" if spec.kube_proxy.enabled else f"{node.name}-node-kubelet",
+            f"{approver_node.name}-csr-approver-timer",
+        } <= deps(graph, serving)
+        patches = [r for r in graph.registrations if r.name == f"join-{node.name}-role"]
+        if node.is_control_plane:
+            (patch,) = patches
+            assert patch.type == "kubernetes:core/v1:NodePatch"
+            assert patch.inputs["metadata"] == {"name": node.name, "labels": {kl.CONTROL_PLANE_ROLE: ""}}
+            assert deps(graph, patch) == {f"join-{node.name}-serving"}
+            assert patch.provider.startswith(graph.named("k8s").urn)
+        else:
+            assert patches == []
+
+
+def test_an_approver_runs_on_every_control_plane_with_its_own_identity(
+    preset: tuple[ClusterSpec, Graph],
+) -> None:
+    spec, graph = preset
+    for node in spec.control_plane_nodes:
+        files = bundle(graph.named(f"{node.name}-csr-approver-files"))
+        assert files[cp.APPROVER_KUBECONFIG] == ("0600", APPROVER_KUBECONFIG)
+        assert files[cp.APPROVER_SCRIPT] == ("0755", cp.approver_script())
+        allowed = files[cp.APPROVER_NODES][1]
+        for other in spec.kubelet_nodes:
+            assert f"{other.name} DNS {other.name}\n" in allowed
+        timer = graph.named(f"{node.name}-csr-approver-timer")
+        assert {r.name for r in graph.children(graph.named("bootstrap"))} <= deps(graph, timer)
+    workers_only = [n for n in spec.nodes if not n.is_control_plane]
+    for node in workers_only:
+        assert not [r for r in graph.registrations if r.name.startswith(f"{node.name}-csr-approver")]
+
+
+def test_every_child_is_parented_and_prefixed(preset: tuple[ClusterSpec, Graph]) -> None:
+    _, graph = preset
+    for comp in graph.registrations:
+        if comp.type.startswith("k8s-from-scratch:index:"):
+            for child in graph.children(comp):
+                assert child.name.startswith(f"{comp.name}-"), (comp.name, child.name)
