@@ -324,7 +324,7 @@ make_embeds() {
 			;;
 		*) die "$name: embedded file $cmd/$f is missing and I do not know how to make it" ;;
 		esac
-	done < <(sed -n 's,^//go:embed[[:space:]]\{1,\},,p' "$cmd"/*.go | tr ' ' '\n')
+	done < <(sed -n 's|^//go:embed[[:space:]]\{1,\}||p' "$cmd"/*.go | tr ' ' '\n')
 }
 
 # build_plugin NAME VERSION: copy the provider module out of the module cache,
@@ -586,4 +586,5 @@ main() {
 	((${#failed[@]} == 0)) || die "failed: ${failed[*]}"
 }
 
-main "$@"; exit
+# Sourcing the file (for tests) defines the functions only.
+if [[ ${BASH_SOURCE[0]} == "$0" ]]; then main "$@"; exit; fi
