@@ -436,3 +436,12 @@ def test_until_serving_verifies_the_kubelet_certificate(tmp_path: Path, signed_b
         assert "does not serve a certificate from the cluster CA after 2 s" in result.stderr
         # The reason the node's own request was left pending is part of the error.
         assert "left pending csr-w1-now from system:node:w1: DNS elsewhere.example.com" in result.stderr
+
+
+def test_approver_names_a_missing_tool(tmp_path: Path) -> None:
+    script = tmp_path / "approver.sh"
+    missing = str(tmp_path / "no-kubectl")
+    script.write_text(cp.approver_script(kubectl=missing, nodes_file=str(tmp_path / "n")))
+    result = subprocess.run(["sh", str(script)], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 1
+    assert f"{missing} is missing: the CSR approver needs kubectl and openssl" in result.stderr

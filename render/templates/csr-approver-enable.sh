@@ -1,5 +1,10 @@
 # Starts the approver timer (its files: sha256 $HASH) and runs one pass now.
 set -eu
+if ! command -v openssl >/dev/null 2>&1; then
+  echo "error: openssl is missing on this control plane; the CSR approver reads requests with it" \
+    "(install the openssl package)" >&2
+  exit 1
+fi
 echo "approver files sha256 $HASH"
 systemctl daemon-reload
 systemctl enable --now "$TIMER" 2>&1

@@ -7,6 +7,12 @@
 #                                          a certificate from the cluster CA, at most S seconds
 set -eu
 umask 077
+for tool in "$KUBECTL" "$OPENSSL"; do
+  if ! command -v "$tool" >/dev/null 2>&1; then
+    echo "error: $tool is missing: the CSR approver needs kubectl and openssl on this host" >&2
+    exit 1
+  fi
+done
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
