@@ -17,7 +17,7 @@ from spec.model import ClusterSpec, NodeSpec
 from tests.harness.program import preset_config, presets
 from tests.test_runtime_render import spec_of
 
-PRESETS = [p for p in presets() if "dev" not in p.name]
+PRESETS = presets()  # the lab (Pulumi.dev.yaml) included
 
 
 def preset_spec(path: Path) -> ClusterSpec:
