@@ -11,9 +11,9 @@
 #   lab/lab.sh status                    what runs
 #   lab/lab.sh clean [--all]             destroy every host, the mirror, the bridge (--all: the base)
 #
-# Settings (environment): K8SFS_LAB_WORK_DIR, K8SFS_LAB_BRIDGE, K8SFS_LAB_GATEWAY (the bridge's
-# address with prefix, the hosts' gateway), K8SFS_LAB_RELEASE, K8SFS_LAB_DEBIAN_MIRROR,
-# K8SFS_LAB_MIRROR_PORT, K8SFS_LAB_BOOT_TIMEOUT. See lab/README.md.
+# Settings (environment): K8SFS_LAB_WORK_DIR, K8SFS_LAB_BASE_DIR, K8SFS_LAB_BRIDGE,
+# K8SFS_LAB_GATEWAY (the bridge's address with prefix, the hosts' gateway), K8SFS_LAB_RELEASE,
+# K8SFS_LAB_DEBIAN_MIRROR, K8SFS_LAB_MIRROR_PORT, K8SFS_LAB_BOOT_TIMEOUT. See lab/README.md.
 #
 # Processes outlive the caller (pulumi): as transient systemd units when systemd is PID 1,
 # otherwise as session leaders whose PIDs are kept under WORK_DIR/run.
@@ -27,8 +27,10 @@ RELEASE=${K8SFS_LAB_RELEASE:-bookworm}
 MIRROR_PORT=${K8SFS_LAB_MIRROR_PORT:-8088}
 BOOT_TIMEOUT=${K8SFS_LAB_BOOT_TIMEOUT:-180}
 PREFIX=k8sfs-lab # transient unit and network namespace names: PREFIX-NAME
+BASE_ROOT=${K8SFS_LAB_BASE_DIR:-$WORK_DIR/base} # may be shared between work dirs (tests)
 RUN_DIR=$WORK_DIR/run
 HOSTS_DIR=$WORK_DIR/hosts
+MIRROR_UNIT=$PREFIX-mirror-$MIRROR_PORT
 
 # Everything host preparation would otherwise install from a package mirror: lab hosts have no
 # internet. Bump BASE_REVISION when the customisation in build_base changes.
@@ -130,7 +132,7 @@ debian_mirror() {
 base_dir() {
 	local key
 	key=$(printf '%s\n' "$RELEASE" "$BASE_REVISION" "${BASE_PACKAGES[@]}" | sha256sum | cut -c1-12)
-	printf '%s\n' "$WORK_DIR/base/$RELEASE-$key"
+	printf '%s\n' "$BASE_ROOT/$RELEASE-$key"
 }
 
 build_base() {
@@ -155,6 +157,7 @@ build_base() {
 	touch "$tmp/.complete"
 	rm -rf --one-file-system "$dir"
 	mv "$tmp" "$dir"
+	prune_bases "$dir"
 	log "base rootfs: built in $((SECONDS - start)) s: $dir ($(du -sh "$dir/rootfs" | cut -f1))"
 	printf '%s\n' "$dir"
 }
@@ -197,6 +200,19 @@ EOF
 	local unit
 	for unit in systemd-timesyncd.service getty@tty1.service; do
 		ln -sf /dev/null "$root/etc/systemd/system/$unit"
+	done
+}
+
+# prune_bases KEEP: remove older base builds no host of this work dir was made from.
+prune_bases() {
+	local keep=$1 old used
+	for old in "$BASE_ROOT"/*; do
+		[[ -d $old && $old != "$keep" ]] || continue
+		used=$(cat "$HOSTS_DIR"/*/base 2>/dev/null | grep -cxF "$old" || true)
+		if [[ $used == 0 ]]; then
+			log "base rootfs: removing the older $old"
+			rm -rf --one-file-system "$old"
+		fi
 	done
 }
 
@@ -259,6 +275,10 @@ cmd_network_down() {
 	ports=$(ip -o link show master "$BRIDGE" | awk -F': ' '{print $2}' | cut -d@ -f1 | tr '\n' ' ')
 	if [[ -n $ports ]]; then
 		log "bridge $BRIDGE: still has ports ($ports); destroy those hosts first; keeping it"
+		return 0
+	fi
+	if [[ -n $(mirror_pid) ]]; then
+		log "bridge $BRIDGE: the mirror still listens on it; run mirror-stop first; keeping it"
 		return 0
 	fi
 	ip link del "$BRIDGE"
@@ -429,10 +449,16 @@ wait_ready() {
 
 create_host() {
 	local name=$1 ip=$2 pubkey=$3 base dir=$HOSTS_DIR/$1 start=$SECONDS
-	base=$(with_lock base build_base)
+	# A host keeps the base it was made from (its overlay's upper dir holds changes against it).
+	if [[ -f $dir/base && -f $(<"$dir/base")/.complete ]]; then
+		base=$(<"$dir/base")
+	else
+		base=$(with_lock base build_base)
+	fi
 	with_lock network network_up
 	if [[ -f $dir/ip && $(<"$dir/ip") != "$ip" ]]; then
-		die "$name exists with address $(<"$dir/ip"); destroy it first"
+		log "$name: moves from $(<"$dir/ip") to $ip: recreating it"
+		destroy_host "$name"
 	fi
 	mkdir -p "$dir" "$RUN_DIR"
 	printf '%s\n' "$ip" >"$dir/ip"
@@ -517,7 +543,7 @@ cmd_destroy() {
 mirror_pid() {
 	local pid=""
 	if have_systemd; then
-		pid=$(systemctl show -p MainPID --value "$PREFIX-mirror.service" 2>/dev/null || true)
+		pid=$(systemctl show -p MainPID --value "$MIRROR_UNIT.service" 2>/dev/null || true)
 		[[ $pid == 0 ]] && pid=""
 	elif [[ -f $RUN_DIR/mirror.pid ]]; then
 		pid=$(<"$RUN_DIR/mirror.pid")
@@ -528,8 +554,8 @@ mirror_pid() {
 
 mirror_stop() {
 	if have_systemd; then
-		systemctl stop "$PREFIX-mirror.service" 2>/dev/null || true
-		systemctl reset-failed "$PREFIX-mirror.service" 2>/dev/null || true
+		systemctl stop "$MIRROR_UNIT.service" 2>/dev/null || true
+		systemctl reset-failed "$MIRROR_UNIT.service" 2>/dev/null || true
 	else
 		local pid
 		pid=$(mirror_pid)
@@ -552,7 +578,7 @@ mirror_start() {
 		python=$(command -v python3) || die "python3 is missing"
 		local cmd=("$python" -m http.server --bind "$(gateway_ip)" --directory "$dir" "$MIRROR_PORT")
 		if have_systemd; then
-			systemd-run --quiet --unit="$PREFIX-mirror" --property=DynamicUser=yes "${cmd[@]}"
+			systemd-run --quiet --unit="$MIRROR_UNIT" --property=DynamicUser=yes "${cmd[@]}"
 		else
 			daemon "$RUN_DIR/mirror.pid" "$RUN_DIR/mirror.log" "" "${cmd[@]}"
 		fi
