@@ -1,9 +1,10 @@
 """The container runtime of a kubelet node, rendered: containerd or CRI-O configs, crictl, units, scripts.
 
 Configs are built as data and dumped with a small TOML emitter (`toml_dumps`), in the format of
-the runtime version the spec pins: containerd 2.x reads config version 3 with the
-io.containerd.cri.v1.* plugin ids; containerd 1.6/1.7 read version 2 with everything under
-io.containerd.grpc.v1.cri (sandbox_image, cni.bin_dir). CRI-O gets one drop-in in
+the runtime version the spec pins: containerd 2.0-2.2 read config version 3 with the
+io.containerd.cri.v1.* plugin ids; 2.3 reads version 4 (the same CRI plugins, the gRPC address
+moved into io.containerd.server.v1.grpc); containerd 1.6/1.7 read version 2 with everything
+under io.containerd.grpc.v1.cri (sandbox_image, cni.bin_dir). CRI-O gets one drop-in in
 /etc/crio/crio.conf.d/ (lexical order, last wins) on top of its built-in defaults.
 
 Binaries are installed by the Host component (render/artifacts.py): containerd and crictl in
@@ -171,10 +172,13 @@ class ContainerdLayout:
 
 
 def containerd_config_version(containerd_version: str) -> int:
+    """The config format a containerd reads natively (older ones are migrated, with a warning)."""
     parsed = parse_version(containerd_version)
     if parsed is None:
         raise ValueError(f"not a containerd version: {containerd_version!r}")
-    return 3 if parsed[0] >= 2 else 2
+    if parsed[0] < 2:
+        return 2
+    return 4 if parsed[:2] >= (2, 3) else 3
 
 
 def containerd_config(
@@ -205,16 +209,16 @@ def containerd_config(
             "options": {"ConfigPath": KATA_CONFIG},
         }
     runtime_table = {"default_runtime_name": "runc", "runtimes": runtimes}
-    doc: dict[str, Any] = {
-        "version": config_version,
-        "root": layout.root,
-        "state": layout.state,
-        "grpc": {"address": layout.address},
-    }
+    doc: dict[str, Any] = {"version": config_version, "root": layout.root, "state": layout.state}
     plugins: dict[str, Any] = {}
+    if config_version >= 4:
+        # Version 4 (containerd 2.3) moved the server settings into plugin blocks.
+        plugins["io.containerd.server.v1.grpc"] = {"address": layout.address}
+    else:
+        doc["grpc"] = {"address": layout.address}
     if layout.opt_dir is not None:
         plugins["io.containerd.internal.v1.opt"] = {"path": layout.opt_dir}
-    if config_version == 3:
+    if config_version >= 3:
         cni: dict[str, Any] = {"conf_dir": layout.cni_conf_dir}
         # bin_dirs replaced bin_dir in 2.1 (bin_dir is deprecated there and goes away in 2.3+).
         if parsed >= (2, 1, 0):

@@ -1,7 +1,8 @@
 """A real containerd reads our rendered config and serves the CRI with our runtime handlers.
 
 Debian bookworm's containerd (1.6.x, config version 2) always runs when installed; a containerd
-2.x built by toolchain/build.sh (config version 3) runs too when present. Root, state, sockets
+2.x built by toolchain/build.sh runs too when present, with its own format (2.3: version 4) and
+with the format of the pinned default (2.2: version 3). Root, state, sockets
 and the opt dir live in a temp dir, so nothing on this machine is touched. The CRI status comes
 from the CRI gRPC API itself (runtime.v1.RuntimeService/Status, verbose), read with a few
 lines of protobuf wire decoding: no crictl needed.
@@ -105,7 +106,7 @@ def workdir() -> Iterator[Path]:
     shutil.rmtree(path, ignore_errors=True)
 
 
-def layout(base: Path) -> rt.ContainerdLayout:
+def layout(base: Path, version: str) -> rt.ContainerdLayout:
     runc = shutil.which("runc") or "/usr/sbin/runc"
     (base / "net.d").mkdir()
     return rt.ContainerdLayout(
@@ -114,8 +115,23 @@ def layout(base: Path) -> rt.ContainerdLayout:
         address=str(base / "c.sock"),
         cni_conf_dir=str(base / "net.d"),
         runc=runc,
-        opt_dir=str(base / "opt"),
+        # containerd 1.x unpacks "opt" plugins under /opt/containerd by default; 2.x has no such plugin.
+        opt_dir=str(base / "opt") if version.startswith("1.") else None,
     )
+
+
+def find(doc: Any, key: str) -> Any:
+    """The first value under `key` anywhere in a JSON document (the layout differs by version)."""
+    if isinstance(doc, dict):
+        if key in doc:
+            return doc[key]
+        doc = list(doc.values())
+    if isinstance(doc, list):
+        for item in doc:
+            found = find(item, key)
+            if found is not None:
+                return found
+    return None
 
 
 def start(binary: str, config: Path, base: Path) -> subprocess.Popen[bytes]:
@@ -139,25 +155,44 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(timeout=5)
 
 
-BINARIES = containerd_binaries()
+def cases() -> list[tuple[str, str]]:
+    """(binary, version whose format we render): each binary's own, and on a containerd 2.x also
+    the pinned default version's format (2.2 -> config version 3, which 2.3 migrates)."""
+    pinned = spec_of().versions.containerd
+    out = []
+    for binary in containerd_binaries():
+        version = version_of(binary)
+        out.append((binary, version))
+        if version.split(".")[0] == pinned.split(".")[0] and version != pinned:
+            out.append((binary, pinned))
+    return out
 
 
-@pytest.mark.skipif(not BINARIES, reason="no containerd (apt-get install containerd runc)")
-@pytest.mark.parametrize("binary", BINARIES)
+CASES = cases()
+
+
+@pytest.mark.skipif(not CASES, reason="no containerd (apt-get install containerd runc)")
+@pytest.mark.parametrize(("binary", "render_as"), CASES, ids=[f"{b}-as-{v}" for b, v in CASES])
 @pytest.mark.parametrize("kata", [False, True], ids=["runc", "runc+kata"])
-def test_containerd_serves_cri_with_our_handlers(binary: str, kata: bool, workdir: Path) -> None:
+def test_containerd_serves_cri_with_our_handlers(
+    binary: str, render_as: str, kata: bool, workdir: Path
+) -> None:
     version = version_of(binary)
     spec = spec_of(runtime={"name": "containerd", "kata": kata})
-    where = layout(workdir)
+    where = layout(workdir, version)
     config = workdir / "config.toml"
-    config.write_text(rt.render_containerd_config(spec, where, version=version))
+    config.write_text(rt.render_containerd_config(spec, where, version=render_as))
 
     # `config dump` parses the file as containerd does and prints the merged result.
     dump = subprocess.run(
         [binary, "--config", str(config), "config", "dump"], capture_output=True, text=True, timeout=30
     )
     assert dump.returncode == 0, dump.stderr
-    assert f'address = "{where.address}"' in dump.stdout
+    assert where.address in dump.stdout
+    if render_as == version:
+        assert "migrated" not in dump.stderr, f"not the native config format of {version}: {dump.stderr}"
+    sandbox = [line for line in dump.stdout.splitlines() if "sandbox" in line and "pause" in line]
+    assert sandbox and rt.pause_image(spec) in sandbox[0], dump.stdout
 
     proc = start(binary, config, workdir)
     try:
@@ -173,8 +208,8 @@ def test_containerd_serves_cri_with_our_handlers(binary: str, kata: bool, workdi
     finally:
         stop(proc)
 
-    runtimes = cri_config["containerd"]["runtimes"]
-    assert cri_config["containerd"]["defaultRuntimeName"] == "runc"
+    runtimes = find(cri_config, "runtimes")
+    assert find(cri_config, "defaultRuntimeName") == "runc"
     assert set(runtimes) == ({"runc", rt.KATA_HANDLER} if kata else {"runc"})
     assert runtimes["runc"]["runtimeType"] == "io.containerd.runc.v2"
     assert runtimes["runc"]["options"]["SystemdCgroup"] is True
@@ -182,9 +217,11 @@ def test_containerd_serves_cri_with_our_handlers(binary: str, kata: bool, workdi
     if kata:
         assert runtimes[rt.KATA_HANDLER]["runtimeType"] == "io.containerd.kata.v2"
         assert runtimes[rt.KATA_HANDLER]["runtimePath"] == rt.KATA_SHIM
-    sandbox = cri_config.get("sandboxImage") or cri_config.get("pinnedImages", {}).get("sandbox")
-    assert sandbox == rt.pause_image(spec)
-    cni = cri_config["cni"]
-    assert where.cni_conf_dir == cni["confDir"]
-    bin_dirs = cni.get("binDirs") or [cni.get("binDir")]
+    # 1.x reports its sandbox image in the runtime status; 2.x keeps it in the image service.
+    assert find(cri_config, "sandboxImage") in (None, rt.pause_image(spec))
+    # containerd brings up the pods' lo itself with the loopback plugin: no loopback conf file.
+    networks = json.loads(info["cniconfig"]).get("Networks") or []
+    assert [n for n in networks if n.get("IFName") == "lo" and "loopback" in json.dumps(n)], networks
+    assert find(cri_config, "confDir") == where.cni_conf_dir
+    bin_dirs = find(cri_config, "binDirs") or [find(cri_config, "binDir")]
     assert bin_dirs == [where.cni_bin_dir]

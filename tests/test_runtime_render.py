@@ -77,6 +77,7 @@ def test_containerd_2_2_uses_config_version_3_with_bin_dirs() -> None:
     spec = spec_of()
     doc = tomllib.loads(rt.render_containerd_config(spec))
     assert doc["version"] == 3
+    assert doc["grpc"] == {"address": rt.CONTAINERD.socket}
     images, runtime = cri_v3(doc)
     assert images["pinned_images"]["sandbox"] == f"registry.k8s.io/pause:{spec.versions.pause}"
     assert runtime["containerd"]["default_runtime_name"] == "runc"
@@ -86,6 +87,16 @@ def test_containerd_2_2_uses_config_version_3_with_bin_dirs() -> None:
     assert runtime["cni"] == {"bin_dirs": ["/opt/cni/bin"], "conf_dir": "/etc/cni/net.d"}
     assert "io.containerd.grpc.v1.cri" not in doc["plugins"]
     assert list(runtime["containerd"]["runtimes"]) == ["runc"], "no kata handler unless asked"
+
+
+def test_containerd_2_3_uses_config_version_4_with_the_grpc_address_in_a_plugin() -> None:
+    doc = tomllib.loads(rt.render_containerd_config(spec_of(versions={"containerd": "2.3.7"})))
+    assert doc["version"] == 4
+    assert "grpc" not in doc
+    assert doc["plugins"]["io.containerd.server.v1.grpc"] == {"address": rt.CONTAINERD.socket}
+    images, runtime = cri_v3(doc)
+    assert images["pinned_images"]["sandbox"].startswith("registry.k8s.io/pause:")
+    assert runtime["cni"]["bin_dirs"] == ["/opt/cni/bin"]
 
 
 def test_containerd_2_0_keeps_the_single_bin_dir() -> None:
