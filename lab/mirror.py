@@ -10,7 +10,7 @@ Archives are reproducible (sorted entries, zero mtimes, root owner, gzip without
 rebuilding the mirror from the same binaries gives the same checksums and `pulumi up` sees no change.
 
     python -m lab.mirror build [--stack-file Pulumi.dev.yaml] [--toolchain DIR] [--out DIR]
-    python -m lab.mirror checksums [--out DIR]
+    python -m lab.mirror checksums|url|hosts [--stack-file ...] [--out DIR]
 """
 
 from __future__ import annotations
@@ -288,7 +288,7 @@ def debian_runc(version: str, arch: str, extra: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lab.mirror", description=__doc__.split("\n\n")[0])
-    parser.add_argument("command", choices=("build", "checksums", "url"))
+    parser.add_argument("command", choices=("build", "checksums", "url", "hosts"))
     parser.add_argument("--stack-file", type=Path, default=REPO / "Pulumi.dev.yaml")
     parser.add_argument("--toolchain", type=Path, default=TOOLCHAIN_DIR)
     parser.add_argument("--out", type=Path, default=None, help="default: <lab.workDir>/mirror")
@@ -306,6 +306,9 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(sums, indent=2))
         elif args.command == "checksums":
             print(json.dumps(read_checksums(out), indent=2))
+        elif args.command == "hosts":
+            for node in spec.nodes:
+                print(node.name, node.address)
         else:
             print(mirror_url(spec))
     except (MirrorError, subprocess.CalledProcessError, OSError) as err:
