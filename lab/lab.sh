@@ -226,15 +226,17 @@ cmd_base() {
 gateway_ip() { printf '%s\n' "${GATEWAY%/*}"; }
 prefix_len() { printf '%s\n' "${GATEWAY#*/}"; }
 
-# Kernel settings kubelet sets machine-wide at start (kubelet's setupKernelTunables): the lab
-# records the machine's values before the first host and restores them with network-down.
-KUBELET_SYSCTLS=(vm.overcommit_memory vm.panic_on_oom kernel.panic kernel.panic_on_oops
-	kernel.keys.root_maxkeys kernel.keys.root_maxbytes)
+# Kernel settings that are machine-wide, not per network namespace, and that the hosts change:
+# kubelet's at start (setupKernelTunables) and host preparation's inotify limits. The lab records
+# the machine's values before the first host and restores them with network-down.
+MACHINE_SYSCTLS=(vm.overcommit_memory vm.panic_on_oom kernel.panic kernel.panic_on_oops
+	kernel.keys.root_maxkeys kernel.keys.root_maxbytes fs.inotify.max_user_watches
+	fs.inotify.max_user_instances)
 
 record_sysctls() {
 	local record=$RUN_DIR/sysctl-before key
 	[[ -f $record ]] && return 0
-	for key in "${KUBELET_SYSCTLS[@]}"; do
+	for key in "${MACHINE_SYSCTLS[@]}"; do
 		printf '%s=%s\n' "$key" "$(sysctl -n "$key")"
 	done >"$record.new"
 	mv "$record.new" "$record"

@@ -39,7 +39,14 @@ ENV = {
 GATEWAY = "10.231.1.1"
 HOSTS = {"t-lab-a": "10.231.1.11", "t-lab-b": "10.231.1.12"}
 MIRROR_URL = f"http://{GATEWAY}:8089"
-KUBELET_SYSCTLS = ("vm.overcommit_memory", "vm.panic_on_oom", "kernel.panic", "kernel.panic_on_oops")
+MACHINE_SYSCTLS = (
+    "vm.overcommit_memory",
+    "vm.panic_on_oom",
+    "kernel.panic",
+    "kernel.panic_on_oops",
+    "fs.inotify.max_user_watches",
+    "fs.inotify.max_user_instances",
+)
 TOOLCHAIN = mirror.TOOLCHAIN_DIR
 
 
@@ -95,7 +102,7 @@ class Ssh:
 def sysctls() -> dict[str, str]:
     return {
         k: subprocess.run(["sysctl", "-n", k], capture_output=True, text=True).stdout.strip()
-        for k in KUBELET_SYSCTLS
+        for k in MACHINE_SYSCTLS
     }
 
 
@@ -232,6 +239,8 @@ def test_artifact_installs_from_the_mirror_with_its_checksum(lab: Ssh, tmp_path:
 def test_kernel_interfaces_kubernetes_needs_are_writable(lab: Ssh) -> None:
     host = next(iter(HOSTS))
     lab.ok(host, "sysctl -w net.ipv4.ip_forward=1 net.bridge.bridge-nf-call-iptables=1")
+    # Machine-wide, like host preparation's: the lab restores it when the bridge goes (fixture).
+    lab.ok(host, "sysctl -w fs.inotify.max_user_instances=8192")
     lab.ok(host, "test -r /dev/kmsg")
     if lab.ok(host, "stat -fc %T /sys/fs/cgroup").strip() == "cgroup2fs":
         lab.ok(host, "mkdir /sys/fs/cgroup/k8sfs-probe && rmdir /sys/fs/cgroup/k8sfs-probe")
