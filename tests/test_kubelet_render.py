@@ -131,7 +131,7 @@ def with_vars(script: str, **values: str) -> str:
     return script
 
 
-def fake_bin(tmp_path: Path, fs_type: str, resolved: bool) -> Path:
+def fake_bin(tmp_path: Path, fs_type: str | None, resolved: bool) -> Path:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     tools = {
@@ -141,17 +141,27 @@ def fake_bin(tmp_path: Path, fs_type: str, resolved: bool) -> Path:
             f'  is-active) [ "$3" = systemd-resolved ] && exit {0 if resolved else 3}; exit 0 ;;\n'
             "  show) echo 0 ;;\nesac\nexit 0\n"
         ),
-        "stat": f"#!/bin/sh\necho {fs_type}\n",
         "sleep": "#!/bin/sh\nexit 0\n",
         "journalctl": "#!/bin/sh\necho 'kubelet: fake journal line'\n",
     }
+    if fs_type is not None:
+        tools["stat"] = f"#!/bin/sh\necho {fs_type}\n"
     for name, body in tools.items():
         (bin_dir / name).write_text(body)
         (bin_dir / name).chmod(0o755)
     return bin_dir
 
 
-def run_service(tmp_path: Path, mem_kb: int, fs_type: str, resolved: bool, bootstrapped: bool, wait: int = 3):
+def run_service(
+    tmp_path: Path,
+    mem_kb: int,
+    fs_type: str,
+    resolved: bool,
+    bootstrapped: bool,
+    wait: int = 3,
+    real_host: bool = False,
+):
+    """The kubelet service script with fakes; `real_host` reads this machine's cgroup fs and RAM."""
     spec = spec_of()
     (tmp_path / "meminfo").write_text(f"MemTotal:       {mem_kb} kB\nMemFree: 1 kB\n")
     (tmp_path / "resolv.conf").write_text("nameserver 192.0.2.1\n")
@@ -165,12 +175,13 @@ def run_service(tmp_path: Path, mem_kb: int, fs_type: str, resolved: bool, boots
         HOST_FACTS=str(tmp_path / "config.d/50-host-facts.conf"),
         KUBECONFIG=str(state / "kubeconfig"),
         CLIENT_CERT=str(state / "client.pem"),
-        CGROUP_FS=str(tmp_path),
+        CGROUP_FS="/sys/fs/cgroup" if real_host else str(tmp_path),
         RESOLVED_CONF=str(tmp_path / "resolv.conf"),
-        MEMINFO=str(tmp_path / "meminfo"),
+        MEMINFO="/proc/meminfo" if real_host else str(tmp_path / "meminfo"),
         WAIT=str(wait),
     )
-    env = {"PATH": f"{fake_bin(tmp_path, fs_type, resolved)}:/usr/bin:/bin", "CALLS": str(tmp_path / "calls")}
+    bin_dir = fake_bin(tmp_path, None if real_host else fs_type, resolved)
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "CALLS": str(tmp_path / "calls")}
     return subprocess.run(["sh", "-c", script], text=True, capture_output=True, env=env, timeout=60)
 
 
