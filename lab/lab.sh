@@ -248,7 +248,7 @@ restore_sysctls() {
 	while read -r kv; do
 		[[ -n $kv ]] && sysctl -q -w "$kv" >/dev/null
 	done <"$record"
-	log "restored the kernel settings kubelet changes: $(tr '\n' ' ' <"$record")"
+	log "restored the machine-wide kernel settings the hosts change: $(tr '\n' ' ' <"$record")"
 	rm -f "$record"
 }
 
@@ -587,7 +587,7 @@ mirror_start() {
 		printf '%s\n' "$dir" >"$RUN_DIR/mirror.dir"
 	fi
 	for ((i = 0; i < 50; i++)); do
-		if curl -fsS -o /dev/null "$url"; then
+		if curl -fsS -o /dev/null "$url" 2>/dev/null; then
 			log "mirror: serving $dir at $url"
 			printf '%s\n' "$url"
 			return 0
