@@ -14,7 +14,6 @@ from pathlib import Path
 from render.host_files import FileMeta
 from render.systemd import assignments
 from spec.model import ClusterSpec, NodeSpec
-from spec.versions import minor_of
 
 TEMPLATES = Path(__file__).parent / "templates"
 MODULES_FILE = "/etc/modules-load.d/k8s-from-scratch.conf"
@@ -135,6 +134,8 @@ def _packages(spec: ClusterSpec, node: NodeSpec, family: str) -> str:
         "rhel": ["curl|wget", "tar", "ca-certificates", "iproute", "kmod"],
         "rhel7": ["curl|wget", "tar", "ca-certificates", "iproute", "kmod"],
     }[family]
+    if node.is_control_plane:
+        base.append("openssl")  # the serving-CSR approver reads CSR SANs with openssl req
     if node.runs_kubelet:
         base += {
             "debian": ["conntrack", "socat", "ethtool", "iptables", "ebtables?"],
@@ -183,7 +184,6 @@ def preflight_script(spec: ClusterSpec, node: NodeSpec) -> str:
         MEM_WARN_WHY=why,
         KUBELET="yes" if node.runs_kubelet else "no",
         KUBELET_VERSION=version,
-        CGROUP_V1_FATAL="yes" if minor_of(version) >= (1, 35) else "no",
         MODULES=" ".join(modules(spec, node)),
         PORTS=" ".join(f"{p}:{name}" for p, name in listening_ports(spec, node)),
     )

@@ -87,9 +87,8 @@ def test_preflight_thresholds_per_role() -> None:
     assert "MEM_MIN_MB='1700'" in cp
     assert "MEM_MIN_MB='800'" in worker and "MEM_WARN_MB='1700'" in worker
     assert "flannel" in worker  # the 1 GB worker warning names the CNI
-    assert "CGROUP_V1_FATAL='yes'" in worker  # 1.35: kubelet refuses cgroup v1
-    old = _spec(kubernetesVersion="1.34.2")
-    assert "CGROUP_V1_FATAL='no'" in h.preflight_script(old, old.nodes[1])
+    # cgroup v1 is a warning: the kubelet step sets failCgroupV1: false on such hosts.
+    assert "runs cgroup v1" in worker and "failCgroupV1" in worker
     assert "6443:kube-apiserver" in cp and "10257:kube-controller" in cp  # comm is 15 chars
     assert "2379:etcd" in cp and "10250:kubelet" in worker
 

@@ -31,13 +31,9 @@ fi
 
 if [ "$KUBELET" = yes ]; then
   if [ "$(stat -fc %T /sys/fs/cgroup 2>/dev/null)" != cgroup2fs ]; then
-    if [ "$CGROUP_V1_FATAL" = yes ]; then
-      fail "$NODE runs cgroup v1; kubelet $KUBELET_VERSION refuses cgroup v1 (failCgroupV1 is true" \
-        "from 1.35 on). Boot with systemd.unified_cgroup_hierarchy=1 (RHEL/CentOS 7 cannot:" \
-        "use a newer OS, or kubernetesVersion 1.34.x)"
-    else
-      warn "$NODE runs cgroup v1, deprecated: kubelet 1.35+ refuses it"
-    fi
+    # The kubelet step detects cgroup v1 and sets failCgroupV1: false in a drop-in.
+    warn "$NODE runs cgroup v1, deprecated: kubelet $KUBELET_VERSION refuses it (1.35+) unless failCgroupV1 is" \
+      "false, which the kubelet step sets on such hosts; move to cgroup v2 before upgrading"
   elif ! grep -qw memory /sys/fs/cgroup/cgroup.controllers 2>/dev/null; then
     if [ -f /boot/firmware/cmdline.txt ] || [ -f /boot/cmdline.txt ]; then
       warn "the memory cgroup controller is off; host prep adds cgroup_enable=memory to the" \
