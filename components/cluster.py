@@ -3,8 +3,9 @@
 Order of bring-up, each edge an explicit dependency:
   Pki ─┐
   Host(node) ─> EtcdMember(node) ─> ControlPlane(node) ─> kubernetes Provider ─> Bootstrap
-  Host(node) ─> Runtime(node) ─────────────────────────────────────────────────> WorkerNode(node)
-  Provider ─> Cni ─> Addons
+  Host(node) ─> Runtime(node) ──────────────────────────────────────────────────> WorkerNode(node)
+  Bootstrap ─> CsrApprover(control plane) ─> NodeJoin (serving CSRs approved, role labels)
+  NodeJoin ─> Cni ─> Addons
 """
 
 from __future__ import annotations
@@ -14,12 +15,16 @@ import pulumi_kubernetes as k8s
 
 from components import type_token
 from components.addons import Addons
+from components.bootstrap import Bootstrap
 from components.cni import Cni
 from components.control_plane import ControlPlane
+from components.csr_approver import CsrApprover, NodeJoin
 from components.etcd_member import EtcdMember
 from components.host import connection
 from components.host_prep import Host
 from components.pki import Pki
+from components.runtime import Runtime
+from components.worker_node import WorkerNode
 from spec.model import ClusterSpec
 
 
@@ -85,7 +90,46 @@ class Cluster(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[cp.ready for cp in self.control_planes]),
         )
 
-        self.cni = Cni(f"{name}-cni", spec, self.provider, pulumi.ResourceOptions(parent=self))
+        # Kubelets join through TLS bootstrapping: the token Secret and RBAC must exist first.
+        self.bootstrap = Bootstrap(f"{name}-bootstrap", spec, self.pki, self.provider, opts=child)
+        self.approvers = [
+            CsrApprover(
+                f"{name}-{n.name}-csr-approver",
+                spec,
+                n,
+                self.hosts[n.name],
+                self.pki,
+                self.bootstrap.ready,
+                opts=child,
+            )
+            for n in spec.control_plane_nodes
+        ]
+        self.runtimes: dict[str, Runtime] = {}
+        self.workers: list[WorkerNode] = []
+        for n in spec.kubelet_nodes:
+            runtime = Runtime(f"{name}-{n.name}-runtime", spec, n, self.hosts[n.name], opts=child)
+            self.runtimes[n.name] = runtime
+            self.workers.append(
+                WorkerNode(
+                    f"{name}-{n.name}-node",
+                    spec,
+                    n,
+                    self.hosts[n.name],
+                    runtime,
+                    self.pki,
+                    self.bootstrap.ready,
+                    opts=child,
+                )
+            )
+        # Serving certificates approved and role labels set before anything is scheduled.
+        self.join = NodeJoin(f"{name}-join", spec, self.approvers[0], self.workers, self.provider, opts=child)
+
+        self.cni = Cni(
+            f"{name}-cni",
+            spec,
+            self.provider,
+            pulumi.ResourceOptions(parent=self, depends_on=self.join.ready),
+        )
         self.addons = Addons(
             f"{name}-addons", spec, self.provider, pulumi.ResourceOptions(parent=self, depends_on=[self.cni])
         )
