@@ -42,6 +42,7 @@ lab-stack:
 
 up: lab-mirror lab-stack
 	$(LAB_SH) base
+	K8SFS_LAB_WORK_DIR="$(LAB_WORK)" $(LAB_SH) revive
 	$(LAB_PULUMI) up --yes --stack $(LAB_STACK)
 
 down: lab-stack

@@ -9,6 +9,7 @@
 #   lab/lab.sh mirror-start DIR          serve DIR at http://<bridge address>:PORT/
 #   lab/lab.sh mirror-stop
 #   lab/lab.sh status                    what runs
+#   lab/lab.sh revive                    boot again the hosts (and mirror) a reboot stopped
 #   lab/lab.sh clean [--all]             destroy every host, the mirror, the bridge (--all: the base)
 #
 # Settings (environment): K8SFS_LAB_WORK_DIR, K8SFS_LAB_BASE_DIR, K8SFS_LAB_BRIDGE,
@@ -103,9 +104,27 @@ host_cgroups() {
 
 cgroup_mounts() { awk '$9 == "cgroup" || $9 == "cgroup2" { print $5 }' /proc/self/mountinfo; }
 
-# remove_host_cgroups NAME: the host's cgroup folders, deepest first (they are empty once it stopped).
+# host_cgroup_pids NAME: every process still in the host's cgroups (none once nspawn stopped it,
+# some when nspawn was killed and its container outlived it).
+host_cgroup_pids() {
+	local mnt
+	while read -r mnt; do
+		[[ -d $mnt/$PREFIX/$1 ]] || continue
+		find "$mnt/$PREFIX/$1" -name cgroup.procs -exec cat {} + 2>/dev/null
+	done < <(cgroup_mounts) | sort -un
+}
+
+# remove_host_cgroups NAME: the host's cgroup folders, deepest first, after killing what is left.
 remove_host_cgroups() {
-	local name=$1 mnt
+	local name=$1 mnt pids i
+	for ((i = 0; i < 20; i++)); do
+		pids=$(host_cgroup_pids "$name")
+		[[ -n $pids ]] || break
+		((i > 0)) || log "$name: killing processes left in its cgroups: $(tr '\n' ' ' <<<"$pids")"
+		# shellcheck disable=SC2086 # one PID per word
+		kill -KILL $pids 2>/dev/null || true
+		sleep 0.25
+	done
 	while read -r mnt; do
 		[[ -d $mnt/$PREFIX/$name ]] || continue
 		find "$mnt/$PREFIX/$name" -depth -type d -exec rmdir {} + 2>/dev/null || true
@@ -337,6 +356,10 @@ setup_netns() {
 	ns=$(netns_of "$name")
 	veth=$(veth_of "$name")
 	[[ -e /run/netns/$ns ]] || ip netns add "$ns"
+	# A veth whose peer is not in this namespace (left from an older one) is replaced.
+	if ! ip -n "$ns" link show eth0 >/dev/null 2>&1 && ip link show "$veth" >/dev/null 2>&1; then
+		ip link del "$veth"
+	fi
 	if ! ip link show "$veth" >/dev/null 2>&1; then
 		ip link add "$veth" type veth peer name eth0 netns "$ns"
 	fi
@@ -638,6 +661,24 @@ cmd_status() {
 	done < <(host_names)
 }
 
+# revive: boot again every host this work dir has (and the mirror it served), e.g. after the
+# machine rebooted. Pulumi cannot see that (pulumi-command has no read), so `make up` runs this.
+cmd_revive() {
+	need_root
+	local name dir
+	while read -r name; do
+		[[ -n $name ]] || continue
+		[[ -f $HOSTS_DIR/$name/ip ]] || continue
+		if [[ -z $(nspawn_pid "$name") ]]; then
+			with_lock "host-$name" create_host "$name" "$(<"$HOSTS_DIR/$name/ip")" "" >/dev/null
+		fi
+	done < <(host_names)
+	if [[ -f $RUN_DIR/mirror.dir && -z $(mirror_pid) ]]; then
+		dir=$(<"$RUN_DIR/mirror.dir")
+		with_lock network mirror_start "$dir" >/dev/null
+	fi
+}
+
 cmd_clean() {
 	need_root
 	local name
@@ -665,6 +706,7 @@ main() {
 	mirror-start) cmd_mirror_start "$@" ;;
 	mirror-stop) cmd_mirror_stop "$@" ;;
 	status) cmd_status "$@" ;;
+	revive) cmd_revive "$@" ;;
 	clean) cmd_clean "$@" ;;
 	-h | --help | help) usage ;;
 	*) usage ;;
