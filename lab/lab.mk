@@ -41,7 +41,7 @@ lab-stack:
 	$(LAB_PULUMI) stack select --create $(LAB_STACK) >/dev/null
 
 up: lab-mirror lab-stack
-	$(LAB_SH) base
+	K8SFS_LAB_WORK_DIR="$(LAB_WORK)" $(LAB_SH) base
 	K8SFS_LAB_WORK_DIR="$(LAB_WORK)" $(LAB_SH) revive
 	$(LAB_PULUMI) up --yes --stack $(LAB_STACK)
 
@@ -50,7 +50,7 @@ down: lab-stack
 	K8SFS_LAB_WORK_DIR="$(LAB_WORK)" $(LAB_SH) clean
 
 e2e: lab-mirror
-	$(LAB_PULUMI_ENV) K8SFS_LAB_STATE="$(LAB_STATE)" $(PY) -m pytest -m lab -s tests/test_lab_real.py tests/test_lab_e2e.py
+	$(LAB_PULUMI_ENV) $(PY) -m pytest -m lab -s tests/test_lab_real.py tests/test_lab_e2e.py
 
 lab-hosts: lab-deps
 	@mkdir -p "$(LAB_WORK)"

@@ -603,7 +603,10 @@ mirror_start() {
 		python=$(command -v python3) || die "python3 is missing"
 		local cmd=("$python" -m http.server --bind "$(gateway_ip)" --directory "$dir" "$MIRROR_PORT")
 		if have_systemd; then
-			systemd-run --quiet --unit="$MIRROR_UNIT" --property=DynamicUser=yes "${cmd[@]}"
+			# Read-only view of the machine: it only serves files (no DynamicUser: its private /tmp
+			# would hide mirror folders under /tmp).
+			systemd-run --quiet --unit="$MIRROR_UNIT" --property=ProtectSystem=strict \
+				--property=ProtectHome=read-only --property=NoNewPrivileges=yes "${cmd[@]}"
 		else
 			daemon "$RUN_DIR/mirror.pid" "$RUN_DIR/mirror.log" "" "${cmd[@]}"
 		fi
