@@ -22,6 +22,7 @@ from components.csr_approver import CsrApprover, NodeJoin
 from components.etcd_member import EtcdMember
 from components.host import connection
 from components.host_prep import Host
+from components.lab import Lab
 from components.pki import Pki
 from components.runtime import Runtime
 from components.worker_node import WorkerNode
@@ -33,20 +34,21 @@ class Cluster(pulumi.ComponentResource):
         self,
         name: str,
         spec: ClusterSpec,
-        private_key: pulumi.Input[str] | None = None,
-        hosts_ready: list[pulumi.Resource] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        """`private_key` and `hosts_ready` come from the lab when it made the hosts itself."""
         super().__init__(type_token("Cluster"), name, None, opts)
         self.spec = spec
         self.node_names = [n.name for n in spec.nodes]
         child = pulumi.ResourceOptions(parent=self)
 
+        # A lab stack makes its own hosts (and their SSH key) before anything connects to them.
+        self.lab = Lab(f"{name}-lab", spec, opts=child) if spec.lab.enabled else None
+        private_key = self.lab.private_key if self.lab else None
+        hosts_ready = self.lab.hosts_ready if self.lab else []
+
         self.pki = Pki(f"{name}-pki", spec, opts=child)
 
-        # Lab hosts must have booted before anything connects to them.
-        host_opts = pulumi.ResourceOptions(parent=self, depends_on=hosts_ready or [])
+        host_opts = pulumi.ResourceOptions(parent=self, depends_on=hosts_ready)
         self.hosts = {
             n.name: Host(f"{name}-host-{n.name}", spec, n, connection(n, private_key), opts=host_opts)
             for n in spec.nodes

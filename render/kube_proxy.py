@@ -28,7 +28,7 @@ def kube_proxy_config(spec: ClusterSpec, node: NodeSpec) -> dict[str, Any]:
     """KubeProxyConfiguration (kubeproxy.config.k8s.io/v1alpha1) for one node."""
     if not spec.kube_proxy.enabled:
         raise ValueError("kube-proxy is disabled in this spec")
-    return {
+    config: dict[str, Any] = {
         "apiVersion": "kubeproxy.config.k8s.io/v1alpha1",
         "kind": "KubeProxyConfiguration",
         "clientConnection": {"kubeconfig": KUBECONFIG},
@@ -38,6 +38,11 @@ def kube_proxy_config(spec: ClusterSpec, node: NodeSpec) -> dict[str, Any]:
         # The Node object's name, which kubelet registered with --hostname-override.
         "hostnameOverride": node.name,
     }
+    if spec.lab.enabled:
+        # Lab hosts are containers: nf_conntrack_max is read-only outside the machine's own
+        # network namespace, so kube-proxy must leave it alone (as kind does).
+        config["conntrack"] = {"maxPerCore": 0}
+    return config
 
 
 def render_kube_proxy_config(spec: ClusterSpec, node: NodeSpec) -> str:

@@ -20,57 +20,16 @@ from lab import mirror
 from render.artifacts import missing_checksums, node_artifacts
 from spec import SpecError, load_spec
 from spec.model import ClusterSpec
+from tests.harness.lab_fakes import VERSIONS, fake_toolchain
 from tests.harness.program import REPO, Graph, run_function
 
 LAB_SH = REPO / "lab" / "lab.sh"
-# What toolchain/build.sh builds for the dev stack (toolchain/versions.env), plus Debian's runc.
-VERSIONS = {
-    "etcd": "3.6.16",
-    "containerd": "2.3.7",
-    "cniPlugins": "1.9.1",
-    "crictl": "1.35.0",
-    "runc": "1.1.5",
-}
-BINARIES = {
-    "kubernetes": (
-        "kube-apiserver",
-        "kube-controller-manager",
-        "kube-scheduler",
-        "kubelet",
-        "kube-proxy",
-        "kubectl",
-    ),
-    "etcd": ("etcd", "etcdctl", "etcdutl"),
-    "containerd": ("containerd", "containerd-shim-runc-v2", "ctr"),
-    "cni-plugins": ("bridge", "host-local", "loopback", "portmap"),
-    "crictl": ("crictl",),
-    "runc": ("runc",),
-}
-FOLDER_VERSION = {
-    "kubernetes": "1.35.4",
-    "etcd": "3.6.16",
-    "containerd": "2.3.7",
-    "cni-plugins": "1.9.1",
-    "crictl": "1.35.0",
-    "runc": "1.1.5",
-}
 
 
 def lab_spec(**lab: Any) -> ClusterSpec:
     raw = {"kubernetesVersion": "1.35.4", "versions": VERSIONS, "lab": {"enabled": True, **lab}}
     spec, _ = load_spec(raw, "dev")
     return spec
-
-
-def fake_toolchain(root: Path) -> Path:
-    """The toolchain layout (<dir>/v<version>/linux-amd64/<binary>) with small distinct files."""
-    for folder, names in BINARIES.items():
-        out = root / folder / f"v{FOLDER_VERSION[folder]}" / "linux-amd64"
-        out.mkdir(parents=True)
-        for name in names:
-            (out / name).write_text(f"#!/bin/sh\necho {folder}/{name}\n")
-        (out / "SHA256SUMS").write_text("not a binary\n")
-    return root
 
 
 # --------------------------------------------------------------------------- lab.sh
@@ -309,7 +268,7 @@ def test_lab_component_makes_key_network_mirror_and_one_command_per_host() -> No
     network, mirror_cmd = children["lab-network"], children["lab-mirror"]
     assert network.inputs["create"] == "lab/lab.sh network-up"
     assert network.inputs["delete"] == "lab/lab.sh network-down"
-    assert mirror_cmd.inputs["create"] == "lab/lab.sh mirror-start /var/lib/k8s-from-scratch-lab/mirror"
+    assert mirror_cmd.inputs["create"] == f"lab/lab.sh mirror-start {mirror.mirror_dir(spec)}"
     assert mirror_cmd.inputs["delete"] == "lab/lab.sh mirror-stop"
     assert network.urn in mirror_cmd.dependencies
 
@@ -341,7 +300,8 @@ def test_lab_component_never_puts_the_private_key_in_a_command() -> None:
             assert key_body not in json.dumps(reg.inputs)
 
 
-def test_lab_component_follows_the_stack_subnet_work_dir_and_counts() -> None:
+def test_lab_component_follows_the_stack_subnet_work_dir_and_counts(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("K8SFS_LAB_MIRROR_DIR", raising=False)  # the work dir decides here
     spec = lab_spec(subnet="10.77.5.0/24", workDir="/srv/lab", controlPlanes=3, workers=1, etcd=3)
     graph, seen = run_lab(spec)
     hosts = [r for r in graph.of_type("command:local:Command") if r.name.startswith("lab-host-")]

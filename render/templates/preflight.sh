@@ -44,8 +44,21 @@ if [ "$KUBELET" = yes ]; then
   fi
 fi
 
+# A module built into the kernel has no /sys/module entry on every kernel: look for what it
+# provides instead.
+module_present() {
+  [ -d "/sys/module/$1" ] && return 0
+  case $1 in
+    br_netfilter) [ -d /proc/sys/net/bridge ] ;;
+    overlay) grep -qw overlay /proc/filesystems ;;
+    nf_conntrack) [ -e /proc/sys/net/netfilter/nf_conntrack_max ] ;;
+    ip_vs*) [ -e /proc/net/ip_vs ] ;;
+    *) grep -q "/$1.ko" "/lib/modules/$(uname -r)/modules.builtin" 2>/dev/null ;;
+  esac
+}
+
 for m in $MODULES; do
-  if [ -d "/sys/module/$m" ]; then
+  if module_present "$m"; then
     continue
   fi
   if in_container; then
