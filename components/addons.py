@@ -15,7 +15,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import type_token
+from components import inherited_depends_on, type_token
 from render import addons as render
 from spec.model import ClusterSpec
 
@@ -83,7 +83,7 @@ class Addons(pulumi.ComponentResource):
     ) -> None:
         super().__init__(type_token("Addons"), name, None, opts)
         self.spec = spec
-        child = pulumi.ResourceOptions(parent=self, provider=provider)
+        child = pulumi.ResourceOptions(parent=self, provider=provider, depends_on=inherited_depends_on(opts))
         self.coredns: list[pulumi.CustomResource] = []
         if spec.addons.coredns:
             self.coredns = self._coredns(name, spec, child)

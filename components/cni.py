@@ -19,7 +19,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from components import type_token
+from components import inherited_depends_on, type_token
 from components.addons import k8s_object, object_part
 from render import cni as render_cni
 from render.cni import manifests
@@ -80,7 +80,7 @@ class Cni(pulumi.ComponentResource):
         self.notice: str | None = "\n".join(plan.notices) or None
         for notice in plan.notices:
             pulumi.log.warn(notice, resource=self)
-        child = pulumi.ResourceOptions(parent=self, provider=provider)
+        child = pulumi.ResourceOptions(parent=self, provider=provider, depends_on=inherited_depends_on(opts))
         self.resources: list[pulumi.Resource] = []
         if plan.chart is not None:
             self._chart(name, plan.chart, child)

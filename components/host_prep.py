@@ -5,7 +5,7 @@ from __future__ import annotations
 import pulumi
 from pulumi_command import remote
 
-from components import type_token
+from components import inherited_depends_on, type_token
 from components.steps import ManagedFile, files_step, script_step
 from render import artifacts, host_prep
 from spec.model import ClusterSpec, NodeSpec
@@ -28,14 +28,15 @@ class Host(pulumi.ComponentResource):
         artifacts.require_checksums(spec)
         self.node = node
         self.connection = connection
-        child = pulumi.ResourceOptions(parent=self)
 
+        # Everything else follows the preflight, so it alone waits for what the Host waits for
+        # (the lab's hosts booting).
         preflight = script_step(
             f"{name}-preflight",
             connection,
             create=host_prep.preflight_script(spec, node),
             delete="true",  # it only reads the host
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=inherited_depends_on(opts)),
         )
         # Nothing changes on a host that failed its preflight.
         after_preflight = pulumi.ResourceOptions(parent=self, depends_on=[preflight])

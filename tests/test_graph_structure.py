@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.harness.program import Graph, presets, run_preset
+from tests.harness.recorder import Registration
 
 PRESETS = presets()
 
@@ -67,3 +68,46 @@ def test_the_kubernetes_provider_waits_for_every_control_plane(graph: Graph) -> 
         steps = {r.urn for r in graph.children(plane) if r.custom}
         assert steps and steps <= set(provider.dependencies), plane.name
     assert "kubeconfig" in provider.secret_paths
+
+
+def test_children_wait_for_what_their_component_waits_for(graph: Graph) -> None:
+    """The engine does not make children inherit a component's depends_on; ours must pass it on.
+    Every custom resource under a component must (transitively) wait for that component's
+    dependencies, or e.g. a host step could run before its lab host has booted."""
+    customs = {r.urn: r for r in graph.registrations if r.custom}
+    urns = {r.urn: r for r in graph.registrations}
+
+    def direct(reg: Registration) -> set[str]:
+        deps = set(reg.dependencies)
+        for urn_list in reg.property_dependencies.values():
+            deps |= set(urn_list)
+        return deps
+
+    closure: dict[str, set[str]] = {}
+
+    def reach(urn: str) -> set[str]:
+        if urn not in closure:
+            closure[urn] = set()
+            out: set[str] = set()
+            for dep in direct(customs[urn]):
+                out.add(dep)
+                if dep in customs:
+                    out |= reach(dep)
+            closure[urn] = out
+        return closure[urn]
+
+    for comp in (r for r in graph.registrations if not r.custom and r.dependencies):
+        wanted = {u for u in comp.dependencies if u in customs}
+        descendants = [r for r in customs.values() if _under(r, comp, urns)]
+        for reg in descendants:
+            missing = wanted - reach(reg.urn)
+            assert not missing, f"{reg.name} does not wait for {sorted(urns[m].name for m in missing)}"
+
+
+def _under(reg: Registration, comp: Registration, urns: dict[str, Registration]) -> bool:
+    cur = urns.get(reg.parent)
+    while cur is not None:
+        if cur is comp:
+            return True
+        cur = urns.get(cur.parent)
+    return False
