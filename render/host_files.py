@@ -44,7 +44,9 @@ INSTALL_SCRIPT = r"""set -eu
 umask 077
 while IFS=' ' read -r path mode owner group data; do
   [ -n "$path" ] || continue
-  mkdir -p "$(dirname "$path")"
+  # Parents readable by the services' own users (files carry their own modes); new files are
+  # created under umask 077 so a secret is never readable before its chmod.
+  (umask 022 && mkdir -p "$(dirname "$path")")
   tmp="$path.k8sfs-new"
   printf '%s' "$data" | base64 -d > "$tmp"
   chown "$owner:$group" "$tmp"

@@ -100,3 +100,12 @@ def test_owner_is_applied(tmp_path: Path) -> None:
     target = tmp_path / "owned"
     run(install_command([]), encode_bundle([(FileMeta(str(target), "0640", "nobody", "nogroup"), "x")]))
     assert target.stat().st_uid != 0
+
+
+def test_parent_directories_are_traversable_by_service_users(tmp_path: Path) -> None:
+    """A service running as its own user (etcd, kube) must reach its 0600 files."""
+    target = tmp_path / "etc/kubernetes/pki/sa.key"
+    run(install_command([]), encode_bundle([(FileMeta(str(target), "0600"), "key")]))
+    for parent in (tmp_path / "etc", tmp_path / "etc/kubernetes", tmp_path / "etc/kubernetes/pki"):
+        assert stat.S_IMODE(parent.stat().st_mode) == 0o755, parent
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
