@@ -421,6 +421,8 @@ def service_script(spec: ClusterSpec, content_hash: str) -> str:
         HASH=content_hash,
         ENDPOINT=info.endpoint,
         CRICTL=CRICTL,
+        # containerd ships ctr: its CRI plugin answering "ok" is readiness, without crictl.
+        CTR=f"{BIN_DIR}/ctr" if info.name == "containerd" else "",
         STATE_DIRS=" ".join(info.state_dirs),
         OWNED_MARK=OWNED_MARK,
     )

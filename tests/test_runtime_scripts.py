@@ -28,6 +28,13 @@ def fakes(tmp_path: Path, crictl_ok_after: int = 1) -> dict[str, str]:
             f'n=$(cat "{counter}" 2>/dev/null || echo 0); n=$((n + 1)); echo "$n" >"{counter}"\n'
             f'[ "$n" -ge {crictl_ok_after} ]\n'
         ),
+        # containerd's readiness: ctr lists its CRI plugin "ok" (from the N-th call on).
+        "ctr": (
+            '#!/bin/sh\necho "ctr $*" >>"$CALLS"\n'
+            f'n=$(cat "{counter}" 2>/dev/null || echo 0); n=$((n + 1)); echo "$n" >"{counter}"\n'
+            f'if [ "$n" -ge {crictl_ok_after} ]; then s=ok; else s=error; fi\n'
+            'echo "io.containerd.grpc.v1  cri  -  $s"\n'
+        ),
         "journalctl": "#!/bin/sh\necho 'containerd: fake journal line'\n",
         "sleep": "#!/bin/sh\nexit 0\n",
     }
@@ -45,19 +52,19 @@ def test_service_marks_only_state_dirs_it_creates_and_waits_for_the_cri(tmp_path
     fresh, existing = tmp_path / "fresh", tmp_path / "existing"
     existing.mkdir()
     script = with_vars(
-        rt.service_script(spec_of(), "ab" * 32), STATE_DIRS=f"{fresh} {existing}", CRICTL="crictl"
+        rt.service_script(spec_of(), "ab" * 32), STATE_DIRS=f"{fresh} {existing}", CTR="ctr"
     )
     result = run(script, fakes(tmp_path, crictl_ok_after=3))
     assert result.returncode == 0, result.stderr
     assert (fresh / rt.OWNED_MARK).exists() and not (existing / rt.OWNED_MARK).exists()
     calls = (tmp_path / "calls").read_text()
     assert "systemctl restart containerd.service" in calls
-    assert calls.count("crictl --runtime-endpoint unix:///run/containerd/containerd.sock") == 3
+    assert calls.count("ctr --address /run/containerd/containerd.sock plugins ls") == 3
 
 
 def test_service_reports_a_runtime_that_never_answers(tmp_path: Path) -> None:
     script = with_vars(
-        rt.service_script(spec_of(), "ab" * 32), STATE_DIRS=str(tmp_path / "s"), CRICTL="crictl"
+        rt.service_script(spec_of(), "ab" * 32), STATE_DIRS=str(tmp_path / "s"), CTR="ctr"
     )
     result = run(script, fakes(tmp_path, crictl_ok_after=1000))
     assert result.returncode == 1

@@ -12,8 +12,16 @@ systemctl daemon-reload
 systemctl enable "$UNIT" 2>&1
 echo "restarting $UNIT (files sha256 $HASH)"
 systemctl restart "$UNIT"
+cri_ready() {
+  if [ -n "$CTR" ]; then
+    "$CTR" --address "${ENDPOINT#unix://}" plugins ls 2>/dev/null |
+      awk '$1 == "io.containerd.grpc.v1" && $2 == "cri" && $NF == "ok" { ok = 1 } END { exit !ok }'
+  else
+    "$CRICTL" --runtime-endpoint "$ENDPOINT" --timeout 2s info >/dev/null 2>&1
+  fi
+}
 i=0
-until "$CRICTL" --runtime-endpoint "$ENDPOINT" --timeout 2s info >/dev/null 2>&1; do
+until cri_ready; do
   i=$((i + 1))
   if [ "$i" -ge 60 ]; then
     echo "error: $UNIT does not answer on $ENDPOINT after 60 s; its last log lines:" >&2
