@@ -1,7 +1,8 @@
 """Our kubelet-serving CSR approver on the control planes, and the join of every kubelet node.
 
 `CsrApprover` (one per control-plane node): the approver script (render/csr_policy.py's rules
-in POSIX sh), its allow list of node names/addresses, its own kubeconfig
+in POSIX sh), one allow file of names/addresses per kubelet node (a step per node, named after
+it: adding a node adds steps and changes none), its own kubeconfig
 (k8s-from-scratch:csr-approver, allowed nothing but reading CSRs and approving kubelet-serving
 ones) and a systemd timer that runs it every 2 minutes, for kubelets' serving-cert rotations.
 
@@ -29,7 +30,8 @@ from spec.model import ClusterSpec, NodeSpec
 
 
 class CsrApprover(pulumi.ComponentResource):
-    """`ready`: the step that enabled the timer (after `bootstrap_ready`, so its first pass works)."""
+    """`ready`: the step that enabled the timer (after `bootstrap_ready`, so its first pass works);
+    `allowed`: node name -> the step that wrote that node's allow file here."""
 
     def __init__(
         self,
@@ -66,6 +68,17 @@ class CsrApprover(pulumi.ComponentResource):
             # Its RBAC lives in Bootstrap: without it every pass would fail.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[installed, *bootstrap_ready]),
         )
+        self.allowed: dict[str, pulumi.Resource] = {}
+        for other in spec.kubelet_nodes:
+            meta, content = cp.node_allow_file(other)
+            self.allowed[other.name] = files_step(
+                f"{name}-allow-{other.name}",
+                self.connection,
+                [ManagedFile(meta, content)],
+                # Into the approver's directory (destroyed before it, so that it can go).
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[installed]),
+                dirs=(cp.APPROVER_NODES_DIR,),
+            )
         self.ready: pulumi.Resource = enabled
         self.register_outputs({"node": node.name, "every": cp.APPROVE_EVERY})
 
@@ -91,8 +104,11 @@ class NodeJoin(pulumi.ComponentResource):
                 approver.connection,
                 create=cp.until_serving_command(node),
                 delete="true",  # approvals live in the API; nothing on the host to undo
-                # kubelet has its client certificate (so it registered) and the approver is set up.
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[worker.ready, approver.ready]),
+                # kubelet has its client certificate (so it registered), the approver is set up and
+                # knows this node.
+                opts=pulumi.ResourceOptions(
+                    parent=self, depends_on=[worker.ready, approver.ready, approver.allowed[node.name]]
+                ),
             )
             self.ready.append(serving)
             labels = kl.api_labels(node)

@@ -143,24 +143,32 @@ def openssl_ip_forms(ip: IP) -> list[str]:
     return list(dict.fromkeys([groups, str(ip), str(ip).upper()]))
 
 
-def render_nodes_file(identities: Iterable[NodeIdentity]) -> str:
-    """The approver's allow list: `<node> DNS <name>` / `<node> IP <address as openssl prints it>`."""
+def render_node_file(ident: NodeIdentity) -> str:
+    """One node's allow file: `<node> DNS <name>` / `<node> IP <address as openssl prints it>`.
+
+    One file per node (in APPROVER_NODES_DIR, named after the node) rather than one list of all
+    nodes: adding or changing a node then writes only that node's file on the control planes,
+    and leaves every other resource of the stack as it was."""
     lines = [
         MANAGED_MARKER,
-        "# node kind value: the only subjectAltNames a node's serving certificate may carry",
+        f"# the only subjectAltNames {ident.name}'s serving certificate may carry: node kind value",
     ]
-    for ident in sorted(identities, key=lambda i: i.name):
-        lines += [f"{ident.name} DNS {d}" for d in sorted(ident.dns_names)]
-        for ip in sorted(ident.ip_addresses, key=lambda a: (a.version, int(a))):
-            lines += [f"{ident.name} IP {form}" for form in openssl_ip_forms(ip)]
+    lines += [f"{ident.name} DNS {d}" for d in sorted(ident.dns_names)]
+    for ip in sorted(ident.ip_addresses, key=lambda a: (a.version, int(a))):
+        lines += [f"{ident.name} IP {form}" for form in openssl_ip_forms(ip)]
     return "\n".join(lines) + "\n"
+
+
+def node_files(identities: Iterable[NodeIdentity]) -> dict[str, str]:
+    """File name (the node name) -> content, for every node: the approver's allow directory."""
+    return {ident.name: render_node_file(ident) for ident in sorted(identities, key=lambda i: i.name)}
 
 
 # --- the approver on the control planes ----------------------------------------------------------
 
 APPROVER_SCRIPT = "/usr/local/sbin/k8s-from-scratch-csr-approver"
 APPROVER_DIR = "/etc/kubernetes/csr-approver"
-APPROVER_NODES = f"{APPROVER_DIR}/nodes"
+APPROVER_NODES_DIR = f"{APPROVER_DIR}/nodes.d"  # one allow file per kubelet node
 APPROVER_KUBECONFIG = f"{APPROVER_DIR}/kubeconfig"
 APPROVER_CA = f"{APPROVER_DIR}/ca.crt"
 APPROVER_SERVICE = "k8s-from-scratch-csr-approver.service"
@@ -175,7 +183,7 @@ CA_META = FileMeta(APPROVER_CA)
 def approver_script(
     kubectl: str = f"{BIN_DIR}/kubectl",
     openssl: str = "openssl",
-    nodes_file: str = APPROVER_NODES,
+    nodes_dir: str = APPROVER_NODES_DIR,
     kubeconfig: str = APPROVER_KUBECONFIG,
     ca_file: str = APPROVER_CA,
     kubelet_port: int = 10250,
@@ -185,7 +193,7 @@ def approver_script(
         "csr-approver.sh",
         KUBECTL=kubectl,
         OPENSSL=openssl,
-        NODES_FILE=nodes_file,
+        NODES_DIR=nodes_dir,
         KUBECONFIG_FILE=kubeconfig,
         CA_FILE=ca_file,
         KUBELET_PORT=str(kubelet_port),
@@ -196,15 +204,20 @@ def approver_script(
 
 
 def approver_static_files(spec: ClusterSpec) -> list[tuple[FileMeta, str]]:
-    """Script, allow list and units; the kubeconfig and CA come from Pki."""
+    """Script and units; the kubeconfig and CA come from Pki, each node's allow file from
+    node_allow_file (a step of its own per node)."""
     service = fill("csr-approver.service", SCRIPT=APPROVER_SCRIPT)
     timer = fill("csr-approver.timer", EVERY=APPROVE_EVERY)
     return [
         (FileMeta(APPROVER_SCRIPT, mode="0755"), approver_script()),
-        (FileMeta(APPROVER_NODES), render_nodes_file(node_identities(spec).values())),
         (FileMeta(f"{UNIT_DIR}/{APPROVER_SERVICE}"), f"{MANAGED_MARKER}\n{service}"),
         (FileMeta(f"{UNIT_DIR}/{APPROVER_TIMER}"), f"{MANAGED_MARKER}\n{timer}"),
     ]
+
+
+def node_allow_file(node: NodeSpec) -> tuple[FileMeta, str]:
+    """`node`'s allow file on a control plane."""
+    return FileMeta(f"{APPROVER_NODES_DIR}/{node.name}"), render_node_file(node_identity(node))
 
 
 def enable_script(content_hash: str) -> str:

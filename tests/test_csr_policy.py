@@ -202,10 +202,22 @@ def test_identities_hold_each_nodes_own_names_and_addresses_only() -> None:
     assert ids["w6"].ip_addresses == {ipaddress.ip_address("fd00::21")}
 
 
-def test_nodes_file_lists_openssl_forms_of_ipv6() -> None:
-    text = cp.render_nodes_file(cp.node_identities(cluster()).values())
-    assert "w6 IP FD00:0:0:0:0:0:0:21\n" in text and "w6 IP fd00::21\n" in text
-    assert "cp1 DNS cp1.example.com\n" in text and "w1 IP 192.168.10.21\n" in text
+def test_node_files_list_each_nodes_own_names_in_openssl_forms() -> None:
+    files = cp.node_files(cp.node_identities(cluster()).values())
+    assert set(files) == {n.name for n in cluster().kubelet_nodes}
+    assert "w6 IP FD00:0:0:0:0:0:0:21\n" in files["w6"] and "w6 IP fd00::21\n" in files["w6"]
+    assert "cp1 DNS cp1.example.com\n" in files["cp1"] and "w1 IP 192.168.10.21\n" in files["w1"]
+    for name, text in files.items():
+        rows = [line.split() for line in text.splitlines() if not line.startswith("#")]
+        assert rows and {row[0] for row in rows} == {name}, f"{name}'s file names another node"
+
+
+def write_nodes_dir(path: Path) -> Path:
+    """The approver's allow directory as the control planes hold it: a file per kubelet node."""
+    path.mkdir()
+    for name, text in cp.node_files(cp.node_identities(cluster()).values()).items():
+        (path / name).write_text(text)
+    return path
 
 
 def test_two_san_extensions_are_refused() -> None:
@@ -264,13 +276,12 @@ def run_approver(
         )
     )
     kubectl.chmod(0o755)
-    nodes = tmp_path / "nodes"
-    nodes.write_text(cp.render_nodes_file(cp.node_identities(cluster()).values()))
+    nodes = write_nodes_dir(tmp_path / "nodes.d")
     script = tmp_path / "approver.sh"
     script.write_text(
         cp.approver_script(
             kubectl=str(kubectl),
-            nodes_file=str(nodes),
+            nodes_dir=str(nodes),
             kubeconfig=str(tmp_path / "kubeconfig"),
             ca_file=str(tmp_path / "ca.crt"),
             kubelet_port=port,
@@ -441,7 +452,7 @@ def test_until_serving_verifies_the_kubelet_certificate(tmp_path: Path, signed_b
 def test_approver_names_a_missing_tool(tmp_path: Path) -> None:
     script = tmp_path / "approver.sh"
     missing = str(tmp_path / "no-kubectl")
-    script.write_text(cp.approver_script(kubectl=missing, nodes_file=str(tmp_path / "n")))
+    script.write_text(cp.approver_script(kubectl=missing, nodes_dir=str(tmp_path / "n")))
     result = subprocess.run(["sh", str(script)], capture_output=True, text=True, timeout=30)
     assert result.returncode == 1
     assert f"{missing} is missing: the CSR approver needs kubectl and openssl" in result.stderr

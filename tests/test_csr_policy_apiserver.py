@@ -30,7 +30,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from render import bootstrap as bs
 from render import csr_policy as cp
 from render.kubeconfig import render_kubeconfig
-from tests.test_csr_policy import cluster, dns, ip, request
+from tests.test_csr_policy import cluster, dns, ip, request, write_nodes_dir
 
 pytestmark = pytest.mark.realtool
 
@@ -268,14 +268,13 @@ def test_real_approver_approves_a_nodes_serving_csr_and_nothing_else(api: Cluste
     api.kubectl(api.admin, "create", "-f", "-", stdin=client)
 
     approver_kubeconfig = api.kubeconfig("approver", "k8s-from-scratch:csr-approver")
-    nodes = api.base / "nodes"
-    nodes.write_text(cp.render_nodes_file(cp.node_identities(cluster()).values()))
+    nodes = write_nodes_dir(api.base / "nodes.d")
     script = api.base / "approver.sh"
     assert KUBECTL is not None
     script.write_text(
         cp.approver_script(
             kubectl=KUBECTL,
-            nodes_file=str(nodes),
+            nodes_dir=str(nodes),
             kubeconfig=str(approver_kubeconfig),
             ca_file=str(api.base / "ca.crt"),
         )

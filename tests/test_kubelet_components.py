@@ -196,6 +196,7 @@ def test_nodes_join_through_our_approver_and_control_planes_get_their_role(
         assert {
             f"{node.name}-node-kube-proxy" if spec.kube_proxy.enabled else f"{node.name}-node-kubelet",
             f"{approver_node.name}-csr-approver-timer",
+            f"{approver_node.name}-csr-approver-allow-{node.name}",
         } <= deps(graph, serving)
         patches = [r for r in graph.registrations if r.name == f"join-{node.name}-role"]
         if node.is_control_plane:
@@ -216,9 +217,14 @@ def test_an_approver_runs_on_every_control_plane_with_its_own_identity(
         files = bundle(graph.named(f"{node.name}-csr-approver-files"))
         assert files[cp.APPROVER_KUBECONFIG] == ("0600", APPROVER_KUBECONFIG)
         assert files[cp.APPROVER_SCRIPT] == ("0755", cp.approver_script())
-        allowed = files[cp.APPROVER_NODES][1]
+        assert not any(path.startswith(cp.APPROVER_NODES_DIR) for path in files)
         for other in spec.kubelet_nodes:
-            assert f"{other.name} DNS {other.name}\n" in allowed
+            # Each node's allow file is a step of its own, named after it: adding a node adds steps.
+            step = graph.named(f"{node.name}-csr-approver-allow-{other.name}")
+            allowed = bundle(step)
+            assert set(allowed) == {f"{cp.APPROVER_NODES_DIR}/{other.name}"}
+            assert f"{other.name} DNS {other.name}\n" in allowed[f"{cp.APPROVER_NODES_DIR}/{other.name}"][1]
+            assert f"{node.name}-csr-approver-files" in deps(graph, step)
         timer = graph.named(f"{node.name}-csr-approver-timer")
         assert {r.name for r in graph.children(graph.named("bootstrap"))} <= deps(graph, timer)
     workers_only = [n for n in spec.nodes if not n.is_control_plane]

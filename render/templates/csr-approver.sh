@@ -25,10 +25,17 @@ k() {
   "$KUBECTL" --kubeconfig "$KUBECONFIG_FILE" --request-timeout 20s "$@"
 }
 
-# allowed NODE KIND VALUE: is that a line of the nodes file? (ENVIRON: no escape processing)
+# Each kubelet node of the cluster has its own allow file, $NODES_DIR/<node>: lines
+# `<node> DNS|IP <value>`. (ENVIRON: no escape processing of requester-chosen text.)
+# known NODE: is NODE a node of this cluster? (a regular file: never ".", ".." or a directory)
+known() {
+  [ -f "$NODES_DIR/$1" ] && N=$1 awk '$1 == ENVIRON["N"] { found = 1 } END { exit !found }' "$NODES_DIR/$1"
+}
+
+# allowed NODE KIND VALUE: is that a line of NODE's allow file?
 allowed() {
   N=$1 K=$2 V=$3 awk '$1 == ENVIRON["N"] && $2 == ENVIRON["K"] && $3 == ENVIRON["V"] { found = 1 }
-    END { exit !found }' "$NODES_FILE"
+    END { exit !found }' "$NODES_DIR/$1"
 }
 
 # check NAME USER: prints why the request must stay pending and fails, or succeeds quietly.
@@ -48,7 +55,7 @@ check() {
       return 1
       ;;
   esac
-  if ! N=$node awk '$1 == ENVIRON["N"] { found = 1 } END { exit !found }' "$NODES_FILE"; then
+  if ! known "$node"; then
     say "$node is not a node of this cluster"
     return 1
   fi
