@@ -1,0 +1,2 @@
+bench: deps
+	$(PY) -m bench.run

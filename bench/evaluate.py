@@ -1,0 +1,62 @@
+"""One evaluation of the Pulumi program under the mocks, timed; and one size per process.
+
+`python -m bench.evaluate N` evaluates the N-node bench stack once in this (fresh) process and
+prints {"nodes", "seconds", "peak_mb", "rss_before_mb", "resources", "host_steps", "load"} as JSON: a
+process per size, so that one size's memory peak never counts for another's. The modules are
+imported before the clock starts: the figure is the program's evaluation, not Python's imports.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import sys
+import time
+from typing import Any
+
+from bench.stacks import STACK, bench_config
+from tests.harness.program import Graph, run_program
+
+HOST_STEP = "command:remote:Command"
+
+
+def evaluate(raw: dict[str, Any], secret_keys: set[str], stack: str = STACK) -> tuple[Graph, float]:
+    start = time.perf_counter()
+    graph = run_program(raw, stack, secret_keys)
+    return graph, time.perf_counter() - start
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def measure(nodes: int) -> dict[str, Any]:
+    import components.program  # noqa: F401  (imported before the clock, like the engine's host does)
+
+    before = _rss_mb()
+    load_before = os.getloadavg()[0]
+    raw, secret = bench_config(nodes)
+    graph, seconds = evaluate(raw, secret)
+    return {
+        "nodes": nodes,
+        "seconds": round(seconds, 3),
+        "peak_mb": round(_rss_mb(), 1),
+        "rss_before_mb": round(before, 1),
+        "resources": len(graph.registrations),
+        "host_steps": len(graph.of_type(HOST_STEP)),
+        # 1-minute load average before and after: other work on the machine slows the figure.
+        "load": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+    }
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1 or not argv[0].isdigit():
+        print("usage: python -m bench.evaluate NODES", file=sys.stderr)
+        return 2
+    print(json.dumps(measure(int(argv[0]))))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
