@@ -44,6 +44,7 @@ class StepResult:
     name: str
     seconds: float
     stdout: str
+    ended: float = 0.0  # time.monotonic() when the step finished
 
 
 @dataclass
@@ -112,6 +113,7 @@ class Replay:
         with self._lock:
             self.results.setdefault(reg.name, StepResult(reg.name, seconds, ""))
             self.results[reg.name].seconds = seconds
+            self.results[reg.name].ended = time.monotonic()
         self.log(f"  {seconds:6.1f}s {reg.name}")
 
     # --- up and down ---------------------------------------------------------------------
@@ -290,7 +292,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "up":
         replay.up()
     else:
-        replay.down(lambda r: not (args.keep_lab and r.name.startswith(f"{stack}-lab-")))
+        # The lab's hosts, bridge and mirror are its local commands.
+        replay.down(lambda r: not (args.keep_lab and r.type == "command:local:Command"))
     print(f"replay {args.command}: {time.monotonic() - start:.1f}s")
     return 0
 
