@@ -19,14 +19,18 @@ from components.bootstrap import Bootstrap
 from components.cni import Cni
 from components.control_plane import ControlPlane
 from components.csr_approver import CsrApprover, NodeJoin
+from components.drift_guard import DriftGuard
 from components.etcd_member import EtcdMember
 from components.host import connection
 from components.host_prep import Host
 from components.lab import Lab
 from components.pki import Pki
 from components.runtime import Runtime
+from components.steps import Ledger, start_ledger
 from components.worker_node import WorkerNode
-from spec.model import ClusterSpec
+from render import artifacts, drift_rules
+from render.csr_policy import APPROVER_NODES_DIR
+from spec.model import ClusterSpec, NodeSpec
 
 
 class Cluster(pulumi.ComponentResource):
@@ -40,6 +44,8 @@ class Cluster(pulumi.ComponentResource):
         self.spec = spec
         self.node_names = [n.name for n in spec.nodes]
         child = pulumi.ResourceOptions(parent=self)
+        # Every host step created below is noted per host, for that host's DriftGuard.
+        ledger = start_ledger()
 
         # A lab stack makes its own hosts (and their SSH key) before anything connects to them.
         self.lab = Lab(f"{name}-lab", spec, opts=child) if spec.lab.enabled else None
@@ -136,6 +142,9 @@ class Cluster(pulumi.ComponentResource):
             f"{name}-addons", spec, self.provider, pulumi.ResourceOptions(parent=self, depends_on=[self.cni])
         )
 
+        # Last on each host: the guard that `pulumi refresh` reads back to find drift.
+        self.drift_guards = [self._guard(name, n, ledger) for n in spec.nodes]
+
         self.register_outputs(
             {
                 "clusterName": spec.cluster_name,
@@ -143,4 +152,27 @@ class Cluster(pulumi.ComponentResource):
                 "apiEndpoint": spec.api_endpoint.url,
                 "nodes": self.node_names,
             }
+        )
+
+    def _guard(self, name: str, node: NodeSpec, ledger: Ledger) -> DriftGuard:
+        host = self.hosts[node.name]
+        address = str(host.connection.host)
+        files = [
+            f
+            for _step, f in ledger.files.get(address, [])
+            # Other nodes' approver allow-files: guarding them here would make adding a node
+            # change every control plane's guard (they only ever grant less when tampered with).
+            if not f.meta.path.startswith(f"{APPROVER_NODES_DIR}/")
+        ]
+        return DriftGuard(
+            f"{name}-{node.name}-drift-guard",
+            host.connection,
+            files,
+            drift_rules.expected_units(self.spec, node),
+            [
+                (a.name, artifacts.install_script(self.spec, a))
+                for a in artifacts.node_artifacts(self.spec, node)
+            ],
+            after=ledger.steps.get(address, []),
+            opts=pulumi.ResourceOptions(parent=self),
         )

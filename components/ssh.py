@@ -119,9 +119,12 @@ def run(target: Target, command: str, stdin: str = "", timeout: float = 600) -> 
     client = connect(target)
     try:
         chan_in, chan_out, chan_err = client.exec_command(command, timeout=timeout)
-        if stdin:
-            chan_in.write(stdin)
-        chan_in.channel.shutdown_write()
+        try:
+            if stdin:
+                chan_in.write(stdin)
+            chan_in.channel.shutdown_write()
+        except OSError:
+            pass  # the command finished without reading all of its stdin; its exit status tells
         out = chan_out.read().decode(errors="replace")
         err = chan_err.read().decode(errors="replace")
         code = chan_out.channel.recv_exit_status()

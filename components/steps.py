@@ -9,12 +9,41 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 from pulumi_command import remote
 
 from render.host_files import FileMeta, encode_bundle, install_command, remove_command
+
+
+@dataclass
+class Ledger:
+    """What the steps of one program put on each host (keyed by address), for the DriftGuards."""
+
+    files: dict[str, list[tuple[str, ManagedFile]]] = field(default_factory=dict)  # (step, file)
+    steps: dict[str, list[pulumi.Resource]] = field(default_factory=dict)
+
+
+_ledger: Ledger | None = None
+
+
+def start_ledger() -> Ledger:
+    """Begins recording the steps created from now on (the Cluster does, once per program)."""
+    global _ledger
+    _ledger = Ledger()
+    return _ledger
+
+
+def _note(
+    name: str, connection: remote.ConnectionArgs, step: pulumi.Resource, files: Sequence[Any] = ()
+) -> None:
+    if _ledger is None:
+        return
+    host = str(connection.host)
+    _ledger.steps.setdefault(host, []).append(step)
+    _ledger.files.setdefault(host, []).extend((name, f) for f in files)
 
 
 @dataclass(frozen=True)
@@ -61,7 +90,7 @@ def files_step(
         stdin = pulumi.Output.secret(stdin)
     digests = [pulumi.Output.unsecret(c.apply(_digest)) for c in contents]
     create = pulumi.Output.all(*digests).apply(lambda ds: install_command(list(zip(metas, ds, strict=True))))
-    return remote.Command(
+    step = remote.Command(
         name,
         connection=connection,
         create=create,
@@ -73,6 +102,8 @@ def files_step(
             opts, pulumi.ResourceOptions(additional_secret_outputs=["stdin"] if any_secret else None)
         ),
     )
+    _note(name, connection, step, files)
+    return step
 
 
 def script_step(
@@ -85,7 +116,7 @@ def script_step(
     stdin: pulumi.Input[str] | None = None,
 ) -> remote.Command:
     """An idempotent script with its undo. `update` defaults to re-running `create`."""
-    return remote.Command(
+    step = remote.Command(
         name,
         connection=connection,
         create=create,
@@ -96,3 +127,5 @@ def script_step(
         logging=remote.Logging.STDOUT_AND_STDERR,
         opts=opts,
     )
+    _note(name, connection, step)
+    return step

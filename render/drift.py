@@ -81,6 +81,25 @@ def parse_units_probe(output: str) -> dict[str, UnitState]:
     return states
 
 
+def probe_artifacts_script(names: list[str], state_dir: str) -> str:
+    """Prints `artifact<TAB>ok` or `artifact<TAB>drifted<TAB>path,...` from the install records."""
+    return f"ARTIFACT_STATE_DIR={shlex.quote(state_dir)}\n" + _with_args(
+        _template("drift-probe-artifacts.sh"), names
+    )
+
+
+def parse_artifacts_probe(output: str) -> dict[str, str]:
+    """artifact -> "ok" or "drifted:<paths>"."""
+    states: dict[str, str] = {}
+    for line in output.splitlines():
+        fields = line.split("\t")
+        if len(fields) == 2 and fields[1] == "ok":
+            states[fields[0]] = "ok"
+        elif len(fields) == 3 and fields[1] == "drifted":
+            states[fields[0]] = f"drifted:{fields[2]}"
+    return states
+
+
 def compare_files(expected: dict[str, FileState], observed: dict[str, FileState]) -> list[Drift]:
     """Expected content hash, mode and ownership against what the probe saw."""
     drifts = []

@@ -18,13 +18,15 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from components.drift_guard import drifts
 from components.ssh import Target, run
 from lab import mirror
 from render import control_plane as cp
-from render import etcd
+from render import etcd, kubelet
 from spec import ClusterSpec, load_spec
 from tests.harness.program import REPO, Graph, preset_config, run_program
 from tests.harness.replay import Replay, host_target, kubectl_path
@@ -47,7 +49,10 @@ class Lab:
     def kubectl(self, *args: str, stdin: str = "") -> str:
         proc = subprocess.run(
             [kubectl_path(), "--kubeconfig", str(self.kubeconfig), *args],
-            input=stdin, text=True, capture_output=True, timeout=120,
+            input=stdin,
+            text=True,
+            capture_output=True,
+            timeout=120,
         )
         assert proc.returncode == 0, proc.stderr
         return proc.stdout
@@ -93,9 +98,8 @@ def lab(request: pytest.FixtureRequest) -> Iterator[Lab]:
         if previous is not None:
             os.environ["K8SFS_LAB_MIRROR_DIR"] = previous
     replay = Replay(graph, kubectl_path(), log=lambda line: None)
-    handle = tempfile.NamedTemporaryFile("w", suffix=".kubeconfig", delete=False)
-    handle.write(replay.admin_kubeconfig())
-    handle.close()
+    with tempfile.NamedTemporaryFile("w", suffix=".kubeconfig", delete=False) as handle:
+        handle.write(replay.admin_kubeconfig())
     start = time.monotonic()
     try:
         replay.up()
@@ -103,7 +107,9 @@ def lab(request: pytest.FixtureRequest) -> Iterator[Lab]:
         booted = max(r.ended for n, r in replay.results.items() if n.startswith(f"{stack}-lab-host-"))
         joined = max(r.ended for n, r in replay.results.items() if n.endswith("-kubelet"))
         result = Lab(spec, graph, replay, Path(handle.name), up_seconds, joined - booted)
-        print(f"\n[{stack}] up {up_seconds:.1f}s; booted hosts -> all nodes registered {joined - booted:.1f}s")
+        print(
+            f"\n[{stack}] up {up_seconds:.1f}s; booted hosts -> all nodes registered {joined - booted:.1f}s"
+        )
         yield result
     finally:
         replay.down()  # whatever a test left: hosts, mirror and bridge are gone afterwards
@@ -168,7 +174,8 @@ def test_serving_csrs_are_approved_for_their_own_nodes(lab: Lab) -> None:
         out = lab.ssh(
             first_cp.name,
             f"openssl s_client -connect {node.internal_address}:10250 -CAfile {cp.CA_CRT} "
-            f"-verify_ip {node.internal_address} -verify_return_error </dev/null 2>&1 | grep -E 'Verify return code'",
+            f"-verify_ip {node.internal_address} -verify_return_error </dev/null 2>&1 "
+            "| grep -E 'Verify return code'",
         )
         assert "Verify return code: 0 (ok)" in out, (node.name, out)
 
@@ -176,7 +183,9 @@ def test_serving_csrs_are_approved_for_their_own_nodes(lab: Lab) -> None:
 def test_anonymous_requests_are_refused(lab: Lab) -> None:
     proc = subprocess.run(
         ["curl", "-sk", "-o", "/dev/null", "-w", "%{http_code}", f"{lab.spec.api_endpoint.url}/api"],
-        capture_output=True, text=True, timeout=30,
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert proc.stdout == "401"
 
@@ -210,6 +219,106 @@ def test_running_every_step_again_changes_no_file(lab: Lab) -> None:
     files = {n: r.stdout for n, r in lab.replay.results.items() if n.endswith("-files")}
     assert files and all("updated" not in out for out in files.values()), files
     assert lab.kubectl("get", "--raw", "/readyz") == "ok"
+
+
+# --- drift (issue 8): what `pulumi refresh` then `pulumi up` do with each host's DriftGuard -----
+
+
+def _guard(lab: Lab, node: str) -> tuple[Any, str, dict[str, Any], dict[str, Any]]:
+    reg = lab.graph.named(f"{lab.spec.cluster_name}-{node}-drift-guard-state")
+    provider, expected = lab.replay.dynamic(reg)
+    return provider, lab.replay.ids[reg.name], expected, lab.replay.outputs[reg.name]
+
+
+def refresh(lab: Lab, node: str) -> list[Any]:
+    """`pulumi refresh` of one guard: the drifts it records (and the diff the next up sees)."""
+    provider, id_, expected, state = _guard(lab, node)
+    observed = provider.read(id_, state).outs
+    found = drifts(expected, observed)
+    assert bool(found) == provider.diff(id_, observed, expected).changes
+    return found
+
+
+def repair(lab: Lab, node: str) -> None:
+    """`pulumi up` after that refresh: the guard's update puts the host back."""
+    provider, id_, expected, state = _guard(lab, node)
+    provider.update(id_, provider.read(id_, state).outs, expected)
+
+
+def started_at(lab: Lab, node: str, unit: str) -> str:
+    return lab.ssh(node, f"systemctl show -p ActiveEnterTimestampMonotonic --value {unit}").strip()
+
+
+def test_an_untouched_cluster_reports_no_drift(lab: Lab) -> None:
+    for node in lab.spec.nodes:
+        assert refresh(lab, node.name) == [], node.name
+
+
+def test_an_edited_apiserver_flag_is_found_and_repaired(lab: Lab) -> None:
+    cp_node = lab.spec.control_plane_nodes[0].name
+    unit = f"/etc/systemd/system/{cp.APISERVER}.service"
+    etcd_node = lab.spec.etcd_nodes[0].name
+    etcd_before = started_at(lab, etcd_node, etcd.UNIT)
+    kcm_before = started_at(lab, cp_node, f"{cp.KCM}.service")
+    lab.ssh(
+        cp_node, f"sed -i 's/--anonymous-auth=false/--anonymous-auth=true/' {unit} && systemctl daemon-reload"
+    )
+    found = refresh(lab, cp_node)
+    assert [(d.kind, d.name) for d in found] == [("file", unit)]
+    repair(lab, cp_node)
+    assert "--anonymous-auth=false" in lab.ssh(cp_node, f"cat {unit}")
+    assert refresh(lab, cp_node) == []
+    _wait_ready(lab)
+    assert started_at(lab, etcd_node, etcd.UNIT) == etcd_before, "etcd was restarted"
+    assert started_at(lab, cp_node, f"{cp.KCM}.service") == kcm_before, "the controller-manager was restarted"
+
+
+def test_a_changed_kubelet_config_is_found_and_repaired(lab: Lab) -> None:
+    node = lab.spec.worker_nodes[0].name
+    proxy_before = started_at(lab, node, "kube-proxy.service")
+    kubelet_before = started_at(lab, node, "kubelet.service")
+    lab.ssh(node, f"sed -i 's/^maxPods: .*/maxPods: 7/; $ a\\eventRecordQPS: 1' {kubelet.CONFIG}")
+    found = refresh(lab, node)
+    assert [(d.kind, d.name) for d in found] == [("file", kubelet.CONFIG)]
+    repair(lab, node)
+    assert refresh(lab, node) == []
+    assert started_at(lab, node, "kubelet.service") != kubelet_before, "kubelet must restart with its config"
+    assert started_at(lab, node, "kube-proxy.service") == proxy_before, "kube-proxy was restarted"
+
+
+def test_a_stopped_etcd_member_is_found_and_started(lab: Lab) -> None:
+    node = lab.spec.etcd_nodes[-1].name
+    lab.ssh(node, f"systemctl stop {etcd.UNIT}")
+    found = refresh(lab, node)
+    assert [(d.kind, d.name, d.observed) for d in found] == [("unit", etcd.UNIT, "inactive")]
+    repair(lab, node)
+    assert lab.ssh(node, f"systemctl is-active {etcd.UNIT}").strip() == "active"
+    assert refresh(lab, node) == []
+
+
+def test_a_deleted_cni_plugin_binary_is_found_and_reinstalled(lab: Lab) -> None:
+    node = lab.spec.worker_nodes[-1].name
+    lab.ssh(node, "rm /opt/cni/bin/bridge")
+    found = refresh(lab, node)
+    assert [(d.kind, d.name) for d in found] == [("binary", "cni-plugins")]
+    assert "/opt/cni/bin/bridge" in found[0].observed
+    repair(lab, node)
+    assert lab.ssh(node, "test -x /opt/cni/bin/bridge && echo present").strip() == "present"
+    assert refresh(lab, node) == []
+
+
+def _wait_ready(lab: Lab) -> None:
+    for _ in range(60):
+        proc = subprocess.run(
+            [kubectl_path(), "--kubeconfig", str(lab.kubeconfig), "get", "--raw", "/readyz"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        if proc.stdout == "ok":
+            return
+        time.sleep(2)
+    raise AssertionError("the API server did not come back")
 
 
 LEFTOVERS = (

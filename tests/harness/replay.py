@@ -14,6 +14,7 @@ determinism and blast-radius checks cover what the engine would compute from our
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import json
 import os
@@ -27,11 +28,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import dill  # type: ignore[import-untyped]
+
 from components.ssh import Target, run
 from tests.harness.program import REPO, Graph
 from tests.harness.recorder import Registration
 
 COMMANDS = ("command:local:Command", "command:remote:Command")
+DYNAMIC = "pulumi-python:dynamic"
 NOTHING_TO_DO = ("tls:", "random:", "pulumi:providers:")
 
 
@@ -57,6 +61,8 @@ class Replay:
     # Names of the resources that exist (as Pulumi state would record): `down` deletes only these.
     created: set[str] = field(default_factory=set)
     state_file: Path | None = None
+    outputs: dict[str, dict[str, Any]] = field(default_factory=dict)  # dynamic resources' state
+    ids: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.customs = {r.urn: r for r in self.graph.registrations if r.custom}
@@ -145,22 +151,36 @@ class Replay:
             self._remove(reg)
             self._record(reg.name, False)
 
+    def dynamic(self, reg: Registration) -> tuple[Any, dict[str, Any]]:
+        """A dynamic resource's provider (unpickled as the engine's dynamic host does) and props."""
+        provider = dill.loads(base64.b64decode(reg.inputs["__provider"]))
+        props = {k: v for k, v in reg.inputs.items() if k != "__provider"}
+        return provider, props
+
     def _apply(self, reg: Registration) -> None:
-        if reg.type in COMMANDS:
-            self._command(reg, reg.inputs.get("create") or "")
+        if reg.type.startswith(DYNAMIC):
+            provider, props = self.dynamic(reg)
+            result = provider.create(props)
+            with self._lock:
+                self.outputs[reg.name] = result.outs or props
+                self.ids[reg.name] = result.id
+        elif reg.type in COMMANDS:
+            self._command(reg, reg.inputs.get("create") or "", reg.inputs.get("stdin") or "")
         elif reg.type.startswith("kubernetes:"):
             self._kubectl_apply(reg)
         elif not reg.type.startswith(NOTHING_TO_DO):
             raise ReplayError(f"no replay for {reg.type} ({reg.name})")
 
     def _remove(self, reg: Registration) -> None:
-        if reg.type in COMMANDS and reg.inputs.get("delete"):
+        if reg.type.startswith(DYNAMIC):
+            provider, props = self.dynamic(reg)
+            provider.delete(self.ids.get(reg.name, reg.name), self.outputs.get(reg.name, props))
+        elif reg.type in COMMANDS and reg.inputs.get("delete"):
             self._command(reg, reg.inputs["delete"])
         elif reg.type.startswith("kubernetes:") and reg.type != "kubernetes:core/v1:NodePatch":
             self._kubectl(["delete", "--ignore-not-found", "--wait=false", "-f", "-"], self._manifest(reg))
 
-    def _command(self, reg: Registration, script: str) -> None:
-        stdin = reg.inputs.get("stdin") or ""
+    def _command(self, reg: Registration, script: str, stdin: str = "") -> None:
         if reg.type == "command:local:Command":
             env = {**os.environ, **(reg.inputs.get("environment") or {})}
             proc = subprocess.run(

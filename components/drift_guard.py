@@ -1,0 +1,200 @@
+"""`DriftGuard`: one per host, the state the host must keep, read back on `pulumi refresh`.
+
+pulumi-command cannot read hosts, so without this a hand-edited flag, a stopped service or a
+deleted binary would go unseen. The guard holds, for its host, every managed file (path, mode,
+owner, sha256; contents secret), the services that must be enabled and running, and the pinned
+artifacts with their install scripts. It is created after every other step of the host and:
+- create: records the expected state (the steps just established it);
+- read (refresh): probes the host over SSH; the refreshed state shows each drifted path, unit
+  or binary, so `pulumi refresh --expect-no-changes` / `pulumi preview --refresh
+  --expect-no-changes` fail in CI with the host and path named;
+- update (`pulumi up` after such a refresh, or any change of the expected state): probes again
+  and repairs only what really differs: rewrites drifted files, reinstalls drifted artifacts,
+  starts stopped services and restarts only the services whose own files or binaries it
+  repaired. A legitimate change the steps already applied therefore restarts nothing twice.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
+
+from components import type_token
+from components.managed import SECRET_OUTPUTS, connection_props
+from components.ssh import Target, run, run_checked
+from components.steps import ManagedFile
+from render import drift, drift_rules
+from render.artifacts import STATE_DIR as ARTIFACT_STATE_DIR
+from render.host_files import FileMeta, encode_bundle, install_command, sha256
+
+
+def _probe(props: dict[str, Any]) -> dict[str, Any]:
+    """What the host has now, in the shape of the expected props."""
+    target = Target.from_props(props)
+    files_out = run(target, drift.probe_files_script([f["path"] for f in props["files"]])).stdout
+    seen = drift.parse_files_probe(files_out)
+    files = []
+    for f in props["files"]:
+        have = seen.get(f["path"], drift.FileState(drift.MISSING))
+        files.append(
+            {
+                **f,
+                "sha256": have.sha256,
+                "mode": have.mode or f["mode"],
+                "owner": have.owner or f["owner"],
+                "group": have.group or f["group"],
+            }
+        )
+    units_out = run(target, drift.probe_units_script([u["unit"] for u in props["units"]])).stdout
+    unit_states = drift.parse_units_probe(units_out)
+    units = []
+    for u in props["units"]:
+        state = unit_states.get(u["unit"], drift.UnitState("not-found", "unknown"))
+        running = state.active in ("active", "activating", "reloading")
+        units.append({**u, "enabled": state.enabled, "active": "active" if running else state.active})
+    names = [a["name"] for a in props["artifacts"]]
+    art_out = run(target, drift.probe_artifacts_script(names, ARTIFACT_STATE_DIR)).stdout if names else ""
+    art_states = drift.parse_artifacts_probe(art_out)
+    artifacts = [{**a, "state": art_states.get(a["name"], "drifted:unreadable")} for a in props["artifacts"]]
+    return {**props, "files": files, "units": units, "artifacts": artifacts}
+
+
+def drifts(expected: dict[str, Any], observed: dict[str, Any]) -> list[drift.Drift]:
+    """Every difference between the expected and the observed state of a host."""
+    out = drift.compare_files(
+        {
+            f["path"]: drift.FileState(f["sha256"], f["mode"], f["owner"], f["group"])
+            for f in expected["files"]
+        },
+        {
+            f["path"]: drift.FileState(f["sha256"], f["mode"], f["owner"], f["group"])
+            for f in observed["files"]
+        },
+    )
+    out += drift.compare_units(
+        {u["unit"]: drift.UnitState(u["enabled"], u["active"]) for u in expected["units"]},
+        {u["unit"]: drift.UnitState(u["enabled"], u["active"]) for u in observed["units"]},
+    )
+    have = {a["name"]: a["state"] for a in observed["artifacts"]}
+    for a in expected["artifacts"]:
+        if have.get(a["name"], "drifted:unreadable") != "ok":
+            out.append(drift.Drift("binary", a["name"], "as installed", have.get(a["name"], "unreadable")))
+    return out
+
+
+class DriftGuardProvider(ResourceProvider):
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        return CreateResult(id_=f"{props['host']}:drift-guard", outs=props)
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        return ReadResult(id_=id_, outs=_probe(props))
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        keys = ("files", "contents", "units", "artifacts", "host", "port", "user", "private_key", "proxy")
+        return DiffResult(changes=any(olds.get(k) != news.get(k) for k in keys))
+
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        repair(news)
+        return UpdateResult(outs=news)
+
+    def delete(self, _id: str, props: dict[str, Any]) -> None:
+        """Nothing: every step undoes its own work on destroy."""
+
+
+def repair(expected: dict[str, Any]) -> list[drift.Drift]:
+    """Puts back what differs on the host now; returns what was repaired."""
+    target = Target.from_props(expected)
+    observed = _probe(expected)
+    found = drifts(expected, observed)
+    restart: set[str] = set()
+    start: set[str] = set()
+    for d in (d for d in found if d.kind == "binary"):
+        artifact = next(a for a in expected["artifacts"] if a["name"] == d.name)
+        run_checked(target, artifact["install"], what=f"reinstalling {d.name}")
+        for path in d.observed.removeprefix("drifted:").split(","):
+            restart.update(drift_rules.units_for_binary(path))
+    drifted_paths = {d.name for d in found if d.kind == "file"}
+    if drifted_paths:
+        chosen = [
+            (f, c)
+            for f, c in zip(expected["files"], expected["contents"], strict=True)
+            if f["path"] in drifted_paths
+        ]
+        metas = [FileMeta(f["path"], f["mode"], f["owner"], f["group"]) for f, _ in chosen]
+        command = install_command([(m, f["sha256"]) for m, (f, _) in zip(metas, chosen, strict=True)])
+        run_checked(
+            target,
+            command,
+            encode_bundle([(m, c) for m, (_, c) in zip(metas, chosen, strict=True)]),
+            what="rewriting drifted files",
+        )
+        for path in drifted_paths:
+            restart.update(drift_rules.units_for_path(path))
+    start.update(d.name for d in found if d.kind == "unit")
+    managed = {u["unit"] for u in expected["units"]}
+    restart &= managed
+    if restart or start:
+        lines = ["set -eu", "systemctl daemon-reload"]
+        lines += [f"systemctl enable {u} >/dev/null 2>&1" for u in sorted(start | restart)]
+        lines += [f"systemctl restart {u}" for u in sorted(restart)]
+        lines += [f"systemctl start {u}" for u in sorted(start - restart)]
+        run_checked(target, "\n".join(lines) + "\n", what="restarting repaired services")
+    return found
+
+
+class _GuardResource(Resource, module="k8sfs", name="DriftGuard"):
+    def __init__(self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions) -> None:
+        opts = pulumi.ResourceOptions.merge(
+            opts, pulumi.ResourceOptions(additional_secret_outputs=SECRET_OUTPUTS)
+        )
+        super().__init__(DriftGuardProvider(), name, props, opts)
+
+
+class DriftGuard(pulumi.ComponentResource):
+    """The guard of one host: `files` (every ManagedFile its steps write), `units` (services that
+    must run), `artifacts` ((name, install script) pairs); created after `after` (all its steps)."""
+
+    def __init__(
+        self,
+        name: str,
+        connection: Any,
+        files: list[ManagedFile],
+        units: list[str],
+        artifacts: list[tuple[str, str]],
+        after: list[pulumi.Resource],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__(type_token("DriftGuard"), name, None, opts)
+        unique: dict[str, ManagedFile] = {}
+        for f in files:  # shared files (a CA read by several services) are guarded once
+            unique.setdefault(f.meta.path, f)
+        ordered = [unique[p] for p in sorted(unique)]
+        contents = [pulumi.Output.from_input(f.content) for f in ordered]
+        digests = [pulumi.Output.unsecret(c.apply(sha256)) for c in contents]
+        manifest = pulumi.Output.all(*digests).apply(
+            lambda ds: [
+                {
+                    "path": f.meta.path,
+                    "mode": f.meta.mode,
+                    "owner": f.meta.owner,
+                    "group": f.meta.group,
+                    "sha256": d,
+                }
+                for f, d in zip(ordered, ds, strict=True)
+            ]
+        )
+        all_contents: pulumi.Output[list[str]] = pulumi.Output.all(*contents).apply(list)
+        secret_contents: pulumi.Output[list[str]] = pulumi.Output.secret(all_contents)
+        props: dict[str, Any] = {
+            **connection_props(connection),
+            "files": manifest,
+            "contents": secret_contents,
+            "units": [{"unit": u, "enabled": "enabled", "active": "active"} for u in units],
+            "artifacts": [{"name": n, "install": script, "state": "ok"} for n, script in artifacts],
+        }
+        self.guard = _GuardResource(
+            f"{name}-state", props, pulumi.ResourceOptions(parent=self, depends_on=after)
+        )
+        self.register_outputs({"files": len(ordered), "units": units})
