@@ -28,5 +28,6 @@ test: lint unit
 docs: deps
 	$(PY) scripts/config_reference.py
 
-# up, down, e2e and the lab's own targets live with the lab.
+# up, down, e2e and the lab's own targets live with the lab; bench with the benchmarks.
 -include lab/lab.mk
+-include bench/bench.mk
