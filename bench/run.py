@@ -30,13 +30,13 @@ MAX_RATIO_500_50 = 12.0
 MAX_SECONDS_500 = 30.0
 
 
-def measure_sizes(sizes: list[int]) -> list[dict[str, Any]]:
+def measure_sizes(sizes: list[int], gc_tuned: bool = False) -> list[dict[str, Any]]:
     """Each size in a fresh interpreter: its own imports, its own memory peak."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     out = []
     for nodes in sizes:
         done = subprocess.run(
-            [sys.executable, "-m", "bench.evaluate", str(nodes)],
+            [sys.executable, "-m", "bench.evaluate", str(nodes), *(["--gc-tuned"] if gc_tuned else [])],
             cwd=REPO,
             env=env,
             check=True,
@@ -45,7 +45,8 @@ def measure_sizes(sizes: list[int]) -> list[dict[str, Any]]:
         )
         result = json.loads(done.stdout.strip().splitlines()[-1])
         print(
-            f"  {nodes:>4} nodes: {result['seconds']:7.2f} s  {result['peak_mb']:7.1f} MB  "
+            f"  {nodes:>4} nodes: {result['seconds']:7.2f} s ({result['cpu_seconds']:.2f} s CPU)  "
+            f"{result['peak_mb']:7.1f} MB  "
             f"{result['resources']} resources",
             flush=True,
         )
@@ -122,6 +123,7 @@ def summarise(sizes: list[dict[str, Any]], checks: dict[str, Any], lab: dict[str
     by = {str(s["nodes"]): s for s in sizes}
     results: dict[str, Any] = {
         "eval_seconds_by_nodes": {k: v["seconds"] for k, v in by.items()},
+        "eval_cpu_seconds_by_nodes": {k: v["cpu_seconds"] for k, v in by.items()},
         "peak_mb_by_nodes": {k: v["peak_mb"] for k, v in by.items()},
         "resources_by_nodes": {k: v["resources"] for k, v in by.items()},
         "host_steps_by_nodes": {k: v["host_steps"] for k, v in by.items()},
@@ -131,6 +133,7 @@ def summarise(sizes: list[dict[str, Any]], checks: dict[str, Any], lab: dict[str
         ratio = by["500"]["seconds"] / by["50"]["seconds"]
         results["linearity"] = {
             "ratio_500_to_50": round(ratio, 2),
+            "cpu_ratio_500_to_50": round(by["500"]["cpu_seconds"] / by["50"]["cpu_seconds"], 2),
             "max_ratio": MAX_RATIO_500_50,
             "seconds_500": by["500"]["seconds"],
             "max_seconds_500": MAX_SECONDS_500,
@@ -149,8 +152,9 @@ def summarise(sizes: list[dict[str, Any]], checks: dict[str, Any], lab: dict[str
 def print_figures(results: dict[str, Any]) -> None:
     print("\nevaluation under mocks (nodes: seconds, peak MB, resources)")
     for n, s in results["eval_seconds_by_nodes"].items():
+        cpu = results["eval_cpu_seconds_by_nodes"][n]
         print(
-            f"  {n:>4}: {s:7.2f} s {results['peak_mb_by_nodes'][n]:8.1f} MB "
+            f"  {n:>4}: {s:7.2f} s ({cpu:7.2f} s CPU) {results['peak_mb_by_nodes'][n]:8.1f} MB "
             f"{results['resources_by_nodes'][n]:6} resources"
         )
     if "linearity" in results:
@@ -158,6 +162,11 @@ def print_figures(results: dict[str, Any]) -> None:
         verdict = "ok" if lin["ok"] else "NOT MET"
         print(f"  500/50 = {lin['ratio_500_to_50']}x (max {lin['max_ratio']}), ", end="")
         print(f"500 nodes {lin['seconds_500']} s (max {lin['max_seconds_500']}): {verdict}")
+    if "what_if_gc_tuned" in results:
+        tuned = results["what_if_gc_tuned"]
+        print("  what if the program tuned GC (nodes: seconds, CPU seconds):")
+        for n, s in tuned["eval_seconds_by_nodes"].items():
+            print(f"  {n:>4}: {s:7.2f} s ({tuned['eval_cpu_seconds_by_nodes'][n]:7.2f} s CPU)")
     for key in ("blast_radius_add_worker", "blast_radius_change_labels"):
         if key in results:
             b = results[key]
@@ -187,6 +196,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-presets", action="store_true")
     parser.add_argument("--no-plot", action="store_true")
     parser.add_argument("--no-lab", action="store_true")
+    parser.add_argument(
+        "--gc-what-if", action="store_true", help="also measure the sizes with tuned GC thresholds"
+    )
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s]
@@ -196,6 +208,14 @@ def main(argv: list[str] | None = None) -> int:
     checks = graph_checks(args.blast_nodes, presets=not args.no_presets)
     lab = {"skipped": "--no-lab"} if args.no_lab else lab_timings()
     results = summarise(measured, checks, lab)
+    if args.gc_what_if:
+        print("what if the program tuned Python's GC (bench.evaluate.tune_gc)", flush=True)
+        tuned = {str(m["nodes"]): m for m in measure_sizes(sizes, gc_tuned=True)}
+        results["what_if_gc_tuned"] = {
+            "eval_seconds_by_nodes": {k: v["seconds"] for k, v in tuned.items()},
+            "eval_cpu_seconds_by_nodes": {k: v["cpu_seconds"] for k, v in tuned.items()},
+            "peak_mb_by_nodes": {k: v["peak_mb"] for k, v in tuned.items()},
+        }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "latest.json").write_text(json.dumps(results, indent=2) + "\n")
     if not args.no_plot:
