@@ -127,6 +127,10 @@ def summarise(sizes: list[dict[str, Any]], checks: dict[str, Any], lab: dict[str
         "peak_mb_by_nodes": {k: v["peak_mb"] for k, v in by.items()},
         "resources_by_nodes": {k: v["resources"] for k, v in by.items()},
         "host_steps_by_nodes": {k: v["host_steps"] for k, v in by.items()},
+        # The cost of one registered resource: flat when evaluation is linear in resources.
+        "cpu_ms_per_resource_by_nodes": {
+            k: round(1000 * v["cpu_seconds"] / v["resources"], 2) for k, v in by.items()
+        },
         "load_avg_by_nodes": {k: v["load"] for k, v in by.items()},
     }
     if "50" in by and "500" in by:
