@@ -31,7 +31,9 @@ def test_preset_runs_under_mocks(path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "path", [p for p in PRESETS if not (load_stack_file(p)[0].get("lab") or {}).get("enabled")], ids=lambda p: p.name
+    "path",
+    [p for p in PRESETS if not (load_stack_file(p)[0].get("lab") or {}).get("enabled")],
+    ids=lambda p: p.name,
 )
 def test_preset_without_ssh_key_is_refused_for_every_node(path: Path) -> None:
     raw, secret = load_stack_file(path)
