@@ -348,7 +348,7 @@ leader_pid() {
 	pid=$(nspawn_pid "$1")
 	[[ -n $pid ]] || return 0
 	# nspawn is a subreaper: the container's init is its only child.
-	pgrep -P "$pid" | head -n1
+	pgrep -P "$pid" | head -n1 || true  # none yet while nspawn is still starting its init
 }
 
 setup_netns() {

@@ -259,7 +259,9 @@ def test_an_edited_apiserver_flag_is_found_and_repaired(lab: Lab) -> None:
     unit = f"/etc/systemd/system/{cp.APISERVER}.service"
     etcd_node = lab.spec.etcd_nodes[0].name
     etcd_before = started_at(lab, etcd_node, etcd.UNIT)
-    kcm_before = started_at(lab, cp_node, f"{cp.KCM}.service")
+    # (the controller-manager and scheduler may restart themselves when their leader lease lapses
+    # while the API server restarts; the runtime and etcd have no reason to)
+    runtime_before = started_at(lab, cp_node, "containerd.service")
     lab.ssh(
         cp_node, f"sed -i 's/--anonymous-auth=false/--anonymous-auth=true/' {unit} && systemctl daemon-reload"
     )
@@ -270,7 +272,7 @@ def test_an_edited_apiserver_flag_is_found_and_repaired(lab: Lab) -> None:
     assert refresh(lab, cp_node) == []
     _wait_ready(lab)
     assert started_at(lab, etcd_node, etcd.UNIT) == etcd_before, "etcd was restarted"
-    assert started_at(lab, cp_node, f"{cp.KCM}.service") == kcm_before, "the controller-manager was restarted"
+    assert started_at(lab, cp_node, "containerd.service") == runtime_before, "containerd was restarted"
 
 
 def test_a_changed_kubelet_config_is_found_and_repaired(lab: Lab) -> None:
