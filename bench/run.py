@@ -75,6 +75,7 @@ def graph_checks(nodes: int, presets: bool) -> dict[str, Any]:
     relabelled_raw, relabelled = with_labels_changed(raw)
     relabelled_graph, _ = evaluate(relabelled_raw, secret)
     workers = [n["name"] for n in raw["nodes"] if n["roles"] == ["worker"]]
+    own = [r.name for r in base.registrations if owned_by(r.name, workers[0])]
     chain = critical_path(
         base.registrations,
         lambda r: r.type == HOST_STEP and any(owned_by(r.name, w) for w in workers),
@@ -88,6 +89,8 @@ def graph_checks(nodes: int, presets: bool) -> dict[str, Any]:
             f"bench-{nodes}": nondeterministic.changed + nondeterministic.added + nondeterministic.removed
         },
         "critical_path_steps": {"nodes": nodes, "steps": len(chain), "chain": chain},
+        # What one more worker costs the evaluation: its own resources.
+        "worker_resources": {"node": workers[0], "count": len(own), "names": own},
     }
     if presets:
         result["nondeterministic_resources"].update(preset_nondeterminism())
@@ -185,6 +188,9 @@ def print_figures(results: dict[str, Any]) -> None:
                 print(f"  {stack}: {found}")
             else:
                 print(f"  {stack}: {len(found)} {', '.join(found[:5])}")
+    if "worker_resources" in results:
+        w = results["worker_resources"]
+        print(f"worker_resources: {w['count']} of {w['node']}'s own")
     if "critical_path_steps" in results:
         c = results["critical_path_steps"]
         print(f"critical_path_steps: {c['steps']} ({c['nodes']} nodes)")
