@@ -221,6 +221,49 @@ def test_running_every_step_again_changes_no_file(lab: Lab) -> None:
     assert lab.kubectl("get", "--raw", "/readyz") == "ok"
 
 
+def test_our_typed_objects_are_accepted_by_the_api_server_for_every_preset(lab: Lab) -> None:
+    """Issue 6: CoreDNS, RuntimeClass, smoke-test, bootstrap and RBAC objects, as every preset
+    (and a Kata one) renders them, pass the real kube-apiserver's server-side dry run."""
+    from render import addons, bootstrap
+    from tests.harness.program import presets
+
+    specs = []
+    for path in presets():
+        raw, secret = preset_config(path)
+        specs.append(load_spec(raw, "x", frozenset(secret))[0])
+    raw, secret = preset_config(REPO / "stacks" / "Pulumi.s2-ubuntu-crio-kata-weave.yaml")
+    raw["addons"] = {"smokeTest": True}
+    specs.append(load_spec(raw, "x", frozenset(secret))[0])
+    objects: list[dict[str, Any]] = []
+    for spec in specs:
+        objects += addons.all_objects(spec)
+        objects.append(bootstrap.cluster_info_configmap(spec, "-----BEGIN CERTIFICATE-----\nMIIB\n"))
+    objects += bootstrap.rbac_objects()
+    objects.append(bootstrap.bootstrap_token_secret("abcdef", "0123456789abcdef"))
+    kinds = set()
+    for obj in objects:
+        lab.kubectl(
+            "apply",
+            "--server-side",
+            "--dry-run=server",
+            "--force-conflicts",
+            "-f",
+            "-",
+            stdin=json.dumps(obj),
+        )
+        kinds.add(obj["kind"])
+    assert {
+        "Deployment",
+        "Service",
+        "ConfigMap",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "RuntimeClass",
+        "Secret",
+        "Job",
+    } <= kinds
+
+
 # --- drift (issue 8): what `pulumi refresh` then `pulumi up` do with each host's DriftGuard -----
 
 
