@@ -496,13 +496,7 @@ def _cni_and_proxy(spec: ClusterSpec, p: Problems) -> None:
             "conflicts with iptablesBackend legacy: the host, kube-proxy and the CNI must agree",
             "use iptablesBackend nft (or auto), or kubeProxy.mode iptables",
         )
-    if cni.name in d.ARCHIVED_CNIS:
-        p.warn(
-            "cni.name",
-            cni.name,
-            d.ARCHIVED_CNIS[cni.name] + "; it gets no security fixes",
-            "prefer flannel, calico or cilium for new clusters",
-        )
+    # Weave Net being archived is said once, by the Cni component (in every preview and up).
     pod = _cidr_quiet(spec.network.pod_cidr)
     if cni.name == "weave" and pod is not None and pod.version != 4:
         p.error(
