@@ -84,7 +84,6 @@ def test_mtu_just_enough_for_the_encapsulation_is_accepted() -> None:
         ({"name": "weave"}, {"kubeProxy": {"mode": "nftables"}}, "kubeProxy.mode"),
         ({"name": "flannel", "chartRepository": "http://charts.lan/"}, {}, "cni.chartRepository"),
         ({"name": "canal", "manifestUrl": "http://files.lan/canal.yaml"}, {}, "cni.manifestUrl"),
-        ({"name": "weave"}, {}, "cni.name"),
     ],
 )
 def test_warned(cni: dict[str, Any], top: dict[str, Any], path: str) -> None:
