@@ -83,13 +83,26 @@ def files_step(
 ) -> remote.Command:
     """Writes files atomically; destroy removes them (and the listed dirs when empty)."""
     metas = [f.meta for f in files]
-    contents = [pulumi.Output.from_input(f.content) for f in files]
     any_secret = any(f.secret for f in files)
-    stdin = pulumi.Output.all(*contents).apply(lambda cs: encode_bundle(list(zip(metas, cs, strict=True))))
+    stdin: pulumi.Input[str]
+    create: pulumi.Input[str]
+    plain = [f.content for f in files if isinstance(f.content, str)]
+    if len(plain) == len(files):
+        # Rendered text only (most steps): the same inputs without a chain of Outputs per file,
+        # which large stacks pay for on every step.
+        stdin = encode_bundle(list(zip(metas, plain, strict=True)))
+        create = install_command([(m, _digest(c)) for m, c in zip(metas, plain, strict=True)])
+    else:
+        contents = [pulumi.Output.from_input(f.content) for f in files]
+        stdin = pulumi.Output.all(*contents).apply(
+            lambda cs: encode_bundle(list(zip(metas, cs, strict=True)))
+        )
+        digests = [pulumi.Output.unsecret(c.apply(_digest)) for c in contents]
+        create = pulumi.Output.all(*digests).apply(
+            lambda ds: install_command(list(zip(metas, ds, strict=True)))
+        )
     if any_secret:
         stdin = pulumi.Output.secret(stdin)
-    digests = [pulumi.Output.unsecret(c.apply(_digest)) for c in contents]
-    create = pulumi.Output.all(*digests).apply(lambda ds: install_command(list(zip(metas, ds, strict=True))))
     step = remote.Command(
         name,
         connection=connection,
