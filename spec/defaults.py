@@ -85,6 +85,7 @@ CNI_OPTIONS: dict[str, dict[str, tuple[str, ...] | None]] = {
 CNI_DEFAULT_BACKEND = {"flannel": "vxlan", "calico": "vxlan", "canal": "vxlan", "cilium": "vxlan"}
 # CNIs that can take over kube-proxy's job.
 CNIS_REPLACING_KUBE_PROXY = ("cilium",)
+ARCHIVED_CNIS = {"weave": "Weave Net is archived upstream (Weaveworks closed in 2024)"}
 # Where each CNI comes from upstream, referenced by version and never copied into the repo.
 # `cni.chartRepository` / `cni.manifestUrl` replace these for air-gapped sites (a mirror).
 CNI_CHARTS: dict[str, tuple[str, str]] = {  # cni -> (Helm repository, chart name)
