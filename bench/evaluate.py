@@ -15,6 +15,7 @@ import os
 import resource
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from bench.stacks import STACK, bench_config
@@ -38,6 +39,14 @@ def evaluate_timed(
 
 
 def _rss_mb() -> float:
+    """Peak resident memory of this process. VmHWM starts afresh at exec; ru_maxrss would carry
+    the peak of the (large) parent this process was forked from."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
