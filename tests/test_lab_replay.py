@@ -9,6 +9,7 @@ Needs root, the lab's tools (lab/install-deps.sh), the toolchain's binaries and 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -234,6 +235,8 @@ def test_our_typed_objects_are_accepted_by_the_api_server_for_every_preset(lab: 
     raw, secret = preset_config(REPO / "stacks" / "Pulumi.s2-ubuntu-crio-kata-weave.yaml")
     raw["addons"] = {"smokeTest": True}
     specs.append(load_spec(raw, "x", frozenset(secret))[0])
+    # The lab's API server has its own service range: kube-dns's clusterIP must come from it.
+    specs = [dataclasses.replace(spec, network=lab.spec.network) for spec in specs]
     objects: list[dict[str, Any]] = []
     for spec in specs:
         objects += addons.all_objects(spec)
@@ -241,17 +244,25 @@ def test_our_typed_objects_are_accepted_by_the_api_server_for_every_preset(lab: 
     objects += bootstrap.rbac_objects()
     objects.append(bootstrap.bootstrap_token_secret("abcdef", "0123456789abcdef"))
     kinds = set()
-    for obj in objects:
-        lab.kubectl(
-            "apply",
-            "--server-side",
-            "--dry-run=server",
-            "--force-conflicts",
-            "-f",
-            "-",
-            stdin=json.dumps(obj),
-        )
-        kinds.add(obj["kind"])
+    # A dry run creates nothing, so the namespaces the other objects live in are created first.
+    namespaces = {o["metadata"]["name"]: o for o in objects if o["kind"] == "Namespace"}
+    for ns in namespaces.values():
+        lab.kubectl("apply", "--server-side", "-f", "-", stdin=json.dumps(ns))
+    try:
+        for obj in objects:
+            lab.kubectl(
+                "apply",
+                "--server-side",
+                "--dry-run=server",
+                "--force-conflicts",
+                "-f",
+                "-",
+                stdin=json.dumps(obj),
+            )
+            kinds.add(obj["kind"])
+    finally:
+        for name in namespaces:
+            lab.kubectl("delete", "namespace", name, "--wait=false")
     assert {
         "Deployment",
         "Service",
