@@ -35,18 +35,7 @@ def _probe(props: dict[str, Any]) -> dict[str, Any]:
     target = Target.from_props(props)
     files_out = run(target, drift.probe_files_script([f["path"] for f in props["files"]])).stdout
     seen = drift.parse_files_probe(files_out)
-    files = []
-    for f in props["files"]:
-        have = seen.get(f["path"], drift.FileState(drift.MISSING))
-        files.append(
-            {
-                **f,
-                "sha256": have.sha256,
-                "mode": have.mode or f["mode"],
-                "owner": have.owner or f["owner"],
-                "group": have.group or f["group"],
-            }
-        )
+    files = drift.observed_entries(props["files"], seen)
     units_out = run(target, drift.probe_units_script([u["unit"] for u in props["units"]])).stdout
     unit_states = drift.parse_units_probe(units_out)
     units = []

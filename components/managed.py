@@ -69,18 +69,7 @@ class ManagedFilesProvider(ResourceProvider):
         paths = [m["path"] for m in props["manifest"]]
         result = run(Target.from_props(props), drift.probe_files_script(paths))
         seen = drift.parse_files_probe(result.stdout)
-        manifest = []
-        for entry in props["manifest"]:
-            state = seen.get(entry["path"], drift.FileState(drift.MISSING))
-            manifest.append(
-                {
-                    **entry,
-                    "sha256": state.sha256,
-                    "mode": state.mode or entry["mode"],
-                    "owner": state.owner or entry["owner"],
-                    "group": state.group or entry["group"],
-                }
-            )
+        manifest = drift.observed_entries(props["manifest"], seen)
         return ReadResult(id_=id_, outs={**props, "manifest": manifest})
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:

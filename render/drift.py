@@ -10,6 +10,7 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 MISSING = "missing"
 TEMPLATES = Path(__file__).parent / "templates"
@@ -65,6 +66,23 @@ def parse_files_probe(output: str) -> dict[str, FileState]:
             path, digest, mode, owner, group = fields
             states[path] = FileState(digest, mode.zfill(4), owner, group)
     return states
+
+
+def observed_entries(entries: list[dict[str, Any]], seen: dict[str, FileState]) -> list[dict[str, Any]]:
+    """Manifest entries ({path, sha256, mode, owner, group}) rewritten with what a probe saw."""
+    out = []
+    for entry in entries:
+        have = seen.get(entry["path"], FileState(MISSING))
+        out.append(
+            {
+                **entry,
+                "sha256": have.sha256,
+                "mode": have.mode or entry["mode"],
+                "owner": have.owner or entry["owner"],
+                "group": have.group or entry["group"],
+            }
+        )
+    return out
 
 
 def probe_units_script(units: list[str]) -> str:
