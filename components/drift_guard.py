@@ -22,12 +22,33 @@ import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
 
 from components import type_token
-from components.managed import SECRET_OUTPUTS, connection_props
 from components.ssh import Target, run, run_checked
 from components.steps import ManagedFile
 from render import drift, drift_rules
 from render.artifacts import STATE_DIR as ARTIFACT_STATE_DIR
 from render.host_files import FileMeta, encode_bundle, install_command, sha256
+
+# Outputs kept secret in state: the SSH key, a bastion's key, the files' contents.
+SECRET_OUTPUTS = ["private_key", "proxy", "contents"]
+
+
+def connection_props(connection: Any) -> dict[str, Any]:
+    """remote.ConnectionArgs -> the flat props the guard takes."""
+    proxy = connection.proxy
+    return {
+        "host": connection.host,
+        "port": connection.port or 22,
+        "user": connection.user or "root",
+        "private_key": pulumi.Output.secret(connection.private_key),
+        "host_key": connection.host_key,
+        "proxy": None
+        if proxy is None
+        else pulumi.Output.secret(
+            pulumi.Output.all(proxy.host, proxy.port, proxy.user, proxy.private_key).apply(
+                lambda v: {"host": v[0], "port": v[1] or 22, "user": v[2] or "root", "private_key": v[3]}
+            )
+        ),
+    }
 
 
 def _probe(props: dict[str, Any]) -> dict[str, Any]:

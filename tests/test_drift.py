@@ -1,16 +1,17 @@
-"""Drift: the comparison logic (pure) and the managed-files provider reading a real host over SSH."""
+"""Drift: the comparison logic (pure) and the DriftGuard provider reading a real host over SSH."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from components.managed import ManagedFilesProvider, ManagedUnitProvider
+from components.drift_guard import DriftGuardProvider, drifts, repair
 from components.ssh import SshError, Target, run
 from render import drift
-from render.host_files import sha256
+from render.host_files import FileMeta, encode_bundle, install_command, sha256
 from tests.sshd_fixture import LocalSshd, local_sshd  # noqa: F401  (fixture)
 
 # --- pure comparison -------------------------------------------------------------------------
@@ -59,39 +60,47 @@ def test_probe_output_parsing() -> None:
     assert units["kubelet.service"] == drift.UnitState("disabled", "inactive")
 
 
-# --- the provider against a real sshd on this machine ----------------------------------------
+# --- the DriftGuard provider against a real sshd on this machine -----------------------------
 
 
-def _props(sshd: LocalSshd, root: Path, files: dict[str, tuple[str, str]]) -> dict[str, object]:
+def _props(sshd: LocalSshd, root: Path, files: dict[str, tuple[str, str]]) -> dict[str, Any]:
+    """A guard's props for files only (no systemd or artifacts on this machine)."""
     manifest = [
         {"path": str(root / rel), "mode": mode, "owner": "root", "group": "root", "sha256": sha256(content)}
         for rel, (mode, content) in files.items()
     ]
     return {
         **sshd.props(),
-        "name": "test-files",
-        "manifest": manifest,
+        "files": manifest,
         "contents": [content for _mode, content in files.values()],
-        "dirs": [str(root)],
+        "units": [],
+        "artifacts": [],
     }
 
 
-def test_files_provider_detects_and_repairs_drift(local_sshd: LocalSshd, tmp_path: Path) -> None:  # noqa: F811
-    provider = ManagedFilesProvider()
+def _write(props: dict[str, Any]) -> None:
+    """What the host steps do before the guard exists: put the files in place."""
+    metas = [FileMeta(f["path"], f["mode"], f["owner"], f["group"]) for f in props["files"]]
+    command = install_command([(m, f["sha256"]) for m, f in zip(metas, props["files"], strict=True)])
+    run(Target.from_props(props), command, encode_bundle(list(zip(metas, props["contents"], strict=True))))
+
+
+def test_guard_detects_and_repairs_only_drifted_files(local_sshd: LocalSshd, tmp_path: Path) -> None:  # noqa: F811
+    provider = DriftGuardProvider()
     props = _props(
         local_sshd,
         tmp_path / "etc",
         {
             "apiserver.env": ("0600", "ARGS=--anonymous-auth=false\n"),
             "kubelet.yaml": ("0644", "kind: KubeletConfiguration\n"),
+            "untouched.conf": ("0644", "same\n"),
         },
     )
+    _write(props)
     created = provider.create(props)
     assert created.outs is not None
-    assert (tmp_path / "etc/apiserver.env").read_text() == "ARGS=--anonymous-auth=false\n"
-    assert oct((tmp_path / "etc/apiserver.env").stat().st_mode & 0o777) == "0o600"
 
-    # Untouched: refresh returns exactly the state we wrote, so the diff is empty.
+    # Untouched: refresh returns exactly the expected state, so the diff is empty.
     fresh = provider.read(created.id, created.outs).outs
     assert fresh is not None
     assert fresh == props
@@ -100,44 +109,41 @@ def test_files_provider_detects_and_repairs_drift(local_sshd: LocalSshd, tmp_pat
     # Hand edits: a changed flag and a deleted file.
     (tmp_path / "etc/apiserver.env").write_text("ARGS=--anonymous-auth=true\n")
     (tmp_path / "etc/kubelet.yaml").unlink()
+    untouched_mtime = (tmp_path / "etc/untouched.conf").stat().st_mtime_ns
     drifted = provider.read(created.id, created.outs).outs
     assert drifted is not None
-    observed = {m["path"]: m["sha256"] for m in drifted["manifest"]}
+    observed = {f["path"]: f["sha256"] for f in drifted["files"]}
     assert observed[str(tmp_path / "etc/kubelet.yaml")] == drift.MISSING
     assert observed[str(tmp_path / "etc/apiserver.env")] == sha256("ARGS=--anonymous-auth=true\n")
+    assert sorted(d.name for d in drifts(props, drifted)) == [
+        str(tmp_path / "etc/apiserver.env"),
+        str(tmp_path / "etc/kubelet.yaml"),
+    ]
     assert provider.diff(created.id, drifted, props).changes
 
     provider.update(created.id, drifted, props)
     assert (tmp_path / "etc/apiserver.env").read_text() == "ARGS=--anonymous-auth=false\n"
+    assert oct((tmp_path / "etc/apiserver.env").stat().st_mode & 0o777) == "0o600"
     assert (tmp_path / "etc/kubelet.yaml").exists()
+    assert (tmp_path / "etc/untouched.conf").stat().st_mtime_ns == untouched_mtime, "only drift is rewritten"
     assert provider.read(created.id, props).outs == props
-
-    provider.delete(created.id, props)
-    assert not (tmp_path / "etc").exists()
-
-
-def test_dropped_files_are_removed_on_update(local_sshd: LocalSshd, tmp_path: Path) -> None:  # noqa: F811
-    provider = ManagedFilesProvider()
-    old = _props(local_sshd, tmp_path, {"a": ("0644", "1"), "b": ("0644", "2")})
-    new = _props(local_sshd, tmp_path, {"a": ("0644", "1")})
-    provider.create(old)
-    provider.update("id", old, new)
-    assert (tmp_path / "a").exists() and not (tmp_path / "b").exists()
 
 
 def test_secret_content_never_in_command_text(local_sshd: LocalSshd, tmp_path: Path, monkeypatch) -> None:  # noqa: F811
     sent: list[str] = []
-    import components.managed as managed
+    import components.drift_guard as guard
 
-    real_run_checked = managed.run_checked
+    real_run_checked = guard.run_checked
 
     def spy(target: Target, command: str, stdin: str = "", what: str = "") -> object:
         sent.append(command)
         return real_run_checked(target, command, stdin, what)
 
-    monkeypatch.setattr(managed, "run_checked", spy)
+    monkeypatch.setattr(guard, "run_checked", spy)
     key = "-----BEGIN EC PRIVATE KEY-----\nsuper-secret\n"
-    ManagedFilesProvider().create(_props(local_sshd, tmp_path, {"ca.key": ("0600", key)}))
+    props = _props(local_sshd, tmp_path, {"ca.key": ("0600", key)})
+    repair(props)  # the file is missing: the repair writes it
+    assert (tmp_path / "ca.key").read_text() == key
     assert sent and all("super-secret" not in c for c in sent)
 
 
@@ -153,13 +159,24 @@ def test_pinned_host_key_mismatch_is_refused(local_sshd: LocalSshd) -> None:  # 
         run(wrong, "true")
 
 
-def test_unit_provider_diff_restarts_only_on_content_change() -> None:
-    provider = ManagedUnitProvider()
-    base = {"host": "h", "unit": "etcd.service", "restart_key": "1", "enabled": "enabled", "active": "active"}
+def test_guard_diff_sees_unit_and_artifact_state() -> None:
+    provider = DriftGuardProvider()
+    base = {
+        "host": "h",
+        "files": [],
+        "contents": [],
+        "units": [{"unit": "etcd.service", "enabled": "enabled", "active": "active"}],
+        "artifacts": [{"name": "cni-plugins", "install": "true", "state": "ok"}],
+    }
     assert not provider.diff("id", base, dict(base)).changes
-    assert provider.diff("id", {**base, "active": "inactive"}, base).changes
-    assert provider.diff("id", base, {**base, "restart_key": "2"}).changes
-    assert provider.diff("id", base, {**base, "host": "other"}).replaces == ["host"]
+    stopped = {**base, "units": [{"unit": "etcd.service", "enabled": "enabled", "active": "inactive"}]}
+    assert provider.diff("id", stopped, base).changes
+    assert [(d.kind, d.observed) for d in drifts(base, stopped)] == [("unit", "inactive")]
+    broken = {
+        **base,
+        "artifacts": [{"name": "cni-plugins", "install": "true", "state": "drifted:/opt/cni/bin/bridge"}],
+    }
+    assert [(d.kind, d.name) for d in drifts(base, broken)] == [("binary", "cni-plugins")]
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
