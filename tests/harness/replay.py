@@ -240,15 +240,20 @@ class Replay:
 
 
 def _target(conn: dict[str, Any]) -> Target:
+    """A recorded connection input (wire names) as an SSH target."""
+    return Target.from_props(_snake(conn))
+
+
+def _snake(conn: dict[str, Any]) -> dict[str, Any]:
     proxy = conn.get("proxy")
-    return Target(
-        host=conn["host"],
-        port=int(conn.get("port") or 22),
-        user=conn.get("user") or "root",
-        private_key=conn["privateKey"],
-        host_key=conn.get("hostKey") or None,
-        proxy=_target(proxy) if proxy else None,
-    )
+    return {
+        "host": conn["host"],
+        "port": conn.get("port"),
+        "user": conn.get("user"),
+        "private_key": conn["privateKey"],
+        "host_key": conn.get("hostKey"),
+        "proxy": _snake(proxy) if proxy else None,
+    }
 
 
 def host_target(graph: Graph, node: str) -> Target:
