@@ -9,7 +9,6 @@ Python's imports.
 
 from __future__ import annotations
 
-import gc
 import json
 import os
 import resource
@@ -70,25 +69,14 @@ def measure(nodes: int) -> dict[str, Any]:
     }
 
 
-def tune_gc() -> None:
-    """A what-if (--gc-tuned), not what the program does unless it calls the same: evaluating a
-    large stack creates millions of long-lived objects (resources, Outputs, their inputs) that
-    the default GC thresholds scan again and again."""
-    gc.freeze()  # what is there after the imports is never garbage
-    gc.set_threshold(100_000, 20, 100)
-
-
 def main(argv: list[str]) -> int:
-    tuned = "--gc-tuned" in argv
-    args = [a for a in argv if a != "--gc-tuned"]
-    if len(args) != 1 or not args[0].isdigit():
-        print("usage: python -m bench.evaluate NODES [--gc-tuned]", file=sys.stderr)
+    if len(argv) != 1 or not argv[0].isdigit():
+        print("usage: python -m bench.evaluate NODES", file=sys.stderr)
         return 2
-    if tuned:
-        import components.program  # noqa: F401  (freeze what the imports made)
+    from components.program import tune_gc
 
-        tune_gc()
-    print(json.dumps(measure(int(args[0]))))
+    tune_gc()  # as the entry point (__main__.py) does, after the same imports
+    print(json.dumps(measure(int(argv[0]))))
     return 0
 
 

@@ -20,11 +20,6 @@ def plot(results: dict[str, Any], path: Path) -> None:
     cpu = {int(k): v for k, v in results.get("eval_cpu_seconds_by_nodes", {}).items()}
     if cpu:
         left.loglog(nodes, [cpu[n] for n in nodes], "x--", label="CPU")
-    tuned = {
-        int(k): v for k, v in results.get("what_if_gc_tuned", {}).get("eval_seconds_by_nodes", {}).items()
-    }
-    if tuned:
-        left.loglog(sorted(tuned), [tuned[n] for n in sorted(tuned)], "s-.", label="wall, GC tuned (what-if)")
     if len(nodes) > 1:  # slope 1 through 50 nodes (the requirement's base): what linear looks like
         base = 50 if 50 in seconds else nodes[0]
         left.loglog(

@@ -30,13 +30,13 @@ MAX_RATIO_500_50 = 12.0
 MAX_SECONDS_500 = 30.0
 
 
-def measure_sizes(sizes: list[int], gc_tuned: bool = False) -> list[dict[str, Any]]:
+def measure_sizes(sizes: list[int]) -> list[dict[str, Any]]:
     """Each size in a fresh interpreter: its own imports, its own memory peak."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     out = []
     for nodes in sizes:
         done = subprocess.run(
-            [sys.executable, "-m", "bench.evaluate", str(nodes), *(["--gc-tuned"] if gc_tuned else [])],
+            [sys.executable, "-m", "bench.evaluate", str(nodes)],
             cwd=REPO,
             env=env,
             check=True,
@@ -169,11 +169,6 @@ def print_figures(results: dict[str, Any]) -> None:
         verdict = "ok" if lin["ok"] else "NOT MET"
         print(f"  500/50 = {lin['ratio_500_to_50']}x (max {lin['max_ratio']}), ", end="")
         print(f"500 nodes {lin['seconds_500']} s (max {lin['max_seconds_500']}): {verdict}")
-    if "what_if_gc_tuned" in results:
-        tuned = results["what_if_gc_tuned"]
-        print("  what if the program tuned GC (nodes: seconds, CPU seconds):")
-        for n, s in tuned["eval_seconds_by_nodes"].items():
-            print(f"  {n:>4}: {s:7.2f} s ({tuned['eval_cpu_seconds_by_nodes'][n]:7.2f} s CPU)")
     for key in ("blast_radius_add_worker", "blast_radius_change_labels"):
         if key in results:
             b = results[key]
@@ -206,9 +201,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-presets", action="store_true")
     parser.add_argument("--no-plot", action="store_true")
     parser.add_argument("--no-lab", action="store_true")
-    parser.add_argument(
-        "--gc-what-if", action="store_true", help="also measure the sizes with tuned GC thresholds"
-    )
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s]
@@ -218,14 +210,6 @@ def main(argv: list[str] | None = None) -> int:
     checks = graph_checks(args.blast_nodes, presets=not args.no_presets)
     lab = {"skipped": "--no-lab"} if args.no_lab else lab_timings()
     results = summarise(measured, checks, lab)
-    if args.gc_what_if:
-        print("what if the program tuned Python's GC (bench.evaluate.tune_gc)", flush=True)
-        tuned = {str(m["nodes"]): m for m in measure_sizes(sizes, gc_tuned=True)}
-        results["what_if_gc_tuned"] = {
-            "eval_seconds_by_nodes": {k: v["seconds"] for k, v in tuned.items()},
-            "eval_cpu_seconds_by_nodes": {k: v["cpu_seconds"] for k, v in tuned.items()},
-            "peak_mb_by_nodes": {k: v["peak_mb"] for k, v in tuned.items()},
-        }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "latest.json").write_text(json.dumps(results, indent=2) + "\n")
     if not args.no_plot:

@@ -25,7 +25,8 @@ class Host(pulumi.ComponentResource):
     ) -> None:
         super().__init__(type_token("Host"), name, None, opts)
         # Refuse before any child exists: a binary without a pinned checksum is never installed.
-        artifacts.require_checksums(spec)
+        # (The Cluster checked every node already; this node alone keeps the check linear.)
+        artifacts.require_checksums(spec, (node,))
         self.node = node
         self.connection = connection
 

@@ -8,6 +8,7 @@ an artifact without one is refused before any resource exists (`missing_checksum
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -227,11 +228,12 @@ _VERSION_KEY = {
 }
 
 
-def missing_checksums(spec: ClusterSpec) -> list[Problem]:
-    """One problem per artifact some node needs and nobody pinned a checksum for."""
+def missing_checksums(spec: ClusterSpec, nodes: Sequence[NodeSpec] | None = None) -> list[Problem]:
+    """One problem per artifact some node (of `nodes`, default all) needs and nobody pinned a
+    checksum for."""
     problems: list[Problem] = []
     seen: set[str] = set()
-    for node in spec.nodes:
+    for node in spec.nodes if nodes is None else nodes:
         for artifact in node_artifacts(spec, node):
             if artifact.key in seen or checksum(spec, artifact) is not None:
                 continue
@@ -249,9 +251,9 @@ def missing_checksums(spec: ClusterSpec) -> list[Problem]:
     return problems
 
 
-def require_checksums(spec: ClusterSpec) -> None:
+def require_checksums(spec: ClusterSpec, nodes: Sequence[NodeSpec] | None = None) -> None:
     """Raises SpecError (before any resource) when some needed artifact has no checksum."""
-    problems = missing_checksums(spec)
+    problems = missing_checksums(spec, nodes)
     if problems:
         raise SpecError(problems)
 
