@@ -6,14 +6,18 @@ import pulumi
 from pulumi_command import remote
 
 from components import inherited_depends_on, type_token
-from components.steps import ManagedFile, files_step, script_step
+from components.steps import ManagedFile, script_step
 from render import artifacts, host_prep
 from spec.model import ClusterSpec, NodeSpec
 
 
 class Host(pulumi.ComponentResource):
-    """Children, in order: preflight -> packages -> kernel files/settings, swap, cmdline, iptables,
-    selinux, firewall, timesync -> one step per binary artifact. `ready` depends on all of them."""
+    """Children, in order: `prepare` (preflight, packages, kernel files and settings, swap,
+    cmdline, iptables, SELinux, firewall, time sync: render.host_prep.prepare_step) -> `binaries`
+    (every pinned artifact the node's roles need). `ready` is the component: both steps.
+
+    Two steps rather than one per script: each step is a resource the engine evaluates, and large
+    stacks pay for every one (bench/README.md); a preview still names the changed part."""
 
     def __init__(
         self,
@@ -30,65 +34,28 @@ class Host(pulumi.ComponentResource):
         self.node = node
         self.connection = connection
 
-        # Everything else follows the preflight, so it alone waits for what the Host waits for
-        # (the lab's hosts booting).
-        preflight = script_step(
-            f"{name}-preflight",
+        # It alone waits for what the Host waits for (the lab's hosts booting).
+        prepare = host_prep.prepare_step(spec, node, f"{name}-prepare")
+        self.prepare = script_step(
+            f"{name}-prepare",
             connection,
-            create=host_prep.preflight_script(spec, node),
-            delete="true",  # it only reads the host
+            create=prepare.create,
+            delete=prepare.delete,
+            stdin=prepare.stdin,
             opts=pulumi.ResourceOptions(parent=self, depends_on=inherited_depends_on(opts)),
+            files=[ManagedFile(meta, content) for meta, content in host_prep.kernel_files(spec, node)],
         )
-        # Nothing changes on a host that failed its preflight.
-        after_preflight = pulumi.ResourceOptions(parent=self, depends_on=[preflight])
-        steps = host_prep.host_steps(spec, node)
-        packages_step = steps[0]
-        packages = script_step(
-            f"{name}-{packages_step.part}",
+        binaries = artifacts.binaries_step(spec, node, f"{name}-binaries")
+        self.binaries = script_step(
+            f"{name}-binaries",
             connection,
-            create=packages_step.create,
-            delete=packages_step.delete,
-            opts=after_preflight,
+            create=binaries.create,
+            delete=binaries.delete,
+            # Downloading needs curl/wget and tar from the packages; a host that failed its
+            # preflight gets nothing.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.prepare]),
         )
-        # Everything else needs the OS packages (modprobe, sysctl, curl, tar, conntrack).
-        after_packages = pulumi.ResourceOptions(parent=self, depends_on=[packages])
-        prepared: list[pulumi.Resource] = [packages]
-        kernel_files = host_prep.kernel_files(spec, node)
-        kernel_files_step: pulumi.Resource | None = None
-        if kernel_files:
-            kernel_files_step = files_step(
-                f"{name}-kernel-files",
-                connection,
-                [ManagedFile(meta, content) for meta, content in kernel_files],
-                opts=after_packages,
-            )
-            prepared.append(kernel_files_step)
-        for step in steps[1:]:
-            deps: list[pulumi.Resource] = [packages]
-            if step.part == "kernel" and kernel_files_step is not None:
-                deps.append(kernel_files_step)  # apply what the persisted files say
-            prepared.append(
-                script_step(
-                    f"{name}-{step.part}",
-                    connection,
-                    create=step.create,
-                    delete=step.delete,
-                    opts=pulumi.ResourceOptions(parent=self, depends_on=deps),
-                )
-            )
-
-        self.binaries: list[pulumi.Resource] = []
-        for artifact in artifacts.node_artifacts(spec, node):
-            self.binaries.append(
-                script_step(
-                    f"{name}-bin-{artifact.name}",
-                    connection,
-                    create=artifacts.install_script(spec, artifact),
-                    delete=artifacts.remove_script(artifact),
-                    opts=after_packages,  # curl/wget and tar come with the packages
-                )
-            )
-        self.steps: list[pulumi.Resource] = [preflight, *prepared, *self.binaries]
+        self.steps: list[pulumi.Resource] = [self.prepare, self.binaries]
         # Depending on the component waits for every child: prepared OS and installed binaries.
         self.ready: pulumi.Resource = self
         self.register_outputs(

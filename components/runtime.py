@@ -7,15 +7,16 @@ from typing import Any
 import pulumi
 
 from components import type_token
-from components.steps import ManagedFile, content_hash, files_step, script_step
+from components.steps import ManagedFile, service_step
 from render import runtime as rt
+from render.script_parts import Part
 from spec.model import ClusterSpec, NodeSpec
 
 
 class Runtime(pulumi.ComponentResource):
-    """Children, in order: preflight (refuses beside another runtime) -> config files -> service.
+    """One child, `service`: preflight (refuses beside another runtime), config files, service.
 
-    `ready` is the service step: it finishes only when the runtime answers on its CRI socket.
+    `ready` is that step: it finishes only when the runtime answers on its CRI socket.
     `socket` / `endpoint` name that socket for kubelet and crictl.
     """
 
@@ -31,29 +32,18 @@ class Runtime(pulumi.ComponentResource):
         info = rt.runtime_info(spec)
         connection = host.connection
 
-        # The Host step installed the binaries this checks for.
-        preflight = script_step(
-            f"{name}-preflight",
-            connection,
-            create=rt.preflight_script(spec, node.name),
-            delete="true",  # it only reads the host
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[host.ready]),
-        )
         files = [ManagedFile(f.meta, f.content) for f in rt.runtime_files(spec)]
-        # Never write a config over another runtime's: only after the preflight passed.
-        config = files_step(
-            f"{name}-config",
-            connection,
-            files,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[preflight]),
-            dirs=rt.runtime_dirs(spec),
-        )
-        service = script_step(
+        # The preflight (refuses beside another runtime) runs first: never write a config over
+        # another runtime's. The Host installed the binaries it checks for.
+        service = service_step(
             f"{name}-service",
             connection,
-            create=content_hash(files).apply(lambda h: rt.service_script(spec, h)),
-            delete=rt.stop_script(spec),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[config]),
+            files,
+            service=lambda h: rt.service_script(spec, h),
+            stop=rt.stop_script(spec),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[host.ready]),
+            dirs=rt.runtime_dirs(spec),
+            before=[Part("preflight", rt.preflight_script(spec, node.name))],
         )
 
         self.ready: pulumi.Resource = service

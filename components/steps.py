@@ -8,7 +8,7 @@ force a replace: create-then-delete, and the delete would tear down what the cre
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +16,7 @@ import pulumi
 from pulumi_command import remote
 
 from render.host_files import FileMeta, encode_bundle, install_command, remove_command
+from render.script_parts import Part, run_parts
 
 
 @dataclass
@@ -74,6 +75,35 @@ def content_hash(files: Sequence[ManagedFile]) -> pulumi.Output[str]:
     return pulumi.Output.unsecret(joined)
 
 
+def _bundle(files: Sequence[ManagedFile]) -> tuple[pulumi.Input[str], list[str] | pulumi.Output[list[str]]]:
+    """(stdin bundle, sha256 of each file's content). The digests are never secret: a hash of a
+    high-entropy secret reveals nothing, and previews must show which file changes."""
+    metas = [f.meta for f in files]
+    plain = [f.content for f in files if isinstance(f.content, str)]
+    if len(plain) == len(files):
+        # Rendered text only (most steps): the same inputs without a chain of Outputs, which
+        # large stacks pay for on every step.
+        return encode_bundle(list(zip(metas, plain, strict=True))), [_digest(c) for c in plain]
+    contents = pulumi.Output.all(*[f.content for f in files])
+    stdin = contents.apply(lambda cs: encode_bundle(list(zip(metas, cs, strict=True))))
+    digests = pulumi.Output.unsecret(contents.apply(lambda cs: [_digest(c) for c in cs]))
+    return stdin, digests
+
+
+def _secret_stdin(
+    files: Sequence[ManagedFile], stdin: pulumi.Input[str], opts: pulumi.ResourceOptions
+) -> tuple[pulumi.Input[str], pulumi.ResourceOptions]:
+    if not any(f.secret for f in files):
+        return stdin, opts
+    extra = pulumi.ResourceOptions(additional_secret_outputs=["stdin"])
+    return pulumi.Output.secret(stdin), pulumi.ResourceOptions.merge(opts, extra)
+
+
+def _files_hash(metas: Sequence[FileMeta], digests: Sequence[str]) -> str:
+    """content_hash's value, from the digests."""
+    return _digest("\n".join(f"{m.path}:{d}" for m, d in zip(metas, digests, strict=True)))
+
+
 def files_step(
     name: str,
     connection: remote.ConnectionArgs,
@@ -83,26 +113,13 @@ def files_step(
 ) -> remote.Command:
     """Writes files atomically; destroy removes them (and the listed dirs when empty)."""
     metas = [f.meta for f in files]
-    any_secret = any(f.secret for f in files)
-    stdin: pulumi.Input[str]
-    create: pulumi.Input[str]
-    plain = [f.content for f in files if isinstance(f.content, str)]
-    if len(plain) == len(files):
-        # Rendered text only (most steps): the same inputs without a chain of Outputs per file,
-        # which large stacks pay for on every step.
-        stdin = encode_bundle(list(zip(metas, plain, strict=True)))
-        create = install_command([(m, _digest(c)) for m, c in zip(metas, plain, strict=True)])
-    else:
-        contents = [pulumi.Output.from_input(f.content) for f in files]
-        stdin = pulumi.Output.all(*contents).apply(
-            lambda cs: encode_bundle(list(zip(metas, cs, strict=True)))
-        )
-        digests = [pulumi.Output.unsecret(c.apply(_digest)) for c in contents]
-        create = pulumi.Output.all(*digests).apply(
-            lambda ds: install_command(list(zip(metas, ds, strict=True)))
-        )
-    if any_secret:
-        stdin = pulumi.Output.secret(stdin)
+    stdin, digests = _bundle(files)
+
+    def create_text(ds: list[str]) -> str:
+        return install_command(list(zip(metas, ds, strict=True)))
+
+    create = create_text(digests) if isinstance(digests, list) else digests.apply(create_text)
+    stdin, opts = _secret_stdin(files, stdin, opts)
     step = remote.Command(
         name,
         connection=connection,
@@ -111,9 +128,52 @@ def files_step(
         stdin=stdin,
         add_previous_output_in_env=False,
         logging=remote.Logging.STDOUT_AND_STDERR,
-        opts=pulumi.ResourceOptions.merge(
-            opts, pulumi.ResourceOptions(additional_secret_outputs=["stdin"] if any_secret else None)
-        ),
+        opts=opts,
+    )
+    _note(name, connection, step, files)
+    return step
+
+
+def service_step(
+    name: str,
+    connection: remote.ConnectionArgs,
+    files: Sequence[ManagedFile],
+    service: Callable[[str], str],
+    stop: str,
+    opts: pulumi.ResourceOptions,
+    dirs: tuple[str, ...] = (),
+    before: Sequence[Part] = (),
+) -> remote.Command:
+    """A service with its files, as one step: create runs `before` (checks), installs the files
+    (from stdin), then `service(hash of the files)`, which (re)starts the service; the step runs
+    only when its text changes, i.e. when a file or the service script did. Delete runs `stop`,
+    then removes the files (and the listed dirs when empty)."""
+    metas = [f.meta for f in files]
+    stdin, digests = _bundle(files)
+
+    def create_text(ds: list[str]) -> str:
+        listing = list(zip(metas, ds, strict=True))
+        return run_parts(
+            name,
+            [
+                *before,
+                Part("files", install_command(listing), reads_stdin=True),
+                Part("service", service(_files_hash(metas, ds))),
+            ],
+        )
+
+    create = create_text(digests) if isinstance(digests, list) else digests.apply(create_text)
+    delete = run_parts(name, [Part("service", stop), Part("files", remove_command(metas, dirs))])
+    stdin, opts = _secret_stdin(files, stdin, opts)
+    step = remote.Command(
+        name,
+        connection=connection,
+        create=create,
+        delete=delete,
+        stdin=stdin,
+        add_previous_output_in_env=False,
+        logging=remote.Logging.STDOUT_AND_STDERR,
+        opts=opts,
     )
     _note(name, connection, step, files)
     return step
@@ -127,8 +187,10 @@ def script_step(
     opts: pulumi.ResourceOptions,
     update: pulumi.Input[str] | None = None,
     stdin: pulumi.Input[str] | None = None,
+    files: Sequence[ManagedFile] = (),
 ) -> remote.Command:
-    """An idempotent script with its undo. `update` defaults to re-running `create`."""
+    """An idempotent script with its undo. `update` defaults to re-running `create`. `files` are
+    what the script installs (from `stdin`), noted for the host's DriftGuard."""
     step = remote.Command(
         name,
         connection=connection,
@@ -140,5 +202,5 @@ def script_step(
         logging=remote.Logging.STDOUT_AND_STDERR,
         opts=opts,
     )
-    _note(name, connection, step)
+    _note(name, connection, step, files)
     return step

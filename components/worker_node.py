@@ -9,16 +9,16 @@ import pulumi
 
 from components import type_token
 from components.runtime import Runtime
-from components.steps import ManagedFile, content_hash, files_step, script_step
+from components.steps import ManagedFile, service_step
 from render import kube_proxy as kp
 from render import kubelet as kl
 from spec.model import ClusterSpec, NodeSpec
 
 
 class WorkerNode(pulumi.ComponentResource):
-    """Children: kubelet files -> kubelet service; kube-proxy files -> kube-proxy service.
+    """Children: `kubelet` (its files, then the service) -> `kube-proxy` (likewise).
 
-    The kubelet service step depends on the runtime being ready and on every resource in
+    The kubelet step depends on the runtime being ready and on every resource in
     `bootstrap_ready` (the bootstrap-token Secret and RBAC of components.bootstrap.Bootstrap), so
     kubelet never starts before it can join; it finishes once TLS bootstrap gave kubelet its
     client certificate. `ready` is the last service step.
@@ -40,29 +40,23 @@ class WorkerNode(pulumi.ComponentResource):
             raise ValueError(f"node {node.name} has no role that runs kubelet")
         self.node = node
         self.connection = host.connection
-        after_host = pulumi.ResourceOptions(parent=self, depends_on=[host.ready])
 
         kubelet_files = [ManagedFile(meta, content) for meta, content in kl.kubelet_static_files(spec, node)]
         kubelet_files += [
             ManagedFile(kl.CLIENT_CA_META, pki.ca.cert_pem),
             ManagedFile(kl.BOOTSTRAP_META, pki.bootstrap_kubeconfig, secret=True),
         ]
-        kubelet_config = files_step(
-            f"{name}-kubelet-files",
-            self.connection,
-            kubelet_files,
-            opts=after_host,
-            dirs=(kl.DROP_IN_DIR, kl.KUBELET_DIR, "/etc/kubernetes"),
-        )
-        kubelet = script_step(
+        kubelet = service_step(
             f"{name}-kubelet",
             self.connection,
-            create=content_hash(kubelet_files).apply(lambda h: kl.service_script(spec, node, h)),
-            delete=kl.stop_script(),
+            kubelet_files,
+            service=lambda h: kl.service_script(spec, node, h),
+            stop=kl.stop_script(),
             # Not before the runtime answers on its socket, nor before the token and RBAC exist.
             opts=pulumi.ResourceOptions(
-                parent=self, depends_on=[kubelet_config, runtime.ready, *bootstrap_ready]
+                parent=self, depends_on=[host.ready, runtime.ready, *bootstrap_ready]
             ),
+            dirs=(kl.DROP_IN_DIR, kl.KUBELET_DIR, "/etc/kubernetes"),
         )
         self.kubelet: pulumi.Resource = kubelet
         self.ready: pulumi.Resource = kubelet
@@ -70,22 +64,16 @@ class WorkerNode(pulumi.ComponentResource):
         if spec.kube_proxy.enabled:
             proxy_files = [ManagedFile(meta, content) for meta, content in kp.static_files(spec, node)]
             proxy_files.append(ManagedFile(kp.KUBECONFIG_META, pki.kube_proxy_kubeconfig, secret=True))
-            proxy_config = files_step(
-                f"{name}-kube-proxy-files",
-                self.connection,
-                proxy_files,
-                opts=after_host,
-                dirs=(kp.PROXY_DIR, "/etc/kubernetes"),
-            )
-            proxy = script_step(
+            self.ready = service_step(
                 f"{name}-kube-proxy",
                 self.connection,
-                create=content_hash(proxy_files).apply(lambda h: kp.service_script(node, h)),
-                delete=kp.stop_script(),
+                proxy_files,
+                service=lambda h: kp.service_script(node, h),
+                stop=kp.stop_script(),
                 # It needs only the API, but after kubelet, `ready` stands for the whole node.
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[proxy_config, kubelet]),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[kubelet]),
+                dirs=(kp.PROXY_DIR, "/etc/kubernetes"),
             )
-            self.ready = proxy
 
         self.register_outputs(
             {

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from render.script_parts import Part, StepScripts, run_parts
 from render.systemd import assignments
 from spec.checksums import CHECKSUMS
 from spec.model import ClusterSpec, NodeSpec
@@ -299,3 +300,13 @@ def remove_script(artifact: Artifact, cache_dir: str = CACHE_DIR, state_dir: str
 
 def _script(header: str, template: str) -> str:
     return "#!/bin/sh\n" + header + (TEMPLATES / template).read_text()
+
+
+def binaries_step(spec: ClusterSpec, node: NodeSpec, label: str) -> StepScripts:
+    """The Host's one binaries step: every artifact of the node in install order (each part skips
+    itself when that version is installed already); delete removes them in reverse order."""
+    wanted = node_artifacts(spec, node)
+    return StepScripts(
+        create=run_parts(label, [Part(a.name, install_script(spec, a)) for a in wanted]),
+        delete=run_parts(label, [Part(a.name, remove_script(a)) for a in reversed(wanted)]),
+    )

@@ -11,7 +11,8 @@ import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
 
-from render.host_files import FileMeta
+from render.host_files import FileMeta, encode_bundle, install_command, remove_command, sha256
+from render.script_parts import Part, StepScripts, run_parts
 from render.systemd import assignments
 from spec.model import ClusterSpec, NodeSpec
 
@@ -151,20 +152,22 @@ def _packages(spec: ClusterSpec, node: NodeSpec, family: str) -> str:
     return " ".join(base)
 
 
-def _lib(node: NodeSpec) -> str:
-    return assignments(OS_OVERRIDE=node.os) + (TEMPLATES / "host_lib.sh").read_text()
+def host_lib(node: NodeSpec) -> str:
+    """What every host-prep script starts with: the node, its OS override and host_lib.sh."""
+    return assignments(NODE=node.name, OS_OVERRIDE=node.os) + (TEMPLATES / "host_lib.sh").read_text()
 
 
-def _script(node: NodeSpec, template: str, **values: str) -> str:
-    return (
-        "#!/bin/sh\n"
-        + assignments(NODE=node.name, **values)
-        + _lib(node)
-        + (TEMPLATES / template).read_text()
-    )
+def _body(template: str, **values: str) -> str:
+    """A step's own text: its parameters and template; it runs after host_lib."""
+    return assignments(**values) + (TEMPLATES / template).read_text()
 
 
-def preflight_script(spec: ClusterSpec, node: NodeSpec) -> str:
+def standalone(node: NodeSpec, body: str) -> str:
+    """A body as a script of its own (shellcheck, tests)."""
+    return "#!/bin/sh\n" + host_lib(node) + body
+
+
+def preflight_body(spec: ClusterSpec, node: NodeSpec) -> str:
     if node.is_control_plane:
         minimum, comfort = CONTROL_PLANE_MIN_MB, CONTROL_PLANE_MIN_MB
     else:
@@ -174,8 +177,7 @@ def preflight_script(spec: ClusterSpec, node: NodeSpec) -> str:
         "OOM-killed on 1 GB Raspberry Pi workers); keep workloads small and set memory limits"
     )
     version = kubelet_version(spec, node)
-    return _script(
-        node,
+    return _body(
         "preflight.sh",
         ROLES=",".join(sorted(node.roles)),
         ARCH=node.arch,
@@ -190,18 +192,17 @@ def preflight_script(spec: ClusterSpec, node: NodeSpec) -> str:
 
 
 def host_steps(spec: ClusterSpec, node: NodeSpec) -> list[HostStep]:
-    """Ordered steps after the preflight; the Host runs them after `packages`."""
+    """Ordered parts after the preflight (bodies: they run after `host_lib`)."""
     steps = [
         HostStep(
             "packages",
-            _script(
-                node,
+            _body(
                 "packages.sh",
                 PKG_DEBIAN=_packages(spec, node, "debian"),
                 PKG_RHEL=_packages(spec, node, "rhel"),
                 PKG_RHEL7=_packages(spec, node, "rhel7"),
             ),
-            _script(node, "packages_remove.sh"),
+            _body("packages_remove.sh"),
         ),
     ]
     if node.runs_kubelet:
@@ -210,43 +211,68 @@ def host_steps(spec: ClusterSpec, node: NodeSpec) -> list[HostStep]:
         steps.append(
             HostStep(
                 "kernel",
-                _script(node, "kernel_apply.sh", MODULES=mods, SYSCTLS=settings),
-                _script(node, "kernel_restore.sh"),
+                _body("kernel_apply.sh", MODULES=mods, SYSCTLS=settings),
+                _body("kernel_restore.sh"),
             )
         )
-        steps.append(HostStep("swap", _script(node, "swap.sh"), _script(node, "swap_restore.sh")))
+        steps.append(HostStep("swap", _body("swap.sh"), _body("swap_restore.sh")))
         steps.append(
             HostStep(
                 "cmdline",
-                _script(node, "cmdline.sh", FLAGS=" ".join(RPI_CGROUP_FLAGS)),
-                _script(node, "cmdline_restore.sh"),
+                _body("cmdline.sh", FLAGS=" ".join(RPI_CGROUP_FLAGS)),
+                _body("cmdline_restore.sh"),
             )
         )
         steps.append(
             HostStep(
                 "iptables",
-                _script(node, "iptables.sh", BACKEND=spec.iptables_backend),
-                _script(node, "iptables_restore.sh"),
+                _body("iptables.sh", BACKEND=spec.iptables_backend),
+                _body("iptables_restore.sh"),
             )
         )
     steps += [
         HostStep(
             "selinux",
-            _script(node, "selinux.sh", SELINUX_MODE=spec.security.selinux),
-            _script(node, "selinux_restore.sh"),
+            _body("selinux.sh", SELINUX_MODE=spec.security.selinux),
+            _body("selinux_restore.sh"),
         ),
         HostStep(
             "firewall",
-            _script(
-                node,
+            _body(
                 "firewall.sh",
                 PORTS=" ".join(firewall_ports(spec, node)),
                 TRUSTED=" ".join((spec.network.pod_cidr, spec.network.service_cidr))
                 if node.runs_kubelet
                 else "",
             ),
-            _script(node, "firewall_restore.sh"),
+            _body("firewall_restore.sh"),
         ),
-        HostStep("timesync", _script(node, "timesync.sh"), _script(node, "timesync_restore.sh")),
+        HostStep("timesync", _body("timesync.sh"), _body("timesync_restore.sh")),
     ]
     return steps
+
+
+def preflight_script(spec: ClusterSpec, node: NodeSpec) -> str:
+    return standalone(node, preflight_body(spec, node))
+
+
+def prepare_step(spec: ClusterSpec, node: NodeSpec, label: str) -> StepScripts:
+    """The Host's one OS step: preflight (nothing changes on a host that fails it), packages, the
+    persisted kernel files (from stdin) and their settings, then the rest in order. Its delete
+    undoes the parts in reverse order."""
+    steps = host_steps(spec, node)
+    packages, rest = steps[0], steps[1:]
+    files = kernel_files(spec, node)
+    create = [Part("preflight", preflight_body(spec, node)), Part(packages.part, packages.create)]
+    undo = [Part(s.part, s.delete) for s in reversed(rest)]
+    if files:
+        listing = [(meta, sha256(content)) for meta, content in files]
+        create.append(Part("kernel-files", install_command(listing), reads_stdin=True))
+        undo.append(Part("kernel-files", remove_command([meta for meta, _ in files])))
+    create += [Part(s.part, s.create) for s in rest]
+    undo.append(Part(packages.part, packages.delete))
+    return StepScripts(
+        create=run_parts(label, create, prelude=host_lib(node)),
+        delete=run_parts(label, undo, prelude=host_lib(node)),
+        stdin=encode_bundle(files) if files else None,
+    )

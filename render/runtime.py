@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import re
-import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +26,7 @@ import yaml
 
 from render.artifacts import BIN_DIR, CNI_BIN_DIR, CRIO_DIR, KATA_DIR
 from render.host_files import FileMeta
+from render.systemd import assignments
 from spec.model import ClusterSpec
 from spec.versions import parse_version
 
@@ -374,8 +374,9 @@ def runtime_dirs(spec: ClusterSpec) -> tuple[str, ...]:
 
 
 def assign(**values: str) -> str:
-    """Shell variable assignments, each value quoted: the header of a rendered script."""
-    return "".join(f"{k}={shlex.quote(v)}\n" for k, v in values.items())
+    """Shell variable assignments, each value single-quoted (shlex.quote leaves a node named `cp`
+    bare, which shellcheck reads as a command): the header of a rendered script."""
+    return assignments(**values)
 
 
 def script(template: str, **values: str) -> str:

@@ -38,10 +38,10 @@ def _spec(**extra: object) -> ClusterSpec:
 def _all_scripts(spec: ClusterSpec) -> dict[str, str]:
     out: dict[str, str] = {}
     for node in spec.nodes:
-        steps = [h.HostStep("preflight", h.preflight_script(spec, node), "true"), *h.host_steps(spec, node)]
-        for step in steps:
-            out.setdefault(step.create, f"{node.name}-{step.part}-create")
-            out.setdefault(step.delete, f"{node.name}-{step.part}-delete")
+        out.setdefault(h.preflight_script(spec, node), f"{node.name}-preflight-create")
+        for step in h.host_steps(spec, node):
+            out.setdefault(h.standalone(node, step.create), f"{node.name}-{step.part}-create")
+            out.setdefault(h.standalone(node, step.delete), f"{node.name}-{step.part}-delete")
     return {name: text for text, name in out.items() if text != "true"}
 
 
@@ -98,7 +98,7 @@ def test_options_reach_the_scripts() -> None:
     steps = {s.part: s for s in h.host_steps(spec, spec.nodes[1])}
     assert "BACKEND='legacy'" in steps["iptables"].create
     assert "SELINUX_MODE='enforcing'" in steps["selinux"].create
-    assert "OS_OVERRIDE='rhel7'" in steps["packages"].create
+    assert "OS_OVERRIDE='rhel7'" in h.host_lib(spec.nodes[1])
     assert "cgroup_enable=memory" in steps["cmdline"].create
     assert "TRUSTED='10.244.0.0/16 10.96.0.0/12'" in steps["firewall"].create
 
@@ -186,41 +186,61 @@ def _host_graph(spec: ClusterSpec, index: int):
     return run_function(lambda: Host(f"host-{node.name}", spec, node, connection(node)))
 
 
+def _parts(text: str) -> list[str]:
+    return [line.removeprefix("# --- part: ") for line in text.splitlines() if line.startswith("# --- part: ")]
+
+
 def test_host_component_graph() -> None:
     spec = _spec()
     graph = _host_graph(spec, 1)
     host = graph.named("host-w")
     assert host.type == "k8s-from-scratch:index:Host"
     children = {r.name: r for r in graph.children(host)}
-    expected = {
-        "host-w-preflight",
-        "host-w-packages",
-        "host-w-kernel-files",
-        "host-w-kernel",
-        "host-w-swap",
-        "host-w-cmdline",
-        "host-w-iptables",
-        "host-w-selinux",
-        "host-w-firewall",
-        "host-w-timesync",
-        "host-w-bin-kubernetes-node",
-        "host-w-bin-containerd",
-        "host-w-bin-runc",
-        "host-w-bin-crictl",
-        "host-w-bin-cni-plugins",
-    }
-    assert set(children) == expected
-    preflight, packages = children["host-w-preflight"], children["host-w-packages"]
-    assert preflight.urn in packages.dependencies
-    for name, child in children.items():
-        assert child.inputs["delete"], f"{name} has no delete"
+    assert set(children) == {"host-w-prepare", "host-w-binaries"}
+    prepare, binaries = children["host-w-prepare"], children["host-w-binaries"]
+    # Preflight first (nothing changes on a host that fails it), kernel files before the settings.
+    assert _parts(prepare.inputs["create"]) == [
+        "preflight",
+        "packages",
+        "kernel-files",
+        "kernel",
+        "swap",
+        "cmdline",
+        "iptables",
+        "selinux",
+        "firewall",
+        "timesync",
+    ]
+    # Destroy undoes in reverse; packages last (the others' restore scripts use them).
+    assert _parts(prepare.inputs["delete"]) == [
+        "timesync",
+        "firewall",
+        "selinux",
+        "iptables",
+        "cmdline",
+        "swap",
+        "kernel",
+        "kernel-files",
+        "packages",
+    ]
+    assert prepare.inputs["create"].count("os_family() {") == 1  # host_lib once, not per part
+    assert h.SYSCTL_FILE in prepare.inputs["stdin"] and f"# {h.SYSCTL_FILE} 0644" in prepare.inputs["create"]
+    parts = ["kubernetes-node", "containerd", "runc", "crictl", "cni-plugins"]
+    assert _parts(binaries.inputs["create"]) == parts
+    assert _parts(binaries.inputs["delete"]) == parts[::-1]
+    assert prepare.urn in binaries.dependencies  # curl and tar come with the packages
+    for child in children.values():
         assert child.inputs["connection"]["host"] == "10.1.0.2"
-        if name not in ("host-w-preflight", "host-w-packages"):
-            assert packages.urn in child.dependencies, name
-    assert children["host-w-kernel-files"].urn in children["host-w-kernel"].dependencies
-    assert any(p.startswith("connection") for p in children["host-w-swap"].secret_paths)
+        assert any(p.startswith("connection") for p in child.secret_paths)
     # every script names the node's architecture's artifact
-    assert "kubernetes-node-linux-arm64.tar.gz" in children["host-w-bin-kubernetes-node"].inputs["create"]
+    assert "kubernetes-node-linux-arm64.tar.gz" in binaries.inputs["create"]
+
+
+def test_etcd_only_host_has_no_kernel_files_step() -> None:
+    spec = _spec()
+    prepare = _host_graph(spec, 2).named("host-e1-prepare")
+    assert _parts(prepare.inputs["create"]) == ["preflight", "packages", "selinux", "firewall", "timesync"]
+    assert "stdin" not in prepare.inputs or not prepare.inputs["stdin"]
 
 
 def test_host_refuses_unpinned_binaries_before_any_child() -> None:

@@ -112,6 +112,11 @@ def preset(request: pytest.FixtureRequest) -> tuple[ClusterSpec, Graph]:
     return GRAPHS[path.name]
 
 
+def _parts(text: str) -> list[str]:
+    """The part names of a combined step, in order (render.script_parts.run_parts)."""
+    return [line.removeprefix("# --- part: ") for line in text.splitlines() if line.startswith("# --- part: ")]
+
+
 def test_each_node_gets_exactly_its_runtime(preset: tuple[ClusterSpec, Graph]) -> None:
     spec, graph = preset
     runtimes = graph.of_type("k8s-from-scratch:index:Runtime")
@@ -120,37 +125,43 @@ def test_each_node_gets_exactly_its_runtime(preset: tuple[ClusterSpec, Graph]) -
     for node in spec.kubelet_nodes:
         component = graph.named(f"{node.name}-runtime")
         children = {r.name: r for r in graph.children(component)}
-        assert set(children) == {f"{node.name}-runtime-{p}" for p in ("preflight", "config", "service")}
-        files = bundle(children[f"{node.name}-runtime-config"])
-        assert {p: c for p, (_, c) in files.items()} == want
-        preflight = children[f"{node.name}-runtime-preflight"]
-        assert preflight.inputs["create"] == rt.preflight_script(spec, node.name)
-        assert preflight.inputs["connection"]["host"] == node.address
-        # preflight -> config -> service, all after the host step.
-        assert f"{node.name}-host-ready" in deps(graph, preflight)
-        assert f"{node.name}-runtime-preflight" in deps(graph, children[f"{node.name}-runtime-config"])
+        assert set(children) == {f"{node.name}-runtime-service"}
         service = children[f"{node.name}-runtime-service"]
-        assert f"{node.name}-runtime-config" in deps(graph, service)
-        assert service.inputs["delete"] == rt.stop_script(spec)
-        assert rt.runtime_info(spec).unit in service.inputs["create"]
+        files = bundle(service)
+        assert {p: c for p, (_, c) in files.items()} == want
+        assert service.inputs["connection"]["host"] == node.address
+        create = service.inputs["create"]
+        # The preflight refuses before a file is written; then the files; then the service.
+        assert _parts(create) == ["preflight", "files", "service"]
+        preflight = rt.preflight_script(spec, node.name).removeprefix("#!/bin/sh\n").rstrip("\n")
+        assert preflight in create
+        for path in want:
+            assert f"# {path} " in create  # the listing names every file with its hash
+        assert rt.runtime_info(spec).unit in create
+        assert _parts(service.inputs["delete"]) == ["service", "files"]
+        assert rt.stop_script(spec).removeprefix("#!/bin/sh\n").rstrip("\n") in service.inputs["delete"]
+        assert f"{node.name}-host-ready" in deps(graph, service)
 
 
 def test_each_node_gets_its_kubelet_and_proxy_settings(preset: tuple[ClusterSpec, Graph]) -> None:
     spec, graph = preset
     for node in spec.kubelet_nodes:
-        files = bundle(graph.named(f"{node.name}-node-kubelet-files"))
+        kubelet = graph.named(f"{node.name}-node-kubelet")
+        assert _parts(kubelet.inputs["create"]) == ["files", "service"]
+        files = bundle(kubelet)
         assert yaml.safe_load(files[kl.CONFIG][1]) == kl.kubelet_config(spec, node)
         assert files[kl.UNIT_FILE][1] == kl.kubelet_unit(spec, node)
         assert files[kl.CLIENT_CA] == ("0644", CA_PEM)
         assert files[kl.BOOTSTRAP_KUBECONFIG] == ("0600", BOOTSTRAP_KUBECONFIG)
+        proxies = [r for r in graph.registrations if r.name == f"{node.name}-node-kube-proxy"]
         if spec.kube_proxy.enabled:
-            proxy = bundle(graph.named(f"{node.name}-node-kube-proxy-files"))
-            assert yaml.safe_load(proxy[kp.CONFIG][1]) == kp.kube_proxy_config(spec, node)
-            assert proxy[kp.KUBECONFIG] == ("0600", PROXY_KUBECONFIG)
-            step = graph.named(f"{node.name}-node-kube-proxy")
-            assert {f"{node.name}-node-kube-proxy-files", f"{node.name}-node-kubelet"} <= deps(graph, step)
+            (proxy,) = proxies
+            files = bundle(proxy)
+            assert yaml.safe_load(files[kp.CONFIG][1]) == kp.kube_proxy_config(spec, node)
+            assert files[kp.KUBECONFIG] == ("0600", PROXY_KUBECONFIG)
+            assert f"{node.name}-node-kubelet" in deps(graph, proxy)
         else:
-            assert not [r for r in graph.registrations if r.name == f"{node.name}-node-kube-proxy-files"]
+            assert proxies == []
 
 
 def test_kubelet_never_starts_before_its_runtime_and_the_bootstrap_objects(
@@ -162,13 +173,10 @@ def test_kubelet_never_starts_before_its_runtime_and_the_bootstrap_objects(
     assert len(boot_objects) >= 9
     for node in spec.kubelet_nodes:
         kubelet = graph.named(f"{node.name}-node-kubelet")
-        need = {f"{node.name}-runtime-service", f"{node.name}-node-kubelet-files", *boot_objects}
+        need = {f"{node.name}-runtime-service", f"{node.name}-host-ready", *boot_objects}
         assert need <= deps(graph, kubelet), need - deps(graph, kubelet)
-        assert kubelet.inputs["delete"] == kl.stop_script()
-        assert (
-            f"--node-ip={node.internal_address}"
-            in bundle(graph.named(f"{node.name}-node-kubelet-files"))[kl.UNIT_FILE][1]
-        )
+        assert kl.stop_script().removeprefix("#!/bin/sh\n").rstrip("\n") in kubelet.inputs["delete"]
+        assert f"--node-ip={node.internal_address}" in bundle(kubelet)[kl.UNIT_FILE][1]
 
 
 def test_secrets_travel_only_on_stdin(preset: tuple[ClusterSpec, Graph]) -> None:

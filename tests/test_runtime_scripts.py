@@ -51,9 +51,7 @@ def run(script: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
 def test_service_marks_only_state_dirs_it_creates_and_waits_for_the_cri(tmp_path: Path) -> None:
     fresh, existing = tmp_path / "fresh", tmp_path / "existing"
     existing.mkdir()
-    script = with_vars(
-        rt.service_script(spec_of(), "ab" * 32), STATE_DIRS=f"{fresh} {existing}", CTR="ctr"
-    )
+    script = with_vars(rt.service_script(spec_of(), "ab" * 32), STATE_DIRS=f"{fresh} {existing}", CTR="ctr")
     result = run(script, fakes(tmp_path, crictl_ok_after=3))
     assert result.returncode == 0, result.stderr
     assert (fresh / rt.OWNED_MARK).exists() and not (existing / rt.OWNED_MARK).exists()
@@ -63,9 +61,7 @@ def test_service_marks_only_state_dirs_it_creates_and_waits_for_the_cri(tmp_path
 
 
 def test_service_reports_a_runtime_that_never_answers(tmp_path: Path) -> None:
-    script = with_vars(
-        rt.service_script(spec_of(), "ab" * 32), STATE_DIRS=str(tmp_path / "s"), CTR="ctr"
-    )
+    script = with_vars(rt.service_script(spec_of(), "ab" * 32), STATE_DIRS=str(tmp_path / "s"), CTR="ctr")
     result = run(script, fakes(tmp_path, crictl_ok_after=1000))
     assert result.returncode == 1
     assert "containerd.service does not answer" in result.stderr and "fake journal line" in result.stderr

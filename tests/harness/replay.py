@@ -258,7 +258,7 @@ def _snake(conn: dict[str, Any]) -> dict[str, Any]:
 
 def host_target(graph: Graph, node: str) -> Target:
     """The SSH target of a node, as its Host's steps use it."""
-    reg = next(r for r in graph.registrations if r.name.endswith(f"-host-{node}-preflight"))
+    reg = next(r for r in graph.registrations if r.name.endswith(f"-host-{node}-prepare"))
     return _target(reg.inputs["connection"])
 
 
