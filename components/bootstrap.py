@@ -1,4 +1,5 @@
-"""`Bootstrap`: what kubelets need in the API before they start: token, cluster-info, RBAC."""
+"""`Bootstrap`: what kubelets need in the API before they start: token, cluster-info, RBAC, and
+the namespace of the CSR approver's allow lists."""
 
 from __future__ import annotations
 
@@ -58,12 +59,23 @@ class Bootstrap(pulumi.ComponentResource):
             data=info_doc.apply(lambda d: d["data"]),
             opts=api,
         )
-        self.ready: list[pulumi.Resource] = [token, cluster_info]
+        ns = bs.allow_namespace()
+        # The CSR approver's allow lists (one ConfigMap per node, NodeJoin's) live here.
+        self.allow_namespace = k8s.core.v1.Namespace(f"{name}-namespace", metadata=ns["metadata"], opts=api)
+        in_namespace = pulumi.ResourceOptions.merge(
+            api, pulumi.ResourceOptions(depends_on=[self.allow_namespace])
+        )
+        self.ready: list[pulumi.Resource] = [token, cluster_info, self.allow_namespace]
         for obj in bs.rbac_objects():
             kind = obj["kind"]
             args = {_snake(k): v for k, v in obj.items() if k not in ("apiVersion", "kind")}
+            namespaced = obj["metadata"].get("namespace") == ns["metadata"]["name"]
             self.ready.append(
-                _KINDS[kind](f"{name}-{_part(kind, obj['metadata']['name'])}", **args, opts=api)
+                _KINDS[kind](
+                    f"{name}-{_part(kind, obj['metadata']['name'])}",
+                    **args,
+                    opts=in_namespace if namespaced else api,
+                )
             )
 
         self.register_outputs(

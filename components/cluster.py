@@ -29,7 +29,6 @@ from components.runtime import Runtime
 from components.steps import Ledger, start_ledger
 from components.worker_node import WorkerNode
 from render import artifacts, drift_rules
-from render.csr_policy import APPROVER_NODES_DIR
 from spec.model import ClusterSpec, NodeSpec
 
 
@@ -132,7 +131,15 @@ class Cluster(pulumi.ComponentResource):
                 )
             )
         # Serving certificates approved and role labels set before anything is scheduled.
-        self.join = NodeJoin(f"{name}-join", spec, self.approvers[0], self.workers, self.provider, opts=child)
+        self.join = NodeJoin(
+            f"{name}-join",
+            spec,
+            self.approvers[0],
+            self.workers,
+            self.provider,
+            self.bootstrap.allow_namespace,
+            opts=child,
+        )
 
         self.cni = Cni(
             f"{name}-cni",
@@ -159,13 +166,7 @@ class Cluster(pulumi.ComponentResource):
     def _guard(self, name: str, node: NodeSpec, ledger: Ledger) -> DriftGuard:
         host = self.hosts[node.name]
         address = str(host.connection.host)
-        files = [
-            f
-            for _step, f in ledger.files.get(address, [])
-            # Other nodes' approver allow-files: guarding them here would make adding a node
-            # change every control plane's guard (they only ever grant less when tampered with).
-            if not f.meta.path.startswith(f"{APPROVER_NODES_DIR}/")
-        ]
+        files = [f for _step, f in ledger.files.get(address, [])]
         return DriftGuard(
             f"{name}-{node.name}-drift-guard",
             host.connection,

@@ -1,16 +1,16 @@
 """Our kubelet-serving CSR approver on the control planes, and the join of every kubelet node.
 
 `CsrApprover` (one per control-plane node): the approver script (render/csr_policy.py's rules
-in POSIX sh), one allow file of names/addresses per kubelet node (a step per node, named after
-it: adding a node adds steps and changes none), its own kubeconfig
-(k8s-from-scratch:csr-approver, allowed nothing but reading CSRs and approving kubelet-serving
-ones) and a systemd timer that runs it every 2 minutes, for kubelets' serving-cert rotations.
+in POSIX sh), its own kubeconfig (k8s-from-scratch:csr-approver, allowed nothing but reading
+CSRs and the allow lists and approving kubelet-serving ones) and a systemd timer that runs it
+every 2 minutes, for kubelets' serving-cert rotations.
 
-`NodeJoin` (one per stack): during `pulumi up`, for each kubelet node, runs the approver on a
-control plane until that node's kubelet serves a certificate from the cluster CA (a clear
-error naming why its CSR was left pending otherwise); then labels control planes with
-node-role.kubernetes.io/control-plane through the API, which NodeRestriction forbids kubelet
-to set on itself.
+`NodeJoin` (one per stack): for each kubelet node, its allow list of names and addresses (a
+ConfigMap named after it: adding a node adds objects and changes none, on however many control
+planes); then, during `pulumi up`, runs the approver on a control plane until that node's
+kubelet serves a certificate from the cluster CA (a clear error naming why its CSR was left
+pending otherwise); then labels control planes with node-role.kubernetes.io/control-plane
+through the API, which NodeRestriction forbids kubelet to set on itself.
 """
 
 from __future__ import annotations
@@ -30,8 +30,7 @@ from spec.model import ClusterSpec, NodeSpec
 
 
 class CsrApprover(pulumi.ComponentResource):
-    """`ready`: the step that enabled the timer (after `bootstrap_ready`, so its first pass works);
-    `allowed`: node name -> the step that wrote that node's allow file here."""
+    """`ready`: the step that enabled the timer (after `bootstrap_ready`, so its first pass works)."""
 
     def __init__(
         self,
@@ -68,17 +67,6 @@ class CsrApprover(pulumi.ComponentResource):
             # Its RBAC lives in Bootstrap: without it every pass would fail.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[installed, *bootstrap_ready]),
         )
-        self.allowed: dict[str, pulumi.Resource] = {}
-        for other in spec.kubelet_nodes:
-            meta, content = cp.node_allow_file(other)
-            self.allowed[other.name] = files_step(
-                f"{name}-allow-{other.name}",
-                self.connection,
-                [ManagedFile(meta, content)],
-                # Into the approver's directory (destroyed before it, so that it can go).
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[installed]),
-                dirs=(cp.APPROVER_NODES_DIR,),
-            )
         self.ready: pulumi.Resource = enabled
         self.register_outputs({"node": node.name, "every": cp.APPROVE_EVERY})
 
@@ -93,12 +81,20 @@ class NodeJoin(pulumi.ComponentResource):
         approver: CsrApprover,
         workers: Sequence[WorkerNode],
         provider: k8s.Provider,
+        allow_namespace: pulumi.Resource,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(type_token("NodeJoin"), name, None, opts)
         self.ready: list[pulumi.Resource] = []
         for worker in workers:
             node = worker.node
+            doc = cp.allow_configmap(node)
+            allow = k8s.core.v1.ConfigMap(
+                f"{name}-{node.name}-allow",
+                metadata=doc["metadata"],
+                data=doc["data"],
+                opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[allow_namespace]),
+            )
             serving = script_step(
                 f"{name}-{node.name}-serving",
                 approver.connection,
@@ -106,9 +102,7 @@ class NodeJoin(pulumi.ComponentResource):
                 delete="true",  # approvals live in the API; nothing on the host to undo
                 # kubelet has its client certificate (so it registered), the approver is set up and
                 # knows this node.
-                opts=pulumi.ResourceOptions(
-                    parent=self, depends_on=[worker.ready, approver.ready, approver.allowed[node.name]]
-                ),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[worker.ready, approver.ready, allow]),
             )
             self.ready.append(serving)
             labels = kl.api_labels(node)

@@ -22,6 +22,7 @@ from typing import Any
 
 import yaml
 
+from render.csr_policy import ALLOW_NAMESPACE
 from render.pki_plan import APISERVER_KUBELET_CLIENT_CN, CSR_APPROVER_CN
 from spec.model import ClusterSpec
 
@@ -156,7 +157,25 @@ def csr_approver_rbac() -> list[dict[str, Any]]:
             },
         ],
     }
-    return [role, _binding(name, name, "User", CSR_APPROVER_CN)]
+    # Each node's allow list (render.csr_policy.allow_configmap): read, never written.
+    lists: dict[str, Any] = {
+        "apiVersion": f"{RBAC}/v1",
+        "kind": "Role",
+        "metadata": {"name": f"{name}-allow-lists", "namespace": ALLOW_NAMESPACE},
+        "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get"]}],
+    }
+    lists_binding = _binding(f"{name}-allow-lists", f"{name}-allow-lists", "User", CSR_APPROVER_CN, False)
+    lists_binding["metadata"]["namespace"] = ALLOW_NAMESPACE
+    return [role, _binding(name, name, "User", CSR_APPROVER_CN), lists, lists_binding]
+
+
+def allow_namespace() -> dict[str, Any]:
+    """Where the approver's allow lists live (before the RBAC objects in it)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": ALLOW_NAMESPACE, "labels": {"app.kubernetes.io/managed-by": "k8s-from-scratch"}},
+    }
 
 
 def apiserver_kubelet_rbac() -> list[dict[str, Any]]:

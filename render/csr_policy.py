@@ -23,6 +23,7 @@ import ipaddress
 import shlex
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from render.artifacts import BIN_DIR
 from render.host_files import FileMeta
@@ -146,9 +147,9 @@ def openssl_ip_forms(ip: IP) -> list[str]:
 def render_node_file(ident: NodeIdentity) -> str:
     """One node's allow file: `<node> DNS <name>` / `<node> IP <address as openssl prints it>`.
 
-    One file per node (in APPROVER_NODES_DIR, named after the node) rather than one list of all
-    nodes: adding or changing a node then writes only that node's file on the control planes,
-    and leaves every other resource of the stack as it was."""
+    One list per node (a ConfigMap of its own, allow_configmap) rather than one list of all
+    nodes: adding or changing a node then writes only that node's list, and leaves every other
+    resource of the stack as it was."""
     lines = [
         MANAGED_MARKER,
         f"# the only subjectAltNames {ident.name}'s serving certificate may carry: node kind value",
@@ -168,7 +169,12 @@ def node_files(identities: Iterable[NodeIdentity]) -> dict[str, str]:
 
 APPROVER_SCRIPT = "/usr/local/sbin/k8s-from-scratch-csr-approver"
 APPROVER_DIR = "/etc/kubernetes/csr-approver"
-APPROVER_NODES_DIR = f"{APPROVER_DIR}/nodes.d"  # one allow file per kubelet node
+# Each kubelet node's allow list: ConfigMap csr-allow-<node> (key `allow`) in this namespace, which
+# only cluster admins write; the approver may only `get` ConfigMaps there. In the API rather than
+# in files on every control plane: one object per node however many control planes approve.
+ALLOW_NAMESPACE = "k8s-from-scratch"
+ALLOW_PREFIX = "csr-allow-"
+ALLOW_KEY = "allow"
 APPROVER_KUBECONFIG = f"{APPROVER_DIR}/kubeconfig"
 APPROVER_CA = f"{APPROVER_DIR}/ca.crt"
 APPROVER_SERVICE = "k8s-from-scratch-csr-approver.service"
@@ -183,7 +189,6 @@ CA_META = FileMeta(APPROVER_CA)
 def approver_script(
     kubectl: str = f"{BIN_DIR}/kubectl",
     openssl: str = "openssl",
-    nodes_dir: str = APPROVER_NODES_DIR,
     kubeconfig: str = APPROVER_KUBECONFIG,
     ca_file: str = APPROVER_CA,
     kubelet_port: int = 10250,
@@ -193,7 +198,9 @@ def approver_script(
         "csr-approver.sh",
         KUBECTL=kubectl,
         OPENSSL=openssl,
-        NODES_DIR=nodes_dir,
+        ALLOW_NAMESPACE=ALLOW_NAMESPACE,
+        ALLOW_PREFIX=ALLOW_PREFIX,
+        ALLOW_KEY=ALLOW_KEY,
         KUBECONFIG_FILE=kubeconfig,
         CA_FILE=ca_file,
         KUBELET_PORT=str(kubelet_port),
@@ -204,8 +211,8 @@ def approver_script(
 
 
 def approver_static_files(spec: ClusterSpec) -> list[tuple[FileMeta, str]]:
-    """Script and units; the kubeconfig and CA come from Pki, each node's allow file from
-    node_allow_file (a step of its own per node)."""
+    """Script and units; the kubeconfig and CA come from Pki, each node's allow list is a
+    ConfigMap (allow_configmap)."""
     service = fill("csr-approver.service", SCRIPT=APPROVER_SCRIPT)
     timer = fill("csr-approver.timer", EVERY=APPROVE_EVERY)
     return [
@@ -215,9 +222,18 @@ def approver_static_files(spec: ClusterSpec) -> list[tuple[FileMeta, str]]:
     ]
 
 
-def node_allow_file(node: NodeSpec) -> tuple[FileMeta, str]:
-    """`node`'s allow file on a control plane."""
-    return FileMeta(f"{APPROVER_NODES_DIR}/{node.name}"), render_node_file(node_identity(node))
+def allow_configmap(node: NodeSpec) -> dict[str, Any]:
+    """`node`'s allow list, as the ConfigMap the approver reads."""
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": f"{ALLOW_PREFIX}{node.name}",
+            "namespace": ALLOW_NAMESPACE,
+            "labels": {"app.kubernetes.io/managed-by": "k8s-from-scratch"},
+        },
+        "data": {ALLOW_KEY: render_node_file(node_identity(node))},
+    }
 
 
 def enable_script(content_hash: str) -> str:

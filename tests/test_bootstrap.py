@@ -100,6 +100,13 @@ def test_approver_may_read_csrs_and_approve_only_kubelet_serving() -> None:
     assert binding["subjects"] == [
         {"kind": "User", "name": CSR_APPROVER_CN, "apiGroup": "rbac.authorization.k8s.io"}
     ]
+    # The allow lists: read only, in their namespace only.
+    lists = objs[("Role", "k8s-from-scratch:csr-approver-allow-lists")]
+    assert lists["metadata"]["namespace"] == "k8s-from-scratch"
+    assert lists["rules"] == [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get"]}]
+    lists_binding = objs[("RoleBinding", "k8s-from-scratch:csr-approver-allow-lists")]
+    assert lists_binding["metadata"]["namespace"] == "k8s-from-scratch"
+    assert lists_binding["subjects"] == binding["subjects"]
     anonymous = objs[("Role", "k8s-from-scratch:cluster-info-reader")]["rules"]
     assert anonymous == [
         {"apiGroups": [""], "resources": ["configmaps"], "resourceNames": ["cluster-info"], "verbs": ["get"]}
@@ -122,7 +129,13 @@ def test_component_applies_every_object_with_the_provider() -> None:
     applied = {(c.inputs["kind"], c.inputs["metadata"]["name"]) for c in children}
     expected = {(o["kind"], o["metadata"]["name"]) for o in bs.rbac_objects()}
     expected |= {("Secret", "bootstrap-token-abcdef"), ("ConfigMap", "cluster-info")}
+    expected |= {("Namespace", bs.allow_namespace()["metadata"]["name"])}
     assert applied == expected
+    # Objects in the allow lists' namespace are created after it.
+    namespace = graph.named("bootstrap-namespace")
+    for child in children:
+        if child.inputs["metadata"].get("namespace") == namespace.inputs["metadata"]["name"]:
+            assert namespace.urn in child.dependencies, child.name
     for child in children:
         obj = next(
             (o for o in bs.rbac_objects() if o["metadata"]["name"] == child.inputs["metadata"]["name"]), None

@@ -212,12 +212,18 @@ def test_node_files_list_each_nodes_own_names_in_openssl_forms() -> None:
         assert rows and {row[0] for row in rows} == {name}, f"{name}'s file names another node"
 
 
-def write_nodes_dir(path: Path) -> Path:
-    """The approver's allow directory as the control planes hold it: a file per kubelet node."""
-    path.mkdir()
-    for name, text in cp.node_files(cp.node_identities(cluster()).values()).items():
-        (path / name).write_text(text)
-    return path
+def allow_lists() -> list[dict[str, Any]]:
+    """Every kubelet node's allow-list ConfigMap, as the program creates them."""
+    return [cp.allow_configmap(n) for n in cluster().kubelet_nodes]
+
+
+def test_allow_configmaps_hold_each_nodes_own_list() -> None:
+    maps = allow_lists()
+    assert [m["metadata"]["name"] for m in maps] == [f"csr-allow-{n.name}" for n in cluster().kubelet_nodes]
+    files = cp.node_files(cp.node_identities(cluster()).values())
+    for m, node in zip(maps, cluster().kubelet_nodes, strict=True):
+        assert m["metadata"]["namespace"] == cp.ALLOW_NAMESPACE
+        assert m["data"] == {cp.ALLOW_KEY: files[node.name]}
 
 
 def test_two_san_extensions_are_refused() -> None:
@@ -235,6 +241,14 @@ args = sys.argv[1:]
 while args and args[0] in ("--kubeconfig", "--request-timeout"):
     args = args[2:]
 objs = {{o["metadata"]["name"]: o for o in json.load(open({objects!r}))}}
+maps = {{(m["metadata"]["namespace"], m["metadata"]["name"]): m for m in json.load(open({maps!r}))}}
+if args[:3] == ["get", "configmap", "-n"]:
+    key, template = (args[3], args[4]), args[6]
+    assert args[5] == "-o" and template == {template!r}, args
+    if key not in maps:
+        sys.exit('Error from server (NotFound): configmaps "' + key[1] + '" not found')
+    sys.stdout.write(maps[key]["data"].get({allow_key!r}, ""))
+    sys.exit(0)
 if args[:2] == ["certificate", "approve"]:
     open({approved!r}, "a").write(args[2] + "\\n")
     print("certificatesigningrequest.certificates.k8s.io/" + args[2] + " approved")
@@ -267,21 +281,26 @@ def run_approver(
     tmp_path: Path, objects: list[dict[str, Any]], args: tuple[str, ...] = (), port: int = 10250
 ) -> tuple[set[str], subprocess.CompletedProcess[str]]:
     (tmp_path / "objects.json").write_text(json.dumps(objects))
+    (tmp_path / "maps.json").write_text(json.dumps(allow_lists()))
     approved = tmp_path / "approved"
     approved.write_text("")
     kubectl = tmp_path / "kubectl"
     kubectl.write_text(
         FAKE_KUBECTL.format(
-            python=sys.executable, objects=str(tmp_path / "objects.json"), approved=str(approved)
+            python=sys.executable,
+            objects=str(tmp_path / "objects.json"),
+            maps=str(tmp_path / "maps.json"),
+            approved=str(approved),
+            # What the approver asks for: the list's text, nothing when the key is missing.
+            template=f'go-template={{{{with index .data "{cp.ALLOW_KEY}"}}}}{{{{.}}}}{{{{end}}}}',
+            allow_key=cp.ALLOW_KEY,
         )
     )
     kubectl.chmod(0o755)
-    nodes = write_nodes_dir(tmp_path / "nodes.d")
     script = tmp_path / "approver.sh"
     script.write_text(
         cp.approver_script(
             kubectl=str(kubectl),
-            nodes_dir=str(nodes),
             kubeconfig=str(tmp_path / "kubeconfig"),
             ca_file=str(tmp_path / "ca.crt"),
             kubelet_port=port,
@@ -452,7 +471,7 @@ def test_until_serving_verifies_the_kubelet_certificate(tmp_path: Path, signed_b
 def test_approver_names_a_missing_tool(tmp_path: Path) -> None:
     script = tmp_path / "approver.sh"
     missing = str(tmp_path / "no-kubectl")
-    script.write_text(cp.approver_script(kubectl=missing, nodes_dir=str(tmp_path / "n")))
+    script.write_text(cp.approver_script(kubectl=missing))
     result = subprocess.run(["sh", str(script)], capture_output=True, text=True, timeout=30)
     assert result.returncode == 1
     assert f"{missing} is missing: the CSR approver needs kubectl and openssl" in result.stderr

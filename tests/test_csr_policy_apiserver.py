@@ -30,7 +30,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from render import bootstrap as bs
 from render import csr_policy as cp
 from render.kubeconfig import render_kubeconfig
-from tests.test_csr_policy import cluster, dns, ip, request, write_nodes_dir
+from tests.test_csr_policy import allow_lists, cluster, dns, ip, request
 
 pytestmark = pytest.mark.realtool
 
@@ -241,7 +241,9 @@ def test_bootstrap_token_may_create_csrs_only_with_our_rbac(api: Cluster) -> Non
     before = api.kubectl(bootstrap, "create", "-f", "-", stdin=client_csr, check=False)
     assert before.returncode != 0 and "forbidden" in before.stderr.lower()
 
-    objects = "---\n".join(yaml.safe_dump(o) for o in bs.rbac_objects())
+    # What Bootstrap and NodeJoin create: the namespace first, then RBAC and the allow lists.
+    api.kubectl(api.admin, "apply", "-f", "-", stdin=yaml.safe_dump(bs.allow_namespace()))
+    objects = "---\n".join(yaml.safe_dump(o) for o in [*bs.rbac_objects(), *allow_lists()])
     api.kubectl(api.admin, "apply", "-f", "-", stdin=objects)
     api.kubectl(
         api.admin, "apply", "-f", "-", stdin=yaml.safe_dump(bs.cluster_info_configmap(cluster(), api.ca.pem))
@@ -256,7 +258,9 @@ def test_bootstrap_token_may_create_csrs_only_with_our_rbac(api: Cluster) -> Non
 
 
 def test_real_approver_approves_a_nodes_serving_csr_and_nothing_else(api: Cluster) -> None:
-    objects = "---\n".join(yaml.safe_dump(o) for o in bs.rbac_objects())
+    # What Bootstrap and NodeJoin create: the namespace first, then RBAC and the allow lists.
+    api.kubectl(api.admin, "apply", "-f", "-", stdin=yaml.safe_dump(bs.allow_namespace()))
+    objects = "---\n".join(yaml.safe_dump(o) for o in [*bs.rbac_objects(), *allow_lists()])
     api.kubectl(api.admin, "apply", "-f", "-", stdin=objects)
     node = api.kubeconfig("w1", "system:node:w1", ("system:nodes",))
     serving = ["digital signature", "key encipherment", "server auth"]
@@ -268,13 +272,11 @@ def test_real_approver_approves_a_nodes_serving_csr_and_nothing_else(api: Cluste
     api.kubectl(api.admin, "create", "-f", "-", stdin=client)
 
     approver_kubeconfig = api.kubeconfig("approver", "k8s-from-scratch:csr-approver")
-    nodes = write_nodes_dir(api.base / "nodes.d")
     script = api.base / "approver.sh"
     assert KUBECTL is not None
     script.write_text(
         cp.approver_script(
             kubectl=KUBECTL,
-            nodes_dir=str(nodes),
             kubeconfig=str(approver_kubeconfig),
             ca_file=str(api.base / "ca.crt"),
         )

@@ -187,7 +187,9 @@ def _host_graph(spec: ClusterSpec, index: int):
 
 
 def _parts(text: str) -> list[str]:
-    return [line.removeprefix("# --- part: ") for line in text.splitlines() if line.startswith("# --- part: ")]
+    return [
+        line.removeprefix("# --- part: ") for line in text.splitlines() if line.startswith("# --- part: ")
+    ]
 
 
 def test_host_component_graph() -> None:

@@ -82,7 +82,7 @@ def build(spec: ClusterSpec) -> Graph:
             if node.runs_kubelet:
                 runtime = Runtime(f"{node.name}-runtime", spec, node, host)
                 workers.append(WorkerNode(f"{node.name}-node", spec, node, host, runtime, pki, boot.ready))
-        NodeJoin("join", spec, approvers[0], workers, provider)
+        NodeJoin("join", spec, approvers[0], workers, provider, boot.allow_namespace)
 
     return run_function(program)
 
@@ -114,7 +114,9 @@ def preset(request: pytest.FixtureRequest) -> tuple[ClusterSpec, Graph]:
 
 def _parts(text: str) -> list[str]:
     """The part names of a combined step, in order (render.script_parts.run_parts)."""
-    return [line.removeprefix("# --- part: ") for line in text.splitlines() if line.startswith("# --- part: ")]
+    return [
+        line.removeprefix("# --- part: ") for line in text.splitlines() if line.startswith("# --- part: ")
+    ]
 
 
 def test_each_node_gets_exactly_its_runtime(preset: tuple[ClusterSpec, Graph]) -> None:
@@ -204,8 +206,17 @@ def test_nodes_join_through_our_approver_and_control_planes_get_their_role(
         assert {
             f"{node.name}-node-kube-proxy" if spec.kube_proxy.enabled else f"{node.name}-node-kubelet",
             f"{approver_node.name}-csr-approver-timer",
-            f"{approver_node.name}-csr-approver-allow-{node.name}",
+            f"join-{node.name}-allow",
         } <= deps(graph, serving)
+        # Its allow list, an object of its own named after it: adding a node adds one and changes
+        # none, however many control planes approve.
+        allow = graph.named(f"join-{node.name}-allow")
+        assert allow.type == "kubernetes:core/v1:ConfigMap"
+        want = cp.allow_configmap(node)
+        assert allow.inputs["metadata"] == want["metadata"] and allow.inputs["data"] == want["data"]
+        assert f"{node.name} DNS {node.name}\n" in allow.inputs["data"][cp.ALLOW_KEY]
+        assert "bootstrap-namespace" in deps(graph, allow)
+        assert allow.provider.startswith(graph.named("k8s").urn)
         patches = [r for r in graph.registrations if r.name == f"join-{node.name}-role"]
         if node.is_control_plane:
             (patch,) = patches
@@ -225,14 +236,12 @@ def test_an_approver_runs_on_every_control_plane_with_its_own_identity(
         files = bundle(graph.named(f"{node.name}-csr-approver-files"))
         assert files[cp.APPROVER_KUBECONFIG] == ("0600", APPROVER_KUBECONFIG)
         assert files[cp.APPROVER_SCRIPT] == ("0755", cp.approver_script())
-        assert not any(path.startswith(cp.APPROVER_NODES_DIR) for path in files)
-        for other in spec.kubelet_nodes:
-            # Each node's allow file is a step of its own, named after it: adding a node adds steps.
-            step = graph.named(f"{node.name}-csr-approver-allow-{other.name}")
-            allowed = bundle(step)
-            assert set(allowed) == {f"{cp.APPROVER_NODES_DIR}/{other.name}"}
-            assert f"{other.name} DNS {other.name}\n" in allowed[f"{cp.APPROVER_NODES_DIR}/{other.name}"][1]
-            assert f"{node.name}-csr-approver-files" in deps(graph, step)
+        # Nothing per kubelet node on a control plane: the allow lists are in the API.
+        approver = graph.named(f"{node.name}-csr-approver")
+        assert {r.name for r in graph.children(approver)} == {
+            f"{node.name}-csr-approver-files",
+            f"{node.name}-csr-approver-timer",
+        }
         timer = graph.named(f"{node.name}-csr-approver-timer")
         assert {r.name for r in graph.children(graph.named("bootstrap"))} <= deps(graph, timer)
     workers_only = [n for n in spec.nodes if not n.is_control_plane]

@@ -25,17 +25,28 @@ k() {
   "$KUBECTL" --kubeconfig "$KUBECONFIG_FILE" --request-timeout 20s "$@"
 }
 
-# Each kubelet node of the cluster has its own allow file, $NODES_DIR/<node>: lines
-# `<node> DNS|IP <value>`. (ENVIRON: no escape processing of requester-chosen text.)
-# known NODE: is NODE a node of this cluster? (a regular file: never ".", ".." or a directory)
-known() {
-  [ -f "$NODES_DIR/$1" ] && N=$1 awk '$1 == ENVIRON["N"] { found = 1 } END { exit !found }' "$NODES_DIR/$1"
+# Each kubelet node of the cluster has its own allow list, lines `<node> DNS|IP <value>`: key
+# $ALLOW_KEY of ConfigMap $ALLOW_PREFIX<node> in namespace $ALLOW_NAMESPACE, which only cluster admins
+# write. (ENVIRON: no escape processing of requester-chosen text.)
+# fetch NODE: NODE's list into $tmp/allow; empty when there is none (or the API did not answer):
+# an unknown node, whose requests stay pending.
+fetch() {
+  if ! k get configmap -n "$ALLOW_NAMESPACE" "$ALLOW_PREFIX$1" \
+    -o "go-template={{with index .data \"$ALLOW_KEY\"}}{{.}}{{end}}" >"$tmp/allow" 2>/dev/null; then
+    : >"$tmp/allow"
+  fi
 }
 
-# allowed NODE KIND VALUE: is that a line of NODE's allow file?
+# known NODE: is NODE a node of this cluster? (fetches its list for `allowed`)
+known() {
+  fetch "$1"
+  N=$1 awk '$1 == ENVIRON["N"] { found = 1 } END { exit !found }' "$tmp/allow"
+}
+
+# allowed NODE KIND VALUE: is that a line of NODE's list (fetched by `known`)?
 allowed() {
   N=$1 K=$2 V=$3 awk '$1 == ENVIRON["N"] && $2 == ENVIRON["K"] && $3 == ENVIRON["V"] { found = 1 }
-    END { exit !found }' "$NODES_DIR/$1"
+    END { exit !found }' "$tmp/allow"
 }
 
 # check NAME USER: prints why the request must stay pending and fails, or succeeds quietly.
