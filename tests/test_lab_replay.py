@@ -9,6 +9,7 @@ Needs root, the lab's tools (lab/install-deps.sh), the toolchain's binaries and 
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import os
@@ -16,21 +17,23 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from bench.graph_diff import owned_by
 from components.drift_guard import drifts
 from components.ssh import Target, run
 from lab import mirror
 from render import control_plane as cp
 from render import etcd, kubelet
 from spec import ClusterSpec, load_spec
+from tests.harness import mocks
 from tests.harness.program import REPO, Graph, preset_config, run_program
-from tests.harness.replay import Replay, host_target, kubectl_path
+from tests.harness.replay import Changes, Replay, apply_changes, host_target, kubectl_path, seed_providers
 
 pytestmark = pytest.mark.lab
 
@@ -46,6 +49,14 @@ class Lab:
     kubeconfig: Path
     up_seconds: float
     registered_seconds: float  # from every lab host booted to the last node registered
+    stack: str
+    raw: dict[str, Any]
+    secret: set[str]
+    mirror: Path
+
+    def evaluate(self, raw: dict[str, Any]) -> Graph:
+        """The program again (as the next `pulumi up` would), with the lab's mirror."""
+        return _with_mirror(self.mirror, lambda: run_program(raw, self.stack, self.secret))
 
     def kubectl(self, *args: str, stdin: str = "") -> str:
         proc = subprocess.run(
@@ -65,6 +76,18 @@ class Lab:
 
     def target(self, node: str) -> Target:
         return host_target(self.graph, node)
+
+
+def _with_mirror(mirror: Path, evaluate: Callable[[], Graph]) -> Graph:
+    previous = os.environ.get("K8SFS_LAB_MIRROR_DIR")
+    os.environ["K8SFS_LAB_MIRROR_DIR"] = str(mirror)
+    try:
+        return evaluate()
+    finally:
+        if previous is None:
+            del os.environ["K8SFS_LAB_MIRROR_DIR"]
+        else:
+            os.environ["K8SFS_LAB_MIRROR_DIR"] = previous
 
 
 def _prerequisites() -> str | None:
@@ -91,13 +114,7 @@ def lab(request: pytest.FixtureRequest) -> Iterator[Lab]:
     code = mirror.main(["build", "--stack-file", str(path), "--out", str(out)])
     assert code == 0, "the lab mirror could not be built: run toolchain/build.sh"
     subprocess.run([str(REPO / "lab" / "lab.sh"), "base"], check=True, timeout=1800)
-    previous = os.environ.get("K8SFS_LAB_MIRROR_DIR")
-    os.environ["K8SFS_LAB_MIRROR_DIR"] = str(out)
-    try:
-        graph = run_program(raw, stack, secret)
-    finally:
-        if previous is not None:
-            os.environ["K8SFS_LAB_MIRROR_DIR"] = previous
+    graph = _with_mirror(out, lambda: run_program(raw, stack, secret))
     replay = Replay(graph, kubectl_path(), log=lambda line: None)
     with tempfile.NamedTemporaryFile("w", suffix=".kubeconfig", delete=False) as handle:
         handle.write(replay.admin_kubeconfig())
@@ -107,7 +124,9 @@ def lab(request: pytest.FixtureRequest) -> Iterator[Lab]:
         up_seconds = time.monotonic() - start
         booted = max(r.ended for n, r in replay.results.items() if n.startswith(f"{stack}-lab-host-"))
         joined = max(r.ended for n, r in replay.results.items() if n.endswith("-kubelet"))
-        result = Lab(spec, graph, replay, Path(handle.name), up_seconds, joined - booted)
+        result = Lab(
+            spec, graph, replay, Path(handle.name), up_seconds, joined - booted, stack, raw, set(secret), out
+        )
         print(
             f"\n[{stack}] up {up_seconds:.1f}s; booted hosts -> all nodes registered {joined - booted:.1f}s"
         )
@@ -375,6 +394,54 @@ def _wait_ready(lab: Lab) -> None:
             return
         time.sleep(2)
     raise AssertionError("the API server did not come back")
+
+
+# --- the next `pulumi up`s: nothing changed, then one more worker ------------------------------
+
+
+def test_up_again_changes_nothing_and_a_new_worker_touches_only_itself(
+    lab: Lab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if lab.stack != "dev":
+        pytest.skip("one stack shows it: a third worker host on the HA shape adds minutes, not coverage")
+    monkeypatch.setattr(mocks, "MEMO_ENABLED", False)  # seeded below, for this test only
+    monkeypatch.setattr(mocks, "_memo", {})
+    seed_providers(lab.graph)  # the providers' state: keys and certificates stay what they are
+    again = lab.evaluate(lab.raw)
+    assert Changes.between(lab.graph, again).names(lab.graph, again) == {
+        "create": [],
+        "update": [],
+        "delete": [],
+    }
+
+    raw = copy.deepcopy(lab.raw)
+    raw["lab"]["workers"] += 1
+    new = f"lab-worker-{raw['lab']['workers']}"
+    bigger = lab.evaluate(raw)
+    changes = Changes.between(lab.graph, bigger)
+    names = changes.names(lab.graph, bigger)
+    assert names["update"] == [] and names["delete"] == [], names
+    assert names["create"] and all(owned_by(n, new) for n in names["create"]), names["create"]
+    start = time.monotonic()
+    _, ahead = apply_changes(
+        lab.graph, bigger, changes, created=set(lab.replay.created), log=lambda line: None
+    )
+    added_seconds = time.monotonic() - start
+    try:
+        ran = set(ahead.results)
+        assert ran <= set(names["create"]), ran - set(names["create"])  # no other host was touched
+        nodes = lab.kubectl("get", "nodes", "-o", "jsonpath={.items[*].metadata.name}").split()
+        assert new in nodes
+        # Its serving certificate was approved from its own allow list, through the API.
+        allow = lab.kubectl("get", "configmap", "-n", "k8s-from-scratch", f"csr-allow-{new}", "-o", "name")
+        assert allow.strip() == f"configmap/csr-allow-{new}"
+        print(f"\n[{lab.stack}] adding {new}: {len(names['create'])} resources, {added_seconds:.1f}s")
+    finally:
+        # And taking it away again deletes only what it added.
+        back = Changes.between(bigger, lab.graph)
+        assert back.delete == changes.create and not back.create and not back.update
+        apply_changes(bigger, lab.graph, back, created=ahead.created, log=lambda line: None)
+    assert not set(names["create"]) & ahead.created
 
 
 LEFTOVERS = (

@@ -8,8 +8,11 @@ resource, in dependency order and in parallel where the graph allows:
   locally or over SSH with the recorded connection;
 - Kubernetes objects: server-side apply with kubectl and the admin kubeconfig (NodePatch too);
 - tls, random and providers: nothing to do, the mocks produced their values.
-What this cannot show is engine behaviour itself (diffs, previews, replacements); the
-determinism and blast-radius checks cover what the engine would compute from our inputs.
+An `up` over an earlier one does what the engine does with its state: the providers keep the
+state of resources whose inputs did not change (`seed_providers`: the same keys, certificates
+and tokens), and only what differs runs (`Changes`: create the added, update the changed with
+their `update` or `create` script, delete the removed, in dependency order). What this cannot
+show is the engine's own previews and replacement logic.
 """
 
 from __future__ import annotations
@@ -127,6 +130,11 @@ class Replay:
     def up(self, select: Callable[[Registration], bool] = lambda r: True) -> None:
         self._run_graph(self.deps, self._create, select)
 
+    def update(self, old: Graph, changed: set[str]) -> None:
+        """The engine's update of each changed resource (by URN), in dependency order."""
+        before = {r.urn: r for r in old.registrations}
+        self._run_graph(self.deps, lambda reg: self._update(before[reg.urn], reg), lambda r: r.urn in changed)
+
     def down(self, select: Callable[[Registration], bool] = lambda r: True) -> None:
         reverse: dict[str, set[str]] = {u: set() for u in self.customs}
         for urn, deps in self.deps.items():
@@ -170,6 +178,20 @@ class Replay:
             self._kubectl_apply(reg)
         elif not reg.type.startswith(NOTHING_TO_DO):
             raise ReplayError(f"no replay for {reg.type} ({reg.name})")
+
+    def _update(self, old: Registration, reg: Registration) -> None:
+        if reg.type.startswith(DYNAMIC):
+            provider, props = self.dynamic(reg)
+            _, olds = self.dynamic(old)
+            result = provider.update(self.ids.get(reg.name, old.resource_id), olds, props)
+            with self._lock:
+                self.outputs[reg.name] = result.outs or props
+        elif reg.type in COMMANDS:
+            script = reg.inputs.get("update") or reg.inputs.get("create") or ""
+            self._command(reg, script, reg.inputs.get("stdin") or "")
+        else:
+            self._apply(reg)
+        self._record(reg.name, True)
 
     def _remove(self, reg: Registration) -> None:
         if reg.type.startswith(DYNAMIC):
@@ -239,6 +261,65 @@ class Replay:
         return str(provider.inputs["kubeconfig"])
 
 
+@dataclass(frozen=True)
+class Changes:
+    """What an `up` over `old` does to reach `new`, by URN, as the engine would diff them."""
+
+    create: frozenset[str]
+    update: frozenset[str]
+    delete: frozenset[str]
+
+    @classmethod
+    def between(cls, old: Graph, new: Graph) -> Changes:
+        from bench.graph_diff import canonical
+
+        before = {r.urn: r for r in old.registrations if r.custom}
+        after = {r.urn: r for r in new.registrations if r.custom}
+        return cls(
+            create=frozenset(after.keys() - before.keys()),
+            update=frozenset(
+                u
+                for u in after.keys() & before.keys()
+                if canonical(after[u].inputs) != canonical(before[u].inputs)
+            ),
+            delete=frozenset(before.keys() - after.keys()),
+        )
+
+    @property
+    def count(self) -> int:
+        return len(self.create) + len(self.update) + len(self.delete)
+
+    def names(self, old: Graph, new: Graph) -> dict[str, list[str]]:
+        by_urn = {r.urn: r.name for r in [*old.registrations, *new.registrations]}
+        return {
+            "create": sorted(by_urn[u] for u in self.create),
+            "update": sorted(by_urn[u] for u in self.update),
+            "delete": sorted(by_urn[u] for u in self.delete),
+        }
+
+
+def seed_providers(saved: Graph) -> None:
+    """As the engine's state does for the providers: a tls or random resource whose inputs did not
+    change keeps its keys, certificates and tokens (tests/harness/mocks.py's memo, in this process)."""
+    from tests.harness import mocks
+
+    mocks.MEMO_ENABLED = True
+    for reg in saved.registrations:
+        if reg.custom and reg.type.startswith(mocks.MEMO_PREFIXES):
+            mocks.remember(reg.type, reg.name, reg.inputs, reg.resource_id, reg.outputs)
+
+
+def apply_changes(old: Graph, new: Graph, changes: Changes, **replay_args: Any) -> tuple[Replay, Replay]:
+    """Runs `changes`: deletes (over the old graph, dependents first), then creates and updates
+    (over the new one, dependencies first). Returns both replays (their results, for timings)."""
+    gone = Replay(old, kubectl_path(), **replay_args)
+    gone.down(lambda r: r.urn in changes.delete)
+    ahead = Replay(new, kubectl_path(), **{**replay_args, "created": gone.created})
+    ahead.up(lambda r: r.urn in changes.create)
+    ahead.update(old, set(changes.update))
+    return gone, ahead
+
+
 def _target(conn: dict[str, Any]) -> Target:
     """A recorded connection input (wire names) as an SSH target."""
     return Target.from_props(_snake(conn))
@@ -305,20 +386,37 @@ def main(argv: list[str] | None = None) -> int:
     # The graph holds generated keys (the lab's SSH key among them): `down` must use the graph
     # `up` used, so it is kept like Pulumi state (secrets inside: mode 0600, git-ignored).
     state = REPO / ".state" / "replay" / f"{stack}.json"
-    if args.command == "up" or not state.exists():
-        graph = run_program(raw, stack, secret)
-        save_graph(graph, state)
-    else:
-        graph = load_graph(state)
     created_file = state.with_suffix(".created")
     created = set(created_file.read_text().split()) if created_file.exists() else set()
-    replay = Replay(graph, kubectl_path(), created=created, state_file=created_file)
     start = time.monotonic()
-    if args.command == "up":
-        replay.up()
+    if args.command == "up" and state.exists() and created:
+        # An up over an earlier one: only what changed runs, as with the engine's state.
+        old = load_graph(state)
+        seed_providers(old)
+        graph = run_program(raw, stack, secret)
+        changes = Changes.between(old, graph)
+        names = changes.names(old, graph)
+        print(
+            f"replay up: {len(names['create'])} to create, {len(names['update'])} to update, "
+            f"{len(names['delete'])} to delete"
+        )
+        for verb, listed in names.items():
+            for name in listed:
+                print(f"  {verb} {name}")
+        apply_changes(old, graph, changes, created=created, state_file=created_file)
+        save_graph(graph, state)
     else:
-        # The lab's hosts, bridge and mirror are its local commands.
-        replay.down(lambda r: not (args.keep_lab and r.type == "command:local:Command"))
+        if args.command == "up" or not state.exists():
+            graph = run_program(raw, stack, secret)
+            save_graph(graph, state)
+        else:
+            graph = load_graph(state)
+        replay = Replay(graph, kubectl_path(), created=created, state_file=created_file)
+        if args.command == "up":
+            replay.up()
+        else:
+            # The lab's hosts, bridge and mirror are its local commands.
+            replay.down(lambda r: not (args.keep_lab and r.type == "command:local:Command"))
     print(f"replay {args.command}: {time.monotonic() - start:.1f}s")
     return 0
 
