@@ -7,16 +7,15 @@ Pure data (no Pulumi): components.addons applies them, and a lab test can hand t
 from __future__ import annotations
 
 import ipaddress
-from pathlib import Path
 from string import Template
 from typing import Any
 
 from render.cni.images import mirror_image
+from render.template_text import template
 from spec import defaults as d
 from spec.model import ClusterSpec
 
 Obj = dict[str, Any]
-TEMPLATES = Path(__file__).parent / "templates"
 NAMESPACE = "kube-system"
 DNS_LABELS = {"k8s-app": "kube-dns"}
 CONTROL_PLANE_TAINT = "node-role.kubernetes.io/control-plane"
@@ -37,8 +36,8 @@ def coredns_image(spec: ClusterSpec) -> str:
 
 
 def corefile(spec: ClusterSpec) -> str:
-    template = Template((TEMPLATES / "coredns" / "Corefile").read_text())
-    return template.substitute(domain=spec.network.cluster_domain)
+    corefile_template = Template(template("coredns/Corefile"))
+    return corefile_template.substitute(domain=spec.network.cluster_domain)
 
 
 def _meta(name: str, namespace: str | None = NAMESPACE, labels: dict[str, str] | None = None) -> Obj:
@@ -203,7 +202,7 @@ def smoke_cross_node(spec: ClusterSpec) -> bool:
 
 
 def smoke_script() -> str:
-    return (TEMPLATES / "smoke" / "check.sh").read_text()
+    return template("smoke/check.sh")
 
 
 def _restricted_pod() -> Obj:

@@ -14,11 +14,11 @@ from pathlib import Path
 
 from render.script_parts import Part, StepScripts, run_parts
 from render.systemd import assignments
+from render.template_text import template
 from spec.checksums import CHECKSUMS
 from spec.model import ClusterSpec, NodeSpec
 from spec.problems import Problem, SpecError
 
-TEMPLATES = Path(__file__).parent / "templates"
 BIN_DIR = "/usr/local/bin"
 CNI_BIN_DIR = "/opt/cni/bin"
 CACHE_DIR = "/var/cache/k8s-from-scratch"
@@ -298,8 +298,8 @@ def remove_script(artifact: Artifact, cache_dir: str = CACHE_DIR, state_dir: str
     return _script(header, "remove_artifact.sh")
 
 
-def _script(header: str, template: str) -> str:
-    return "#!/bin/sh\n" + header + (TEMPLATES / template).read_text()
+def _script(header: str, name: str) -> str:
+    return "#!/bin/sh\n" + header + template(name)
 
 
 def binaries_step(spec: ClusterSpec, node: NodeSpec, label: str) -> StepScripts:

@@ -20,8 +20,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-import yaml
-
+from render import yaml_dump
 from render.csr_policy import ALLOW_NAMESPACE
 from render.pki_plan import APISERVER_KUBELET_CLIENT_CN, CSR_APPROVER_CN
 from spec.model import ClusterSpec
@@ -76,7 +75,7 @@ def cluster_info_kubeconfig(spec: ClusterSpec, ca_pem: str) -> str:
         "preferences": {},
         "users": [],
     }
-    return yaml.safe_dump(doc, sort_keys=False)
+    return yaml_dump.dump(doc, sort_keys=False)
 
 
 def cluster_info_configmap(spec: ClusterSpec, ca_pem: str) -> dict[str, Any]:

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import yaml
-
-from render import etcd
+from render import etcd, yaml_dump
 from render.host_prep import api_server_port
 from render.systemd import Unit, render_unit
 from spec import defaults as d
@@ -229,7 +227,7 @@ def scheduler_config(spec: ClusterSpec) -> str:
         "leaderElection": {"leaderElect": True},
         "enableProfiling": False,
     }
-    return yaml.safe_dump(doc, sort_keys=False)
+    return yaml_dump.dump(doc, sort_keys=False)
 
 
 def encryption_config(spec: ClusterSpec, key_b64: str) -> str:
@@ -245,7 +243,7 @@ def encryption_config(spec: ClusterSpec, key_b64: str) -> str:
         "kind": "EncryptionConfiguration",
         "resources": [{"resources": ["secrets"], "providers": providers}],
     }
-    return yaml.safe_dump(doc, sort_keys=False)
+    return yaml_dump.dump(doc, sort_keys=False)
 
 
 def audit_policy() -> str:
@@ -283,7 +281,7 @@ def audit_policy() -> str:
             {"level": "Metadata"},
         ],
     }
-    return yaml.safe_dump(doc, sort_keys=False)
+    return yaml_dump.dump(doc, sort_keys=False)
 
 
 def _unit(name: str, description: str, flags: tuple[tuple[str, str], ...], after: tuple[str, ...]) -> Unit:

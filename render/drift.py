@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import shlex
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
+from render.template_text import template
+
 MISSING = "missing"
-TEMPLATES = Path(__file__).parent / "templates"
 
 
 def _template(name: str) -> str:
-    return (TEMPLATES / name).read_text()
+    return template(name)
 
 
 @dataclass(frozen=True)

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
-from pathlib import Path
 
 from render.host_files import FileMeta, encode_bundle, install_command, remove_command, sha256
 from render.script_parts import Part, StepScripts, run_parts
 from render.systemd import assignments
+from render.template_text import template
 from spec.model import ClusterSpec, NodeSpec
 
-TEMPLATES = Path(__file__).parent / "templates"
 MODULES_FILE = "/etc/modules-load.d/k8s-from-scratch.conf"
 SYSCTL_FILE = "/etc/sysctl.d/90-k8s-from-scratch.conf"
 
@@ -154,12 +153,12 @@ def _packages(spec: ClusterSpec, node: NodeSpec, family: str) -> str:
 
 def host_lib(node: NodeSpec) -> str:
     """What every host-prep script starts with: the node, its OS override and host_lib.sh."""
-    return assignments(NODE=node.name, OS_OVERRIDE=node.os) + (TEMPLATES / "host_lib.sh").read_text()
+    return assignments(NODE=node.name, OS_OVERRIDE=node.os) + template("host_lib.sh")
 
 
-def _body(template: str, **values: str) -> str:
+def _body(name: str, **values: str) -> str:
     """A step's own text: its parameters and template; it runs after host_lib."""
-    return assignments(**values) + (TEMPLATES / template).read_text()
+    return assignments(**values) + template(name)
 
 
 def standalone(node: NodeSpec, body: str) -> str:

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import yaml
-
+from render import yaml_dump
 from render.artifacts import BIN_DIR
 from render.host_files import FileMeta
 from render.runtime import MANAGED_MARKER, UNIT_DIR, fill, script
@@ -46,7 +45,7 @@ def kube_proxy_config(spec: ClusterSpec, node: NodeSpec) -> dict[str, Any]:
 
 
 def render_kube_proxy_config(spec: ClusterSpec, node: NodeSpec) -> str:
-    return f"{MANAGED_MARKER}\n" + yaml.safe_dump(kube_proxy_config(spec, node), sort_keys=False)
+    return f"{MANAGED_MARKER}\n" + yaml_dump.dump(kube_proxy_config(spec, node), sort_keys=False)
 
 
 def kube_proxy_unit() -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-import yaml
+from render import yaml_dump
 
 
 def _b64(pem: str) -> str:
@@ -71,4 +71,4 @@ def render_kubeconfig(
         client_key_pem=client_key_pem,
         token=token,
     )
-    return yaml.safe_dump(config, sort_keys=False, default_flow_style=False)
+    return yaml_dump.dump(config, sort_keys=False, default_flow_style=False)

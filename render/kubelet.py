@@ -18,8 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import yaml
-
+from render import yaml_dump
 from render.artifacts import BIN_DIR, node_kubernetes_version
 from render.host_files import FileMeta
 from render.runtime import MANAGED_MARKER, UNIT_DIR, RuntimeInfo, fill, runtime_info, script
@@ -128,7 +127,7 @@ def kubelet_config(spec: ClusterSpec, node: NodeSpec) -> dict[str, Any]:
 
 
 def render_kubelet_config(spec: ClusterSpec, node: NodeSpec) -> str:
-    return f"{MANAGED_MARKER}\n" + yaml.safe_dump(kubelet_config(spec, node), sort_keys=False)
+    return f"{MANAGED_MARKER}\n" + yaml_dump.dump(kubelet_config(spec, node), sort_keys=False)
 
 
 def kubelet_flags(spec: ClusterSpec, node: NodeSpec) -> list[str]:

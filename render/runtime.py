@@ -19,18 +19,15 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import yaml
-
+from render import yaml_dump
 from render.artifacts import BIN_DIR, CNI_BIN_DIR, CRIO_DIR, KATA_DIR
 from render.host_files import FileMeta
 from render.systemd import assignments
+from render.template_text import template
 from spec.model import ClusterSpec
 from spec.versions import parse_version
-
-TEMPLATES = Path(__file__).parent / "templates"
 
 # Every unit file we install carries this line; preflight and delete scripts use it to tell
 # our units from a distribution's or Docker's.
@@ -312,11 +309,11 @@ def crio_policy() -> str:
 def crictl_config(spec: ClusterSpec) -> str:
     info = runtime_info(spec)
     doc = {"runtime-endpoint": info.endpoint, "image-endpoint": info.endpoint, "timeout": 10}
-    return f"{MANAGED_MARKER}\n" + yaml.safe_dump(doc, sort_keys=False)
+    return f"{MANAGED_MARKER}\n" + yaml_dump.dump(doc, sort_keys=False)
 
 
 def _template(name: str) -> str:
-    return (TEMPLATES / name).read_text()
+    return template(name)
 
 
 def fill(template: str, **values: str) -> str:

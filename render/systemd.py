@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
-TEMPLATES = Path(__file__).parent / "templates"
+from render.template_text import template
+
 UNIT_DIR = "/etc/systemd/system"
 STATE_DIR = "/var/lib/k8s-from-scratch/services"
 
@@ -112,17 +112,17 @@ def service_script(
         NO_BLOCK="yes" if no_block_start else "no",
     )
     healthy = "healthy() {\n  " + (check or 'systemctl is-active --quiet "$UNIT"') + "\n}\n"
-    return "#!/bin/sh\n" + header + healthy + (TEMPLATES / "service.sh").read_text()
+    return "#!/bin/sh\n" + header + healthy + template("service.sh")
 
 
 def wait_script(what: str, check: str, tries: int = 90, interval: int = 2, unit: str = "") -> str:
     """A step that only waits: `check` retried with a bounded budget and a clear failure."""
     header = assignments(WHAT=what, UNIT=unit, TRIES=str(tries), INTERVAL=str(interval))
     healthy = "healthy() {\n  " + check + "\n}\n"
-    return "#!/bin/sh\n" + header + healthy + (TEMPLATES / "wait.sh").read_text()
+    return "#!/bin/sh\n" + header + healthy + template("wait.sh")
 
 
 def stop_script(unit: str, remove_paths: Sequence[str] = ()) -> str:
     """Delete of a service step: stop and disable the unit, forget its hash, remove `remove_paths`."""
     header = assignments(UNIT=unit, STATE_DIR=STATE_DIR, REMOVE=" ".join(remove_paths))
-    return "#!/bin/sh\n" + header + (TEMPLATES / "service_stop.sh").read_text()
+    return "#!/bin/sh\n" + header + template("service_stop.sh")
