@@ -21,7 +21,6 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
 
-from components import type_token
 from components.ssh import Target, run, run_checked
 from components.steps import ManagedFile
 from render import drift, drift_rules
@@ -154,17 +153,11 @@ def repair(expected: dict[str, Any]) -> list[drift.Drift]:
     return found
 
 
-class _GuardResource(Resource, module="k8sfs", name="DriftGuard"):
-    def __init__(self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions) -> None:
-        opts = pulumi.ResourceOptions.merge(
-            opts, pulumi.ResourceOptions(additional_secret_outputs=SECRET_OUTPUTS)
-        )
-        super().__init__(DriftGuardProvider(), name, props, opts)
-
-
-class DriftGuard(pulumi.ComponentResource):
-    """The guard of one host: `files` (every ManagedFile its steps write), `units` (services that
-    must run), `artifacts` ((name, install script) pairs); created after `after` (all its steps)."""
+class DriftGuard(Resource, module="k8sfs", name="DriftGuard"):
+    """The guard of one host, a dynamic resource: `files` (every ManagedFile its steps write),
+    `units` (services that must run), `artifacts` ((name, install script) pairs); created after
+    `after` (all its steps). A resource rather than a component around one: a stack has one per
+    host, and every registration costs evaluation time (bench/README.md)."""
 
     def __init__(
         self,
@@ -176,35 +169,32 @@ class DriftGuard(pulumi.ComponentResource):
         after: list[pulumi.Resource],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        super().__init__(type_token("DriftGuard"), name, None, opts)
         unique: dict[str, ManagedFile] = {}
         for f in files:  # shared files (a CA read by several services) are guarded once
             unique.setdefault(f.meta.path, f)
         ordered = [unique[p] for p in sorted(unique)]
-        contents = [pulumi.Output.from_input(f.content) for f in ordered]
-        digests = [pulumi.Output.unsecret(c.apply(sha256)) for c in contents]
-        manifest = pulumi.Output.all(*digests).apply(
-            lambda ds: [
-                {
-                    "path": f.meta.path,
-                    "mode": f.meta.mode,
-                    "owner": f.meta.owner,
-                    "group": f.meta.group,
-                    "sha256": d,
-                }
-                for f, d in zip(ordered, ds, strict=True)
-            ]
+        contents: pulumi.Output[list[str]] = pulumi.Output.all(*[f.content for f in ordered])
+        # The hashes are not secret (previews show which file drifted); the contents are.
+        manifest = pulumi.Output.unsecret(
+            contents.apply(
+                lambda cs: [
+                    {
+                        "path": f.meta.path,
+                        "mode": f.meta.mode,
+                        "owner": f.meta.owner,
+                        "group": f.meta.group,
+                        "sha256": sha256(c),
+                    }
+                    for f, c in zip(ordered, cs, strict=True)
+                ]
+            )
         )
-        all_contents: pulumi.Output[list[str]] = pulumi.Output.all(*contents).apply(list)
-        secret_contents: pulumi.Output[list[str]] = pulumi.Output.secret(all_contents)
         props: dict[str, Any] = {
             **connection_props(connection),
             "files": manifest,
-            "contents": secret_contents,
+            "contents": pulumi.Output.secret(contents),
             "units": [{"unit": u, "enabled": "enabled", "active": "active"} for u in units],
             "artifacts": [{"name": n, "install": script, "state": "ok"} for n, script in artifacts],
         }
-        self.guard = _GuardResource(
-            f"{name}-state", props, pulumi.ResourceOptions(parent=self, depends_on=after)
-        )
-        self.register_outputs({"files": len(ordered), "units": units})
+        guard_opts = pulumi.ResourceOptions(additional_secret_outputs=SECRET_OUTPUTS, depends_on=after)
+        super().__init__(DriftGuardProvider(), name, props, pulumi.ResourceOptions.merge(opts, guard_opts))

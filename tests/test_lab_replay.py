@@ -298,7 +298,7 @@ def test_our_typed_objects_are_accepted_by_the_api_server_for_every_preset(lab: 
 
 
 def _guard(lab: Lab, node: str) -> tuple[Any, str, dict[str, Any], dict[str, Any]]:
-    reg = lab.graph.named(f"{lab.spec.cluster_name}-{node}-drift-guard-state")
+    reg = lab.graph.named(f"{lab.spec.cluster_name}-{node}-drift-guard")
     provider, expected = lab.replay.dynamic(reg)
     return provider, lab.replay.ids[reg.name], expected, lab.replay.outputs[reg.name]
 
