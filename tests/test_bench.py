@@ -144,3 +144,12 @@ def test_graph_checks_on_a_small_stack(monkeypatch: pytest.MonkeyPatch, tmp_path
     chain = checks["critical_path_steps"]["chain"]
     assert chain[0].startswith("bench-host-cp") and chain[-1] == "bench-join-w1-serving"
     assert any("apiserver" in step for step in chain) and checks["critical_path_steps"]["steps"] == len(chain)
+
+
+def test_each_size_is_measured_repeatedly_and_the_median_run_stands_for_it() -> None:
+    (one,) = bench_run.measure_sizes([1], repeat=3)
+    runs = one["runs_seconds"]
+    assert len(runs) == 3 and runs == sorted(runs)
+    assert one["seconds"] == runs[1] and one["nodes"] == 1 and one["resources"] > 0
+    summary = bench_run.summarise([one], {}, {"skipped": "test"})
+    assert summary["eval_seconds_runs_by_nodes"] == {"1": runs}
