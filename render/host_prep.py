@@ -1,8 +1,9 @@
 """Host preparation, rendered per node: preflight, packages, kernel, swap, SELinux, firewalld, time,
-iptables backend and the Raspberry Pi kernel command line. Each step has a script that undoes it.
+iptables backend and the Raspberry Pi kernel command line, as the parts of one `prepare` step
+(prepare_step); each part has a script that undoes it.
 
-The OS family is decided on the host at run time (a preview runs nothing): every script starts
-with render/templates/host_lib.sh, which reads /etc/os-release unless the node's `os` overrides it.
+The OS family is decided on the host at run time (a preview runs nothing): the step starts with
+render/templates/host_lib.sh, which reads /etc/os-release unless the node's `os` overrides it.
 """
 
 from __future__ import annotations
@@ -31,7 +32,10 @@ RPI_CGROUP_FLAGS = ("cgroup_enable=cpuset", "cgroup_enable=memory", "cgroup_memo
 
 @dataclass(frozen=True)
 class HostStep:
-    part: str  # the child resource is f"{host name}-{part}"
+    """One part of the Host's `prepare` step: its name and its create/undo bodies (they run after
+    host_lib, which `standalone` prepends for a script of its own)."""
+
+    part: str
     create: str
     delete: str
 
