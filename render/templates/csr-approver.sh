@@ -173,8 +173,10 @@ serving() {
     *:*) target="[$2]:$KUBELET_PORT" ;;
     *) target="$2:$KUBELET_PORT" ;;
   esac
-  echo | timeout 10 "$OPENSSL" s_client -connect "$target" -CAfile "$CA_FILE" \
-    -verify_return_error -verify_ip "$2" >/dev/null 2>&1
+  # Nothing is sent (stdin is empty): the handshake and the certificate check decide. (Sending
+  # a line raced with servers that close after reading it: s_client then failed on their EOF.)
+  timeout 10 "$OPENSSL" s_client -connect "$target" -CAfile "$CA_FILE" \
+    -verify_return_error -verify_ip "$2" </dev/null >/dev/null 2>&1
 }
 
 case ${1:-} in
