@@ -49,17 +49,22 @@ class GraphDiff:
         return len(self.changed) + len(self.added) + len(self.removed)
 
 
-def diff_graphs(before: Iterable[Recorded], after: Iterable[Recorded]) -> GraphDiff:
+def diff_urns(before: Iterable[Recorded], after: Iterable[Recorded]) -> tuple[set[str], set[str], set[str]]:
+    """(changed, added, removed) URNs: what the engine would update, create and delete."""
     old = {r.urn: r for r in before}
     new = {r.urn: r for r in after}
+    changed = {u for u in new.keys() & old.keys() if canonical(new[u].inputs) != canonical(old[u].inputs)}
+    return changed, new.keys() - old.keys(), old.keys() - new.keys()
+
+
+def diff_graphs(before: Iterable[Recorded], after: Iterable[Recorded]) -> GraphDiff:
+    before, after = list(before), list(after)
+    changed, added, removed = diff_urns(before, after)
+    names = {r.urn: r.name for r in [*before, *after]}
     return GraphDiff(
-        changed=sorted(
-            new[u].name
-            for u in new.keys() & old.keys()
-            if canonical(new[u].inputs) != canonical(old[u].inputs)
-        ),
-        added=sorted(new[u].name for u in new.keys() - old.keys()),
-        removed=sorted(old[u].name for u in old.keys() - new.keys()),
+        changed=sorted(names[u] for u in changed),
+        added=sorted(names[u] for u in added),
+        removed=sorted(names[u] for u in removed),
     )
 
 

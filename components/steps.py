@@ -67,12 +67,9 @@ def content_hash(files: Sequence[ManagedFile]) -> pulumi.Output[str]:
     previews readable.
     """
 
-    def tagged(path: str, content: pulumi.Input[str]) -> pulumi.Output[str]:
-        return pulumi.Output.from_input(content).apply(lambda c: f"{path}:{_digest(c)}")
-
-    parts = [tagged(f.meta.path, f.content) for f in files]
-    joined = pulumi.Output.all(*parts).apply(lambda xs: _digest("\n".join(xs)))
-    return pulumi.Output.unsecret(joined)
+    metas = [f.meta for f in files]
+    _, digests = _bundle(files)  # the digests are unsecret already
+    return pulumi.Output.from_input(digests).apply(lambda ds: _files_hash(metas, ds))
 
 
 def _bundle(files: Sequence[ManagedFile]) -> tuple[pulumi.Input[str], list[str] | pulumi.Output[list[str]]]:
@@ -100,7 +97,7 @@ def _secret_stdin(
 
 
 def _files_hash(metas: Sequence[FileMeta], digests: Sequence[str]) -> str:
-    """content_hash's value, from the digests."""
+    """content_hash's value, from the files' digests."""
     return _digest("\n".join(f"{m.path}:{d}" for m, d in zip(metas, digests, strict=True)))
 
 
@@ -120,18 +117,7 @@ def files_step(
 
     create = create_text(digests) if isinstance(digests, list) else digests.apply(create_text)
     stdin, opts = _secret_stdin(files, stdin, opts)
-    step = remote.Command(
-        name,
-        connection=connection,
-        create=create,
-        delete=remove_command(metas, dirs),
-        stdin=stdin,
-        add_previous_output_in_env=False,
-        logging=remote.Logging.STDOUT_AND_STDERR,
-        opts=opts,
-    )
-    _note(name, connection, step, files)
-    return step
+    return script_step(name, connection, create, remove_command(metas, dirs), opts, stdin=stdin, files=files)
 
 
 def service_step(
@@ -165,18 +151,7 @@ def service_step(
     create = create_text(digests) if isinstance(digests, list) else digests.apply(create_text)
     delete = run_parts(name, [Part("service", stop), Part("files", remove_command(metas, dirs))])
     stdin, opts = _secret_stdin(files, stdin, opts)
-    step = remote.Command(
-        name,
-        connection=connection,
-        create=create,
-        delete=delete,
-        stdin=stdin,
-        add_previous_output_in_env=False,
-        logging=remote.Logging.STDOUT_AND_STDERR,
-        opts=opts,
-    )
-    _note(name, connection, step, files)
-    return step
+    return script_step(name, connection, create, delete, opts, stdin=stdin, files=files)
 
 
 def script_step(

@@ -271,19 +271,12 @@ class Changes:
 
     @classmethod
     def between(cls, old: Graph, new: Graph) -> Changes:
-        from bench.graph_diff import canonical
+        from bench.graph_diff import diff_urns
 
-        before = {r.urn: r for r in old.registrations if r.custom}
-        after = {r.urn: r for r in new.registrations if r.custom}
-        return cls(
-            create=frozenset(after.keys() - before.keys()),
-            update=frozenset(
-                u
-                for u in after.keys() & before.keys()
-                if canonical(after[u].inputs) != canonical(before[u].inputs)
-            ),
-            delete=frozenset(before.keys() - after.keys()),
+        changed, added, removed = diff_urns(
+            [r for r in old.registrations if r.custom], [r for r in new.registrations if r.custom]
         )
+        return cls(create=frozenset(added), update=frozenset(changed), delete=frozenset(removed))
 
     @property
     def count(self) -> int:
