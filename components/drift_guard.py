@@ -29,6 +29,8 @@ from render.host_files import FileMeta, encode_bundle, install_command, sha256
 
 # Outputs kept secret in state: the SSH key, a bastion's key, the files' contents.
 SECRET_OUTPUTS = ["private_key", "proxy", "contents"]
+# The output listing what the last update repaired (one line per drift).
+REPAIRED = "repaired"
 
 
 def connection_props(connection: Any) -> dict[str, Any]:
@@ -105,8 +107,8 @@ class DriftGuardProvider(ResourceProvider):
         return DiffResult(changes=any(olds.get(k) != news.get(k) for k in keys))
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        repair(news)
-        return UpdateResult(outs=news)
+        # What was put back stays in state until the next update: the repair command prints it.
+        return UpdateResult(outs={**news, REPAIRED: [str(d) for d in repair(news)]})
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         """Nothing: every step undoes its own work on destroy."""

@@ -1,7 +1,8 @@
 # The local lab and the dev stack (Pulumi.dev.yaml), included by the top-level Makefile.
-#   make up         install what is missing, build the toolchain and the mirror, pulumi up the dev stack
+#   make up         install what is missing, build the engine, toolchain and mirror, pulumi up
 #   make down       pulumi destroy the dev stack, then remove any lab host, mirror or bridge left
-#   make e2e        the lab tests and the end-to-end test with the real Pulumi CLI
+#   make e2e        the lab tier: the real Pulumi CLI against lab hosts (tests/test_lab_*.py)
+#   make repair     find and repair host drift on the dev stack, also while its API is down
 #   make lab-hosts  only the dev stack's hosts, without Pulumi (lab/.. key in LAB_WORK/id_ed25519)
 #   make lab-clean  everything the lab made, the base rootfs cache and the local Pulumi state too
 # See lab/README.md.
@@ -13,10 +14,12 @@ LAB_WORK ?= /var/lib/k8s-from-scratch-lab
 TOOLCHAIN_DIR ?= /var/cache/k8s-from-scratch/toolchain
 PULUMI_VERSION ?= $(shell . toolchain/versions.env && echo $$K8SFS_PULUMI_VERSION)
 LAB_STATE ?= $(CURDIR)/.state/pulumi
-# The dev stack's secrets (its generated keys) are encrypted with this in the local state.
+# The dev stack's secrets (its generated keys) are encrypted with this in the local state: a
+# lab's passphrase, documented in README.md; never use it for a real stack.
 PULUMI_CONFIG_PASSPHRASE ?= k8s-from-scratch-lab
 
-# The Pulumi CLI we built, with its language host next to it, against a local file backend.
+# The Pulumi CLI toolchain/build.sh built (language host next to it), else the one on PATH,
+# against a local file backend.
 LAB_PULUMI_ENV := PATH="$(TOOLCHAIN_DIR)/pulumi/$(PULUMI_VERSION):$$PATH" \
 	PULUMI_BACKEND_URL="file://$(LAB_STATE)" \
 	PULUMI_CONFIG_PASSPHRASE="$(PULUMI_CONFIG_PASSPHRASE)" \
@@ -25,14 +28,15 @@ LAB_PULUMI_ENV := PATH="$(TOOLCHAIN_DIR)/pulumi/$(PULUMI_VERSION):$$PATH" \
 	K8SFS_TOOLCHAIN_DIR="$(TOOLCHAIN_DIR)"
 LAB_PULUMI := $(LAB_PULUMI_ENV) pulumi
 
-.PHONY: up down e2e lab-deps lab-toolchain lab-mirror lab-stack lab-hosts lab-clean lab-status
+.PHONY: lab-deps lab-toolchain lab-mirror lab-stack lab-hosts lab-clean lab-status repair
 
-lab-deps: deps
+# Only what running the lab needs: Debian packages for the hosts and the program's own venv.
+lab-deps:
 	./lab/install-deps.sh
 
-# What the Go module proxy here serves: it refuses the Pulumi CLI, its plugins and cri-tools
-# (toolchain/README.md), so the lab runs the program's graph with tests/harness/replay.py.
-LAB_COMPONENTS ?= kubernetes etcd cni containerd
+# The engine (a pulumi on PATH with the pinned plugins is used as is; else built) and the
+# binaries the lab hosts install.
+LAB_COMPONENTS ?= engine kubernetes etcd cni containerd
 
 lab-toolchain: lab-deps
 	K8SFS_TOOLCHAIN_DIR="$(TOOLCHAIN_DIR)" toolchain/build.sh $(LAB_COMPONENTS)
@@ -41,36 +45,27 @@ lab-mirror: lab-toolchain
 	K8SFS_TOOLCHAIN_DIR="$(TOOLCHAIN_DIR)" $(PY) -m lab.mirror build --stack-file $(LAB_STACK_FILE) >/dev/null
 
 lab-stack:
-	mkdir -p "$(LAB_STATE)"
-	$(LAB_PULUMI) stack select --create $(LAB_STACK) >/dev/null
-
-# With a Pulumi CLI (PATH or the toolchain) this is `pulumi up`; without one (the module proxy
-# here refuses it) the same program's graph is replayed on the hosts (tests/harness/replay.py).
-HAVE_PULUMI = $(shell PATH="$(TOOLCHAIN_DIR)/pulumi/$(PULUMI_VERSION):$$PATH" command -v pulumi >/dev/null 2>&1 && echo yes)
+	@mkdir -p "$(LAB_STATE)"
+	@$(LAB_PULUMI) stack select --create $(LAB_STACK) >/dev/null
 
 up: lab-mirror
 	K8SFS_LAB_WORK_DIR="$(LAB_WORK)" $(LAB_SH) base
 	K8SFS_LAB_WORK_DIR="$(LAB_WORK)" $(LAB_SH) revive
-ifeq ($(HAVE_PULUMI),yes)
-	$(MAKE) lab-stack
+	@$(MAKE) --no-print-directory lab-stack
 	$(LAB_PULUMI) up --yes --stack $(LAB_STACK)
-else
-	@echo "no Pulumi CLI on this machine: replaying the program's graph on the lab hosts instead"
-	$(PY) -m tests.harness.replay up --stack-file $(LAB_STACK_FILE)
-endif
+	@$(LAB_PULUMI_ENV) lab/after-up.sh $(LAB_STACK) "$(CURDIR)/.state/$(LAB_STACK)-admin.conf"
 
-down:
-ifeq ($(HAVE_PULUMI),yes)
-	$(MAKE) lab-stack
+down: lab-toolchain
+	@$(MAKE) --no-print-directory lab-stack
 	$(LAB_PULUMI) destroy --yes --stack $(LAB_STACK)
-else
-	$(PY) -m tests.harness.replay down --stack-file $(LAB_STACK_FILE)
-endif
 	K8SFS_LAB_WORK_DIR="$(LAB_WORK)" $(LAB_SH) clean
 
-e2e: lab-mirror
+repair: lab-stack
+	$(LAB_PULUMI_ENV) $(PY) -m scripts.repair_hosts --stack $(LAB_STACK)
+
+e2e: lab-mirror deps
 	$(LAB_SH) base
-	$(LAB_PULUMI_ENV) $(PY) -m pytest -m lab -s tests/test_lab_real.py tests/test_lab_replay.py tests/test_lab_e2e.py
+	$(LAB_PULUMI_ENV) $(PY) -m pytest -m lab -s tests/test_lab_real.py tests/test_lab_e2e.py tests/test_engine_preview.py
 
 lab-hosts: lab-deps
 	@mkdir -p "$(LAB_WORK)"

@@ -168,10 +168,19 @@ build_base() {
 	rm -rf --one-file-system "$tmp"
 	mkdir -p "$tmp"
 	local IFS=,
-	log "base rootfs: debootstrap $RELEASE from $mirror into $tmp"
-	debootstrap --variant=minbase --include="${BASE_PACKAGES[*]}" "$RELEASE" "$tmp/rootfs" "$mirror" >"$tmp/debootstrap.log" 2>&1 ||
-		die "debootstrap failed; see $tmp/debootstrap.log"
+	log "base rootfs: debootstrap $RELEASE from $mirror into $tmp (2 to 5 min; once per release and package list)"
+	debootstrap --variant=minbase --include="${BASE_PACKAGES[*]}" "$RELEASE" "$tmp/rootfs" "$mirror" >"$tmp/debootstrap.log" 2>&1 &
 	unset IFS
+	local pid=$! last
+	# debootstrap is quiet for minutes: say every 20 s what it is at (its log's last step).
+	while kill -0 "$pid" 2>/dev/null; do
+		sleep 2
+		if (((SECONDS - start) % 20 < 2)); then
+			last=$(grep -E '^I: ' "$tmp/debootstrap.log" 2>/dev/null | tail -n1 | cut -c1-80)
+			log "base rootfs: debootstrap working, $((SECONDS - start)) s: ${last:-starting}"
+		fi
+	done
+	wait "$pid" || die "debootstrap failed; see $tmp/debootstrap.log"
 	customise_base "$tmp/rootfs"
 	touch "$tmp/.complete"
 	rm -rf --one-file-system "$dir"

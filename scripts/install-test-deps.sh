@@ -12,6 +12,8 @@ APT_PACKAGES=(
   etcd-client     # etcdctl
   containerd      # the rendered containerd config, started for real
   runc
+  openssh-server  # a real sshd for the drift guard and SSH step tests
+  curl            # the artifact install scripts' downloads
 )
 
 missing=()
@@ -23,7 +25,7 @@ if ((${#missing[@]})); then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
   # Debian starts services it installs; tests start their own instances.
-  $SUDO systemctl disable --now etcd containerd >/dev/null 2>&1 || true
+  $SUDO systemctl disable --now etcd containerd ssh >/dev/null 2>&1 || true
 fi
 
 PYTHON=${PYTHON:-python3}

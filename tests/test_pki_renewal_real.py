@@ -16,16 +16,17 @@ import json
 import os
 import shutil
 import subprocess
+from importlib.metadata import version
 from pathlib import Path
 
 import pytest
 
 from tests.harness.program import REPO
+from tests.harness.pulumi_cli import pulumi_cli
 
 pytestmark = pytest.mark.realtool
 
-TLS_VERSION = "5.6.2"
-TOOLCHAIN = Path(os.environ.get("K8SFS_TOOLCHAIN_DIR", "/var/cache/k8s-from-scratch/toolchain"))
+TLS_VERSION = version("pulumi-tls")  # the plugin must be the SDK's version
 
 PROGRAM = """
 import os
@@ -64,13 +65,13 @@ for name in ("native", "triggered"):
 """
 
 
-def pulumi_cli() -> tuple[str, str]:
+def cli_and_bindir() -> tuple[str, str]:
     """The CLI and the directory holding pulumi-language-python."""
-    built = TOOLCHAIN / "pulumi" / "v3.272.0" / "pulumi"
-    cli = str(built) if built.exists() else shutil.which("pulumi")
-    if cli is None:
-        pytest.skip("no pulumi CLI (toolchain/build.sh pulumi)")
-    bindir = str(Path(cli).parent)
+    found = pulumi_cli()
+    if found is None:
+        pytest.skip("no pulumi CLI (toolchain/build.sh engine)")
+    cli = str(found)
+    bindir = str(found.parent)
     if (
         not (Path(bindir) / "pulumi-language-python").exists()
         and shutil.which("pulumi-language-python") is None
@@ -84,7 +85,7 @@ def pulumi_cli() -> tuple[str, str]:
 
 class Stack:
     def __init__(self, tmp: Path) -> None:
-        self.cli, bindir = pulumi_cli()
+        self.cli, bindir = cli_and_bindir()
         self.dir = tmp / "project"
         self.dir.mkdir()
         (tmp / "state").mkdir()

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build the k8s-from-scratch toolchain from Go modules (Go module proxy only).
 #
-#   toolchain/build.sh [all|pulumi|plugins|kubernetes|etcd|cni|containerd|crictl]...
+#   toolchain/build.sh [all|engine|pulumi|plugins|kubernetes|etcd|cni|containerd|crictl]...
 #
 # Outputs, Go module cache and Go build cache all live under
 # ${K8SFS_TOOLCHAIN_DIR:-/var/cache/k8s-from-scratch/toolchain}; a component whose
@@ -50,7 +50,8 @@ die() {
 usage() {
 	local IFS='|'
 	cat >&2 <<EOF
-usage: $0 [all|${ALL_COMPONENTS[*]}]...
+usage: $0 [all|engine|${ALL_COMPONENTS[*]}]...
+"engine" is pulumi + plugins, unless a pulumi on PATH already has the pinned plugins.
 Builds into ${TOOLCHAIN_DIR} (set K8SFS_TOOLCHAIN_DIR to change).
 "prune" (after the builds) removes the Go build cache and work folders.
 Env: K8SFS_FORCE=1 rebuilds; K8SFS_VERIFY=1 checks SHA256SUMS of cached outputs;
@@ -238,39 +239,74 @@ publish() {
 }
 
 # ---------------------------------------------------------------------------
+# Sources the proxy does not serve: pinned archives in shared/upstream/
+
+UPSTREAM_DIR=${K8SFS_UPSTREAM_DIR:-$(cd "$HERE/../.." && pwd)/shared/upstream}
+
+# unpack NAME: check NAME.tar.gz against UPSTREAM_DIR/SHA256SUMS, extract it into a fresh
+# folder under WORK_DIR/src and print the archive's top folder.
+unpack() {
+	local name=$1 archive dest
+	archive="$UPSTREAM_DIR/$name.tar.gz"
+	[[ -f $archive ]] || die "$name: $archive is missing (K8SFS_UPSTREAM_DIR names the folder)"
+	(cd "$UPSTREAM_DIR" && grep -E "  $name\.tar\.gz\$" SHA256SUMS | sha256sum --quiet --strict -c -) ||
+		die "$name: $archive does not match $UPSTREAM_DIR/SHA256SUMS"
+	dest="$WORK_DIR/src/$name"
+	rm -rf "$dest"
+	mkdir -p "$dest"
+	tar -xzf "$archive" -C "$dest"
+	printf '%s\n' "$dest/$(ls "$dest")"
+}
+
+# pin_pulumi GOMOD...: require the engine's pkg/v3 and sdk/v3 at the CLI's version (the
+# providers' own pins do not compile against it) and repeat the CLI's clipboard replace.
+pin_pulumi() {
+	local f
+	for f in "$@"; do
+		go mod edit -require="github.com/pulumi/pulumi/pkg/v3@$K8SFS_PULUMI_VERSION" \
+			-require="github.com/pulumi/pulumi/sdk/v3@$K8SFS_PULUMI_VERSION" \
+			-replace="github.com/atotto/clipboard=$CLIPBOARD" "$f"
+	done
+}
+CLIPBOARD=github.com/tgummerer/clipboard@v0.0.0-20241001131231-d02d263e614e
+
+# ---------------------------------------------------------------------------
 # Components
 
 PULUMI_OUT() { printf '%s\n' "$TOOLCHAIN_DIR/pulumi/$K8SFS_PULUMI_VERSION"; }
 
+# The CLI (pkg/v3 from the proxy) and, next to it where the CLI looks for them, the Python
+# language host and the two scripts it runs (programs, and dynamic providers), built from the
+# pulumi-language-python archive against the CLI's pkg/sdk.
 build_pulumi() {
-	local v=$K8SFS_PULUMI_VERSION out tmp pkgmod langmod sdk=github.com/pulumi/pulumi/sdk/v3
-	local pkg=github.com/pulumi/pulumi/pkg/v3
-	local lang=github.com/pulumi/pulumi/sdk/python/cmd/pulumi-language-python/v3
+	local v=$K8SFS_PULUMI_VERSION lv=$K8SFS_PULUMI_LANGUAGE_PYTHON_VERSION out tmp pkgmod src
+	local sdk=github.com/pulumi/pulumi/sdk/v3 pkg=github.com/pulumi/pulumi/pkg/v3
 	out=$(PULUMI_OUT)
-	if cached "$out"; then
-		log "pulumi $v: cached in $out"
+	if cached "$out" && [[ $(cat "$out/language-python.version" 2>/dev/null) == "$lv" ]]; then
+		log "pulumi $v (language host $lv): cached in $out"
 		return 0
 	fi
 	pkgmod=$(mod_gomod "$pkg" "$v")
-	langmod=$(mod_gomod "$lang" "$v")
-	mod_gomod "$sdk" "$v" >/dev/null
 	tmp=$(staging "$out")
-	local ld="-X $sdk/go/common/version.Version=$v"
 
-	# The CLI: pkg/v3 replaces sdk/v3 => ../sdk; use the published sdk/v3@v.
+	log "pulumi $v: the CLI (about 7 min cold, seconds warm)"
+	# pkg/v3 replaces sdk/v3 => ../sdk; use the published sdk/v3@v (and its clipboard replace).
 	local w="$WORK_DIR/pulumi/$v/cli"
 	new_wrapper "$w" k8sfs.local/toolchain/pulumi "$(gomod_go "$pkgmod")"
 	wrapper_require "$w" "$pkg@$v" "$sdk@$v"
 	wrapper_copy_gomod "$w" "$pkgmod" github.com/pulumi/pulumi/ "$v"
-	gobuild "$w" "$tmp/pulumi" "$ld" "" "$pkg/cmd/pulumi"
+	gobuild "$w" "$tmp/pulumi" "-X $sdk/go/common/version.Version=$v" "" "$pkg/cmd/pulumi"
 
-	# The Python language host (its own module; replaces pkg and sdk locally).
-	w="$WORK_DIR/pulumi/$v/language-python"
-	new_wrapper "$w" k8sfs.local/toolchain/pulumi-language-python "$(gomod_go "$langmod")"
-	wrapper_require "$w" "$lang@$v" "$pkg@$v" "$sdk@$v"
-	wrapper_copy_gomod "$w" "$langmod" github.com/pulumi/pulumi/ "$v"
-	gobuild "$w" "$tmp/pulumi-language-python" "$ld" "" "$lang"
-
+	log "pulumi-language-python $lv (about 1 min cold)"
+	src=$(unpack "pulumi-language-python-$lv")
+	local host="$src/sdk/python/cmd/pulumi-language-python"
+	# Its go.mod points pkg and sdk at the monorepo's folders, which the archive leaves out.
+	go mod edit -dropreplace="$pkg" -dropreplace="$sdk" "$host/go.mod"
+	pin_pulumi "$host/go.mod"
+	gobuild "$host" "$tmp/pulumi-language-python" "-X $sdk/go/common/version.Version=$lv" "" .
+	install -m 0755 "$src/sdk/python/cmd/pulumi-language-python-exec" \
+		"$src/sdk/python/dist/pulumi-resource-pulumi-python" "$tmp/"
+	printf '%s\n' "$lv" >"$tmp/language-python.version"
 	publish "$tmp" "$out"
 }
 
@@ -287,32 +323,11 @@ pulumi_bin() {
 	fi
 }
 
-# make_shim NAME SRC: recreate the provider's local ./shim module, which the
-# module zip lacks (it is a separate module in the provider's repository).
-make_shim() {
-	local name=$1 src=$2 shimpath upstream upver
-	shimpath=$(gomod_replaces "$src/go.mod" | awk '$2 == "./shim" { print $1; exit }')
-	[[ -n $shimpath ]] || die "$name: go.mod has no '=> ./shim' replace"
-	shimpath=${shimpath%@*}
-	[[ -f $HERE/shims/$name/shim.go.tmpl ]] || die "$name: no shim template in $HERE/shims/$name"
-	upstream=${shimpath%/shim}
-	upver=$(cd "$src" && go mod edit -json | awk -v m="\"$upstream\"" '
-		$0 ~ "\"Path\": " m "," { found = 1; next }
-		found && /"Version":/ { gsub(/[",]/, "", $2); print $2; exit }')
-	[[ -n $upver ]] || die "$name: go.mod does not require $upstream (needed by the shim)"
-	log "$name: recreating shim module $shimpath (requires $upstream $upver)"
-	mkdir -p "$src/shim"
-	printf 'module %s\n\ngo %s\n\nrequire %s %s\n' "$shimpath" "$(gomod_go "$src/go.mod")" \
-		"$upstream" "$upver" >"$src/shim/go.mod"
-	cp "$HERE/shims/$name/shim.go.tmpl" "$src/shim/shim.go"
-	[[ ! -f $src/go.sum ]] || cp "$src/go.sum" "$src/shim/go.sum"
-}
-
-# make_embeds NAME SRC CMDDIR VERSION: create every //go:embed file the
-# provider's main package needs that the module zip lacks (they are generated
-# and git-ignored upstream): X-embed.json from X.json (schema: with version set).
+# make_embeds NAME CMDDIR VERSION: create every //go:embed file the provider's main package
+# needs that the sources lack (generated and git-ignored upstream): X-embed.json from X.json
+# with its "version" set, as the providers' generate step does.
 make_embeds() {
-	local name=$1 src=$2 cmd=$3 v=$4 f base
+	local name=$1 cmd=$2 v=$3 f base
 	while read -r f; do
 		[[ -n $f && ! -e $cmd/$f ]] || continue
 		case $f in
@@ -327,33 +342,75 @@ make_embeds() {
 	done < <(sed -n 's|^//go:embed[[:space:]]\{1,\}||p' "$cmd"/*.go | tr ' ' '\n')
 }
 
-# build_plugin NAME VERSION: copy the provider module out of the module cache,
-# complete it, build it.
+# plugin_prepare NAME VERSION: a complete, writable provider/ module for the plugin; prints
+# its folder and the module path its version ldflag lives under.
+plugin_prepare() {
+	local name=$1 v=$2 src dir mod
+	case $name in
+	command)
+		src=$(unpack "pulumi-command-$v")
+		dir="$src/provider"
+		# pulumi-command names go-provider v1.3.0, which does not compile against pkg v3.27x.
+		local gp
+		gp=$(unpack "pulumi-go-provider-$K8SFS_PULUMI_GO_PROVIDER_VERSION")
+		pin_pulumi "$gp/go.mod" "$dir/go.mod"
+		go mod edit -replace="github.com/pulumi/pulumi-go-provider=$gp" "$dir/go.mod"
+		mod=github.com/pulumi/pulumi-command/provider
+		;;
+	tls | random)
+		src=$(unpack "pulumi-$name-$v")
+		dir="$src/provider"
+		# terraform-bridge's dependencies at commits the proxy does not serve.
+		local yaml dotnet
+		yaml=$(unpack "pulumi-yaml-$K8SFS_PULUMI_YAML_COMMIT")
+		dotnet=$(unpack "pulumi-dotnet-$K8SFS_PULUMI_DOTNET_COMMIT")
+		go mod edit -replace="github.com/pulumi/pulumi-yaml=$yaml" \
+			-replace="github.com/pulumi/pulumi-dotnet/pulumi-language-dotnet/v3=$dotnet/pulumi-language-dotnet" \
+			"$dir/go.mod"
+		if [[ $name == tls ]]; then
+			# The commit pulumi-tls names is not served; this one is, and builds.
+			local f
+			for f in "$dir/go.mod" "$dir/shim/go.mod"; do
+				go mod edit -replace="github.com/hashicorp/terraform-provider-tls=github.com/hashicorp/terraform-provider-tls@$K8SFS_TERRAFORM_PROVIDER_TLS_VERSION" "$f"
+			done
+		fi
+		local major=${v#v}
+		mod=github.com/pulumi/pulumi-$name/provider/v${major%%.*}
+		;;
+	kubernetes)
+		# Served by the proxy at the release commit; its sdk/v4 => ../sdk replace becomes the
+		# published sdk/v4 of the same release.
+		local k=github.com/pulumi/pulumi-kubernetes/provider/v4 from
+		from=$(mod_dir "$k" "$K8SFS_PLUGIN_KUBERNETES_MODULE_VERSION")
+		dir="$WORK_DIR/src/pulumi-kubernetes-$v/provider"
+		rm -rf "$dir"
+		mkdir -p "$dir"
+		cp -a "$from/." "$dir/"
+		chmod -R u+w "$dir"
+		go mod edit -replace="github.com/pulumi/pulumi-kubernetes/sdk/v4=github.com/pulumi/pulumi-kubernetes/sdk/v4@$v" \
+			"$dir/go.mod"
+		mod=$k
+		;;
+	*) die "unknown plugin $name" ;;
+	esac
+	printf '%s %s\n' "$dir" "$mod"
+}
+
+# build_plugin NAME VERSION: build the provider plugin and register it with the CLI.
 build_plugin() {
-	local name=$1 v=$2 major mod out tmp dir src
-	major=${v#v}
-	major=${major%%.*}
-	mod=github.com/pulumi/pulumi-$name/provider
-	((major < 2)) || mod="$mod/v$major"
+	local name=$1 v=$2 out tmp prep dir mod
 	out="$TOOLCHAIN_DIR/plugins/$name/$v"
 	if cached "$out"; then
 		log "pulumi-resource-$name $v: cached in $out"
 	else
-		dir=$(mod_dir "$mod" "$v")
-		src="$WORK_DIR/plugins/$name/$v/src"
-		rm -rf "$src"
-		mkdir -p "$src"
-		cp -a "$dir/." "$src/"
-		chmod -R u+w "$src"
-		if gomod_replaces "$src/go.mod" | awk '$2 == "./shim" { f = 1 } END { exit !f }' &&
-			[[ ! -f $src/shim/go.mod ]]; then
-			make_shim "$name" "$src"
-		fi
-		local cmd="$src/cmd/pulumi-resource-$name"
-		[[ -d $cmd ]] || die "$name: no cmd/pulumi-resource-$name in $mod@$v"
-		make_embeds "$name" "$src" "$cmd" "$v"
+		log "pulumi-resource-$name $v (1 to 3 min cold)"
+		prep=$(plugin_prepare "$name" "$v")
+		read -r dir mod <<<"$prep"
+		local cmd="$dir/cmd/pulumi-resource-$name"
+		[[ -d $cmd ]] || die "$name: no cmd/pulumi-resource-$name in $dir"
+		make_embeds "$name" "$cmd" "$v"
 		tmp=$(staging "$out")
-		gobuild "$src" "$tmp/pulumi-resource-$name" "-X $mod/pkg/version.Version=$v" "" \
+		gobuild "$dir" "$tmp/pulumi-resource-$name" "-X $mod/pkg/version.Version=$v" "" \
 			"./cmd/pulumi-resource-$name"
 		publish "$tmp" "$out"
 	fi
@@ -376,22 +433,43 @@ install_plugin() {
 }
 
 build_plugins() {
-	local failed=()
-	build_plugin_safe() {
+	local failed=() p
+	for p in command:"$K8SFS_PLUGIN_COMMAND_VERSION" tls:"$K8SFS_PLUGIN_TLS_VERSION" \
+		random:"$K8SFS_PLUGIN_RANDOM_VERSION" kubernetes:"$K8SFS_PLUGIN_KUBERNETES_VERSION"; do
 		set +e
 		(
 			set -e
-			build_plugin "$@"
+			build_plugin "${p%%:*}" "${p#*:}"
 		)
-		local rc=$?
+		(($? == 0)) || failed+=("${p%%:*}")
 		set -e
-		((rc == 0)) || failed+=("$1")
-	}
-	build_plugin_safe command "$K8SFS_PLUGIN_COMMAND_VERSION"
-	build_plugin_safe tls "$K8SFS_PLUGIN_TLS_VERSION"
-	build_plugin_safe random "$K8SFS_PLUGIN_RANDOM_VERSION"
-	build_plugin_safe kubernetes "$K8SFS_PLUGIN_KUBERNETES_VERSION"
+	done
 	((${#failed[@]} == 0)) || die "plugins failed: ${failed[*]}"
+}
+
+# external_engine: a pulumi on PATH (not ours) that already has every pinned plugin: a user's
+# normal install, used as is.
+external_engine() {
+	local p listed spec name v
+	p=$(command -v pulumi) || return 1
+	[[ $p != "$TOOLCHAIN_DIR"/* ]] || return 1
+	listed=$(PULUMI_SKIP_UPDATE_CHECK=true pulumi plugin ls 2>/dev/null) || return 1
+	for spec in command:"$K8SFS_PLUGIN_COMMAND_VERSION" tls:"$K8SFS_PLUGIN_TLS_VERSION" \
+		random:"$K8SFS_PLUGIN_RANDOM_VERSION" kubernetes:"$K8SFS_PLUGIN_KUBERNETES_VERSION"; do
+		name=${spec%%:*} v=${spec#*:}
+		awk -v n="$name" -v v="${v#v}" '$1 == n && $2 == "resource" && $3 == v { f = 1 } END { exit !f }' \
+			<<<"$listed" || return 1
+	done
+}
+
+# engine: the CLI and the plugins; a user's pulumi with the pinned plugins wins over building.
+build_engine() {
+	if [[ -z ${K8SFS_FORCE:-} ]] && external_engine; then
+		log "engine: using $(command -v pulumi) ($(pulumi version)), which has the pinned plugins"
+		return 0
+	fi
+	build_pulumi
+	build_plugins
 }
 
 build_kubernetes() {
@@ -534,7 +612,7 @@ main() {
 	for c in "$@"; do
 		case $c in
 		all) want+=("${ALL_COMPONENTS[@]}") ;;
-		pulumi | plugins | kubernetes | etcd | cni | containerd | crictl) want+=("$c") ;;
+		engine | pulumi | plugins | kubernetes | etcd | cni | containerd | crictl) want+=("$c") ;;
 		prune) want+=(prune) ;;
 		-h | --help)
 			usage
@@ -561,6 +639,7 @@ main() {
 		(
 			set -e
 			case $c in
+			engine) build_engine ;;
 			pulumi) build_pulumi ;;
 			plugins) build_plugins ;;
 			kubernetes) build_kubernetes ;;

@@ -60,11 +60,6 @@ def _memo_key(typ: str, name: str, inputs: dict[str, Any]) -> tuple[str, str, st
     return typ, name, json.dumps(inputs, sort_keys=True, default=str)
 
 
-def remember(typ: str, name: str, inputs: dict[str, Any], resource_id: str, state: dict[str, Any]) -> None:
-    """Seeds the memo with a resource's state from an earlier run (the replay's saved graph)."""
-    _memo[_memo_key(typ, name, inputs)] = (resource_id, dict(state))
-
-
 class DispatchMocks(pulumi.runtime.Mocks):
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         inputs = unwrap(args.inputs, "", set())

@@ -1,0 +1,155 @@
+"""Find and repair drift on the hosts, also while the cluster's API cannot answer.
+
+    python -m scripts.repair_hosts [--stack NAME] [--config-file F] [--dry-run]   (lab: make repair)
+
+`pulumi up --refresh` refreshes every resource, Kubernetes objects included, and fails outright
+when the API is down (a stopped etcd, a broken kube-apiserver flag): the very drift it should
+repair stops it. Host drift lives in each host's DriftGuard (docs/drift.md), so this runs:
+
+1. `pulumi refresh --target <every guard>`: each guard probes its host over SSH; prints, per
+   host, what drifted;
+2. `pulumi up --target <every drifted guard>`: each guard puts its host back (files, units,
+   binaries) and restarts only the services concerned; prints, per host, what it repaired;
+3. `pulumi refresh` of the whole stack, now that the hosts are repaired: what still cannot be
+   refreshed (an API that is still down) is said in one line each; it does not undo step 2.
+
+`pulumi` must be on PATH with the stack's backend and secrets passphrase in the environment, run
+from the project folder. Exit status 0 when every host is as expected afterwards, else 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from components.drift_guard import REPAIRED, drifts
+
+GUARD_TYPE_SUFFIX = ":DriftGuard"
+
+
+@dataclass(frozen=True)
+class Guard:
+    urn: str
+    inputs: dict[str, Any]
+    outputs: dict[str, Any]
+
+    @property
+    def name(self) -> str:
+        return self.urn.rsplit("::", 1)[-1]
+
+
+def guards(export: dict[str, Any]) -> list[Guard]:
+    """The DriftGuards in a `pulumi stack export` document."""
+    resources = export.get("deployment", {}).get("resources") or []
+    return [
+        Guard(r["urn"], r.get("inputs") or {}, r.get("outputs") or {})
+        for r in resources
+        if r.get("type", "").startswith("pulumi-python:dynamic") and r["type"].endswith(GUARD_TYPE_SUFFIX)
+    ]
+
+
+def failed_resources(events: Sequence[dict[str, Any]]) -> dict[str, str]:
+    """URN -> first line of its error, from an engine event log (`--event-log`)."""
+    out: dict[str, str] = {}
+    for event in events:
+        diag = event.get("diagnosticEvent")
+        if not diag or diag.get("severity") != "error" or not diag.get("urn"):
+            continue
+        message = " ".join(diag.get("message", "").split())
+        out.setdefault(diag["urn"], message[:300])
+    return out
+
+
+class Pulumi:
+    def __init__(self, stack: str | None, config_file: str | None) -> None:
+        self.stack = ["--stack", stack] if stack else []
+        self.config = ["--config-file", config_file] if config_file else []
+
+    def run(self, *args: str, events: Path | None = None) -> subprocess.CompletedProcess[str]:
+        config = self.config if args[0] != "stack" else []  # `stack export` reads no config
+        command = ["pulumi", *args, *self.stack, *config, "--non-interactive"]
+        if events is not None:
+            command += ["--event-log", str(events)]
+        return subprocess.run(command, capture_output=True, text=True, check=False)
+
+    def export(self) -> dict[str, Any]:
+        result = self.run("stack", "export")
+        if result.returncode != 0:
+            raise SystemExit(f"pulumi stack export failed:\n{result.stderr.strip()}")
+        exported: dict[str, Any] = json.loads(result.stdout)
+        return exported
+
+
+def _targets(urns: Sequence[str]) -> list[str]:
+    return [arg for urn in urns for arg in ("--target", urn)]
+
+
+def _read_events(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--stack", help="the stack (default: the selected one)")
+    parser.add_argument("--config-file", help="the stack's config file (default: Pulumi.<stack>.yaml)")
+    parser.add_argument("--dry-run", action="store_true", help="only find and print drift")
+    args = parser.parse_args(argv)
+    pulumi = Pulumi(args.stack, args.config_file)
+
+    found = guards(pulumi.export())
+    if not found:
+        print("no DriftGuard in this stack's state: nothing to check (has it been `pulumi up`?)")
+        return 1
+    refreshed = pulumi.run("refresh", "--yes", "--skip-preview", *_targets([g.urn for g in found]))
+    if refreshed.returncode != 0:
+        print(f"refreshing the hosts failed:\n{refreshed.stdout[-4000:]}{refreshed.stderr[-2000:]}")
+        return 1
+    drifted = []
+    for guard in guards(pulumi.export()):
+        lines = drifts(guard.inputs, guard.outputs)
+        print(f"{guard.name}: {'drifted' if lines else 'as expected'}")
+        for line in lines:
+            print(f"  {line}")
+        if lines:
+            drifted.append(guard)
+    if not drifted or args.dry_run:
+        return 0 if not drifted else 1
+
+    repaired = pulumi.run("up", "--yes", "--skip-preview", *_targets([g.urn for g in drifted]))
+    if repaired.returncode != 0:
+        print(f"repairing the hosts failed:\n{repaired.stdout[-4000:]}{repaired.stderr[-2000:]}")
+        return 1
+    after = {g.urn: g for g in guards(pulumi.export())}
+    for guard in drifted:
+        print(f"{guard.name}: repaired")
+        for line in after[guard.urn].outputs.get(REPAIRED) or []:
+            print(f"  {line}")
+
+    with tempfile.TemporaryDirectory(prefix="k8sfs-repair-") as tmp:
+        log = Path(tmp) / "events.jsonl"
+        rest = pulumi.run("refresh", "--yes", "--skip-preview", events=log)
+        if rest.returncode != 0:
+            failures = failed_resources(_read_events(log))
+            for urn, message in sorted(failures.items()):
+                print(f"not refreshed: {urn.rsplit('::', 1)[-1]}: {message}")
+            if not failures:
+                print(f"not refreshed: the stack ({rest.stderr.strip()[-300:]})")
+    still = [g for g in guards(pulumi.export()) if drifts(g.inputs, g.outputs)]
+    for guard in still:
+        print(f"{guard.name}: still drifted after the repair")
+    return 1 if still else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,199 @@
+"""The real Pulumi CLI on one stack of this project, in a throw-away file backend.
+
+The stack file is copied next to the state (`stack init` writes its encryption salt into it), so
+the repository's files are never changed. Every command can write an engine event log, from
+which the tests read what each step did and when.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lab import mirror
+from tests.harness.program import REPO
+
+PASSPHRASE = "k8s-from-scratch-e2e"
+
+
+def pulumi_version() -> str:
+    for line in (REPO / "toolchain" / "versions.env").read_text().splitlines():
+        if "K8SFS_PULUMI_VERSION:=" in line:
+            return line.split(":=", 1)[1].rstrip('}"')
+    raise AssertionError("toolchain/versions.env names no K8SFS_PULUMI_VERSION")
+
+
+def pulumi_cli() -> Path | None:
+    """The CLI toolchain/build.sh built, else one on PATH."""
+    built = mirror.TOOLCHAIN_DIR / "pulumi" / pulumi_version() / "pulumi"
+    if built.is_file():
+        return built
+    found = shutil.which("pulumi")
+    return Path(found) if found else None
+
+
+@dataclass(frozen=True)
+class Step:
+    op: str
+    urn: str
+    timestamp: int
+
+    @property
+    def name(self) -> str:
+        return self.urn.rsplit("::", 1)[-1]
+
+
+@dataclass
+class Events:
+    """What one engine run did, from its `--event-log`."""
+
+    lines: list[dict[str, Any]] = field(default_factory=list)
+
+    @staticmethod
+    def read(path: Path) -> Events:
+        if not path.exists():
+            return Events()
+        return Events([json.loads(line) for line in path.read_text().splitlines() if line.strip()])
+
+    def finished(self) -> list[Step]:
+        """Every resource step that completed, with its time (seconds since the epoch)."""
+        out = []
+        for event in self.lines:
+            done = event.get("resOutputsEvent")
+            if done:
+                meta = done["metadata"]
+                out.append(Step(meta["op"], meta["urn"], int(event.get("timestamp", 0))))
+        return out
+
+    def changed(self) -> list[Step]:
+        """The steps that did something (not `same`, and not a read)."""
+        return [s for s in self.finished() if s.op not in ("same", "read", "refresh")]
+
+    def errors(self) -> list[str]:
+        return [
+            e["diagnosticEvent"].get("message", "")
+            for e in self.lines
+            if e.get("diagnosticEvent", {}).get("severity") == "error"
+        ]
+
+
+class Stack:
+    def __init__(self, name: str, stack_file: Path, workdir: Path, cli: Path) -> None:
+        self.name = name
+        self.workdir = workdir
+        self.config = workdir / f"Pulumi.{name}.yaml"
+        state = workdir / "state"
+        state.mkdir(parents=True, exist_ok=True)
+        shutil.copy(stack_file, self.config)
+        # The program finds the lab mirror where the lab serves it, not the tests' fake one.
+        inherited = {k: v for k, v in os.environ.items() if k != "K8SFS_LAB_MIRROR_DIR"}
+        self.env = {
+            **inherited,
+            "PATH": f"{cli.parent}:{os.environ['PATH']}",
+            "PULUMI_BACKEND_URL": f"file://{state}",
+            "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
+            "PULUMI_SKIP_UPDATE_CHECK": "true",
+            "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+            "K8SFS_TOOLCHAIN_DIR": str(mirror.TOOLCHAIN_DIR),
+        }
+        self._runs = 0
+        self.cli(["stack", "init", name])
+
+    def cli(
+        self, args: list[str], *, check: bool = True, stdin: str | None = None, timeout: float = 3600
+    ) -> subprocess.CompletedProcess[str]:
+        """`pulumi ARGS --stack NAME --config-file ...`, from the project folder."""
+        result = subprocess.run(
+            ["pulumi", *args, "--stack", self.name, "--config-file", str(self.config), "--non-interactive"],
+            cwd=REPO,
+            env=self.env,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(
+                f"pulumi {' '.join(args)} failed ({result.returncode}):\n"
+                f"{result.stdout[-8000:]}\n{result.stderr[-4000:]}"
+            )
+        return result
+
+    def _event_log(self) -> Path:
+        self._runs += 1
+        return self.workdir / f"events-{self._runs}.jsonl"
+
+    def engine(
+        self, *args: str, check: bool = True, label: str = ""
+    ) -> tuple[subprocess.CompletedProcess[str], Events, float]:
+        """An engine command (up, preview, refresh, destroy) with its event log and duration."""
+        log = self._event_log()
+        start = time.monotonic()
+        result = self.cli([*args, "--event-log", str(log)], check=check)
+        seconds = time.monotonic() - start
+        if label:
+            print(f"\n[e2e {self.name}] {label}: {seconds:.1f} s")
+        return result, Events.read(log), seconds
+
+    def interrupted_up(self, when_done: int) -> tuple[int, Events]:
+        """`pulumi up`, sent SIGINT (Ctrl-C) once `when_done` resources have finished; returns its
+        exit code and events. Pulumi then finishes the steps in flight and stops."""
+        log = self._event_log()
+        proc = subprocess.Popen(
+            [
+                "pulumi",
+                "up",
+                "--yes",
+                "--skip-preview",
+                "--stack",
+                self.name,
+                "--config-file",
+                str(self.config),
+                "--non-interactive",
+                "--event-log",
+                str(log),
+            ],
+            cwd=REPO,
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 1800
+        while proc.poll() is None and time.monotonic() < deadline:
+            if len(Events.read(log).finished()) >= when_done:
+                proc.send_signal(signal.SIGINT)
+                break
+            time.sleep(0.5)
+        code = proc.wait(timeout=1800)
+        return code, Events.read(log)
+
+    def outputs(self) -> dict[str, Any]:
+        out: dict[str, Any] = json.loads(self.cli(["stack", "output", "--json", "--show-secrets"]).stdout)
+        return out
+
+    def export(self, secrets: bool = False) -> dict[str, Any]:
+        args = ["stack", "export", *(["--show-secrets"] if secrets else [])]
+        out: dict[str, Any] = json.loads(self.cli(args).stdout)
+        return out
+
+    def resource_outputs(self, name: str) -> dict[str, Any]:
+        """The outputs of the resource named `name`, secrets shown."""
+        for resource in self.export(secrets=True)["deployment"]["resources"]:
+            if resource["urn"].endswith(f"::{name}"):
+                outputs: dict[str, Any] = resource.get("outputs") or {}
+                return outputs
+        raise AssertionError(f"no resource named {name} in the state of {self.name}")
+
+    def config_set(self, path: str, value: str, secret: bool = False) -> None:
+        args = ["config", "set", "--path", path]
+        if secret:
+            self.cli([*args, "--secret"], stdin=value)
+        else:
+            self.cli([*args, value])
