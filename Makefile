@@ -4,14 +4,19 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: help deps lint test unit up down e2e bench docs
+.PHONY: help deps lint test unit up down e2e bench docs repair
 
 help:
-	@echo "make test   - lint, type-check and run the tests (installs what they need)"
-	@echo "make up     - build the toolchain and the lab, then pulumi up the dev stack"
-	@echo "make down   - pulumi destroy the dev stack and remove the lab hosts"
-	@echo "make e2e    - end-to-end tests against the lab with the real Pulumi CLI"
-	@echo "make bench  - benchmarks (bench/results/latest.json)"
+	@echo "make up          - install what the lab needs, build the engine and binaries, pulumi up the dev stack"
+	@echo "make down        - pulumi destroy the dev stack and remove any lab host, mirror or bridge left"
+	@echo "make repair      - find and repair host drift on the dev stack (works while its API is down)"
+	@echo "make test        - lint, type-check and run the tests (installs what they need)"
+	@echo "make e2e         - the lab tier: the real pulumi against lab hosts (dev and HA stacks)"
+	@echo "make bench       - benchmarks (bench/results/latest.json)"
+	@echo "make docs        - regenerate docs/configuration.md"
+	@echo "make lab-hosts   - only the dev stack's hosts, without Pulumi"
+	@echo "make lab-status  - what the lab runs"
+	@echo "make lab-clean   - remove everything the lab made, its base rootfs and the local state"
 
 deps:
 	./scripts/install-test-deps.sh
