@@ -90,6 +90,10 @@ CRIO = RuntimeInfo(
 RUNTIMES = {r.name: r for r in (CONTAINERD, CRIO)}
 
 CONTAINERD_CONFIG = "/etc/containerd/config.toml"
+# containerd's per-registry host config (hosts.toml), read for `images.registry`.
+CONTAINERD_CERTS_DIR = "/etc/containerd/certs.d"
+# CRI-O reads registry settings from containers-registries.conf drop-ins.
+CRIO_REGISTRIES_DROP_IN = "/etc/containers/registries.conf.d/90-k8s-from-scratch.conf"
 CRIO_DROP_IN = "/etc/crio/crio.conf.d/90-k8s-from-scratch.conf"
 CRIO_POLICY = "/etc/crio/policy.json"
 
@@ -102,6 +106,27 @@ def pause_image(spec: ClusterSpec) -> str:
     """The sandbox (pause) image, pinned; `images.registry` moves it to a mirror."""
     registry = (spec.images.registry or DEFAULT_REGISTRY).rstrip("/")
     return f"{registry}/pause:{spec.versions.pause}"
+
+
+def registry_host(spec: ClusterSpec) -> str | None:
+    """host[:port] of `images.registry` (its path is part of every image name, not of the host)."""
+    registry = spec.images.registry
+    return registry.split("/", 1)[0] if registry else None
+
+
+def registry_server(spec: ClusterSpec) -> str | None:
+    host = registry_host(spec)
+    if host is None:
+        return None
+    return f"{'http' if spec.images.plain_http else 'https'}://{host}"
+
+
+def containerd_hosts_toml(spec: ClusterSpec) -> str:
+    """hosts.toml for `images.registry`: pull and resolve there (over plain HTTP if told so)."""
+    server = registry_server(spec)
+    assert server is not None
+    doc = {"server": server, "host": {server: {"capabilities": ["pull", "resolve"]}}}
+    return f"{MANAGED_MARKER}\n" + toml_dumps(doc)
 
 
 # --- TOML --------------------------------------------------------------------------------------
@@ -222,19 +247,30 @@ def containerd_config(
             cni = {"bin_dirs": [layout.cni_bin_dir], **cni}
         else:
             cni = {"bin_dir": layout.cni_bin_dir, **cni}
-        plugins["io.containerd.cri.v1.images"] = {
+        images: dict[str, Any] = {
             "snapshotter": layout.snapshotter,
             "pinned_images": {"sandbox": pause_image(spec)},
         }
-        plugins["io.containerd.cri.v1.runtime"] = {"containerd": runtime_table, "cni": cni}
+        if spec.images.registry:
+            images["registry"] = {"config_path": CONTAINERD_CERTS_DIR}
+        plugins["io.containerd.cri.v1.images"] = images
+        plugins["io.containerd.cri.v1.runtime"] = {**_oom_clamp(spec), "containerd": runtime_table, "cni": cni}
     else:
         plugins["io.containerd.grpc.v1.cri"] = {
+            **_oom_clamp(spec),
             "sandbox_image": pause_image(spec),
             "containerd": {"snapshotter": layout.snapshotter, **runtime_table},
             "cni": {"bin_dir": layout.cni_bin_dir, "conf_dir": layout.cni_conf_dir},
+            **({"registry": {"config_path": CONTAINERD_CERTS_DIR}} if spec.images.registry else {}),
         }
     doc["plugins"] = plugins
     return doc
+
+
+def _oom_clamp(spec: ClusterSpec) -> dict[str, bool]:
+    """containerd's own knob for hosts where nothing may lower its OOM score (the lab's): the
+    score it gives containers is clamped to its own instead of failing every sandbox."""
+    return {"restrict_oom_score_adj": True} if spec.runtime.restrict_oom_score_adj else {}
 
 
 def render_containerd_config(
@@ -294,6 +330,13 @@ def render_crio_config(spec: ClusterSpec) -> str:
     return header + toml_dumps(crio_config(spec))
 
 
+def crio_registries(spec: ClusterSpec) -> str:
+    """A registries.conf drop-in that lets CRI-O pull `images.registry` over plain HTTP."""
+    doc = {"registry": {"location": registry_host(spec), "insecure": True}}
+    # [[registry]] is an array of tables: one entry, written by hand around the emitter's table.
+    return f"{MANAGED_MARKER}\n" + toml_dumps(doc).replace("[registry]", "[[registry]]", 1)
+
+
 def crio_policy() -> str:
     """containers-policy.json for CRI-O: accept images (what the CRI-O bundle ships).
 
@@ -349,12 +392,24 @@ def runtime_files(spec: ClusterSpec) -> list[RenderedFile]:
     info = runtime_info(spec)
     unit = RenderedFile(FileMeta(f"{UNIT_DIR}/{info.unit}"), runtime_unit(spec))
     crictl = RenderedFile(FileMeta(CRICTL_CONFIG), crictl_config(spec))
+    host = registry_host(spec)
     if info is CONTAINERD:
         config = RenderedFile(FileMeta(CONTAINERD_CONFIG), render_containerd_config(spec))
-        return [config, crictl, unit]
+        hosts = (
+            [RenderedFile(FileMeta(f"{CONTAINERD_CERTS_DIR}/{host}/hosts.toml"), containerd_hosts_toml(spec))]
+            if host
+            else []
+        )
+        return [config, *hosts, crictl, unit]
+    registries = (
+        [RenderedFile(FileMeta(CRIO_REGISTRIES_DROP_IN), crio_registries(spec))]
+        if host and spec.images.plain_http
+        else []
+    )
     return [
         RenderedFile(FileMeta(CRIO_DROP_IN), render_crio_config(spec)),
         RenderedFile(FileMeta(CRIO_POLICY), crio_policy()),
+        *registries,
         crictl,
         unit,
     ]
@@ -362,9 +417,12 @@ def runtime_files(spec: ClusterSpec) -> list[RenderedFile]:
 
 def runtime_dirs(spec: ClusterSpec) -> tuple[str, ...]:
     """Directories the files step may create, removed on destroy when empty."""
+    host = registry_host(spec)
     if runtime_info(spec) is CONTAINERD:
-        return ("/etc/containerd",)
-    return ("/etc/crio/crio.conf.d", "/etc/crio")
+        certs = (f"{CONTAINERD_CERTS_DIR}/{host}", CONTAINERD_CERTS_DIR) if host else ()
+        return (*certs, "/etc/containerd")
+    registries = ("/etc/containers/registries.conf.d",) if host and spec.images.plain_http else ()
+    return ("/etc/crio/crio.conf.d", "/etc/crio", *registries)
 
 
 # --- scripts -------------------------------------------------------------------------------------

@@ -130,6 +130,9 @@ class RuntimeSpec:
     name: str = "containerd"
     cgroup_driver: str = "systemd"
     kata: bool = False
+    # Lab hosts only: their machine grants no CAP_SYS_RESOURCE, so no process may lower its OOM
+    # score; containerd then clamps the score it gives pods (docs/lab.md). Real hosts: false.
+    restrict_oom_score_adj: bool = False
 
 
 @dataclass(frozen=True)
@@ -182,6 +185,7 @@ class AddonsSpec:
 @dataclass(frozen=True)
 class ImagesSpec:
     registry: str | None = None  # air-gapped: every image we apply is pulled from here
+    plain_http: bool = False  # the registry answers plain HTTP (a lab or a trusted network only)
 
 
 @dataclass(frozen=True)

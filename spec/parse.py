@@ -113,7 +113,10 @@ def parse(
         iptables_backend=top.text("iptablesBackend", "auto", d.IPTABLES_BACKENDS) or "auto",
         security=_security(top.sub("security")),
         addons=_addons(top.sub("addons")),
-        images=ImagesSpec(registry=_finish(top.sub("images"), lambda r: r.text("registry", None))),
+        images=_finish(
+            top.sub("images"),
+            lambda r: ImagesSpec(registry=r.text("registry", None), plain_http=r.flag("plainHttp", False)),
+        ),
         binaries=_binaries(top.sub("binaries")),
         etcd=EtcdSpec(
             allow_even_members=_finish(top.sub("etcd"), lambda r: r.flag("allowEvenMembers", False))
@@ -450,6 +453,7 @@ def _runtime(r: Reader) -> RuntimeSpec:
         name=r.text("name", "containerd", d.RUNTIMES) or "containerd",
         cgroup_driver=r.text("cgroupDriver", "systemd", d.CGROUP_DRIVERS) or "systemd",
         kata=r.flag("kata", False),
+        restrict_oom_score_adj=r.flag("restrictOomScoreAdj", False),
     )
     r.finish()
     return spec

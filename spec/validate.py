@@ -645,6 +645,15 @@ def _images(spec: ClusterSpec, p: Problems) -> None:
             "is not a registry host[:port][/path]",
             "write e.g. registry.example.com:5000/mirror (no scheme)",
         )
+    if spec.images.plain_http and registry is None:
+        p.error("images.plainHttp", True, "names no registry", "set images.registry too, or drop plainHttp")
+    elif spec.images.plain_http and not spec.lab.enabled:
+        p.warn(
+            "images.plainHttp",
+            True,
+            "pulls every image over plain HTTP: anyone on the path can swap them",
+            "serve the registry over TLS",
+        )
 
 
 def _lab(spec: ClusterSpec, p: Problems) -> None:

@@ -366,3 +366,70 @@ def test_runtime_units_pass_systemd_analyze_verify(name: str, tmp_path: Path) ->
     )
     problems = [line for line in result.stderr.splitlines() if path.name in line]
     assert result.returncode == 0 and not problems, result.stderr
+
+
+# --- a registry of the user's, and the lab's OOM-score clamp --------------------------------------
+
+
+@pytest.mark.parametrize("plain_http, scheme", [(False, "https"), (True, "http")])
+def test_containerd_pulls_through_the_named_registry(plain_http: bool, scheme: str) -> None:
+    spec = spec_of(images={"registry": "mirror.example:5000/k8s", "plainHttp": plain_http})
+    files = {f.meta.path: f.content for f in rt.runtime_files(spec)}
+    hosts = tomllib.loads(files["/etc/containerd/certs.d/mirror.example:5000/hosts.toml"])
+    assert hosts == {
+        "server": f"{scheme}://mirror.example:5000",
+        "host": {f"{scheme}://mirror.example:5000": {"capabilities": ["pull", "resolve"]}},
+    }
+    config = tomllib.loads(files[rt.CONTAINERD_CONFIG])
+    images = config["plugins"]["io.containerd.cri.v1.images"]
+    assert images["registry"] == {"config_path": "/etc/containerd/certs.d"}
+    assert images["pinned_images"]["sandbox"] == "mirror.example:5000/k8s/pause:3.10.1"
+    # Destroy removes the host folder before the certs.d folder before /etc/containerd.
+    assert rt.runtime_dirs(spec) == (
+        "/etc/containerd/certs.d/mirror.example:5000",
+        "/etc/containerd/certs.d",
+        "/etc/containerd",
+    )
+
+
+def test_without_a_registry_containerd_has_no_host_config() -> None:
+    spec = spec_of()
+    assert [f.meta.path for f in rt.runtime_files(spec) if "certs.d" in f.meta.path] == []
+    assert "registry" not in rt.containerd_config(spec)["plugins"]["io.containerd.cri.v1.images"]
+
+
+def test_crio_gets_an_insecure_registry_drop_in_only_for_plain_http() -> None:
+    plain = spec_of(runtime={"name": "crio"}, images={"registry": "10.0.0.1:5000", "plainHttp": True})
+    files = {f.meta.path: f.content for f in rt.runtime_files(plain)}
+    assert tomllib.loads(files[rt.CRIO_REGISTRIES_DROP_IN]) == {
+        "registry": [{"location": "10.0.0.1:5000", "insecure": True}]
+    }
+    tls = spec_of(runtime={"name": "crio"}, images={"registry": "10.0.0.1:5000"})
+    assert rt.CRIO_REGISTRIES_DROP_IN not in {f.meta.path for f in rt.runtime_files(tls)}
+
+
+@pytest.mark.parametrize(
+    "version, plugin",
+    [
+        ("2.3.7", "io.containerd.cri.v1.runtime"),
+        ("2.2.1", "io.containerd.cri.v1.runtime"),
+        ("1.7.27", "io.containerd.grpc.v1.cri"),
+    ],
+)
+def test_the_lab_flag_clamps_oom_scores_in_every_config_format(version: str, plugin: str) -> None:
+    lab = spec_of(runtime={"restrictOomScoreAdj": True})
+    assert rt.containerd_config(lab, version=version)["plugins"][plugin]["restrict_oom_score_adj"] is True
+    real = spec_of()
+    assert "restrict_oom_score_adj" not in rt.containerd_config(real, version=version)["plugins"][plugin]
+
+
+def test_plain_http_needs_a_registry_and_warns_off_the_lab() -> None:
+    from spec import SpecError
+
+    raw = {**copy.deepcopy(BASE), "images": {"plainHttp": True}}
+    with pytest.raises(SpecError) as err:
+        load_spec(raw, "test", frozenset({"ssh"}))
+    assert "images.plainHttp" in str(err.value)
+    raw["images"]["registry"] = "10.0.0.1:5000"
+    _, warnings = load_spec(raw, "test", frozenset({"ssh"}))
+    assert any("images.plainHttp" in str(w) for w in warnings)
