@@ -254,7 +254,8 @@ def containerd_config(
         if spec.images.registry:
             images["registry"] = {"config_path": CONTAINERD_CERTS_DIR}
         plugins["io.containerd.cri.v1.images"] = images
-        plugins["io.containerd.cri.v1.runtime"] = {**_oom_clamp(spec), "containerd": runtime_table, "cni": cni}
+        runtime = {**_oom_clamp(spec), "containerd": runtime_table, "cni": cni}
+        plugins["io.containerd.cri.v1.runtime"] = runtime
     else:
         plugins["io.containerd.grpc.v1.cri"] = {
             **_oom_clamp(spec),
