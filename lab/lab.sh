@@ -8,13 +8,17 @@
 #   lab/lab.sh destroy NAME              stop a host and remove all it had (idempotent)
 #   lab/lab.sh mirror-start DIR          serve DIR at http://<bridge address>:PORT/
 #   lab/lab.sh mirror-stop
+#   lab/lab.sh registry-start DIR        run DIR/registry (distribution) at <bridge address>:PORT,
+#                                        plain HTTP, its data under WORK_DIR/registry
+#   lab/lab.sh registry-stop
 #   lab/lab.sh status                    what runs
 #   lab/lab.sh revive                    boot again the hosts (and mirror) a reboot stopped
 #   lab/lab.sh clean [--all]             destroy every host, the mirror, the bridge (--all: the base)
 #
 # Settings (environment): K8SFS_LAB_WORK_DIR, K8SFS_LAB_BASE_DIR, K8SFS_LAB_BRIDGE,
 # K8SFS_LAB_GATEWAY (the bridge's address with prefix, the hosts' gateway), K8SFS_LAB_RELEASE,
-# K8SFS_LAB_DEBIAN_MIRROR, K8SFS_LAB_MIRROR_PORT, K8SFS_LAB_BOOT_TIMEOUT. See lab/README.md.
+# K8SFS_LAB_DEBIAN_MIRROR, K8SFS_LAB_MIRROR_PORT, K8SFS_LAB_REGISTRY_PORT (default 5000),
+# K8SFS_LAB_BOOT_TIMEOUT. See lab/README.md.
 #
 # Processes outlive the caller (pulumi): as transient systemd units when systemd is PID 1,
 # otherwise as session leaders whose PIDs are kept under WORK_DIR/run.
@@ -649,6 +653,118 @@ cmd_mirror_stop() {
 	log "mirror: stopped"
 }
 
+# --------------------------------------------------------------------------- registry
+# An OCI registry (distribution's `registry`, built by toolchain/images.sh) on the bridge's
+# address, plain HTTP, serving the images toolchain/images.sh pushes; it keeps its data across
+# restarts. Like the mirror: a transient unit when systemd is PID 1, else a session leader.
+
+REGISTRY_PORT=${K8SFS_LAB_REGISTRY_PORT:-5000}
+REGISTRY_UNIT=$PREFIX-registry-$REGISTRY_PORT
+REGISTRY_DATA=$WORK_DIR/registry
+
+registry_pid() {
+	local pid=""
+	if have_systemd; then
+		pid=$(systemctl show -p MainPID --value "$REGISTRY_UNIT.service" 2>/dev/null || true)
+		[[ $pid == 0 ]] && pid=""
+	elif [[ -f $RUN_DIR/registry.pid ]]; then
+		pid=$(<"$RUN_DIR/registry.pid")
+		{ tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null | grep -qF -- "/registry serve $RUN_DIR/registry.yml" || pid=""
+	fi
+	printf '%s\n' "$pid"
+}
+
+registry_stop() {
+	if have_systemd; then
+		systemctl stop "$REGISTRY_UNIT.service" 2>/dev/null || true
+		systemctl reset-failed "$REGISTRY_UNIT.service" 2>/dev/null || true
+	else
+		local pid i
+		pid=$(registry_pid)
+		if [[ -n $pid ]]; then
+			kill -TERM "$pid" 2>/dev/null || true
+			for ((i = 0; i < 50; i++)); do
+				[[ -n $(registry_pid) ]] || break
+				sleep 0.2
+			done
+			if [[ -n $(registry_pid) ]]; then
+				log "registry: still running after 10 s; killing"
+				kill -KILL "$pid" 2>/dev/null || true
+			fi
+		fi
+		rm -f "$RUN_DIR/registry.pid"
+	fi
+	rm -f "$RUN_DIR/registry.dir"
+}
+
+registry_start() {
+	local dir=$1 addr url i
+	addr="$(gateway_ip):$REGISTRY_PORT"
+	url="http://$addr/v2/"
+	if [[ -n $(registry_pid) && -f $RUN_DIR/registry.dir && $(<"$RUN_DIR/registry.dir") == "$dir" ]]; then
+		log "registry: already running from $dir at $addr"
+	else
+		registry_stop
+		network_up
+		mkdir -p "$REGISTRY_DATA"
+		cat >"$RUN_DIR/registry.yml" <<EOF
+version: 0.1
+log:
+  level: info
+  fields:
+    service: k8sfs-lab-registry
+storage:
+  filesystem:
+    rootdirectory: $REGISTRY_DATA
+  delete:
+    enabled: true
+http:
+  addr: $addr
+  headers:
+    X-Content-Type-Options: [nosniff]
+EOF
+		local cmd=("$dir/registry" serve "$RUN_DIR/registry.yml")
+		if have_systemd; then
+			systemd-run --quiet --unit="$REGISTRY_UNIT" --setenv=OTEL_TRACES_EXPORTER=none \
+				--property=ProtectSystem=strict --property=ProtectHome=read-only \
+				--property=NoNewPrivileges=yes --property="ReadWritePaths=$REGISTRY_DATA" "${cmd[@]}"
+		else
+			OTEL_TRACES_EXPORTER=none daemon "$RUN_DIR/registry.pid" "$RUN_DIR/registry.log" "" "${cmd[@]}"
+		fi
+		printf '%s\n' "$dir" >"$RUN_DIR/registry.dir"
+	fi
+	for ((i = 0; i < 100; i++)); do
+		if curl -fsS -o /dev/null "$url" 2>/dev/null; then
+			log "registry: serving $REGISTRY_DATA at http://$addr/"
+			printf '%s\n' "$addr"
+			return 0
+		fi
+		if [[ -z $(registry_pid) ]] && ((i > 5)); then
+			break
+		fi
+		sleep 0.2
+	done
+	tail -n 20 "$RUN_DIR/registry.log" >&2 2>/dev/null || true
+	die "registry: $url does not answer; see $RUN_DIR/registry.log"
+}
+
+cmd_registry_start() {
+	[[ $# -eq 1 ]] || usage
+	need_root
+	[[ -x $1/registry ]] || die "$1/registry is missing or not executable (toolchain/images.sh build registry)"
+	local dir
+	dir=$(cd "$1" && pwd)
+	mkdir -p "$RUN_DIR"
+	with_lock network registry_start "$dir"
+}
+
+cmd_registry_stop() {
+	need_root
+	mkdir -p "$RUN_DIR"
+	with_lock network registry_stop
+	log "registry: stopped"
+}
+
 # --------------------------------------------------------------------------- status, clean
 
 host_names() {
@@ -717,6 +833,8 @@ main() {
 	destroy) cmd_destroy "$@" ;;
 	mirror-start) cmd_mirror_start "$@" ;;
 	mirror-stop) cmd_mirror_stop "$@" ;;
+	registry-start) cmd_registry_start "$@" ;;
+	registry-stop) cmd_registry_stop "$@" ;;
 	status) cmd_status "$@" ;;
 	revive) cmd_revive "$@" ;;
 	clean) cmd_clean "$@" ;;
