@@ -1,6 +1,7 @@
 """Cni: the chosen pod network, applied to the cluster with pulumi-kubernetes.
 
-flannel, calico (Tigera operator) and cilium are Helm releases of their upstream charts at the
+flannel is rendered here (render/cni/flannel.py) and applied one typed resource per object.
+calico (Tigera operator) and cilium are Helm releases of their upstream charts at the
 pinned version (helm.v3.Release: Helm renders client-side during preview, so a preview works
 before the cluster exists; helm.v4.Chart and yaml.v2.ConfigGroup are rendered by the provider
 against the cluster and fail then, pulumi-kubernetes#3027). canal and weave come from their
@@ -86,6 +87,8 @@ class Cni(pulumi.ComponentResource):
             self._chart(name, plan.chart, child)
         elif plan.manifest_url is not None:
             self._manifest(name, spec, objects, child)
+        elif plan.objects:
+            self._manifest(name, spec, list(plan.objects), child)
         self.register_outputs(
             {"cni": spec.cni.name, "podCidr": spec.network.pod_cidr, "notice": self.notice or ""}
         )

@@ -28,7 +28,8 @@ DEFAULT_VERSIONS: dict[str, str] = {
     "crictl": "1.35.0",
     "coredns": "1.13.1",  # what kubeadm 1.35 deploys
     "pause": "3.10.1",
-    "flannel": "0.28.4",
+    "flannel": "0.28.10",
+    "flannelCniPlugin": "1.9.1-flannel1",  # the image that drops the `flannel` CNI binary on nodes
     "calico": "3.31.7",
     "weave": "2.8.1",  # the last upstream release; the project is archived
     "cilium": "1.19.3",
@@ -69,7 +70,7 @@ CNIS = ("flannel", "calico", "canal", "weave", "cilium", "none")
 DEFAULT_CNI = "flannel"
 # Plugin options each CNI accepts, with their accepted values (None = free-form, checked apart).
 CNI_OPTIONS: dict[str, dict[str, tuple[str, ...] | None]] = {
-    "flannel": {"backend": ("vxlan", "host-gw", "wireguard"), "mtu": None, "chartRepository": None},
+    "flannel": {"backend": ("vxlan", "host-gw", "wireguard"), "mtu": None},
     "calico": {"backend": ("vxlan", "ipip", "bgp"), "mtu": None, "chartRepository": None},
     "canal": {"backend": ("vxlan",), "mtu": None, "manifestUrl": None},
     "weave": {"mtu": None, "encryption": None, "manifestUrl": None},
@@ -89,7 +90,6 @@ ARCHIVED_CNIS = {"weave": "Weave Net is archived upstream (Weaveworks closed in 
 # Where each CNI comes from upstream, referenced by version and never copied into the repo.
 # `cni.chartRepository` / `cni.manifestUrl` replace these for air-gapped sites (a mirror).
 CNI_CHARTS: dict[str, tuple[str, str]] = {  # cni -> (Helm repository, chart name)
-    "flannel": ("https://flannel-io.github.io/flannel/", "flannel"),
     "calico": ("https://docs.tigera.io/calico/charts", "tigera-operator"),
     "cilium": ("https://helm.cilium.io/", "cilium"),
 }

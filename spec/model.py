@@ -223,6 +223,7 @@ class Versions:
     coredns: str
     pause: str
     flannel: str
+    flannel_cni_plugin: str
     calico: str
     weave: str
     cilium: str

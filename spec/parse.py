@@ -66,6 +66,7 @@ VERSION_KEYS = {  # config key -> Versions field
     "coredns": "coredns",
     "pause": "pause",
     "flannel": "flannel",
+    "flannelCniPlugin": "flannel_cni_plugin",
     "calico": "calico",
     "weave": "weave",
     "cilium": "cilium",

@@ -83,6 +83,14 @@ def _versions(spec: ClusterSpec, p: Problems) -> None:
                 "is not a full release version",
                 f"write major.minor.patch without 'v', e.g. {d.DEFAULT_VERSIONS[key]}",
             )
+    plugin = spec.versions.flannel_cni_plugin
+    if not re.match(r"^\d+\.\d+\.\d+(-flannel\d+)?$", plugin):
+        p.error(
+            "versions.flannelCniPlugin",
+            plugin,
+            "is not a flannel-cni-plugin tag",
+            "write e.g. 1.9.1-flannel1",
+        )
     pause = spec.versions.pause
     if not re.match(r"^\d+\.\d+(\.\d+)?$", pause):
         p.error("versions.pause", pause, "is not a pause image tag", "write e.g. 3.10.1")

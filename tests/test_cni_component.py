@@ -59,26 +59,30 @@ def warnings(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 # --- flannel ----------------------------------------------------------------------------------
 
 
-def test_flannel_chart_inputs(warnings: list[str]) -> None:
+def test_flannel_objects_are_applied_without_a_chart_or_a_download(warnings: list[str]) -> None:
+    k8s_mock.fetched.clear()
     spec = spec_for(
         {"name": "flannel", "backend": "wireguard", "mtu": 9000},
         kubeProxy={"mode": "nftables"},
         images={"registry": MIRROR},
     )
     graph = run(spec)
-    chart = only(graph, RELEASE)
-    assert chart.name == "cni-flannel"
-    assert (chart.inputs["chart"], chart.inputs["version"]) == ("flannel", "v0.28.4")
-    assert chart.inputs["repositoryOpts"] == {"repo": "https://flannel-io.github.io/flannel/"}
-    assert (chart.inputs["name"], chart.inputs["namespace"]) == ("flannel", "kube-flannel")
-    namespace = graph.named("cni-namespace-kube-flannel")
-    assert namespace.urn in chart.dependencies  # Helm records the release in it first
-    values = chart.inputs["values"]
-    assert values["podCidr"] == POD
-    assert values["flannel"]["backend"] == "wireguard"
-    assert values["flannel"]["mtu"] == 9000
-    assert values["flannel"]["enableNFTables"] is True
-    assert values["flannel"]["image"]["repository"] == f"{MIRROR}/flannel-io/flannel"
+    assert graph.of_type(RELEASE) == [] and k8s_mock.fetched == []
+    objs = objects(graph)
+    net_conf = json.loads(find(objs, "ConfigMap", "kube-flannel-cfg")["data"]["net-conf.json"])
+    assert net_conf == {"Network": POD, "EnableNFTables": True, "Backend": {"Type": "wireguard", "MTU": 9000}}
+    assert container(find(objs, "DaemonSet", "kube-flannel-ds"), "kube-flannel")["image"] == (
+        f"{MIRROR}/flannel-io/flannel:v0.28.10"
+    )
+    # The DaemonSet after everything its pods mount or run as.
+    daemonset = graph.named("cni-daemonset-kube-flannel-ds")
+    for part in (
+        "namespace-kube-flannel",
+        "configmap-kube-flannel-cfg",
+        "serviceaccount-flannel",
+        "clusterrolebinding-flannel",
+    ):
+        assert graph.named(f"cni-{part}").urn in daemonset.dependencies, part
     children_have_parent_and_provider(graph)
     assert warnings == []
     assert only(graph, CNI_TYPE).outputs == {"cni": "flannel", "podCidr": POD, "notice": ""}
@@ -277,7 +281,7 @@ def test_cni_under_a_parent_component() -> None:
 
     graph = run_function(program)
     assert graph.named("cluster-cni").parent == graph.named("cluster").urn
-    assert graph.named("cluster-cni-flannel").parent == graph.named("cluster-cni").urn
+    assert graph.named("cluster-cni-daemonset-kube-flannel-ds").parent == graph.named("cluster-cni").urn
 
 
 # --- fetching ---------------------------------------------------------------------------------

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from typing import Any
 
 import pytest
 import yaml
 
 from render import cni as render_cni
-from render.cni import charts, manifests
+from render.cni import charts, flannel, manifests
 from render.cni.images import mirror_image, split_registry
 from spec import ClusterSpec, load_spec
 from tests.harness import k8s_mock
@@ -89,7 +88,6 @@ def test_none_plan_applies_nothing_and_says_why() -> None:
 @pytest.mark.parametrize(
     ("cni", "chart", "version", "repo", "namespace"),
     [
-        ("flannel", "flannel", "v0.28.4", "https://flannel-io.github.io/flannel/", "kube-flannel"),
         ("calico", "tigera-operator", "v3.31.7", "https://docs.tigera.io/calico/charts", "tigera-operator"),
         ("cilium", "cilium", "1.19.3", "https://helm.cilium.io/", "kube-system"),
     ],
@@ -113,18 +111,18 @@ def test_chart_version_follows_the_versions_pin() -> None:
     [
         (
             "https://charts.mirror.example/cni",
-            charts.ChartSource("flannel", "v0.28.4", "https://charts.mirror.example/cni"),
+            charts.ChartSource("cilium", "1.19.3", "https://charts.mirror.example/cni"),
         ),
         (
             "oci://mirror.example/charts/",
-            charts.ChartSource("oci://mirror.example/charts/flannel", "v0.28.4", None),
+            charts.ChartSource("oci://mirror.example/charts/cilium", "1.19.3", None),
         ),
-        ("/srv/charts", charts.ChartSource("/srv/charts/flannel-v0.28.4.tgz", None, None)),
+        ("/srv/charts", charts.ChartSource("/srv/charts/cilium-1.19.3.tgz", None, None)),
     ],
 )
 def test_chart_repository_override(override: str, expected: charts.ChartSource) -> None:
-    spec = spec_for({"name": "flannel", "chartRepository": override})
-    assert charts.chart_source(spec, "flannel") == expected
+    spec = spec_for({"name": "cilium", "chartRepository": override})
+    assert charts.chart_source(spec, "cilium") == expected
 
 
 @pytest.mark.parametrize(
@@ -155,44 +153,80 @@ def test_weave_plan_warns_that_upstream_is_archived() -> None:
     assert "archived" in notice and "2.8.1" in notice
 
 
-# --- flannel ----------------------------------------------------------------------------------
+# --- flannel (rendered here) ---------------------------------------------------------------------
+
+
+def flannel_of(spec: Any) -> dict[tuple[str, str], dict[str, Any]]:
+    plan = render_cni.plan(spec)
+    assert plan.chart is None and plan.manifest_url is None, "flannel needs no chart or download"
+    return {(o["kind"], o["metadata"]["name"]): o for o in plan.objects}
+
+
+def net_conf(spec: Any) -> dict[str, Any]:
+    config = flannel_of(spec)[("ConfigMap", flannel.CONFIGMAP)]
+    loaded: dict[str, Any] = json.loads(config["data"]["net-conf.json"])
+    return loaded
 
 
 @pytest.mark.parametrize("backend", ["vxlan", "host-gw", "wireguard"])
-def test_flannel_values_carry_pod_cidr_and_backend(backend: str) -> None:
-    values = charts.flannel_values(spec_for({"name": "flannel", "backend": backend}))
-    assert values["podCidr"] == POD and values["podCidrv6"] == ""
-    assert values["flannel"]["backend"] == backend
+def test_flannel_net_conf_carries_pod_cidr_and_backend(backend: str) -> None:
+    conf = net_conf(spec_for({"name": "flannel", "backend": backend}))
+    assert conf == {"Network": POD, "EnableNFTables": False, "Backend": {"Type": backend}}
 
 
-def test_flannel_mtu_is_the_node_mtu_and_absent_for_host_gw() -> None:
-    assert charts.flannel_values(spec_for({"name": "flannel", "mtu": 9000}))["flannel"]["mtu"] == 9000
-    assert "mtu" not in charts.flannel_values(spec_for({"name": "flannel"}))["flannel"]
-    host_gw = spec_for({"name": "flannel", "backend": "host-gw", "mtu": 9000})
-    assert "mtu" not in charts.flannel_values(host_gw)["flannel"]
+def test_flannel_mtu_is_the_node_mtu_given_to_its_backend() -> None:
+    assert net_conf(spec_for({"name": "flannel", "mtu": 9000}))["Backend"] == {"Type": "vxlan", "MTU": 9000}
+    assert "MTU" not in net_conf(spec_for({"name": "flannel"}))["Backend"]
 
 
 def test_flannel_follows_kube_proxy_into_nftables() -> None:
-    nft = spec_for({"name": "flannel"}, kubeProxy={"mode": "nftables"})
-    assert charts.flannel_values(nft)["flannel"]["enableNFTables"] is True
-    assert charts.flannel_values(spec_for({"name": "flannel"}))["flannel"]["enableNFTables"] is False
+    assert net_conf(spec_for({"name": "flannel"}, kubeProxy={"mode": "nftables"}))["EnableNFTables"] is True
 
 
-def test_flannel_ipv6_pod_cidr_goes_to_pod_cidr_v6() -> None:
-    # (the spec's nodeCidrMaskSize range does not admit IPv6 yet: set the network directly)
-    spec = spec_for({"name": "flannel"})
-    spec = replace(spec, network=replace(spec.network, pod_cidr="fd00:10:244::/56"))
-    values = charts.flannel_values(spec)
-    assert values["podCidr"] == "" and values["podCidrv6"] == "fd00:10:244::/56"
+def test_flannel_objects_are_what_it_needs_and_no_more() -> None:
+    objs = flannel_of(spec_for({"name": "flannel"}))
+    assert set(objs) == {
+        ("Namespace", "kube-flannel"),
+        ("ServiceAccount", "flannel"),
+        ("ClusterRole", "flannel"),
+        ("ClusterRoleBinding", "flannel"),
+        ("ConfigMap", "kube-flannel-cfg"),
+        ("DaemonSet", "kube-flannel-ds"),
+    }
+    ns = objs[("Namespace", "kube-flannel")]
+    assert ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "privileged"
+    rules = objs[("ClusterRole", "flannel")]["rules"]
+    verbs = {(r["resources"][0], v) for r in rules for v in r["verbs"]}
+    assert verbs == {
+        ("pods", "get"),
+        ("nodes", "get"),
+        ("nodes", "list"),
+        ("nodes", "watch"),
+        ("nodes/status", "patch"),
+    }
+    cni = json.loads(objs[("ConfigMap", "kube-flannel-cfg")]["data"]["cni-conf.json"])
+    assert [p["type"] for p in cni["plugins"]] == ["flannel", "portmap"]
+    pod = objs[("DaemonSet", "kube-flannel-ds")]["spec"]["template"]["spec"]
+    (main,) = pod["containers"]
+    assert main["securityContext"] == {"privileged": False, "capabilities": {"add": ["NET_ADMIN", "NET_RAW"]}}
+    assert "--kube-subnet-mgr" in main["args"] and pod["hostNetwork"] is True
 
 
-def test_flannel_images_from_the_mirror() -> None:
-    values = charts.flannel_values(spec_for({"name": "flannel"}, images={"registry": MIRROR}))
-    assert values["flannel"]["image"]["repository"] == f"{MIRROR}/flannel-io/flannel"
-    assert (
-        values["flannel"]["flannel_cni"]["image"]["repository"] == f"{MIRROR}/flannel-io/flannel-cni-plugin"
-    )
-    assert "image" not in charts.flannel_values(spec_for({"name": "flannel"}))["flannel"]
+def test_flannel_images_are_the_pinned_ones_and_follow_the_mirror() -> None:
+    def images(spec: Any) -> set[str]:
+        pod = flannel_of(spec)[("DaemonSet", "kube-flannel-ds")]["spec"]["template"]["spec"]
+        return {c["image"] for c in pod["initContainers"] + pod["containers"]}
+
+    assert images(spec_for({"name": "flannel"})) == {
+        "ghcr.io/flannel-io/flannel:v0.28.10",
+        "ghcr.io/flannel-io/flannel-cni-plugin:v1.9.1-flannel1",
+    }
+    mirrored = spec_for({"name": "flannel"}, images={"registry": MIRROR}, versions={"flannel": "0.28.9"})
+    assert images(mirrored) == {
+        f"{MIRROR}/flannel-io/flannel:v0.28.9",
+        f"{MIRROR}/flannel-io/flannel-cni-plugin:v1.9.1-flannel1",
+    }
+    assert images(mirrored) == set(flannel.images(mirrored))
 
 
 # --- calico -----------------------------------------------------------------------------------
@@ -246,7 +280,7 @@ def test_calico_images_from_the_mirror() -> None:
     assert values["tigeraOperator"] == {"registry": MIRROR}
 
 
-@pytest.mark.parametrize(("cni", "name"), [("flannel", "kube-flannel"), ("calico", "tigera-operator")])
+@pytest.mark.parametrize(("cni", "name"), [("calico", "tigera-operator")])
 def test_release_namespace_is_created_and_allows_host_network_pods(cni: str, name: str) -> None:
     ns = charts.chart_namespace(cni)
     assert ns is not None and ns["metadata"]["name"] == name
@@ -460,6 +494,8 @@ def rendered(spec: ClusterSpec) -> Any:
     plan = render_cni.plan(spec)
     if plan.chart is not None:
         return plan.chart.values
+    if plan.objects:
+        return list(plan.objects)
     upstream = {"canal": canal_upstream, "weave": weave_upstream}[spec.cni.name]()
     return manifests.MANIFEST_TRANSFORMS[spec.cni.name](upstream, spec)
 

@@ -36,9 +36,9 @@ def refused(cni: dict[str, Any], **top: Any) -> dict[str, str]:
         ({"name": "cilium", "mtu": 600}, {}, "cni.mtu", "encapsulation"),
         ({"name": "weave", "mtu": 680}, {}, "cni.mtu", "556 bytes"),
         ({"name": "none"}, {"addons": {"smokeTest": True}}, "addons.smokeTest", "can never pass"),
-        ({"name": "flannel", "chartRepository": "ftp://x"}, {}, "cni.chartRepository", "neither a URL"),
+        ({"name": "cilium", "chartRepository": "ftp://x"}, {}, "cni.chartRepository", "neither a URL"),
         (
-            {"name": "flannel", "chartRepository": "charts.example"},
+            {"name": "cilium", "chartRepository": "charts.example"},
             {},
             "cni.chartRepository",
             "neither a URL",
@@ -54,6 +54,12 @@ def refused(cni: dict[str, Any], **top: Any) -> dict[str, str]:
             {"name": "flannel", "manifestUrl": "https://x"},
             {},
             "cni.manifestUrl",
+            "not an option of cni 'flannel'",
+        ),
+        (  # flannel is rendered here: there is no chart to fetch
+            {"name": "flannel", "chartRepository": "https://x"},
+            {},
+            "cni.chartRepository",
             "not an option of cni 'flannel'",
         ),
         ({"name": "flannel", "backend": "ipip"}, {}, "cni.backend", ""),
@@ -82,7 +88,7 @@ def test_mtu_just_enough_for_the_encapsulation_is_accepted() -> None:
         ({"name": "cilium", "backend": "native"}, {}, "cni.backend"),
         ({"name": "flannel", "backend": "host-gw", "mtu": 9000}, {}, "cni.mtu"),
         ({"name": "weave"}, {"kubeProxy": {"mode": "nftables"}}, "kubeProxy.mode"),
-        ({"name": "flannel", "chartRepository": "http://charts.lan/"}, {}, "cni.chartRepository"),
+        ({"name": "cilium", "chartRepository": "http://charts.lan/"}, {}, "cni.chartRepository"),
         ({"name": "canal", "manifestUrl": "http://files.lan/canal.yaml"}, {}, "cni.manifestUrl"),
     ],
 )
@@ -93,7 +99,7 @@ def test_warned(cni: dict[str, Any], top: dict[str, Any], path: str) -> None:
 @pytest.mark.parametrize(
     "cni",
     [
-        {"name": "flannel", "chartRepository": "https://charts.lan/flannel"},
+        {"name": "flannel"},
         {"name": "calico", "chartRepository": "oci://registry.lan/charts"},
         {"name": "cilium", "chartRepository": "/srv/charts"},
         {"name": "canal", "manifestUrl": "file:///srv/canal.yaml"},

@@ -119,9 +119,11 @@ class Stack:
         return result.stdout
 
     def preview_ops(self, env: dict[str, str]) -> dict[str, str]:
-        """URN name -> planned operation."""
+        """URN name -> planned operation ("same" for a resource the preview does not list: the
+        engine's JSON leaves unchanged resources out)."""
         steps = json.loads(self.run("preview", "--json", env=env)).get("steps", [])
-        return {s["urn"].rsplit("::", 1)[1]: s["op"] for s in steps}
+        ops = {name: "same" for name in ("native", "triggered")}
+        return {**ops, **{s["urn"].rsplit("::", 1)[1]: s["op"] for s in steps}}
 
 
 def probe_env(validity: int, early: int, generation: str) -> dict[str, str]:

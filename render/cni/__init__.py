@@ -1,12 +1,13 @@
-"""What the chosen CNI needs applied, as data: a Helm chart with values, a release manifest to
-fetch and adapt, or nothing at all (with a notice that says why nodes stay NotReady)."""
+"""What the chosen CNI needs applied, as data: objects rendered here (flannel), a Helm chart with
+values, a release manifest to fetch and adapt, or nothing at all (with a notice that says why nodes
+stay NotReady)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
-from render.cni import charts, manifests
+from render.cni import charts, flannel, manifests
 from spec import defaults as d
 from spec.model import ClusterSpec
 
@@ -30,6 +31,7 @@ class CniPlan:
     name: str
     chart: ChartPlan | None = None
     manifest_url: str | None = None  # fetch, then manifests.manifest_objects(spec, text)
+    objects: tuple[dict[str, Any], ...] = ()  # rendered here, applied one typed resource each
     notices: tuple[str, ...] = field(default_factory=tuple)  # said in the preview and outputs
 
 
@@ -56,6 +58,8 @@ def plan(spec: ClusterSpec) -> CniPlan:
     name = spec.cni.name
     if name == "none":
         return CniPlan(name, notices=(none_notice(spec),))
+    if name == "flannel":
+        return CniPlan(name, objects=tuple(flannel.objects(spec)))
     if name in charts.CHART_VALUES:
         namespace = charts.chart_namespace(name)
         prerequisites = (namespace,) if namespace is not None else ()

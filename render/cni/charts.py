@@ -1,4 +1,4 @@
-"""Helm values for the chart-installed CNIs (flannel, calico via the Tigera operator, cilium).
+"""Helm values for the chart-installed CNIs (calico via the Tigera operator, cilium).
 
 Each function is the whole contract between the stack spec and the upstream chart: the pod
 CIDR, backend, MTU, iptables/nftables mode, kube-proxy replacement and image mirror all arrive
@@ -15,17 +15,12 @@ from render.cni.images import mirror_repository
 from spec import defaults as d
 from spec.model import ClusterSpec
 
-# Chart versions are the pinned CNI versions; flannel and the Tigera operator tag theirs "v...".
-CHART_VERSION_PREFIX = {"flannel": "v", "calico": "v", "cilium": ""}
-CHART_NAMESPACE = {"flannel": "kube-flannel", "calico": "tigera-operator", "cilium": "kube-system"}
-CHART_RELEASE = {"flannel": "flannel", "calico": "calico", "cilium": "cilium"}
+# Chart versions are the pinned CNI versions; the Tigera operator tags its "v...".
+CHART_VERSION_PREFIX = {"calico": "v", "cilium": ""}
+CHART_NAMESPACE = {"calico": "tigera-operator", "cilium": "kube-system"}
+CHART_RELEASE = {"calico": "calico", "cilium": "cilium"}
 
 # Image repositories the charts deploy by default (their tags stay the chart's own).
-FLANNEL_IMAGES = {
-    ("flannel", "image"): "ghcr.io/flannel-io/flannel",
-    ("flannel", "flannel_cni", "image"): "ghcr.io/flannel-io/flannel-cni-plugin",
-    ("netpol", "image"): "registry.k8s.io/networking/kube-network-policies",
-}
 CILIUM_IMAGES = {
     ("image",): "quay.io/cilium/cilium",
     ("operator", "image"): "quay.io/cilium/operator",  # the chart appends -generic
@@ -91,26 +86,6 @@ def _mirror_images(values: dict[str, Any], images: dict[tuple[str, ...], str], r
         return
     for path, repository in images.items():
         _set(values, (*path, "repository"), mirror_repository(repository, registry))
-
-
-def flannel_values(spec: ClusterSpec) -> dict[str, Any]:
-    pod = pod_network(spec)
-    backend = spec.cni.backend or d.CNI_DEFAULT_BACKEND["flannel"]
-    flannel: dict[str, Any] = {
-        "backend": backend,
-        # flannel programs nftables itself when kube-proxy does; otherwise its iptables wrapper
-        # follows the backend the host (and kube-proxy) already use.
-        "enableNFTables": spec.kube_proxy.mode == "nftables",
-    }
-    if spec.cni.mtu is not None and backend != "host-gw":
-        flannel["mtu"] = spec.cni.mtu  # flannel takes the external interface's MTU
-    values: dict[str, Any] = {
-        "podCidr": str(pod) if pod.version == 4 else "",
-        "podCidrv6": str(pod) if pod.version == 6 else "",
-        "flannel": flannel,
-    }
-    _mirror_images(values, FLANNEL_IMAGES, spec.images.registry)
-    return values
 
 
 def calico_installation(spec: ClusterSpec) -> dict[str, Any]:
@@ -220,4 +195,4 @@ def cilium_values(spec: ClusterSpec) -> dict[str, Any]:
     return values
 
 
-CHART_VALUES = {"flannel": flannel_values, "calico": calico_values, "cilium": cilium_values}
+CHART_VALUES = {"calico": calico_values, "cilium": cilium_values}
