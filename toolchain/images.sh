@@ -227,7 +227,7 @@ busybox_links() {
 	local root=$1 applet
 	[[ -x $root/bin/busybox ]] || die "busybox_links: no $root/bin/busybox"
 	while read -r applet; do
-		[[ -n $applet ]] || continue
+		[[ -n $applet && $applet != linuxrc ]] || continue
 		[[ -e $root/$applet || -L $root/$applet ]] && continue
 		mkdir -p "$root/$(dirname "$applet")"
 		ln -s /bin/busybox "$root/$applet"
