@@ -156,16 +156,15 @@ def pulled(pushed: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> 
     roots = {}
     try:
         for name, ref in pushed.items():
-            host_path, digest = ref.rsplit("@", 1)
-            by_digest = host_path.rsplit(":", 1)[0] + "@" + digest
             layout = base / name / "oci"
+            layout.parent.mkdir(parents=True)
             run(
                 "skopeo",
                 "--insecure-policy",
                 "copy",
                 "--quiet",
                 "--src-tls-verify=false",
-                f"docker://{by_digest}",
+                f"docker://{by_digest(ref)}",
                 f"oci:{layout}:pulled",
             )
             run("umoci", "unpack", "--image", f"{layout}:pulled", str(base / name / "bundle"))
@@ -179,8 +178,14 @@ def skopeo_inspect(*args: str) -> str:
     return run("skopeo", "inspect", "--tls-verify=false", *args).stdout
 
 
+def by_digest(pushed_ref: str) -> str:
+    """HOST:PORT/path:tag@sha256:... -> HOST:PORT/path@sha256:... (skopeo takes one or the other)."""
+    tagged, digest = pushed_ref.rsplit("@", 1)
+    return tagged.rsplit(":", 1)[0] + "@" + digest
+
+
 def image_config(ref: str) -> dict[str, object]:
-    config: dict[str, object] = json.loads(skopeo_inspect("--config", f"docker://{ref}"))["config"]
+    config: dict[str, object] = json.loads(skopeo_inspect("--config", f"docker://{by_digest(ref)}"))["config"]
     return config
 
 
@@ -212,7 +217,11 @@ def test_every_reference_resolves_by_digest_from_the_registry(pushed: dict[str, 
         # The tag names the same manifest.
         assert json.loads(skopeo_inspect(f"docker://{tagged}"))["Digest"] == digest, name
         manifest = json.loads(raw)
-        assert manifest["mediaType"] == "application/vnd.oci.image.manifest.v1+json"
+        # umoci writes OCI manifests without the optional mediaType; the registry serves them as
+        # OCI (test_registry_speaks_plain_http_as_a_node_pulls).
+        assert manifest["schemaVersion"] == 2
+        assert manifest["config"]["mediaType"] == "application/vnd.oci.image.config.v1+json"
+        assert len(manifest["layers"]) == 1
         config = json.loads(skopeo_inspect("--config", f"docker://{repo}@{digest}"))
         assert (config["os"], config["architecture"]) == ("linux", "amd64"), name
 
@@ -234,6 +243,7 @@ def test_registry_speaks_plain_http_as_a_node_pulls(pushed: dict[str, str]) -> N
         f"http://{REGISTRY}/v2/{path}/manifests/{digest}",
     ).stdout
     assert f"docker-content-digest: {digest}" in out.lower()
+    assert "content-type: application/vnd.oci.image.manifest.v1+json" in out.lower()
 
 
 def test_registry_start_is_idempotent_and_keeps_its_data_across_a_restart(
@@ -310,6 +320,10 @@ def test_flannel_has_iptables_nftables_and_ipset_that_run(
     flanneld = chroot(root, "/opt/bin/flanneld", "--version")
     assert "v0.28.10" in flanneld.stdout + flanneld.stderr, flanneld
     assert (root / "opt" / "bin" / "install-conf").is_file()  # the chart's install-cni init container
+    # render/cni/flannel.py's install-cni init container: cp -f <config> /etc/cni/net.d/...
+    (root / "etc" / "cni" / "net.d").mkdir(parents=True, exist_ok=True)
+    copied = chroot(root, "cp", "-f", "/etc/nsswitch.conf", "/etc/cni/net.d/10-flannel.conflist")
+    assert copied.returncode == 0, copied.stderr
 
 
 def test_flannel_cni_plugin_image_does_its_init_containers_copy(

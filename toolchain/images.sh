@@ -353,10 +353,12 @@ build_flannel() {
 	# image's glibc (the same Debian release as this machine's).
 	with_cgo 1 gobuild "$dir" "$w/bin/flanneld" "-X $m/pkg/version.Version=$v" "" "$m"
 	with_cgo 0 gobuild "$dir" "$w/bin/install-conf" "" "" "$m/cmd/install_conf"
-	log "flannel: Debian root (iptables, nftables, ipset and what they link)"
-	debian_root "$w/root" iptables nftables ipset libc6 >"$w/packages"
+	log "flannel: Debian root (iptables, nftables, ipset and what they link; busybox-static)"
+	debian_root "$w/root" iptables nftables ipset libc6 busybox-static >"$w/packages"
 	slim_root "$w/root"
 	base_files "$w/root"
+	# The install-cni init container copies the CNI config with `cp` (render/cni/flannel.py).
+	busybox_links "$w/root"
 	# iptables' alternatives (its postinst is not run): the nft backend, Debian's default and
 	# what the lab's Debian hosts (and kube-proxy there) use; iptables-legacy stays available.
 	local t s
