@@ -31,6 +31,7 @@ LAB_SH = REPO / "lab" / "lab.sh"
 IMAGES_SH = REPO / "toolchain" / "images.sh"
 TOOLCHAIN = Path(os.environ.get("K8SFS_TOOLCHAIN_DIR", "/var/cache/k8s-from-scratch/toolchain"))
 REGISTRY_VERSION = "v3.1.2"
+CONTAINERD = TOOLCHAIN / "containerd" / "v2.3.7" / "linux-amd64"  # toolchain/build.sh containerd
 WORK = Path("/var/lib/k8s-from-scratch-lab-images-test")
 GATEWAY = "10.231.2.1"
 PORT = "5001"
@@ -388,10 +389,70 @@ def test_agnhost_has_what_the_smoke_check_runs_and_dig_resolves_through_coredns(
                 "A",
             )
             answer = dig.stdout.strip()
-            if answer:
+            if answer == "10.96.0.1" or coredns.poll() is not None:
                 break
-            time.sleep(0.2)
-        assert answer == "10.96.0.1", (answer, dig.stderr)
+            time.sleep(0.4)  # CoreDNS still starting
+        assert answer == "10.96.0.1", (answer, dig.stderr, coredns.poll())
     finally:
         coredns.terminate()
         coredns.wait(timeout=10)
+
+
+def test_containerd_pulls_them_by_digest_over_plain_http_and_runs_them(
+    pushed: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """What a lab node does: the toolchain's containerd pulls each image by digest from the plain
+    HTTP registry and unpacks it (overlayfs); runc runs a command in three of them."""
+    if not (CONTAINERD / "containerd").is_file():
+        pytest.skip(f"no containerd in {CONTAINERD}: toolchain/build.sh containerd")
+    if shutil.which("runc") is None:
+        pytest.skip("runc is missing: apt-get install runc")
+    tmp = tmp_path_factory.mktemp("containerd")
+    root = Path("/var/tmp") / f"k8sfs-images-test-containerd-{os.getpid()}"  # overlayfs, not tmpfs
+    sock = tmp / "containerd.sock"
+    (tmp / "config.toml").write_text(
+        f'version = 3\nroot = "{root}/root"\nstate = "{tmp}/state"\n[grpc]\n  address = "{sock}"\n'
+    )
+    env = {**os.environ, "PATH": f"{CONTAINERD}:{os.environ['PATH']}"}
+    log = (tmp / "containerd.log").open("w")
+    daemon = subprocess.Popen(
+        [str(CONTAINERD / "containerd"), "--config", str(tmp / "config.toml")],
+        stdout=log,
+        stderr=log,
+        env=env,
+    )
+    ctr = [str(CONTAINERD / "ctr"), "--address", str(sock)]
+    try:
+        for _ in range(100):
+            if sock.exists():
+                break
+            time.sleep(0.1)
+        for name, ref in pushed.items():
+            out = run(*ctr, "images", "pull", "--plain-http", "--platform", "linux/amd64", by_digest(ref))
+            assert "Completed pull" in out.stdout + out.stderr, name
+        listed = run(*ctr, "images", "ls", "-q").stdout.split()
+        assert sorted(listed) == sorted(by_digest(ref) for ref in pushed.values())
+        checks = {
+            "pause": (["/pause", "-v"], "pause.c v3.10.1"),
+            "coredns": (["/coredns", "-version"], "CoreDNS-1.15.0"),
+            "flannel": (["/opt/bin/flanneld", "--version"], "v0.28.10"),
+        }
+        for name, (argv, want) in checks.items():
+            result = subprocess.run(
+                [*ctr, "run", "--rm", by_digest(pushed[name]), f"k8sfs-test-{name}", *argv],
+                capture_output=True,
+                text=True,
+                env=env,
+                timeout=120,
+            )
+            assert want in result.stdout + result.stderr, (name, result.stdout, result.stderr)
+    finally:
+        daemon.terminate()
+        daemon.wait(timeout=30)
+        log.close()
+        with open("/proc/self/mounts") as handle:
+            mounts = [line.split()[1] for line in handle if str(root) in line or str(tmp) in line]
+        for mount in reversed(mounts):
+            subprocess.run(["umount", "-l", mount], capture_output=True)
+        shutil.rmtree(root, ignore_errors=True)
+        shutil.rmtree(tmp, ignore_errors=True)
