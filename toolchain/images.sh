@@ -532,4 +532,5 @@ images_main() {
 	esac
 }
 
-images_main "$@"
+# One line: bash has read it whole before it runs, so editing this file meanwhile is harmless.
+images_main "$@"; exit
