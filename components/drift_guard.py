@@ -144,13 +144,17 @@ def repair(expected: dict[str, Any]) -> list[drift.Drift]:
         for path in drifted_paths:
             restart.update(drift_rules.units_for_path(path))
     start.update(d.name for d in found if d.kind == "unit")
-    managed = {u["unit"] for u in expected["units"]}
-    restart &= managed
+    # The guard lists a node's units in the order they depend on each other (etcd before the API
+    # server before the kubelet): restarting kube-apiserver before starting a stopped etcd would
+    # wait for its readiness, which needs etcd, until systemd's timeout.
+    order = [u["unit"] for u in expected["units"]]
+    restart &= set(order)
     if restart or start:
         lines = ["set -eu", "systemctl daemon-reload"]
-        lines += [f"systemctl enable {u} >/dev/null 2>&1" for u in sorted(start | restart)]
-        lines += [f"systemctl restart {u}" for u in sorted(restart)]
-        lines += [f"systemctl start {u}" for u in sorted(start - restart)]
+        lines += [f"systemctl enable {u} >/dev/null 2>&1" for u in order if u in start | restart]
+        lines += [
+            f"systemctl {'restart' if u in restart else 'start'} {u}" for u in order if u in start | restart
+        ]
         run_checked(target, "\n".join(lines) + "\n", what="restarting repaired services")
     return found
 

@@ -23,10 +23,8 @@ import argparse
 import json
 import subprocess
 import sys
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from components.drift_guard import REPAIRED, drifts
@@ -56,7 +54,7 @@ def guards(export: dict[str, Any]) -> list[Guard]:
 
 
 def failed_resources(events: Sequence[dict[str, Any]]) -> dict[str, str]:
-    """URN -> first line of its error, from an engine event log (`--event-log`)."""
+    """URN -> its error, from the engine's events (`--json` streams them)."""
     out: dict[str, str] = {}
     for event in events:
         diag = event.get("diagnosticEvent")
@@ -72,11 +70,9 @@ class Pulumi:
         self.stack = ["--stack", stack] if stack else []
         self.config = ["--config-file", config_file] if config_file else []
 
-    def run(self, *args: str, events: Path | None = None) -> subprocess.CompletedProcess[str]:
+    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
         config = self.config if args[0] != "stack" else []  # `stack export` reads no config
         command = ["pulumi", *args, *self.stack, *config, "--non-interactive"]
-        if events is not None:
-            command += ["--event-log", str(events)]
         return subprocess.run(command, capture_output=True, text=True, check=False)
 
     def export(self) -> dict[str, Any]:
@@ -91,10 +87,16 @@ def _targets(urns: Sequence[str]) -> list[str]:
     return [arg for urn in urns for arg in ("--target", urn)]
 
 
-def _read_events(path: Path) -> list[dict[str, Any]]:
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+def _events(stdout: str) -> list[dict[str, Any]]:
+    out = []
+    for line in stdout.splitlines():
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(event, dict):
+            out.append(event)
+    return out
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -136,15 +138,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         for line in after[guard.urn].outputs.get(REPAIRED) or []:
             print(f"  {line}")
 
-    with tempfile.TemporaryDirectory(prefix="k8sfs-repair-") as tmp:
-        log = Path(tmp) / "events.jsonl"
-        rest = pulumi.run("refresh", "--yes", "--skip-preview", events=log)
-        if rest.returncode != 0:
-            failures = failed_resources(_read_events(log))
-            for urn, message in sorted(failures.items()):
-                print(f"not refreshed: {urn.rsplit('::', 1)[-1]}: {message}")
-            if not failures:
-                print(f"not refreshed: the stack ({rest.stderr.strip()[-300:]})")
+    rest = pulumi.run("refresh", "--yes", "--skip-preview", "--json")
+    if rest.returncode != 0:
+        failures = failed_resources(_events(rest.stdout))
+        for urn, message in sorted(failures.items()):
+            print(f"not refreshed: {urn.rsplit('::', 1)[-1]}: {message}")
+        if not failures:
+            print(f"not refreshed: the stack ({rest.stderr.strip()[-300:]})")
     still = [g for g in guards(pulumi.export()) if drifts(g.inputs, g.outputs)]
     for guard in still:
         print(f"{guard.name}: still drifted after the repair")

@@ -386,7 +386,7 @@ def test_drift_is_found_and_repaired_while_the_api_is_down(lab: Lab) -> None:
     other_etcd = {n.name: _started(lab, n.name, etcd.UNIT) for n in spec.etcd_nodes[:-1]}
 
     lab.ssh(apiserver_node, f"sed -i 's/--anonymous-auth=false/--anonymous-auth=true/' {unit}")
-    lab.ssh(kubelet_node, f"sed -i 's/^maxPods: .*/maxPods: 7/' {kubelet.CONFIG}")
+    lab.ssh(kubelet_node, f"echo 'maxPods: 7' >> {kubelet.CONFIG}")
     lab.ssh(cni_node, "rm /opt/cni/bin/bridge")
     lab.ssh(etcd_node, f"systemctl stop {etcd.UNIT}")
     if len(spec.etcd_nodes) == 1:  # the only member: the API cannot answer now

@@ -1,8 +1,9 @@
 """The real Pulumi CLI on one stack of this project, in a throw-away file backend.
 
 The stack file is copied next to the state (`stack init` writes its encryption salt into it), so
-the repository's files are never changed. Every command can write an engine event log, from
-which the tests read what each step did and when.
+the repository's files are never changed. `up`, `refresh` and `destroy` run with `--json`, which
+streams the engine's events (one JSON object a line) on stdout: the tests read from them what
+each step did and when.
 """
 
 from __future__ import annotations
@@ -57,10 +58,18 @@ class Events:
     lines: list[dict[str, Any]] = field(default_factory=list)
 
     @staticmethod
+    def parse(text: str) -> Events:
+        out = []
+        for line in text.splitlines():
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                continue  # a line cut short (read while the engine writes) or not an event
+        return Events([e for e in out if isinstance(e, dict)])
+
+    @staticmethod
     def read(path: Path) -> Events:
-        if not path.exists():
-            return Events()
-        return Events([json.loads(line) for line in path.read_text().splitlines() if line.strip()])
+        return Events.parse(path.read_text()) if path.exists() else Events()
 
     def finished(self) -> list[Step]:
         """Every resource step that completed, with its time (seconds since the epoch)."""
@@ -84,6 +93,16 @@ class Events:
         ]
 
 
+# How a state export marks a secret value (shown with --show-secrets as JSON text in "plaintext").
+SECRET_SIG = "4dabf18193072939515e22adb298388d"
+
+
+def unsecret(value: Any) -> Any:
+    if isinstance(value, dict) and SECRET_SIG in value:
+        return json.loads(value["plaintext"])
+    return value
+
+
 class Stack:
     def __init__(self, name: str, stack_file: Path, workdir: Path, cli: Path) -> None:
         self.name = name
@@ -105,7 +124,6 @@ class Stack:
             "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
             "K8SFS_TOOLCHAIN_DIR": str(mirror.TOOLCHAIN_DIR),
         }
-        self._runs = 0
         self.cli(["stack", "init", name])
 
     def cli(
@@ -128,52 +146,34 @@ class Stack:
             )
         return result
 
-    def _event_log(self) -> Path:
-        self._runs += 1
-        return self.workdir / f"events-{self._runs}.jsonl"
-
     def engine(
         self, *args: str, check: bool = True, label: str = ""
     ) -> tuple[subprocess.CompletedProcess[str], Events, float]:
-        """An engine command (up, preview, refresh, destroy) with its event log and duration."""
-        log = self._event_log()
+        """An engine command with its events (up, refresh, destroy; a preview's `--json` is one
+        summary document, not events) and its duration."""
+        streams = args[0] in ("up", "refresh", "destroy")
         start = time.monotonic()
-        result = self.cli([*args, "--event-log", str(log)], check=check)
+        result = self.cli([*args, *(["--json"] if streams else [])], check=check)
         seconds = time.monotonic() - start
         if label:
             print(f"\n[e2e {self.name}] {label}: {seconds:.1f} s")
-        return result, Events.read(log), seconds
+        return result, Events.parse(result.stdout) if streams else Events(), seconds
 
     def interrupted_up(self, when_done: int) -> tuple[int, Events]:
         """`pulumi up`, sent SIGINT (Ctrl-C) once `when_done` resources have finished; returns its
         exit code and events. Pulumi then finishes the steps in flight and stops."""
-        log = self._event_log()
-        proc = subprocess.Popen(
-            [
-                "pulumi",
-                "up",
-                "--yes",
-                "--skip-preview",
-                "--stack",
-                self.name,
-                "--config-file",
-                str(self.config),
-                "--non-interactive",
-                "--event-log",
-                str(log),
-            ],
-            cwd=REPO,
-            env=self.env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 1800
-        while proc.poll() is None and time.monotonic() < deadline:
-            if len(Events.read(log).finished()) >= when_done:
-                proc.send_signal(signal.SIGINT)
-                break
-            time.sleep(0.5)
-        code = proc.wait(timeout=1800)
+        log = self.workdir / "interrupted-up.jsonl"
+        command = ["pulumi", "up", "--yes", "--skip-preview", "--stack", self.name]
+        command += ["--config-file", str(self.config), "--non-interactive", "--json"]
+        with log.open("w") as out:
+            proc = subprocess.Popen(command, cwd=REPO, env=self.env, stdout=out, stderr=subprocess.DEVNULL)
+            deadline = time.monotonic() + 1800
+            while proc.poll() is None and time.monotonic() < deadline:
+                if len(Events.read(log).finished()) >= when_done:
+                    proc.send_signal(signal.SIGINT)
+                    break
+                time.sleep(0.5)
+            code = proc.wait(timeout=1800)
         return code, Events.read(log)
 
     def outputs(self) -> dict[str, Any]:
@@ -189,8 +189,7 @@ class Stack:
         """The outputs of the resource named `name`, secrets shown."""
         for resource in self.export(secrets=True)["deployment"]["resources"]:
             if resource["urn"].endswith(f"::{name}"):
-                outputs: dict[str, Any] = resource.get("outputs") or {}
-                return outputs
+                return {k: unsecret(v) for k, v in (resource.get("outputs") or {}).items()}
         raise AssertionError(f"no resource named {name} in the state of {self.name}")
 
     def config_set(self, path: str, value: str, secret: bool = False) -> None:
