@@ -1,9 +1,10 @@
 """The local lab: when `lab.enabled`, the stack makes its own hosts on this Linux machine.
 
 Each host is a Debian machine booted with `systemd-nspawn -b` in its own network namespace on a
-private bridge (lab/lab.sh); a local HTTP mirror on the bridge serves the binaries (lab/mirror.py).
-Everything is a `pulumi_command.local.Command` whose delete undoes its create, so `pulumi destroy`
-removes the hosts, the mirror and the bridge.
+private bridge (lab/lab.sh); a local HTTP mirror on the bridge serves the binaries (lab/mirror.py)
+and, when the stack's `images.registry` is the lab's, a registry serves the images built by
+toolchain/images.sh. Everything is a `pulumi_command.local.Command` whose delete undoes its
+create, so `pulumi destroy` removes the hosts, the mirror, the registry and the bridge.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ import pulumi_tls as tls
 from pulumi_command import local
 
 from components import type_token
-from lab.mirror import gateway, mirror_dir, mirror_url
+from lab.mirror import gateway, mirror_dir, mirror_url, registry_address
+from render.runtime import registry_host
 from spec.model import ClusterSpec
 
 REPO = Path(__file__).resolve().parents[1]
@@ -79,6 +81,21 @@ class Lab(pulumi.ComponentResource):
             after_network,
         )
         self.mirror_url = mirror_url(spec)
+        ready: list[pulumi.Resource] = [mirror]
+        if registry_host(spec) == registry_address(spec):
+            # The stack pulls its images from the lab's registry: start it and push the images
+            # toolchain/images.sh built (by digest; a push of what is there already is a no-op).
+            address = registry_address(spec)
+            ready.append(
+                self._command(
+                    f"{name}-registry",
+                    f'{LAB_SH} registry-start "$(toolchain/images.sh registry-dir)" >/dev/null'
+                    f" && toolchain/images.sh push {address}",
+                    f"{LAB_SH} registry-stop",
+                    env,
+                    after_network,
+                )
+            )
 
         hosts: list[local.Command] = []
         for node in spec.nodes:
@@ -98,7 +115,7 @@ class Lab(pulumi.ComponentResource):
             self.host_keys[node.name] = host.stdout.apply(
                 lambda out: out.strip().splitlines()[-1] if out else ""
             )
-        self.hosts_ready = [*hosts, mirror]
+        self.hosts_ready = [*hosts, *ready]
         self.register_outputs(
             {
                 "mirrorUrl": self.mirror_url,

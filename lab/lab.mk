@@ -34,12 +34,13 @@ LAB_PULUMI := $(LAB_PULUMI_ENV) pulumi
 lab-deps:
 	./lab/install-deps.sh
 
-# The engine (a pulumi on PATH with the pinned plugins is used as is; else built) and the
-# binaries the lab hosts install.
+# The engine (a pulumi on PATH with the pinned plugins is used as is; else built), the binaries
+# the lab hosts install and the images they pull (served by the lab's registry).
 LAB_COMPONENTS ?= engine kubernetes etcd cni containerd
 
 lab-toolchain: lab-deps
 	K8SFS_TOOLCHAIN_DIR="$(TOOLCHAIN_DIR)" toolchain/build.sh $(LAB_COMPONENTS)
+	K8SFS_TOOLCHAIN_DIR="$(TOOLCHAIN_DIR)" toolchain/images.sh build
 
 lab-mirror: lab-toolchain
 	K8SFS_TOOLCHAIN_DIR="$(TOOLCHAIN_DIR)" $(PY) -m lab.mirror build --stack-file $(LAB_STACK_FILE) >/dev/null
@@ -65,7 +66,8 @@ repair: lab-stack
 
 e2e: lab-mirror deps
 	$(LAB_SH) base
-	$(LAB_PULUMI_ENV) $(PY) -m pytest -m lab -s tests/test_lab_real.py tests/test_lab_e2e.py tests/test_engine_preview.py
+	$(LAB_PULUMI_ENV) $(PY) -m pytest -m lab -s tests/test_lab_real.py tests/test_lab_images.py tests/test_lab_e2e.py \
+		tests/test_engine_preview.py
 
 lab-hosts: lab-deps
 	@mkdir -p "$(LAB_WORK)"

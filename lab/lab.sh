@@ -315,6 +315,10 @@ cmd_network_down() {
 		log "bridge $BRIDGE: the mirror still listens on it; run mirror-stop first; keeping it"
 		return 0
 	fi
+	if [[ -n $(registry_pid) ]]; then
+		log "bridge $BRIDGE: the registry still listens on it; run registry-stop first; keeping it"
+		return 0
+	fi
 	ip link del "$BRIDGE"
 	log "bridge $BRIDGE: removed"
 	restore_sysctls
@@ -777,6 +781,8 @@ cmd_status() {
 	printf 'bridge %s: %s\n' "$BRIDGE" "$(ip -o -4 addr show dev "$BRIDGE" 2>/dev/null | awk '{print $4}' || true)"
 	pid=$(mirror_pid)
 	printf 'mirror: %s\n' "${pid:+pid $pid serving $(cat "$RUN_DIR/mirror.dir" 2>/dev/null) on port $MIRROR_PORT}"
+	pid=$(registry_pid)
+	printf 'registry: %s\n' "${pid:+pid $pid on port $REGISTRY_PORT, data in $REGISTRY_DATA}"
 	while read -r name; do
 		[[ -n $name ]] || continue
 		pid=$(nspawn_pid "$name")
@@ -805,6 +811,10 @@ cmd_revive() {
 		dir=$(<"$RUN_DIR/mirror.dir")
 		with_lock network mirror_start "$dir" >/dev/null
 	fi
+	if [[ -f $RUN_DIR/registry.dir && -z $(registry_pid) ]]; then
+		dir=$(<"$RUN_DIR/registry.dir")
+		with_lock network registry_start "$dir" >/dev/null
+	fi
 }
 
 cmd_clean() {
@@ -814,6 +824,7 @@ cmd_clean() {
 		[[ -n $name ]] && cmd_destroy "$name"
 	done < <(host_names)
 	cmd_mirror_stop
+	cmd_registry_stop
 	cmd_network_down
 	if [[ ${1:-} == --all ]]; then
 		rm -rf --one-file-system "$WORK_DIR"

@@ -40,6 +40,7 @@ from spec.problems import Problem, SpecError
 
 TOOLCHAIN_DIR = Path(os.environ.get("K8SFS_TOOLCHAIN_DIR", "/var/cache/k8s-from-scratch/toolchain"))
 MIRROR_PORT = 8088
+REGISTRY_PORT = 5000  # lab/lab.sh's default K8SFS_LAB_REGISTRY_PORT
 MANIFEST = "checksums.json"
 REPO = Path(__file__).resolve().parents[1]
 
@@ -70,6 +71,11 @@ def gateway(subnet: str) -> str:
 
 def mirror_url(spec: ClusterSpec) -> str:
     return f"http://{gateway(spec.lab.subnet)}:{MIRROR_PORT}"
+
+
+def registry_address(spec: ClusterSpec) -> str:
+    """host:port of the lab's image registry (lab/lab.sh registry-start) on the bridge."""
+    return f"{gateway(spec.lab.subnet)}:{REGISTRY_PORT}"
 
 
 def lab_artifacts(spec: ClusterSpec) -> list[Artifact]:

@@ -6,6 +6,7 @@
 #   toolchain/images.sh push HOST:PORT     push every built image to that registry (plain HTTP
 #                                          allowed) and print HOST:PORT/<path>:<tag>@sha256:...
 #   toolchain/images.sh list               the image references this builds
+#   toolchain/images.sh registry-dir       the folder of the registry binary it builds
 #
 # Binaries come from Go modules (module proxy), shared/upstream archives and Debian packages;
 # images are assembled with umoci and pushed with skopeo (no Docker daemon, no registry pull).
@@ -525,6 +526,7 @@ images_main() {
 	case $sub in
 	build) cmd_build "$@" ;;
 	push) cmd_push "$@" ;;
+	registry-dir) REGISTRY_OUT ;;
 	*)
 		usage
 		exit 2

@@ -1,7 +1,7 @@
 """The real Pulumi CLI on one stack of this project, in a throw-away file backend.
 
-The stack file is copied next to the state (`stack init` writes its encryption salt into it), so
-the repository's files are never changed. `up`, `refresh` and `destroy` run with `--json`, which
+The stack file is copied next to the state (with the stack's own encryption salt), so the
+repository's files are never changed. `up`, `refresh` and `destroy` run with `--json`, which
 streams the engine's events (one JSON object a line) on stdout: the tests read from them what
 each step did and when.
 """
@@ -110,9 +110,8 @@ class Stack:
         self.config = workdir / f"Pulumi.{name}.yaml"
         state = workdir / "state"
         state.mkdir(parents=True, exist_ok=True)
-        # Without the repository's salt: this stack gets its own, for its own passphrase.
         lines = stack_file.read_text().splitlines(keepends=True)
-        self.config.write_text("".join(line for line in lines if not line.startswith("encryptionsalt:")))
+        config = "".join(line for line in lines if not line.startswith("encryptionsalt:"))
         # The program finds the lab mirror where the lab serves it, not the tests' fake one.
         inherited = {k: v for k, v in os.environ.items() if k != "K8SFS_LAB_MIRROR_DIR"}
         self.env = {
@@ -124,14 +123,30 @@ class Stack:
             "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
             "K8SFS_TOOLCHAIN_DIR": str(mirror.TOOLCHAIN_DIR),
         }
-        self.cli(["stack", "init", name])
+        # `stack init` takes no --config-file: it writes the new stack's encryption salt into
+        # Pulumi.<stack>.yaml of the folder it runs in. Run it in a folder of its own with the
+        # project file, and give the salt (this stack's own, for its own passphrase) to the copy.
+        init = workdir / "init"
+        init.mkdir(exist_ok=True)
+        shutil.copy(REPO / "Pulumi.yaml", init / "Pulumi.yaml")
+        subprocess.run(
+            ["pulumi", "stack", "init", name, "--non-interactive"],
+            cwd=init,
+            env=self.env,
+            check=True,
+            capture_output=True,
+        )
+        salt = [line for line in (init / f"Pulumi.{name}.yaml").read_text().splitlines() if "salt" in line]
+        self.config.write_text(config + "".join(f"{line}\n" for line in salt))
 
     def cli(
         self, args: list[str], *, check: bool = True, stdin: str | None = None, timeout: float = 3600
     ) -> subprocess.CompletedProcess[str]:
-        """`pulumi ARGS --stack NAME --config-file ...`, from the project folder."""
+        """`pulumi ARGS --stack NAME [--config-file ...]`, from the project folder."""
+        reads_config = args[0] in ("up", "preview", "refresh", "destroy", "config")
+        config = ["--config-file", str(self.config)] if reads_config else []
         result = subprocess.run(
-            ["pulumi", *args, "--stack", self.name, "--config-file", str(self.config), "--non-interactive"],
+            ["pulumi", *args, "--stack", self.name, *config, "--non-interactive"],
             cwd=REPO,
             env=self.env,
             input=stdin,
