@@ -392,6 +392,11 @@ write_identity() {
 	local root=$1 name=$2 ip=$3 pubkey=$4
 	printf '%s\n' "$name" >"$root/etc/hostname"
 	printf '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n%s\t%s\n' "$ip" "$name" >"$root/etc/hosts"
+	# No DNS server answers in the lab, but a resolver must be named: CoreDNS (dnsPolicy Default)
+	# refuses to start without an upstream. The bridge's address refuses port 53 at once, so
+	# names outside the cluster fail fast, as at an air-gapped site with no outside DNS.
+	printf '# the lab has no DNS server: lookups outside the cluster fail at once\nnameserver %s\n' \
+		"$(gateway_ip)" >"$root/etc/resolv.conf"
 	if [[ ! -s $root/etc/machine-id ]]; then
 		tr -d '-' </proc/sys/kernel/random/uuid >"$root/etc/machine-id"
 	fi
