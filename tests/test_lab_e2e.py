@@ -39,9 +39,11 @@ import yaml
 from bench.graph_diff import owned_by
 from components.ssh import Target, run
 from lab import mirror
+from render import addons, etcd, kubelet
 from render import control_plane as cp
-from render import etcd, kubelet
+from render.cni.images import mirror_image
 from spec import ClusterSpec, load_spec
+from spec import defaults as d
 from tests.harness.program import REPO, preset_config, presets
 from tests.harness.pulumi_cli import Stack, pulumi_cli
 
@@ -281,7 +283,7 @@ def test_the_audit_log_has_entries(lab: Lab) -> None:
 def test_our_typed_objects_are_accepted_by_the_api_server_for_every_preset(lab: Lab) -> None:
     """CoreDNS, RuntimeClass, smoke-test, bootstrap and RBAC objects, as every preset (and a Kata
     one) renders them, pass the real kube-apiserver's server-side dry run."""
-    from render import addons, bootstrap
+    from render import bootstrap
 
     specs = []
     for path in presets():
@@ -329,6 +331,115 @@ def test_our_typed_objects_are_accepted_by_the_api_server_for_every_preset(lab: 
         "Secret",
         "Job",
     } <= kinds
+
+
+# --- the data plane (issue 14): pods run, DNS answers, traffic crosses nodes -----------------------
+
+DATAPLANE_NS = "e2e-dataplane"
+# A new Service's endpoints reach kube-proxy a moment after the Service: retry, briefly.
+CURL = "curl -sS -m 5 --retry 20 --retry-delay 1 --retry-all-errors"
+
+
+def _agnhost(lab: Lab) -> str:
+    return mirror_image(d.SMOKE_TEST_IMAGE, lab.spec.images.registry)
+
+
+def _probe(lab: Lab, name: str, node: str, script: str) -> str:
+    """Runs `script` in an agnhost pod on `node` and returns what it printed."""
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": DATAPLANE_NS},
+        "spec": {
+            "nodeName": node,
+            "restartPolicy": "Never",
+            "containers": [{"name": "probe", "image": _agnhost(lab), "command": ["sh", "-c", script]}],
+        },
+    }
+    lab.kubectl("apply", "-f", "-", stdin=json.dumps(pod))
+    lab.kubectl(
+        "wait",
+        "-n",
+        DATAPLANE_NS,
+        "--for=jsonpath={.status.phase}=Succeeded",
+        f"pod/{name}",
+        "--timeout=180s",
+    )
+    return lab.kubectl("logs", "-n", DATAPLANE_NS, name)
+
+
+def test_nodes_are_ready_and_coredns_and_the_smoke_test_ran(lab: Lab) -> None:
+    nodes = json.loads(lab.kubectl("get", "nodes", "-o", "json"))["items"]
+    ready = {
+        n["metadata"]["name"]: next(c["status"] for c in n["status"]["conditions"] if c["type"] == "Ready")
+        for n in nodes
+    }
+    assert ready == {n.name: "True" for n in lab.spec.kubelet_nodes}
+    dns = json.loads(lab.kubectl("get", "pods", "-n", "kube-system", "-l", "k8s-app=kube-dns", "-o", "json"))
+    assert dns["items"] and {p["status"]["phase"] for p in dns["items"]} == {"Running"}
+    job = json.loads(
+        lab.kubectl("get", "job", "-n", addons.SMOKE_NAMESPACE, addons.SMOKE_CHECK, "-o", "json")
+    )
+    assert job["status"].get("succeeded") == 1, job["status"]
+
+
+def test_dns_pods_services_and_node_ports_work_across_nodes(lab: Lab) -> None:
+    server_node, client_node = lab.spec.worker_nodes[-1], lab.spec.worker_nodes[0]
+    labels = {"app": "echo"}
+    objects = [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": DATAPLANE_NS}},
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "echo", "namespace": DATAPLANE_NS},
+            "spec": {
+                "replicas": 1,
+                "selector": {"matchLabels": labels},
+                "template": {
+                    "metadata": {"labels": labels},
+                    "spec": {
+                        "nodeName": server_node.name,
+                        "containers": [
+                            {"name": "echo", "image": _agnhost(lab), "args": ["netexec", "--http-port=8080"]}
+                        ],
+                    },
+                },
+            },
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "echo", "namespace": DATAPLANE_NS},
+            "spec": {"type": "NodePort", "selector": labels, "ports": [{"port": 80, "targetPort": 8080}]},
+        },
+    ]
+    try:
+        for obj in objects:
+            lab.kubectl("apply", "-f", "-", stdin=json.dumps(obj))
+        lab.kubectl("rollout", "status", "-n", DATAPLANE_NS, "deployment/echo", "--timeout=180s")
+        pod = json.loads(lab.kubectl("get", "pods", "-n", DATAPLANE_NS, "-l", "app=echo", "-o", "json"))[
+            "items"
+        ][0]
+        pod_ip, pod_name = pod["status"]["podIP"], pod["metadata"]["name"]
+        service = json.loads(lab.kubectl("get", "service", "-n", DATAPLANE_NS, "echo", "-o", "json"))
+        node_port = service["spec"]["ports"][0]["nodePort"]
+        domain = lab.spec.network.cluster_domain
+        out = _probe(
+            lab,
+            "probe",
+            client_node.name,
+            f"dig +short +time=3 +tries=3 kubernetes.default.svc.{domain}; "
+            f"{CURL} http://{pod_ip}:8080/hostname; echo; "
+            f"{CURL} http://echo.{DATAPLANE_NS}.svc.{domain}/hostname; echo",
+        ).split()
+        # DNS from a pod, pod to pod across two nodes, pod to a Service through kube-proxy.
+        assert out == [lab.spec.network.api_service_ip, pod_name, pod_name], out
+        # A NodePort answers on a node that does not run the pod, asked from a third host.
+        asker = lab.spec.control_plane_nodes[0].name
+        answer = lab.ssh(asker, f"{CURL} http://{client_node.internal_address}:{node_port}/hostname")
+        assert answer.strip() == pod_name
+    finally:
+        lab.kubectl("delete", "namespace", DATAPLANE_NS, "--wait=false", check=False)
 
 
 # --- the next `pulumi up`s --------------------------------------------------------------------------
