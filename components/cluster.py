@@ -26,9 +26,9 @@ from components.host_prep import Host
 from components.lab import Lab
 from components.pki import Pki
 from components.runtime import Runtime
-from components.steps import Ledger, start_ledger
+from components.steps import Ledger, script_step, start_ledger
 from components.worker_node import WorkerNode
-from render import artifacts, drift_rules
+from render import artifacts, drift_rules, image_check
 from spec.model import ClusterSpec, NodeSpec
 
 
@@ -141,11 +141,22 @@ class Cluster(pulumi.ComponentResource):
             opts=child,
         )
 
+        # Every image our objects and the runtime use must be in its registry before anything
+        # that pulls it is applied: a missing one stops the run here, named with its URL.
+        first = spec.kubelet_nodes[0]
+        self.image_check = script_step(
+            f"{name}-{first.name}-image-check",
+            self.hosts[first.name].connection,
+            image_check.check_script(first.name),
+            "true",  # it only reads: nothing to undo
+            pulumi.ResourceOptions(parent=self, depends_on=[self.hosts[first.name], *hosts_ready]),
+            stdin=image_check.check_input(spec),
+        )
         self.cni = Cni(
             f"{name}-cni",
             spec,
             self.provider,
-            pulumi.ResourceOptions(parent=self, depends_on=self.join.ready),
+            pulumi.ResourceOptions(parent=self, depends_on=[*self.join.ready, self.image_check]),
         )
         self.addons = Addons(
             f"{name}-addons", spec, self.provider, pulumi.ResourceOptions(parent=self, depends_on=[self.cni])

@@ -36,5 +36,7 @@ def main() -> None:
     pulumi.export("nodes", cluster.node_names)
     pulumi.export("adminKubeconfig", cluster.pki.admin_kubeconfig)  # secret
     pulumi.export("certificateExpiries", cluster.pki.expiries)
+    # Per image, whether its registry holds it (render/image_check.py), as the check printed it.
+    pulumi.export("images", cluster.image_check.stdout.apply(lambda out: out.strip().splitlines()))
     if cluster.cni.notice:
         pulumi.export("cniNotice", cluster.cni.notice)

@@ -1,0 +1,41 @@
+"""Before anything is scheduled, one node asks the registries whether they hold every image the
+stack's own objects and the runtime use (render.images.stack_images). A missing image then stops
+`pulumi up` at once, naming the image and the URL it was looked for at, instead of pods that sit
+in ImagePullBackOff until a rollout times out."""
+
+from __future__ import annotations
+
+from render.cni.images import DOCKER_HUB_LIBRARY, split_registry
+from render.images import stack_images
+from render.systemd import assignments
+from render.template_text import template
+from spec.model import ClusterSpec
+
+DOCKER_HUB = "registry-1.docker.io"
+
+
+def manifest_url(image: str, plain_http: bool = False) -> str:
+    """The registry API URL of an image's manifest (by tag, or by digest after '@')."""
+    host, path = split_registry(image)
+    if host is None:
+        host = DOCKER_HUB
+    if "@" in path:
+        repository, reference = path.split("@", 1)
+    else:
+        repository, _, reference = path.rpartition(":")
+        if not repository:  # no tag: the runtime pulls :latest
+            repository, reference = path, "latest"
+    if host == DOCKER_HUB and "/" not in repository:
+        repository = f"{DOCKER_HUB_LIBRARY}/{repository}"
+    return f"{'http' if plain_http else 'https'}://{host}/v2/{repository}/manifests/{reference}"
+
+
+def check_input(spec: ClusterSpec) -> str:
+    """The check script's stdin: one "<image> <manifest URL>" a line."""
+    # plainHttp speaks only of images.registry; upstream registries are HTTPS.
+    plain = spec.images.plain_http and spec.images.registry is not None
+    return "".join(f"{image} {manifest_url(image, plain)}\n" for image in stack_images(spec))
+
+
+def check_script(node: str) -> str:
+    return "#!/bin/sh\n" + assignments(NODE=node) + template("image-check.sh")

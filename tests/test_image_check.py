@@ -1,0 +1,122 @@
+"""The image check (render/image_check.py): URLs the registries are asked at, and the real script
+against a real HTTP registry stand-in that knows some images and not others."""
+
+from __future__ import annotations
+
+import http.server
+import shutil
+import subprocess
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from render import image_check
+from spec import load_spec
+from tests.harness.program import TEST_SSH_KEY
+
+
+@pytest.mark.parametrize(
+    ("image", "plain", "url"),
+    [
+        ("registry.k8s.io/pause:3.10.1", False, "https://registry.k8s.io/v2/pause/manifests/3.10.1"),
+        (
+            "10.0.0.1:5000/coredns/coredns:v1.15.0",
+            True,
+            "http://10.0.0.1:5000/v2/coredns/coredns/manifests/v1.15.0",
+        ),
+        ("busybox", False, "https://registry-1.docker.io/v2/library/busybox/manifests/latest"),
+        (
+            "weaveworks/weave-kube:2.8.1",
+            False,
+            "https://registry-1.docker.io/v2/weaveworks/weave-kube/manifests/2.8.1",
+        ),
+        ("quay.io/a/b@sha256:00ff", False, "https://quay.io/v2/a/b/manifests/sha256:00ff"),
+    ],
+)
+def test_manifest_urls_are_the_registry_api_ones(image: str, plain: bool, url: str) -> None:
+    assert image_check.manifest_url(image, plain) == url
+
+
+def test_plain_http_applies_to_the_named_registry_only() -> None:
+    raw = {
+        "ssh": {"privateKey": TEST_SSH_KEY},
+        "nodes": [{"name": "a", "address": "10.0.0.2", "roles": ["etcd", "control-plane", "worker"]}],
+        "images": {"registry": "10.0.0.1:5000", "plainHttp": True},
+    }
+    spec, _ = load_spec(raw, "t", frozenset({"ssh"}))
+    lines = image_check.check_input(spec).splitlines()
+    assert lines[0] == "10.0.0.1:5000/pause:3.10.1 http://10.0.0.1:5000/v2/pause/manifests/3.10.1"
+    assert all(line.split()[1].startswith("http://10.0.0.1:5000/v2/") for line in lines)
+
+
+class Registry(http.server.BaseHTTPRequestHandler):
+    have = {"/v2/pause/manifests/3.10.1"}
+
+    def do_HEAD(self) -> None:
+        if self.path.startswith("/v2/private/"):
+            self.send_response(401)
+        else:
+            self.send_response(200 if self.path in self.have else 404)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def registry() -> Iterator[str]:
+    server = http.server.HTTPServer(("127.0.0.1", 0), Registry)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+def run_check(tmp_path: Path, stdin: str) -> subprocess.CompletedProcess[str]:
+    script = tmp_path / "check.sh"
+    script.write_text(image_check.check_script("node-a"))
+    return subprocess.run(["sh", str(script)], input=stdin, capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.realtool
+def test_a_missing_image_fails_the_check_naming_it_and_its_url(registry: str, tmp_path: Path) -> None:
+    ok = f"{registry}/pause:3.10.1"
+    gone = f"{registry}/coredns/coredns:v1.15.0"
+    private = f"{registry}/private/x:1"
+    lines = "".join(f"{i} {image_check.manifest_url(i, True)}\n" for i in (ok, gone, private))
+    result = run_check(tmp_path, lines)
+    assert result.returncode == 1
+    assert f"ok: {ok}" in result.stdout
+    assert f"not checked: {private}" in result.stdout and "credentials" in result.stdout
+    assert (
+        f"MISSING: {gone}: http://{registry}/v2/coredns/coredns/manifests/v1.15.0 answered 404"
+        in result.stderr
+    )
+    assert "1 image(s) are not in the registry" in result.stderr
+
+
+@pytest.mark.realtool
+def test_every_image_present_passes_and_an_unreachable_registry_is_only_reported(
+    registry: str, tmp_path: Path
+) -> None:
+    ok = f"{registry}/pause:3.10.1"
+    far = "127.0.0.1:9/pause:3.10.1"  # discard port: nothing listens
+    lines = "".join(f"{i} {image_check.manifest_url(i, True)}\n" for i in (ok, far))
+    result = run_check(tmp_path, lines)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        f"ok: {ok}",
+        f"not checked: {far} (http://127.0.0.1:9/v2/pause/manifests/3.10.1 cannot be reached from node-a)",
+    ]
+
+
+@pytest.mark.realtool
+def test_the_check_script_passes_shellcheck(tmp_path: Path) -> None:
+    if shutil.which("shellcheck") is None:
+        pytest.skip("shellcheck is not installed (apt-get install shellcheck)")
+    script = tmp_path / "check.sh"
+    script.write_text(image_check.check_script("node-a"))
+    result = subprocess.run(["shellcheck", "-s", "sh", str(script)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout
