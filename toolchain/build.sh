@@ -289,7 +289,7 @@ build_pulumi() {
 	pkgmod=$(mod_gomod "$pkg" "$v")
 	tmp=$(staging "$out")
 
-	log "pulumi $v: the CLI (about 7 min cold, seconds warm)"
+	log "pulumi $v: the CLI (7 to 8 min cold, seconds warm)"
 	# pkg/v3 replaces sdk/v3 => ../sdk; use the published sdk/v3@v (and its clipboard replace).
 	local w="$WORK_DIR/pulumi/$v/cli"
 	new_wrapper "$w" k8sfs.local/toolchain/pulumi "$(gomod_go "$pkgmod")"
@@ -297,7 +297,7 @@ build_pulumi() {
 	wrapper_copy_gomod "$w" "$pkgmod" github.com/pulumi/pulumi/ "$v"
 	gobuild "$w" "$tmp/pulumi" "-X $sdk/go/common/version.Version=$v" "" "$pkg/cmd/pulumi"
 
-	log "pulumi-language-python $lv (about 1 min cold)"
+	log "pulumi-language-python $lv (under a minute after the CLI)"
 	src=$(unpack "pulumi-language-python-$lv")
 	local host="$src/sdk/python/cmd/pulumi-language-python"
 	# Its go.mod points pkg and sdk at the monorepo's folders, which the archive leaves out.
@@ -403,7 +403,7 @@ build_plugin() {
 	if cached "$out"; then
 		log "pulumi-resource-$name $v: cached in $out"
 	else
-		log "pulumi-resource-$name $v (1 to 3 min cold)"
+		log "pulumi-resource-$name $v (cold: command 1 min, tls and random 3 to 4, kubernetes 6 to 11)"
 		prep=$(plugin_prepare "$name" "$v")
 		read -r dir mod <<<"$prep"
 		local cmd="$dir/cmd/pulumi-resource-$name"
