@@ -99,7 +99,9 @@ class NodeJoin(pulumi.ComponentResource):
                 f"{name}-{node.name}-serving",
                 approver.connection,
                 create=cp.until_serving_command(node),
-                delete="true",  # approvals live in the API; nothing on the host to undo
+                # Approvals live in the API; a node leaving the stack leaves its Node object
+                # (and the pods bound to it) behind unless this removes it.
+                delete=cp.forget_node_command(node),
                 # kubelet has its client certificate (so it registered), the approver is set up and
                 # knows this node.
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[worker.ready, approver.ready, allow]),

@@ -154,6 +154,9 @@ def csr_approver_rbac() -> list[dict[str, Any]]:
                 "resourceNames": [KUBELET_SERVING_SIGNER],
                 "verbs": ["approve"],
             },
+            # The approver admits nodes and removes the Node object of one that leaves the stack
+            # (render.csr_policy.forget_node_command): nothing else deletes it.
+            {"apiGroups": [""], "resources": ["nodes"], "verbs": ["delete"]},
         ],
     }
     # Each node's allow list (render.csr_policy.allow_configmap): read, never written.

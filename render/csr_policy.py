@@ -246,6 +246,12 @@ def disable_script() -> str:
     )
 
 
+def forget_node_command(node: NodeSpec) -> str:
+    """Run on a control plane when node leaves the stack: its Node object goes (and with it, by
+    the pod garbage collector, the pods bound to it, which nothing could ever stop otherwise)."""
+    return shlex.join([APPROVER_SCRIPT, "--forget-node", node.name])
+
+
 def until_serving_command(node: NodeSpec) -> str:
     """Run on a control plane during `pulumi up`: approve until node's kubelet serves our cert."""
     return shlex.join(

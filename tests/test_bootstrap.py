@@ -75,7 +75,7 @@ def test_bootstrappers_and_nodes_get_exactly_the_builtin_csr_roles() -> None:
     assert b["k8s-from-scratch:cluster-info-reader"]["metadata"]["namespace"] == "kube-public"
 
 
-def test_approver_may_read_csrs_and_approve_only_kubelet_serving() -> None:
+def test_approver_may_read_csrs_approve_only_kubelet_serving_and_delete_nodes() -> None:
     objs = {(o["kind"], o["metadata"]["name"]): o for o in bs.rbac_objects()}
     role = objs[("ClusterRole", "k8s-from-scratch:csr-approver")]
     assert role["rules"] == [
@@ -95,6 +95,7 @@ def test_approver_may_read_csrs_and_approve_only_kubelet_serving() -> None:
             "resourceNames": ["kubernetes.io/kubelet-serving"],
             "verbs": ["approve"],
         },
+        {"apiGroups": [""], "resources": ["nodes"], "verbs": ["delete"]},
     ]
     binding = objs[("ClusterRoleBinding", "k8s-from-scratch:csr-approver")]
     assert binding["subjects"] == [

@@ -249,6 +249,13 @@ if args[:3] == ["get", "configmap", "-n"]:
         sys.exit('Error from server (NotFound): configmaps "' + key[1] + '" not found')
     sys.stdout.write(maps[key]["data"].get({allow_key!r}, ""))
     sys.exit(0)
+if args[:2] == ["delete", "node"]:
+    assert args[3:] == ["--ignore-not-found", "--wait=false"], args
+    if args[2] == "api-down":
+        sys.exit("The connection to the server 10.0.0.1:6443 was refused")
+    open({approved!r}, "a").write("deleted:" + args[2] + "\\n")
+    print('node "' + args[2] + '" deleted')
+    sys.exit(0)
 if args[:2] == ["certificate", "approve"]:
     open({approved!r}, "a").write(args[2] + "\\n")
     print("certificatesigningrequest.certificates.k8s.io/" + args[2] + " approved")
@@ -475,3 +482,15 @@ def test_approver_names_a_missing_tool(tmp_path: Path) -> None:
     result = subprocess.run(["sh", str(script)], capture_output=True, text=True, timeout=30)
     assert result.returncode == 1
     assert f"{missing} is missing: the CSR approver needs kubectl and openssl" in result.stderr
+
+
+@pytest.mark.realtool
+def test_forget_node_deletes_the_node_object_and_never_stops_a_destroy(tmp_path: Path) -> None:
+    done, result = run_approver(tmp_path, [], ("--forget-node", "w1"))
+    assert result.returncode == 0, result.stderr
+    assert done == {"deleted:w1"}
+    assert "w1: Node object deleted" in result.stdout
+    # An API that does not answer is said, and the destroy goes on.
+    done, result = run_approver(tmp_path, [], ("--forget-node", "api-down"))
+    assert result.returncode == 0 and done == set()
+    assert "warning: api-down: Node object not deleted: The connection to the server" in result.stderr

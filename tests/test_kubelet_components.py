@@ -203,6 +203,8 @@ def test_nodes_join_through_our_approver_and_control_planes_get_their_role(
         serving = graph.named(f"join-{node.name}-serving")
         assert serving.inputs["connection"]["host"] == approver_node.address
         assert serving.inputs["create"] == cp.until_serving_command(node)
+        # A node leaving the stack takes its Node object (and its pods) with it.
+        assert serving.inputs["delete"] == cp.forget_node_command(node)
         assert {
             f"{node.name}-node-kube-proxy" if spec.kube_proxy.enabled else f"{node.name}-node-kubelet",
             f"{approver_node.name}-csr-approver-timer",

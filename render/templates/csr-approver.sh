@@ -5,6 +5,9 @@
 #   csr-approver                           one pass over the pending requests (the timer)
 #   csr-approver --until-serving N IP S    passes every 5 s until node N's kubelet serves on IP
 #                                          a certificate from the cluster CA, at most S seconds
+#   csr-approver --forget-node N           deletes node N's Node object (the node left the stack;
+#                                          its pods are then garbage-collected); an API that does
+#                                          not answer is reported, not fatal (destroy goes on)
 set -eu
 umask 077
 for tool in "$KUBECTL" "$OPENSSL"; do
@@ -202,8 +205,16 @@ case ${1:-} in
       sleep 5
     done
     ;;
+  --forget-node)
+    node=$2
+    if k delete node "$node" --ignore-not-found --wait=false >"$tmp/out" 2>&1; then
+      say "$node: Node object deleted (or already gone)"
+    else
+      say "warning: $node: Node object not deleted: $(tail -n 1 "$tmp/out")" >&2
+    fi
+    ;;
   *)
-    echo "usage: $0 [--until-serving NODE ADDRESS SECONDS]" >&2
+    echo "usage: $0 [--until-serving NODE ADDRESS SECONDS | --forget-node NODE]" >&2
     exit 2
     ;;
 esac
