@@ -37,10 +37,10 @@ def kube_proxy_config(spec: ClusterSpec, node: NodeSpec) -> dict[str, Any]:
         # The Node object's name, which kubelet registered with --hostname-override.
         "hostnameOverride": node.name,
     }
-    if spec.lab.enabled:
-        # Lab hosts are containers: nf_conntrack_max is read-only outside the machine's own
-        # network namespace, so kube-proxy must leave it alone (as kind does).
-        config["conntrack"] = {"maxPerCore": 0}
+    if spec.kube_proxy.conntrack_max_per_core is not None:
+        # 0 on hosts that are containers (the lab's): nf_conntrack_max is read-only outside the
+        # machine's own network namespace, so kube-proxy must leave it alone (as kind does).
+        config["conntrack"] = {"maxPerCore": spec.kube_proxy.conntrack_max_per_core}
     return config
 
 

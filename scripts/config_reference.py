@@ -54,6 +54,11 @@ def render() -> str:
         ("cni.name", f"`{d.DEFAULT_CNI}`", _list(d.CNIS)),
         *((f"cni.* for {c}", "", _list(list(o)) or "no options") for c, o in d.CNI_OPTIONS.items()),
         ("kubeProxy.mode", f"`{d.DEFAULT_KUBE_PROXY_MODE}`", _list(d.KUBE_PROXY_MODES)),
+        (
+            "kubeProxy.conntrackMaxPerCore",
+            "- (kube-proxy's 32768)",
+            "0 leaves the kernel's value (container hosts)",
+        ),
         ("iptablesBackend", "`auto`", _list(d.IPTABLES_BACKENDS)),
         ("security.encryptionAtRest", f"`{d.DEFAULT_ENCRYPTION}`", _list(d.ENCRYPTION_PROVIDERS)),
         *((f"security.audit.{k}", f"`{v}`", "") for k, v in d.AUDIT_DEFAULTS.items()),

@@ -153,6 +153,9 @@ class CniSpec:
 @dataclass(frozen=True)
 class KubeProxySpec:
     mode: str = d.DEFAULT_KUBE_PROXY_MODE
+    # None: kube-proxy's own default (it raises nf_conntrack_max to 32768 per core); 0: leave the
+    # kernel's value alone, for hosts that are containers (the lab: the sysctl is read-only there).
+    conntrack_max_per_core: int | None = None
 
     @property
     def enabled(self) -> bool:

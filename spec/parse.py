@@ -105,11 +105,15 @@ def parse(
         pki=_pki(top.sub("pki")),
         runtime=_runtime(top.sub("runtime")),
         cni=_cni(top.sub("cni"), problems),
-        kube_proxy=KubeProxySpec(
-            mode=_finish(
-                top.sub("kubeProxy"), lambda r: r.text("mode", d.DEFAULT_KUBE_PROXY_MODE, d.KUBE_PROXY_MODES)
-            )
-            or "iptables"
+        kube_proxy=_finish(
+            top.sub("kubeProxy"),
+            lambda r: KubeProxySpec(
+                mode=r.text("mode", d.DEFAULT_KUBE_PROXY_MODE, d.KUBE_PROXY_MODES)
+                or d.DEFAULT_KUBE_PROXY_MODE,
+                conntrack_max_per_core=(
+                    r.integer("conntrackMaxPerCore", -1, minimum=0) if r.has("conntrackMaxPerCore") else None
+                ),
+            ),
         ),
         iptables_backend=top.text("iptablesBackend", "auto", d.IPTABLES_BACKENDS) or "auto",
         security=_security(top.sub("security")),

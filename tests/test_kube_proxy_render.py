@@ -27,7 +27,7 @@ def test_every_kubelet_node_gets_the_proxy_mode_and_cidr_of_its_spec(path: Path)
             "clusterCIDR": spec.network.pod_cidr,
             "hostnameOverride": node.name,
         }
-        if spec.lab.enabled:  # lab hosts are containers: conntrack sysctls are read-only there
+        if spec.lab.enabled:  # the lab stacks: hosts are containers, conntrack sysctls read-only
             expected["conntrack"] = {"maxPerCore": 0}
         assert doc == expected
 
@@ -77,3 +77,9 @@ def test_kube_proxy_unit_passes_systemd_analyze_verify(tmp_path: Path) -> None:
     )
     problems = [line for line in result.stderr.splitlines() if "kube-proxy.service" in line]
     assert result.returncode == 0 and not problems, result.stderr
+
+
+def test_conntrack_is_left_to_kube_proxy_unless_the_hosts_are_containers() -> None:
+    assert "conntrack" not in kp.kube_proxy_config(spec_of(), spec_of().node("w1"))
+    spec = spec_of(kubeProxy={"conntrackMaxPerCore": 0})
+    assert kp.kube_proxy_config(spec, spec.node("w1"))["conntrack"] == {"maxPerCore": 0}

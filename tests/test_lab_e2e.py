@@ -634,6 +634,9 @@ def _given_stack(spec: ClusterSpec, name: str, address: str) -> str:
         },
         "cni": {"name": "none"},
         "binaries": {"baseUrl": mirror.mirror_url(spec), "checksums": sums},
+        # The host is a lab host all the same: a container on this machine.
+        "runtime": {"restrictOomScoreAdj": True},
+        "kubeProxy": {"conntrackMaxPerCore": 0},
     }
     return yaml.safe_dump({"config": {f"k8s-from-scratch:{k}": val for k, val in config.items()}})
 

@@ -155,9 +155,12 @@ class Stack:
             timeout=timeout,
         )
         if check and result.returncode != 0:
+            # With --json the first errors are engine events, far above a language host's
+            # traceback: say them first.
+            errors = "\n".join(Events.parse(result.stdout).errors())[:6000]
             raise AssertionError(
-                f"pulumi {' '.join(args)} failed ({result.returncode}):\n"
-                f"{result.stdout[-8000:]}\n{result.stderr[-4000:]}"
+                f"pulumi {' '.join(args)} failed ({result.returncode}):\n{errors}\n"
+                f"{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
             )
         return result
 
