@@ -347,8 +347,9 @@ def test_our_typed_objects_are_accepted_by_the_api_server_for_every_preset(lab: 
 # --- the data plane (issue 14): pods run, DNS answers, traffic crosses nodes -----------------------
 
 DATAPLANE_NS = "e2e-dataplane"
-# A new Service's endpoints reach kube-proxy a moment after the Service: retry, briefly.
-CURL = "curl -sS -m 5 --retry 20 --retry-delay 1 --retry-all-errors"
+# A new Service's endpoints reach kube-proxy after the Service (seconds, more on a busy machine):
+# retry for up to a minute.
+CURL = "curl -sS -m 5 --retry 60 --retry-delay 1 --retry-all-errors"
 
 
 def _agnhost(lab: Lab) -> str:
