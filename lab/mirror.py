@@ -30,13 +30,11 @@ import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-import yaml
-
 from render.artifacts import Artifact, node_artifacts
-from spec import defaults as d
 from spec.model import BinariesSpec, ClusterSpec
 from spec.parse import parse
 from spec.problems import Problem, SpecError
+from spec.stack_file import read_stack_file
 
 TOOLCHAIN_DIR = Path(os.environ.get("K8SFS_TOOLCHAIN_DIR", "/var/cache/k8s-from-scratch/toolchain"))
 MIRROR_PORT = 8088
@@ -256,13 +254,7 @@ def with_mirror(spec: ClusterSpec, out: Path | None = None) -> ClusterSpec:
 
 def spec_of_stack_file(path: Path) -> ClusterSpec:
     """The spec of a Pulumi.<stack>.yaml, parsed (not validated: only its artifacts matter here)."""
-    doc = yaml.safe_load(path.read_text()) or {}
-    raw = {
-        key.partition(":")[2]: value
-        for key, value in (doc.get("config") or {}).items()
-        if key.partition(":")[0] == d.PROJECT
-    }
-    stack = path.name.removeprefix("Pulumi.").removesuffix(".yaml")
+    raw, stack = read_stack_file(path)
     spec, _ = parse(raw, stack)
     return spec
 

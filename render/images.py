@@ -13,14 +13,13 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-import yaml
-
 from render import addons, runtime
 from render.cni import flannel
 from render.cni.images import mirror_image
 from spec import defaults as d
 from spec import load_spec
 from spec.model import ClusterSpec
+from spec.stack_file import read_stack_file
 
 # Where the images of the CNIs we do not render are listed.
 UPSTREAM_LISTED = {
@@ -48,14 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if len(args) != 1:
         print("usage: python -m render.images Pulumi.<stack>.yaml", file=sys.stderr)
         return 2
-    path = Path(args[0])
-    doc = yaml.safe_load(path.read_text()) or {}
-    raw = {
-        key.partition(":")[2]: value
-        for key, value in (doc.get("config") or {}).items()
-        if key.partition(":")[0] == d.PROJECT
-    }
-    stack = path.name.removeprefix("Pulumi.").removesuffix(".yaml")
+    raw, stack = read_stack_file(Path(args[0]))
     # The images do not depend on secrets: validate without the SSH key a real stack keeps secret.
     raw["ssh"] = {**(raw.get("ssh") or {}), "privateKey": "not needed to list images"}
     spec, _ = load_spec(raw, stack, frozenset({"ssh"}))

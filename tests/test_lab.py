@@ -324,3 +324,15 @@ def test_lab_component_without_lab_makes_nothing() -> None:
     assert graph.children(graph.named("lab")) == []
     assert graph.of_type("command:local:Command") == []
     assert seen["lab"].private_key is None and seen["lab"].hosts_ready == []
+
+
+@pytest.mark.parametrize(
+    "script", ["toolchain/build.sh", "toolchain/images.sh", "lab/after-up.sh", "lab/install-deps.sh"]
+)
+def test_the_toolchain_and_lab_scripts_pass_shellcheck(script: str) -> None:
+    if shutil.which("shellcheck") is None:
+        pytest.skip("shellcheck not installed (apt-get install shellcheck)")
+    result = subprocess.run(
+        ["shellcheck", "-x", str(REPO / script)], capture_output=True, text=True, cwd=REPO
+    )
+    assert result.returncode == 0, result.stdout

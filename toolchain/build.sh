@@ -433,7 +433,7 @@ install_plugin() {
 }
 
 build_plugins() {
-	local failed=() p
+	local failed=() p rc
 	for p in command:"$K8SFS_PLUGIN_COMMAND_VERSION" tls:"$K8SFS_PLUGIN_TLS_VERSION" \
 		random:"$K8SFS_PLUGIN_RANDOM_VERSION" kubernetes:"$K8SFS_PLUGIN_KUBERNETES_VERSION"; do
 		set +e
@@ -441,8 +441,9 @@ build_plugins() {
 			set -e
 			build_plugin "${p%%:*}" "${p#*:}"
 		)
-		(($? == 0)) || failed+=("${p%%:*}")
+		rc=$?
 		set -e
+		((rc == 0)) || failed+=("${p%%:*}")
 	done
 	((${#failed[@]} == 0)) || die "plugins failed: ${failed[*]}"
 }
@@ -628,9 +629,31 @@ main() {
 	mkdir -p "$GOMODCACHE" "$GOCACHE" "$SCRATCH"
 	log "toolchain dir $TOOLCHAIN_DIR, $(go version), GOPROXY=$(go env GOPROXY), -p $JOBS"
 
+	build_each component build_component "${want[@]}"
+}
+
+build_component() {
+	case $1 in
+	engine) build_engine ;;
+	pulumi) build_pulumi ;;
+	plugins) build_plugins ;;
+	kubernetes) build_kubernetes ;;
+	etcd) build_etcd ;;
+	cni) build_cni ;;
+	containerd) build_containerd ;;
+	crictl) build_crictl ;;
+	prune) prune ;;
+	esac
+}
+
+# build_each WHAT FUNC ITEM...: FUNC ITEM for each item once, in order, in a subshell each (one
+# failing does not stop the next), timed; prints the seconds of each and fails naming the failed.
+build_each() {
+	local what=$1 func=$2 c
+	shift 2
 	local -A seen=()
 	local summary=() failed=() start rc
-	for c in "${want[@]}"; do
+	for c in "$@"; do
 		[[ -z ${seen[$c]:-} ]] || continue
 		seen[$c]=1
 		start=$SECONDS
@@ -638,29 +661,19 @@ main() {
 		set +e
 		(
 			set -e
-			case $c in
-			engine) build_engine ;;
-			pulumi) build_pulumi ;;
-			plugins) build_plugins ;;
-			kubernetes) build_kubernetes ;;
-			etcd) build_etcd ;;
-			cni) build_cni ;;
-			containerd) build_containerd ;;
-			crictl) build_crictl ;;
-			prune) prune ;;
-			esac
+			"$func" "$c"
 		)
 		rc=$?
 		set -e
 		if ((rc == 0)); then
-			summary+=("$(printf '%-11s ok      %5ds' "$c" $((SECONDS - start)))")
+			summary+=("$(printf '%-19s ok      %5ds' "$c" $((SECONDS - start)))")
 		else
-			summary+=("$(printf '%-11s FAILED  %5ds' "$c" $((SECONDS - start)))")
+			summary+=("$(printf '%-19s FAILED  %5ds' "$c" $((SECONDS - start)))")
 			failed+=("$c")
 		fi
 		log "=== $c: ${summary[-1]#"$c"}"
 	done
-	printf 'elapsed seconds per component:\n' >&2
+	printf 'elapsed seconds per %s:\n' "$what" >&2
 	printf '  %s\n' "${summary[@]}" >&2
 	((${#failed[@]} == 0)) || die "failed: ${failed[*]}"
 }

@@ -18,6 +18,7 @@
 # A complete folder is not rebuilt (K8SFS_FORCE=1 rebuilds, K8SFS_VERIFY=1 checks sums).
 # Go settings, K8SFS_NICE and K8SFS_BUILD_JOBS are toolchain/build.sh's. See toolchain/README.md.
 # shellcheck source-path=SCRIPTDIR
+# shellcheck disable=SC2317 # build_each (build.sh) calls build_image, hence every builder, indirectly
 set -euo pipefail
 shopt -s inherit_errexit
 
@@ -486,38 +487,18 @@ cmd_build() {
 	command -v go >/dev/null || die "go is not on PATH"
 	mkdir -p "$GOMODCACHE" "$GOCACHE" "$SCRATCH" "$IMG_WORK"
 	log "toolchain dir $TOOLCHAIN_DIR, $(go version), GOPROXY=$(go env GOPROXY), -p $JOBS, ${NICE[*]}"
-	local -A seen=()
-	local summary=() failed=() start rc
-	for c in "${want[@]}"; do
-		[[ -z ${seen[$c]:-} ]] || continue
-		seen[$c]=1
-		start=$SECONDS
-		log "=== $c"
-		set +e
-		(
-			set -e
-			case $c in
-			pause) build_pause ;;
-			coredns) build_coredns ;;
-			flannel) build_flannel ;;
-			flannel-cni-plugin) build_flannel_cni_plugin ;;
-			agnhost) build_agnhost ;;
-			registry) build_registry ;;
-			esac
-		)
-		rc=$?
-		set -e
-		if ((rc == 0)); then
-			summary+=("$(printf '%-19s ok      %5ds' "$c" $((SECONDS - start)))")
-		else
-			summary+=("$(printf '%-19s FAILED  %5ds' "$c" $((SECONDS - start)))")
-			failed+=("$c")
-		fi
-		log "=== $c: ${summary[-1]#"$c"}"
-	done
-	printf 'elapsed seconds per image:\n' >&2
-	printf '  %s\n' "${summary[@]}" >&2
-	((${#failed[@]} == 0)) || die "failed: ${failed[*]}"
+	build_each image build_image "${want[@]}"
+}
+
+build_image() {
+	case $1 in
+	pause) build_pause ;;
+	coredns) build_coredns ;;
+	flannel) build_flannel ;;
+	flannel-cni-plugin) build_flannel_cni_plugin ;;
+	agnhost) build_agnhost ;;
+	registry) build_registry ;;
+	esac
 }
 
 images_main() {
