@@ -284,22 +284,6 @@ def debian_runc(version: str, arch: str, extra: Path) -> None:
     (folder / "runc").chmod(0o755)
 
 
-CRICTL_STAND_IN = """#!/bin/sh
-# k8s-from-scratch lab: a stand-in for crictl. The Go module proxy this lab builds from refuses
-# sigs.k8s.io/cri-tools, so crictl cannot be built here; nothing we install runs it.
-echo "crictl is not available in this lab (cri-tools cannot be built here); use ctr -n k8s.io" >&2
-exit 1
-"""
-
-
-def crictl_stand_in(version: str, arch: str, extra: Path) -> None:
-    """The lab's crictl when the toolchain could not build it: says so when run."""
-    folder = extra / "crictl" / f"v{version}" / f"linux-{arch}"
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "crictl").write_text(CRICTL_STAND_IN)
-    (folder / "crictl").chmod(0o755)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lab.mirror", description=__doc__.split("\n\n")[0])
     parser.add_argument("command", choices=("build", "checksums", "url", "hosts"))
@@ -315,10 +299,6 @@ def main(argv: list[str] | None = None) -> int:
             runc = next((a for a in lab_artifacts(spec) if a.name == "runc"), None)
             if runc is not None and not source_folder([args.toolchain], runc).is_dir():
                 debian_runc(runc.version, runc.arch, extra)
-            crictl = next((a for a in lab_artifacts(spec) if a.name == "crictl"), None)
-            if crictl is not None and not source_folder([args.toolchain], crictl).is_dir():
-                print("lab mirror: crictl is not built; serving a stand-in that says so", file=sys.stderr)
-                crictl_stand_in(crictl.version, crictl.arch, extra)
             sums = build(spec, [args.toolchain, extra], out)
             print(f"mirror {out}: {len(sums)} artifacts for {mirror_url(spec)}", file=sys.stderr)
             print(json.dumps(sums, indent=2))

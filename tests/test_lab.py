@@ -154,12 +154,12 @@ def test_mirror_takes_each_artifact_from_the_first_root_that_built_it(tmp_path: 
 
 def test_mirror_build_names_every_missing_binary(tmp_path: Path) -> None:
     toolchain = fake_toolchain(tmp_path / "tc")
-    (toolchain / "crictl" / "v1.35.0" / "linux-amd64" / "crictl").unlink()
+    (toolchain / "crictl" / "v1.37.0" / "linux-amd64" / "crictl").unlink()
     shutil.rmtree(toolchain / "etcd")
     with pytest.raises(mirror.MirrorError) as err:
         mirror.build(lab_spec(), [toolchain], tmp_path / "m")
     text = str(err.value)
-    assert "crictl 1.35.0 (amd64) is not built" in text
+    assert "crictl 1.37.0 (amd64) is not built" in text
     assert "etcd 3.6.16 (amd64) is not built" in text
     assert not (tmp_path / "m" / "checksums.json").exists()
 

@@ -9,7 +9,7 @@ VERSIONS = {
     "etcd": "3.6.16",
     "containerd": "2.3.7",
     "cniPlugins": "1.9.1",
-    "crictl": "1.35.0",
+    "crictl": "1.37.0",
     "runc": "1.1.5",
 }
 BINARIES = {
@@ -32,7 +32,7 @@ FOLDER_VERSION = {
     "etcd": "3.6.16",
     "containerd": "2.3.7",
     "cni-plugins": "1.9.1",
-    "crictl": "1.35.0",
+    "crictl": "1.37.0",
     "runc": "1.1.5",
 }
 
