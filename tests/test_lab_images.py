@@ -427,9 +427,9 @@ def test_containerd_pulls_them_by_digest_over_plain_http_and_runs_them(
             if sock.exists():
                 break
             time.sleep(0.1)
-        for name, ref in pushed.items():
-            out = run(*ctr, "images", "pull", "--plain-http", "--platform", "linux/amd64", by_digest(ref))
-            assert "Completed pull" in out.stdout + out.stderr, name
+        for ref in pushed.values():
+            # (its exit status says it pulled; the progress text it prints is not stable output)
+            run(*ctr, "images", "pull", "--plain-http", "--platform", "linux/amd64", by_digest(ref))
         listed = run(*ctr, "images", "ls", "-q").stdout.split()
         assert sorted(listed) == sorted(by_digest(ref) for ref in pushed.values())
         checks = {
