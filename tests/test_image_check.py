@@ -120,3 +120,19 @@ def test_the_check_script_passes_shellcheck(tmp_path: Path) -> None:
     script.write_text(image_check.check_script("node-a"))
     result = subprocess.run(["shellcheck", "-s", "sh", str(script)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout
+
+
+def test_the_check_runs_on_the_first_kubelet_node_before_any_cni_or_addon_object() -> None:
+    from tests.harness.program import REPO, preset_config, run_preset
+
+    path = REPO / "stacks" / "Pulumi.s3-raspberrypi-crio-flannel.yaml"
+    raw, secret = preset_config(path)
+    spec, _ = load_spec(raw, "s3-raspberrypi-crio-flannel", frozenset(secret))
+    graph = run_preset(path)
+    first = spec.kubelet_nodes[0]
+    check = graph.named(f"{spec.cluster_name}-{first.name}-image-check")
+    assert check.inputs["connection"]["host"] == first.address
+    assert check.inputs["stdin"] == image_check.check_input(spec)
+    assert check.inputs["create"] == image_check.check_script(first.name)
+    daemonset = graph.named(f"{spec.cluster_name}-cni-daemonset-kube-flannel-ds")
+    assert check.urn in daemonset.dependencies
