@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.stacks import STACK, bench_config
-from tests.harness.program import Graph, run_program
+from mockrun.program import Graph, run_program
 
 HOST_STEP = "command:remote:Command"
 

@@ -4,7 +4,7 @@ A resource is keyed by its URN (type + parent chain + name): the engine diffs ex
 pairs, and a changed input is an update (or a replacement) on `pulumi up`. Inputs are compared
 as canonical JSON: key order inside maps does not count (the engine compares maps by key), list
 order does (a reordered list is a change the engine shows). Mock-made random material (keys,
-certificates, tokens) must come from the memoising mocks (tests/harness/mocks.py MEMO_ENABLED), so
+certificates, tokens) must come from the memoising mocks (mockrun/mocks.py MEMO_ENABLED), so
 that a difference is always one of OUR program's inputs.
 """
 
@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 
 class Recorded(Protocol):
-    """What the diff reads of a tests.harness.recorder.Registration."""
+    """What the diff reads of a mockrun.recorder.Registration."""
 
     type: str
     name: str

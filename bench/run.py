@@ -64,7 +64,7 @@ def measure_sizes(sizes: list[int], repeat: int = REPEAT) -> list[dict[str, Any]
 
 def _memoising_mocks() -> None:
     """Same type + name + inputs -> same key/certificate/token within this process."""
-    from tests.harness import mocks
+    from mockrun import mocks
 
     mocks.MEMO_ENABLED = True
 
@@ -113,8 +113,8 @@ def _quiet() -> Iterator[None]:
 
 
 def preset_nondeterminism() -> dict[str, Any]:
+    from mockrun.program import presets, run_preset
     from spec import SpecError
-    from tests.harness.program import presets, run_preset
 
     out: dict[str, Any] = {}
     for path in presets():

@@ -23,9 +23,9 @@ def lab_mirror_for_presets(tmp_path_factory: pytest.TempPathFactory) -> None:
     if os.environ.get("K8SFS_LAB_MIRROR_DIR"):
         return
     from lab import mirror
+    from mockrun.program import REPO, preset_config
     from spec import load_spec
     from tests.harness.lab_fakes import fake_toolchain
-    from tests.harness.program import REPO, preset_config
 
     raw, secret = preset_config(REPO / "Pulumi.dev.yaml")
     spec, _ = load_spec(raw, "dev", frozenset(secret))

@@ -8,9 +8,9 @@ import pulumi_kubernetes as k8s
 import pytest
 
 from components.addons import Addons, k8s_object, object_part
+from mockrun.program import Graph, run_function
 from render import addons as render
 from spec import ClusterSpec
-from tests.harness.program import Graph, run_function
 from tests.test_addons_render import golden_spec
 from tests.test_cni_render import spec_for
 

@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 
 from lab.mirror import with_mirror
+from mockrun.program import preset_config, presets
 from render import artifacts as a
 from spec import SpecError, load_spec
 from spec.checksums import CHECKSUMS
 from spec.model import BinariesSpec, ClusterSpec
-from tests.harness.program import preset_config, presets
 
 
 def _spec(**extra: object) -> ClusterSpec:

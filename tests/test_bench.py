@@ -12,9 +12,9 @@ from bench import run as bench_run
 from bench.critical_path import HOST_STEP, critical_path
 from bench.graph_diff import blast_radius, canonical, diff_graphs, owned_by
 from bench.stacks import bench_config, with_labels_changed, with_worker_added
+from mockrun import mocks
+from mockrun.program import run_program
 from spec import load_spec
-from tests.harness import mocks
-from tests.harness.program import run_program
 
 
 @dataclass

@@ -8,9 +8,9 @@ import pulumi_kubernetes as k8s
 import yaml
 
 from components.bootstrap import Bootstrap
+from mockrun.program import run_function
 from render import bootstrap as bs
 from render.pki_plan import APISERVER_KUBELET_CLIENT_CN, CSR_APPROVER_CN
-from tests.harness.program import run_function
 from tests.test_kubelet_components import CA_PEM, TOKEN_SECRET, fake_pki
 from tests.test_runtime_render import spec_of
 

@@ -13,9 +13,9 @@ import yaml
 
 import components.cni as cni_module
 from components.cni import Cni, ManifestFetchError, fetch_url
+from mockrun import k8s_mock
+from mockrun.program import Graph, run_function
 from spec import ClusterSpec
-from tests.harness import k8s_mock
-from tests.harness.program import Graph, run_function
 from tests.test_cni_render import MIRROR, POD, container, env, find, spec_for, strings
 
 CNI_TYPE = "k8s-from-scratch:index:Cni"

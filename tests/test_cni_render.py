@@ -8,12 +8,12 @@ from typing import Any
 import pytest
 import yaml
 
+from mockrun import k8s_mock
+from mockrun.program import TEST_SSH_KEY
 from render import cni as render_cni
 from render.cni import charts, flannel, manifests
 from render.cni.images import mirror_image, split_registry
 from spec import ClusterSpec, load_spec
-from tests.harness import k8s_mock
-from tests.harness.program import TEST_SSH_KEY
 
 POD = "10.42.0.0/16"  # not any CNI's default, so finding it proves it was carried
 MIRROR = "mirror.example:5000/k8s"

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
+from mockrun.program import TEST_SSH_KEY
 from spec import SpecError, load_spec
-from tests.harness.program import TEST_SSH_KEY
 from tests.test_cni_render import NODES
 
 

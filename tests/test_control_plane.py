@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+from mockrun.program import REPO, preset_config, presets, run_function
 from render import control_plane as cp
 from render import etcd
 from spec import defaults as d
 from spec import load_spec
 from spec.model import ClusterSpec
-from tests.harness.program import REPO, preset_config, presets, run_function
 
 GOLDEN = REPO / "tests" / "golden" / "control_plane"
 GOLDEN_PRESETS = ("s4-oraclelinux7-everything-systemd", "ha-calico")

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from mockrun import k8s_mock
+from mockrun.program import load_stack_file, presets
 from spec import defaults as d
-from tests.harness import k8s_mock
-from tests.harness.program import load_stack_file, presets
 from tests.harness.pulumi_cli import Stack, pulumi_cli
 
 pytestmark = pytest.mark.lab

@@ -363,7 +363,7 @@ def build_members(spec: ClusterSpec) -> list[object]:
 
 
 def test_etcd_member_graph_secrets_and_rolling_restart() -> None:
-    from tests.harness.program import run_function
+    from mockrun.program import run_function
 
     spec = _spec()
     graph = run_function(lambda: build_members(spec))
@@ -396,7 +396,7 @@ def test_etcd_member_graph_secrets_and_rolling_restart() -> None:
 def test_changed_cert_changes_only_the_hash_in_the_service_command() -> None:
     import re
 
-    from tests.harness.program import run_function
+    from mockrun.program import run_function
 
     spec = _spec()
     first = run_function(lambda: build_members(spec)).named("etcd-e1-service").inputs["create"]

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness.program import Graph, presets, run_preset
-from tests.harness.recorder import Registration
+from mockrun.program import Graph, presets, run_preset
+from mockrun.recorder import Registration
 
 PRESETS = presets()
 

@@ -11,11 +11,11 @@ import pytest
 
 from components.host import connection
 from components.host_prep import Host
+from mockrun.program import preset_config, presets, run_function
 from render import host_prep as h
 from render import systemd
 from spec import load_spec
 from spec.model import ClusterSpec
-from tests.harness.program import preset_config, presets, run_function
 
 TEMPLATES = Path(h.__file__).parent / "templates"
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from mockrun.program import TEST_SSH_KEY
 from render import image_check
 from spec import load_spec
-from tests.harness.program import TEST_SSH_KEY
 
 
 @pytest.mark.parametrize(
@@ -123,7 +123,7 @@ def test_the_check_script_passes_shellcheck(tmp_path: Path) -> None:
 
 
 def test_the_check_runs_on_the_first_kubelet_node_before_any_cni_or_addon_object() -> None:
-    from tests.harness.program import REPO, preset_config, run_preset
+    from mockrun.program import REPO, preset_config, run_preset
 
     path = REPO / "stacks" / "Pulumi.s3-raspberrypi-crio-flannel.yaml"
     raw, secret = preset_config(path)

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from mockrun.program import REPO
 from render import images
-from tests.harness.program import REPO
 
 
 def test_a_flannel_stack_behind_a_mirror_lists_every_image_it_pulls(

@@ -23,13 +23,13 @@ from components.bootstrap import Bootstrap
 from components.csr_approver import CsrApprover, NodeJoin
 from components.runtime import Runtime
 from components.worker_node import WorkerNode
+from mockrun.program import Graph, run_function
+from mockrun.recorder import Registration
 from render import csr_policy as cp
 from render import kube_proxy as kp
 from render import kubelet as kl
 from render import runtime as rt
 from spec.model import ClusterSpec
-from tests.harness.program import Graph, run_function
-from tests.harness.recorder import Registration
 from tests.test_kubelet_render import PRESETS, preset_spec
 
 CA_PEM = "-----BEGIN CERTIFICATE-----\nY2E=\n-----END CERTIFICATE-----\n"

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from mockrun.program import STACKS
 from render import kube_proxy as kp
 from render import kubelet as kl
 from render import runtime as rt
-from tests.harness.program import STACKS
 from tests.test_kubelet_render import preset_spec
 
 GOLDEN = Path(__file__).parent / "golden" / "worker"

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from mockrun.program import preset_config, presets
 from render import kubelet as kl
 from render import runtime as rt
 from spec import load_spec
 from spec.model import ClusterSpec, NodeSpec
-from tests.harness.program import preset_config, presets
 from tests.test_runtime_render import spec_of
 
 PRESETS = presets()  # the lab (Pulumi.dev.yaml) included

@@ -17,11 +17,11 @@ from pulumi_command import local
 
 from components.lab import Lab, lab_environment
 from lab import mirror
+from mockrun.program import REPO, Graph, run_function
 from render.artifacts import missing_checksums, node_artifacts
 from spec import SpecError, load_spec
 from spec.model import ClusterSpec
 from tests.harness.lab_fakes import VERSIONS, fake_toolchain
-from tests.harness.program import REPO, Graph, run_function
 
 LAB_SH = REPO / "lab" / "lab.sh"
 

@@ -40,12 +40,12 @@ import yaml
 from bench.graph_diff import owned_by
 from components.ssh import Target, run
 from lab import mirror
+from mockrun.program import REPO, preset_config, presets
 from render import addons, etcd, kubelet
 from render import control_plane as cp
 from render.cni.images import mirror_image
 from spec import ClusterSpec, load_spec
 from spec import defaults as d
-from tests.harness.program import REPO, preset_config, presets
 from tests.harness.pulumi_cli import Stack, pulumi_cli
 
 pytestmark = pytest.mark.lab

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness.program import REPO
+from mockrun.program import REPO
 
 pytestmark = pytest.mark.lab
 

@@ -20,10 +20,10 @@ from pathlib import Path
 import pytest
 
 from lab import mirror
+from mockrun.program import REPO
 from render.artifacts import etcd, install_script, remove_script
 from spec import load_spec
 from spec.model import BinariesSpec
-from tests.harness.program import REPO
 
 pytestmark = pytest.mark.lab
 

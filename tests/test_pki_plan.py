@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from mockrun.program import REPO
+from mockrun.tls_mock import ALLOWED_USES
 from render import pki_plan
 from spec.model import ClusterSpec
-from tests.harness.program import REPO
-from tests.harness.tls_mock import ALLOWED_USES
 from tests.test_pki_support import PRESETS, spec_of
 
 CLIENT = frozenset({"client_auth"})

@@ -9,9 +9,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from tests.harness import random_mock, tls_mock
-from tests.harness.mocks import RESOURCE_HANDLERS
-from tests.harness.tls_mock import ProviderError
+from mockrun import random_mock, tls_mock
+from mockrun.mocks import RESOURCE_HANDLERS
+from mockrun.tls_mock import ProviderError
 
 KEY = RESOURCE_HANDLERS["tls:index/privateKey:PrivateKey"]
 SELF = RESOURCE_HANDLERS["tls:index/selfSignedCert:SelfSignedCert"]

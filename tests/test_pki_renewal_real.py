@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness.program import REPO
+from mockrun.program import REPO
 from tests.harness.pulumi_cli import pulumi_cli
 
 pytestmark = pytest.mark.realtool

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.harness.recorder import Registration
+from mockrun.recorder import Registration
 from tests.test_pki_support import PRESET_IDS, Built, built
 
 

@@ -1,7 +1,7 @@
 """Shared by the tests/test_pki_*.py files: build a preset's Pki under the mocks, keep the values.
 
 No tests here. `built(preset)` runs `Pki("pki", spec)` once per preset (cached) through
-tests.harness.program.run_function with the faithful tls/random mocks and returns the recorded
+mockrun.program.run_function with the faithful tls/random mocks and returns the recorded
 graph plus every value the component exposes, resolved to plain strings.
 """
 
@@ -19,10 +19,10 @@ import pulumi
 import pytest
 
 from components.pki import CertKeyPair, Pki
+from mockrun.program import REPO, Graph, preset_config, presets, run_function
 from render import pki_plan
 from spec import load_spec
 from spec.model import ClusterSpec
-from tests.harness.program import REPO, Graph, preset_config, presets, run_function
 
 PRESETS = presets()
 PRESET_IDS = [p.name for p in PRESETS]

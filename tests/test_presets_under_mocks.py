@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from mockrun.program import load_stack_file, preset_config, presets, run_preset
 from spec import SpecError, load_spec
-from tests.harness.program import load_stack_file, preset_config, presets, run_preset
 
 PRESETS = presets()
 

@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 import yaml
 
+from mockrun.program import TEST_SSH_KEY
 from render import runtime as rt
 from spec import load_spec
 from spec.model import ClusterSpec
-from tests.harness.program import TEST_SSH_KEY
 
 BASE: dict[str, Any] = {
     "ssh": {"privateKey": TEST_SSH_KEY},

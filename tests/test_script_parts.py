@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from mockrun.program import presets, run_preset
 from render.script_parts import Part, run_parts
-from tests.harness.program import presets, run_preset
 
 STRICT = "#!/bin/sh\nset -eu\n"
 

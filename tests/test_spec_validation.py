@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
+from mockrun.program import TEST_SSH_KEY, run_program
 from spec import SpecError, load_spec
 from spec.parse import parse
-from tests.harness.program import TEST_SSH_KEY, run_program
 
 
 def base() -> dict[str, Any]:
@@ -538,7 +538,7 @@ def test_invalid_config_registers_no_resource(
         run_program(copy.deepcopy(cfg), "test", set(secret))
     assert path in str(err.value)
     # run_program raises from inside the program: nothing was registered before validation.
-    from tests.harness import program
+    from mockrun import program
 
     assert program.LAST_MONITOR is not None and program.LAST_MONITOR.registrations == []
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from lab import mirror
-from tests.harness.program import REPO
+from mockrun.program import REPO
 
 PASSPHRASE = "k8s-from-scratch-e2e"
 

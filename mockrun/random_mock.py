@@ -14,8 +14,8 @@ import secrets
 import string
 from typing import Any
 
-from tests.harness.mocks import resource_handler
-from tests.harness.tls_mock import ProviderError
+from mockrun.mocks import resource_handler
+from mockrun.tls_mock import ProviderError
 
 DEFAULT_SPECIAL = "!@#$%&*()-_=+[]{}<>:?"
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pulumi
 
-from tests.harness.recorder import unwrap
+from mockrun.recorder import unwrap
 
 ResourceHandler = Callable[[str, dict[str, Any]], tuple[str, dict[str, Any]]]
 CallHandler = Callable[[dict[str, Any]], dict[str, Any]]

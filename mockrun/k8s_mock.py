@@ -16,7 +16,7 @@ import re
 from typing import Any
 
 from components import cni as cni_component
-from tests.harness.mocks import resource_handler
+from mockrun.mocks import resource_handler
 
 CANAL_URL = re.compile(
     r"^https://raw\.githubusercontent\.com/projectcalico/calico/v([0-9.]+)/manifests/canal\.yaml$"

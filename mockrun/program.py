@@ -13,12 +13,12 @@ from pulumi.runtime import config as runtime_config
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
+from mockrun import k8s_mock, random_mock, tls_mock  # noqa: F401  (register the provider mock handlers)
+from mockrun.mocks import DispatchMocks
+from mockrun.recorder import RecordingMonitor, Registration
 from spec.defaults import PROJECT
-from tests.harness import k8s_mock, random_mock, tls_mock  # noqa: F401  (register the provider mock handlers)
-from tests.harness.mocks import DispatchMocks
-from tests.harness.recorder import RecordingMonitor, Registration
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 STACKS = REPO / "stacks"
 
 
