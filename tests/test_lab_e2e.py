@@ -347,9 +347,13 @@ def test_our_typed_objects_are_accepted_by_the_api_server_for_every_preset(lab: 
 # --- the data plane (issue 14): pods run, DNS answers, traffic crosses nodes -----------------------
 
 DATAPLANE_NS = "e2e-dataplane"
+
+
 # A new Service's endpoints reach kube-proxy after the Service (seconds, more on a busy machine):
-# retry for up to a minute.
-CURL = "curl -sS -m 5 --retry 60 --retry-delay 1 --retry-all-errors"
+# retry for up to a minute, and say the error only if the last try failed too.
+def _curl(url: str) -> str:
+    retry = "--retry 60 --retry-delay 1 --retry-all-errors"
+    return f"curl -sS -m 5 {retry} {url} 2>/tmp/curl.err || cat /tmp/curl.err"
 
 
 def _agnhost(lab: Lab) -> str:
@@ -441,14 +445,14 @@ def test_dns_pods_services_and_node_ports_work_across_nodes(lab: Lab) -> None:
             "probe",
             client_node.name,
             f"dig +short +time=3 +tries=3 kubernetes.default.svc.{domain}; "
-            f"{CURL} http://{pod_ip}:8080/hostname; echo; "
-            f"{CURL} http://echo.{DATAPLANE_NS}.svc.{domain}/hostname; echo",
+            f"{_curl(f'http://{pod_ip}:8080/hostname')}; echo; "
+            f"{_curl(f'http://echo.{DATAPLANE_NS}.svc.{domain}/hostname')}; echo",
         ).split()
         # DNS from a pod, pod to pod across two nodes, pod to a Service through kube-proxy.
         assert out == [lab.spec.network.api_service_ip, pod_name, pod_name], out
         # A NodePort answers on a node that does not run the pod, asked from a third host.
         asker = lab.spec.control_plane_nodes[0].name
-        answer = lab.ssh(asker, f"{CURL} http://{client_node.internal_address}:{node_port}/hostname")
+        answer = lab.ssh(asker, _curl(f"http://{client_node.internal_address}:{node_port}/hostname"))
         assert answer.strip() == pod_name
     finally:
         lab.kubectl("delete", "namespace", DATAPLANE_NS, "--wait=false", check=False)
