@@ -87,7 +87,8 @@ def _targets(urns: Sequence[str]) -> list[str]:
     return [arg for urn in urns for arg in ("--target", urn)]
 
 
-def _events(stdout: str) -> list[dict[str, Any]]:
+def engine_events(stdout: str) -> list[dict[str, Any]]:
+    """The engine events `--json` streams (one JSON object a line; anything else is skipped)."""
     out = []
     for line in stdout.splitlines():
         try:
@@ -140,7 +141,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     rest = pulumi.run("refresh", "--yes", "--skip-preview", "--json")
     if rest.returncode != 0:
-        failures = failed_resources(_events(rest.stdout))
+        failures = failed_resources(engine_events(rest.stdout))
         for urn, message in sorted(failures.items()):
             print(f"not refreshed: {urn.rsplit('::', 1)[-1]}: {message}")
         if not failures:

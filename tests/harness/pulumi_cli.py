@@ -20,6 +20,7 @@ from typing import Any
 
 from lab import mirror
 from mockrun.program import REPO
+from scripts.repair_hosts import engine_events
 
 PASSPHRASE = "k8s-from-scratch-e2e"
 
@@ -59,13 +60,8 @@ class Events:
 
     @staticmethod
     def parse(text: str) -> Events:
-        out = []
-        for line in text.splitlines():
-            try:
-                out.append(json.loads(line))
-            except ValueError:
-                continue  # a line cut short (read while the engine writes) or not an event
-        return Events([e for e in out if isinstance(e, dict)])
+        # (a line cut short, read while the engine writes, is skipped like any non-event)
+        return Events(engine_events(text))
 
     @staticmethod
     def read(path: Path) -> Events:

@@ -1,0 +1,47 @@
+"""The repair command's reading of state and engine events (scripts/repair_hosts.py); the command
+itself runs against the real engine in the lab tier (tests/test_lab_e2e.py)."""
+
+from __future__ import annotations
+
+import json
+
+from scripts import repair_hosts
+
+GUARD = "pulumi-python:dynamic/k8sfs:DriftGuard"
+
+
+def test_guards_are_found_by_type_with_what_they_expect_and_what_was_read() -> None:
+    export = {
+        "deployment": {
+            "resources": [
+                {
+                    "urn": "urn:pulumi:s::p::k8s-from-scratch:index:Cluster::c",
+                    "type": "k8s-from-scratch:index:Cluster",
+                },
+                {
+                    "urn": f"urn:pulumi:s::p::k8s-from-scratch:index:Cluster${GUARD}::c-w1-drift-guard",
+                    "type": GUARD,
+                    "inputs": {"files": [1]},
+                    "outputs": {"files": [2]},
+                },
+            ]
+        }
+    }
+    (guard,) = repair_hosts.guards(export)
+    assert guard.name == "c-w1-drift-guard"
+    assert (guard.inputs, guard.outputs) == ({"files": [1]}, {"files": [2]})
+    assert repair_hosts.guards({}) == []
+
+
+def test_failed_resources_take_the_first_error_of_each_resource_on_one_line() -> None:
+    lines = [
+        {"diagnosticEvent": {"severity": "info", "urn": "urn::a", "message": "fine"}},
+        {"diagnosticEvent": {"severity": "error", "urn": "urn::a", "message": "Preview failed:\n  timeout"}},
+        {"diagnosticEvent": {"severity": "error", "urn": "urn::a", "message": "second"}},
+        {"diagnosticEvent": {"severity": "error", "message": "no resource"}},
+        {"resOutputsEvent": {"metadata": {"op": "same", "urn": "urn::b"}}},
+    ]
+    stdout = "\n".join(json.dumps(e) for e in lines) + "\nnot json\n"
+    events = repair_hosts.engine_events(stdout)
+    assert len(events) == len(lines)
+    assert repair_hosts.failed_resources(events) == {"urn::a": "Preview failed: timeout"}
