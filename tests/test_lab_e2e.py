@@ -546,7 +546,9 @@ def test_drift_is_found_and_repaired_while_the_api_is_down(lab: Lab) -> None:
     assert _started(lab, kubelet_node, "kube-proxy.service") == proxy_before, "kube-proxy was restarted"
     assert _started(lab, apiserver_node, "containerd.service") == runtime_before, "containerd restarted"
     assert {n: _started(lab, n, etcd.UNIT) for n in other_etcd} == other_etcd, "another etcd restarted"
-    # And the stack is clean again, as the scheduled CI check sees it.
+    # And the stack is clean again, as the scheduled CI check sees it, once the workloads the outage
+    # disturbed are back (until then the provider's refresh rightly calls them unhealthy).
+    _wait_workloads(lab)
     lab.stack.engine("preview", "--refresh", "--expect-no-changes", label="preview --refresh (clean)")
 
 
@@ -556,6 +558,21 @@ def _wait_ready(lab: Lab) -> None:
             return
         time.sleep(2)
     raise AssertionError("the API server did not come back")
+
+
+def _wait_workloads(lab: Lab) -> None:
+    """Every DaemonSet and Deployment in the cluster rolled out again."""
+    listed = lab.kubectl(
+        "get",
+        "daemonsets,deployments",
+        "-A",
+        "-o",
+        "jsonpath={range .items[*]}{.kind}/{.metadata.name} {.metadata.namespace}{'\\n'}{end}",
+    )
+    for line in listed.split("\n"):
+        if line.strip():
+            name, namespace = line.split()
+            lab.kubectl("rollout", "status", "-n", namespace, name.lower(), "--timeout=110s")
 
 
 # --- growing and giving back -----------------------------------------------------------------------
