@@ -18,16 +18,16 @@ import pulumi_random as random
 import pulumi_tls as tls
 
 from components import type_token
-from render import pki_plan
+from render import control_plane, pki_plan
 from render.kubeconfig import render_kubeconfig
 from spec.model import ClusterSpec, PkiSpec
 
-LOCAL_API_SERVER = "https://127.0.0.1:6443"
 BOOTSTRAP_USER = "kubelet-bootstrap"
+Clock = Callable[[], datetime]
 
 
-def _now() -> datetime:
-    """The clock the renewal trigger reads; tests replace it."""
+def utc_now() -> datetime:
+    """The clock the renewal triggers read unless a caller passes another (tests move it)."""
     return datetime.now(UTC)
 
 
@@ -95,9 +95,16 @@ class Pki(pulumi.ComponentResource):
     csr_approver_kubeconfig: pulumi.Output[str]
     expiries: pulumi.Output[dict[str, str]]
 
-    def __init__(self, name: str, spec: ClusterSpec, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        spec: ClusterSpec,
+        opts: pulumi.ResourceOptions | None = None,
+        clock: Clock = utc_now,
+    ) -> None:
         super().__init__(type_token("Pki"), name, None, opts)
         self._name = name
+        self._clock = clock
         self._key_args = _key_args(spec.pki)
         self.plan = pki_plan.plan(spec)
 
@@ -171,13 +178,13 @@ class Pki(pulumi.ComponentResource):
         cluster = spec.cluster_name
         public = spec.api_endpoint.url
         self.admin_kubeconfig = self._kubeconfig(cluster, public, pki_plan.ADMIN_CN, self.admin)
-        # Each control plane's controller-manager and scheduler talk to their local apiserver.
+        # Each control plane's controller-manager and scheduler talk to their local apiserver,
+        # on the port it binds (apiEndpoint's when that names a control plane).
+        local = control_plane.local_api_url(spec)
         self.controller_manager_kubeconfig = self._kubeconfig(
-            cluster, LOCAL_API_SERVER, pki_plan.CONTROLLER_MANAGER_CN, self.controller_manager
+            cluster, local, pki_plan.CONTROLLER_MANAGER_CN, self.controller_manager
         )
-        self.scheduler_kubeconfig = self._kubeconfig(
-            cluster, LOCAL_API_SERVER, pki_plan.SCHEDULER_CN, self.scheduler
-        )
+        self.scheduler_kubeconfig = self._kubeconfig(cluster, local, pki_plan.SCHEDULER_CN, self.scheduler)
         self.kube_proxy_kubeconfig = self._kubeconfig(
             cluster, public, pki_plan.KUBE_PROXY_CN, self.kube_proxy
         )
@@ -260,7 +267,7 @@ class Pki(pulumi.ComponentResource):
                 parent=self,
                 # Re-issue at the start of each renewal period, whether or not the provider's own
                 # early-renewal check fires (pulumi-tls#39; docs/pki.md "Renewal").
-                replacement_trigger=renewal_trigger(issuer.cert.validity_start_time, cert, _now_clock()),
+                replacement_trigger=renewal_trigger(issuer.cert.validity_start_time, cert, self._clock),
             ),
         )
         return _Issued(CertKeyPair(signed.cert_pem, key.private_key_pem), signed)
@@ -272,8 +279,3 @@ class Pki(pulumi.ComponentResource):
             )
         )
         return pulumi.Output.secret(rendered)
-
-
-def _now_clock() -> Callable[[], datetime]:
-    """Late-bound, so a test that replaces `_now` affects components built afterwards."""
-    return lambda: _now()

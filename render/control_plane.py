@@ -327,10 +327,15 @@ def flag_lines(flags: tuple[tuple[str, str], ...]) -> str:
     return "".join(f"--{k}={v}\n" for k, v in flags)
 
 
+def local_api_url(spec: ClusterSpec) -> str:
+    """The node's own kube-apiserver, as its controller-manager, scheduler and checks reach it."""
+    return f"https://127.0.0.1:{api_server_port(spec)}"
+
+
 def apiserver_health_check(spec: ClusterSpec) -> str:
     """/livez and /readyz over TLS, authenticated: anonymous auth is off, so the check presents
     the apiserver-kubelet-client certificate (any authenticated user may read them)."""
-    base = f"https://127.0.0.1:{api_server_port(spec)}"
+    base = local_api_url(spec)
     curl = f"curl -sS --max-time 5 --cacert {CA_CRT} --cert {KUBELET_CLIENT_CRT} --key {KUBELET_CLIENT_KEY}"
     return f"{curl} {base}/livez >/dev/null && {curl} {base}/readyz 2>/dev/null | grep -qx ok"
 

@@ -21,7 +21,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-import components.pki as pki_module
+from mockrun.program import REPO
+from render import control_plane as cp_render
 from render import pki_plan
 from tests.test_pki_support import PRESET_IDS, Built, build, built, built_rsa, openssl, spec_of
 
@@ -301,7 +302,7 @@ def test_leaves_carry_a_renewal_trigger_and_cas_do_not() -> None:
         assert trigger == (None if plan[cert].is_ca else "renewal-0"), name
 
 
-def test_the_trigger_moves_when_the_renewal_window_opens(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_trigger_moves_when_the_renewal_window_opens() -> None:
     spec = spec_of(Path(__file__).resolve().parents[1] / "stacks" / "Pulumi.ha-calico.yaml")
     p = spec.pki
     opens = timedelta(days=p.cert_validity_days - p.renew_before_days)
@@ -309,8 +310,8 @@ def test_the_trigger_moves_when_the_renewal_window_opens(monkeypatch: pytest.Mon
         (opens - timedelta(hours=1), "renewal-0"),
         (opens + timedelta(hours=1), "renewal-1"),
     ):
-        monkeypatch.setattr(pki_module, "_now", lambda shift=shift: datetime.now(UTC) + shift)
-        leaf_triggers = {n: t for n, t in triggers(build(spec)).items() if t is not None}
+        moved = build(spec, clock=lambda shift=shift: datetime.now(UTC) + shift)
+        leaf_triggers = {n: t for n, t in triggers(moved).items() if t is not None}
         assert leaf_triggers and set(leaf_triggers.values()) == {expected}
 
 
@@ -337,3 +338,15 @@ def test_two_evaluations_give_identical_inputs() -> None:
     assert first == second
     key_inputs = first["pki-admin-key"]["inputs"]
     assert key_inputs == {"algorithm": "ECDSA", "ecdsaCurve": "P256"}  # never the provider's P224
+
+
+def test_local_kubeconfigs_follow_the_apiserver_port_of_a_single_control_plane() -> None:
+    """apiEndpoint naming the only control plane on 7443: kube-apiserver binds 7443, so its
+    controller-manager and scheduler must dial 7443 too (they once kept 6443)."""
+    path = REPO / "stacks" / "Pulumi.s5-no-cni.yaml"
+    spec = spec_of(path, {"apiEndpoint": "172.18.0.2:7443"})
+    node = spec.control_plane_nodes[0]
+    assert "--secure-port=7443" in cp_render.unit_texts(spec, node)[cp_render.APISERVER]
+    b = build(spec)
+    for name in ("controller-manager", "scheduler"):
+        assert kubeconfig(b, name)["server"] == "https://127.0.0.1:7443", name

@@ -18,7 +18,7 @@ from typing import Any
 import pulumi
 import pytest
 
-from components.pki import CertKeyPair, Pki
+from components.pki import CertKeyPair, Clock, Pki, utc_now
 from mockrun.program import REPO, Graph, preset_config, presets, run_function
 from render import pki_plan
 from spec import load_spec
@@ -87,7 +87,7 @@ def cert_pairs(pki: Pki) -> dict[str, CertKeyPair]:
     return pairs
 
 
-def build(spec: ClusterSpec) -> Built:
+def build(spec: ClusterSpec, clock: Clock = utc_now) -> Built:
     certs: dict[str, tuple[str, str]] = {}
     kubeconfigs: dict[str, str] = {}
     values: dict[str, Any] = {}
@@ -99,7 +99,7 @@ def build(spec: ClusterSpec) -> Built:
         return store
 
     def program() -> None:
-        pki = Pki("pki", spec)
+        pki = Pki("pki", spec, clock=clock)
         for name, pair in cert_pairs(pki).items():
             pulumi.Output.all(pair.cert_pem, pair.key_pem).apply(keep(certs, name))
         for name, attr in KUBECONFIG_ATTRS.items():
