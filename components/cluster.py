@@ -16,7 +16,7 @@ import pulumi_kubernetes as k8s
 from components import type_token
 from components.addons import Addons
 from components.bootstrap import Bootstrap
-from components.cni import Cni
+from components.cni import Cni, Fetcher, fetch_url
 from components.control_plane import ControlPlane
 from components.csr_approver import CsrApprover, NodeJoin
 from components.drift_guard import DriftGuard
@@ -24,7 +24,7 @@ from components.etcd_member import EtcdMember
 from components.host import connection
 from components.host_prep import Host
 from components.lab import Lab
-from components.pki import Pki
+from components.pki import Clock, Pki, utc_now
 from components.runtime import Runtime
 from components.steps import Ledger, script_step, start_ledger
 from components.worker_node import WorkerNode
@@ -38,7 +38,11 @@ class Cluster(pulumi.ComponentResource):
         name: str,
         spec: ClusterSpec,
         opts: pulumi.ResourceOptions | None = None,
+        clock: Clock = utc_now,
+        fetch: Fetcher = fetch_url,
     ) -> None:
+        """`clock` dates certificate renewals and `fetch` reads CNI release manifests: the real
+        ones unless a caller (the mocks, a test) passes its own."""
         # Before any resource: a binary without a pinned checksum is never installed.
         artifacts.require_checksums(spec)
         super().__init__(type_token("Cluster"), name, None, opts)
@@ -53,7 +57,7 @@ class Cluster(pulumi.ComponentResource):
         private_key = self.lab.private_key if self.lab else None
         hosts_ready = self.lab.hosts_ready if self.lab else []
 
-        self.pki = Pki(f"{name}-pki", spec, opts=child)
+        self.pki = Pki(f"{name}-pki", spec, opts=child, clock=clock)
 
         host_opts = pulumi.ResourceOptions(parent=self, depends_on=hosts_ready)
         self.hosts = {
@@ -157,6 +161,7 @@ class Cluster(pulumi.ComponentResource):
             spec,
             self.provider,
             pulumi.ResourceOptions(parent=self, depends_on=[*self.join.ready, self.image_check]),
+            fetch=fetch,
         )
         self.addons = Addons(
             f"{name}-addons", spec, self.provider, pulumi.ResourceOptions(parent=self, depends_on=[self.cni])

@@ -49,20 +49,10 @@ def fetch_url(url: str) -> str:
         ) from err
 
 
-_fetcher: Fetcher = fetch_url
-
-
-def set_manifest_fetcher(fetcher: Fetcher) -> Fetcher:
-    """Replaces how manifests are fetched (the test harness serves them offline); returns the
-    previous fetcher so it can be restored."""
-    global _fetcher
-    previous, _fetcher = _fetcher, fetcher
-    return previous
-
-
 class Cni(pulumi.ComponentResource):
     """The chosen CNI's objects. Attributes: `plan` (render.cni.CniPlan), `notice` (text the
-    stack should export as `cniNotice`, or None), `resources` (what to depend on)."""
+    stack should export as `cniNotice`, or None), `resources` (what to depend on). `fetch` reads
+    a release manifest by URL (the mocks serve them offline)."""
 
     def __init__(
         self,
@@ -70,11 +60,12 @@ class Cni(pulumi.ComponentResource):
         spec: ClusterSpec,
         provider: k8s.Provider,
         opts: pulumi.ResourceOptions | None = None,
+        fetch: Fetcher = fetch_url,
     ) -> None:
         plan = render_cni.plan(spec)
         # Fetch and adapt before registering anything: a missing or changed manifest is an error
         # of this run, not a half-applied CNI.
-        objects = manifests.manifest_objects(spec, _fetcher(plan.manifest_url)) if plan.manifest_url else []
+        objects = manifests.manifest_objects(spec, fetch(plan.manifest_url)) if plan.manifest_url else []
         super().__init__(type_token("Cni"), name, None, opts)
         self.spec = spec
         self.plan = plan

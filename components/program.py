@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import gc
+from collections.abc import Callable
+from typing import Any
 
 import pulumi
 
 from components.cluster import Cluster
+from components.cni import Fetcher, fetch_url
 from components.stack_config import read_raw_config
 from lab.mirror import with_mirror
 from spec import load_spec
@@ -20,7 +23,9 @@ def tune_gc() -> None:
     gc.set_threshold(100_000, 20, 100)
 
 
-def main() -> None:
+def main(fetch: Fetcher = fetch_url, export: Callable[[str, Any], None] = pulumi.export) -> None:
+    """The entry point's program; the mocks pass an offline `fetch` and an `export` that keeps
+    what the stack exports."""
     raw, secret_keys = read_raw_config()
     # Raises SpecError listing every problem before a single resource is registered.
     spec, warnings = load_spec(raw, pulumi.get_stack(), secret_keys)
@@ -29,14 +34,14 @@ def main() -> None:
     # The lab serves binaries we built: its mirror's URL and checksums replace upstream's (no-op
     # unless lab.enabled; a SpecError before any resource if the mirror was not built).
     spec = with_mirror(spec)
-    cluster = Cluster(spec.cluster_name, spec)
-    pulumi.export("clusterName", spec.cluster_name)
-    pulumi.export("kubernetesVersion", spec.kubernetes_version)
-    pulumi.export("apiEndpoint", spec.api_endpoint.url)
-    pulumi.export("nodes", cluster.node_names)
-    pulumi.export("adminKubeconfig", cluster.pki.admin_kubeconfig)  # secret
-    pulumi.export("certificateExpiries", cluster.pki.expiries)
+    cluster = Cluster(spec.cluster_name, spec, fetch=fetch)
+    export("clusterName", spec.cluster_name)
+    export("kubernetesVersion", spec.kubernetes_version)
+    export("apiEndpoint", spec.api_endpoint.url)
+    export("nodes", cluster.node_names)
+    export("adminKubeconfig", cluster.pki.admin_kubeconfig)  # secret
+    export("certificateExpiries", cluster.pki.expiries)
     # Per image, whether its registry holds it (render/image_check.py), as the check printed it.
-    pulumi.export("images", cluster.image_check.stdout.apply(lambda out: out.strip().splitlines()))
+    export("images", cluster.image_check.stdout.apply(lambda out: out.strip().splitlines()))
     if cluster.cni.notice:
-        pulumi.export("cniNotice", cluster.cni.notice)
+        export("cniNotice", cluster.cni.notice)

@@ -174,9 +174,6 @@ def offline_fetch(url: str) -> str:
     raise cni_component.ManifestFetchError(f"no network under the mocks: nothing serves {url}")
 
 
-cni_component.set_manifest_fetcher(offline_fetch)
-
-
 def _require(ok: bool, message: str) -> None:
     if not ok:
         raise ValueError(message)

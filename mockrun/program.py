@@ -93,11 +93,7 @@ def run_program(raw: dict[str, Any], stack: str = "test", secret_keys: set[str] 
 
     from components import program
 
-    program.pulumi.export = capture
-    try:
-        _sync_await(run_pulumi_func(program.main))
-    finally:
-        program.pulumi.export = original_export
+    _sync_await(run_pulumi_func(lambda: program.main(fetch=k8s_mock.offline_fetch, export=capture)))
     return Graph(monitor.registrations, exports)
 
 

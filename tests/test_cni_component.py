@@ -25,7 +25,7 @@ RELEASE = "kubernetes:helm.sh/v3:Release"
 def run(spec: ClusterSpec) -> Graph:
     def program() -> None:
         provider = k8s.Provider("k8s", kubeconfig="apiVersion: v1\nkind: Config\n")
-        Cni("cni", spec, provider)
+        Cni("cni", spec, provider, fetch=k8s_mock.offline_fetch)
 
     return run_function(program)
 
