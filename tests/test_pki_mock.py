@@ -8,6 +8,7 @@ peers will. Kubeconfigs, tokens and keys are parsed and matched to the certifica
 from __future__ import annotations
 
 import base64
+import functools
 import ipaddress
 import re
 from datetime import UTC, datetime, timedelta
@@ -302,6 +303,10 @@ def test_leaves_carry_a_renewal_trigger_and_cas_do_not() -> None:
         assert trigger == (None if plan[cert].is_ca else "renewal-0"), name
 
 
+def shifted_now(shift: timedelta) -> datetime:
+    return datetime.now(UTC) + shift
+
+
 def test_the_trigger_moves_when_the_renewal_window_opens() -> None:
     spec = spec_of(Path(__file__).resolve().parents[1] / "stacks" / "Pulumi.ha-calico.yaml")
     p = spec.pki
@@ -310,7 +315,7 @@ def test_the_trigger_moves_when_the_renewal_window_opens() -> None:
         (opens - timedelta(hours=1), "renewal-0"),
         (opens + timedelta(hours=1), "renewal-1"),
     ):
-        moved = build(spec, clock=lambda shift=shift: datetime.now(UTC) + shift)
+        moved = build(spec, clock=functools.partial(shifted_now, shift))
         leaf_triggers = {n: t for n, t in triggers(moved).items() if t is not None}
         assert leaf_triggers and set(leaf_triggers.values()) == {expected}
 
