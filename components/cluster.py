@@ -21,12 +21,11 @@ from components.control_plane import ControlPlane
 from components.csr_approver import CsrApprover, NodeJoin
 from components.drift_guard import DriftGuard
 from components.etcd_member import EtcdMember
-from components.host import connection
-from components.host_prep import Host
+from components.host import Host, connection
 from components.lab import Lab
 from components.pki import Clock, Pki, utc_now
 from components.runtime import Runtime
-from components.steps import Ledger, script_step, start_ledger
+from components.steps import script_step
 from components.worker_node import WorkerNode
 from render import artifacts, drift_rules, image_check
 from spec.model import ClusterSpec, NodeSpec
@@ -49,9 +48,6 @@ class Cluster(pulumi.ComponentResource):
         self.spec = spec
         self.node_names = [n.name for n in spec.nodes]
         child = pulumi.ResourceOptions(parent=self)
-        # Every host step created below is noted per host, for that host's DriftGuard.
-        ledger = start_ledger()
-
         # A lab stack makes its own hosts (and their SSH key) before anything connects to them.
         self.lab = Lab(f"{name}-lab", spec, opts=child) if spec.lab.enabled else None
         private_key = self.lab.private_key if self.lab else None
@@ -150,7 +146,7 @@ class Cluster(pulumi.ComponentResource):
         first = spec.kubelet_nodes[0]
         self.image_check = script_step(
             f"{name}-{first.name}-image-check",
-            self.hosts[first.name].connection,
+            self.hosts[first.name].steps,
             image_check.check_script(first.name),
             "true",  # it only reads: nothing to undo
             pulumi.ResourceOptions(parent=self, depends_on=[self.hosts[first.name], *hosts_ready]),
@@ -168,7 +164,7 @@ class Cluster(pulumi.ComponentResource):
         )
 
         # Last on each host: the guard that `pulumi refresh` reads back to find drift.
-        self.drift_guards = [self._guard(name, n, ledger) for n in spec.nodes]
+        self.drift_guards = [self._guard(name, n) for n in spec.nodes]
 
         self.register_outputs(
             {
@@ -179,19 +175,18 @@ class Cluster(pulumi.ComponentResource):
             }
         )
 
-    def _guard(self, name: str, node: NodeSpec, ledger: Ledger) -> DriftGuard:
-        host = self.hosts[node.name]
-        address = str(host.connection.host)
-        files = [f for _step, f in ledger.files.get(address, [])]
+    def _guard(self, name: str, node: NodeSpec) -> DriftGuard:
+        """Every step on the host noted what it put there (components.steps.HostSteps)."""
+        steps = self.hosts[node.name].steps
         return DriftGuard(
             f"{name}-{node.name}-drift-guard",
-            host.connection,
-            files,
+            steps.connection,
+            steps.files,
             drift_rules.expected_units(self.spec, node),
             [
                 (a.name, artifacts.install_script(self.spec, a))
                 for a in artifacts.node_artifacts(self.spec, node)
             ],
-            after=ledger.steps.get(address, []),
+            after=steps.created,
             opts=pulumi.ResourceOptions(parent=self),
         )

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
-from typing import Any
+from typing import Protocol
 
 import pulumi
 
 from components import type_token
-from components.steps import ManagedFile, content_hash, files_step, script_step
+from components.host import PreparedHost
+from components.pki import CertKeyPair
+from components.steps import ManagedFile, files_step, script_step, service_step
 from render import artifacts, systemd
 from render import control_plane as cp
 from render.host_files import FileMeta
@@ -20,7 +21,36 @@ def _meta(path: str, mode: str = "0600") -> FileMeta:
     return FileMeta(path, mode, cp.USER, cp.USER)
 
 
-def _files(spec: ClusterSpec, node: NodeSpec, pki: Any) -> dict[str, list[ManagedFile]]:
+class ControlPlanePki(Protocol):
+    """What the three services read (components.pki.Pki has it)."""
+
+    @property
+    def ca(self) -> CertKeyPair: ...
+    @property
+    def front_proxy_ca(self) -> CertKeyPair: ...
+    @property
+    def etcd_ca(self) -> CertKeyPair: ...
+    @property
+    def apiserver(self) -> CertKeyPair: ...
+    @property
+    def apiserver_kubelet_client(self) -> CertKeyPair: ...
+    @property
+    def apiserver_etcd_client(self) -> CertKeyPair: ...
+    @property
+    def front_proxy_client(self) -> CertKeyPair: ...
+    @property
+    def service_account_key_pem(self) -> pulumi.Output[str]: ...
+    @property
+    def service_account_public_pem(self) -> pulumi.Output[str]: ...
+    @property
+    def encryption_key(self) -> pulumi.Output[str]: ...
+    @property
+    def controller_manager_kubeconfig(self) -> pulumi.Output[str]: ...
+    @property
+    def scheduler_kubeconfig(self) -> pulumi.Output[str]: ...
+
+
+def _files(spec: ClusterSpec, node: NodeSpec, pki: ControlPlanePki) -> dict[str, list[ManagedFile]]:
     """Files per service that reads them (shared ones listed under each reader)."""
     units = cp.unit_texts(spec, node)
     ca = ManagedFile(_meta(cp.CA_CRT, "0644"), pki.ca.cert_pem)
@@ -77,17 +107,16 @@ class ControlPlane(pulumi.ComponentResource):
         name: str,
         spec: ClusterSpec,
         node: NodeSpec,
-        host: Any,
-        pki: Any,
+        host: PreparedHost,
+        pki: ControlPlanePki,
         etcd_ready: Sequence[pulumi.Resource],
         opts: pulumi.ResourceOptions | None = None,
         restart_after: Sequence[pulumi.Resource] = (),
     ) -> None:
         super().__init__(type_token("ControlPlane"), name, None, opts)
-        conn = host.connection
         user = script_step(
             f"{name}-user",
-            conn,
+            host.steps,
             create=cp.user_script(),
             delete=cp.remove_user_script(),
             # Binaries and OS settings first.
@@ -100,30 +129,25 @@ class ControlPlane(pulumi.ComponentResource):
                 bundle.setdefault(f.meta.path, f)
         written = files_step(
             f"{name}-files",
-            conn,
+            host.steps,
             list(bundle.values()),
             # Owned by the kube user, which the user step creates.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[user]),
             dirs=(f"{cp.PKI}/etcd", cp.PKI),
         )
         server = next(a for a in artifacts.node_artifacts(spec, node) if a.name == "kubernetes-server")
-        binary_sum = artifacts.checksum(spec, server) or ""
-
-        def restart_hash(files: list[ManagedFile]) -> pulumi.Output[str]:
-            # Changed files or binaries change this -> an update that restarts the service.
-            return content_hash(files).apply(
-                lambda h: hashlib.sha256(f"{h}\n{binary_sum}".encode()).hexdigest()
-            )
 
         def service(part: str, unit: str, check: str, deps: Sequence[pulumi.Resource]) -> pulumi.Resource:
-            return script_step(
+            return service_step(
                 f"{name}-{part}",
-                conn,
-                create=restart_hash(per_service[unit]).apply(
-                    lambda h: systemd.service_script(f"{unit}.service", h, check=check)
-                ),
-                delete=systemd.stop_script(f"{unit}.service"),
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[written, user, *deps]),
+                host.steps,
+                per_service[unit],
+                service=lambda h: systemd.service_script(f"{unit}.service", h, check=check),
+                stop=systemd.stop_script(f"{unit}.service"),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[user, *deps]),
+                installed_by=written,
+                # Its changed files or binaries restart it.
+                binary_sum=artifacts.checksum(spec, server) or "",
             )
 
         # etcd must answer before the apiserver can become ready; the previous control plane's

@@ -16,17 +16,28 @@ through the API, which NodeRestriction forbids kubelet to set on itself.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Protocol
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from components import type_token
-from components.steps import ManagedFile, content_hash, files_step, script_step
+from components.host import PreparedHost
+from components.pki import CertKeyPair
+from components.steps import client_files, files_step, script_step, service_step
 from components.worker_node import WorkerNode
 from render import csr_policy as cp
 from render import kubelet as kl
 from spec.model import ClusterSpec, NodeSpec
+
+
+class ApproverPki(Protocol):
+    """What the approver reads (components.pki.Pki has it)."""
+
+    @property
+    def ca(self) -> CertKeyPair: ...
+    @property
+    def csr_approver_kubeconfig(self) -> pulumi.Output[str]: ...
 
 
 class CsrApprover(pulumi.ComponentResource):
@@ -37,8 +48,8 @@ class CsrApprover(pulumi.ComponentResource):
         name: str,
         spec: ClusterSpec,
         node: NodeSpec,
-        host: Any,  # components.host_prep.Host: `.ready`, `.connection`
-        pki: Any,  # components.pki.Pki: `.ca.cert_pem`, `.csr_approver_kubeconfig`
+        host: PreparedHost,
+        pki: ApproverPki,
         bootstrap_ready: Sequence[pulumi.Resource] = (),
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
@@ -46,26 +57,28 @@ class CsrApprover(pulumi.ComponentResource):
         if not node.is_control_plane:
             raise ValueError(f"the CSR approver runs on control planes; {node.name} is not one")
         self.node = node
-        self.connection = host.connection
-        files = [ManagedFile(meta, content) for meta, content in cp.approver_static_files(spec)]
-        files += [
-            ManagedFile(cp.CA_META, pki.ca.cert_pem),
-            ManagedFile(cp.KUBECONFIG_META, pki.csr_approver_kubeconfig, secret=True),
-        ]
+        self.steps = host.steps
+        files = client_files(
+            cp.approver_static_files(spec),
+            (cp.KUBECONFIG_META, pki.csr_approver_kubeconfig),
+            ca=(cp.CA_META, pki.ca.cert_pem),
+        )
         installed = files_step(
             f"{name}-files",
-            self.connection,
+            host.steps,
             files,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[host.ready]),
             dirs=(cp.APPROVER_DIR,),
         )
-        enabled = script_step(
+        enabled = service_step(
             f"{name}-timer",
-            self.connection,
-            create=content_hash(files).apply(cp.enable_script),
-            delete=cp.disable_script(),
+            host.steps,
+            files,
+            service=cp.enable_script,
+            stop=cp.disable_script(),
             # Its RBAC lives in Bootstrap: without it every pass would fail.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[installed, *bootstrap_ready]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(bootstrap_ready)),
+            installed_by=installed,
         )
         self.ready: pulumi.Resource = enabled
         self.register_outputs({"node": node.name, "every": cp.APPROVE_EVERY})
@@ -97,7 +110,7 @@ class NodeJoin(pulumi.ComponentResource):
             )
             serving = script_step(
                 f"{name}-{node.name}-serving",
-                approver.connection,
+                approver.steps,
                 create=cp.until_serving_command(node),
                 # Approvals live in the API; a node leaving the stack leaves its Node object
                 # (and the pods bound to it) behind unless this removes it.

@@ -20,6 +20,7 @@ from typing import Any
 
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
+from pulumi_command import remote
 
 from components.ssh import Target, run, run_checked
 from components.steps import ManagedFile
@@ -33,9 +34,12 @@ SECRET_OUTPUTS = ["private_key", "proxy", "contents"]
 REPAIRED = "repaired"
 
 
-def connection_props(connection: Any) -> dict[str, Any]:
-    """remote.ConnectionArgs -> the flat props the guard takes."""
+def connection_props(connection: remote.ConnectionArgs) -> dict[str, Any]:
+    """remote.ConnectionArgs (as components.host.connection builds them) -> the flat props the
+    guard takes."""
     proxy = connection.proxy
+    if not (proxy is None or isinstance(proxy, remote.ProxyConnectionArgs)):
+        raise TypeError("the bastion must be given as plain ProxyConnectionArgs")
     return {
         "host": connection.host,
         "port": connection.port or 22,
@@ -168,7 +172,7 @@ class DriftGuard(Resource, module="k8sfs", name="DriftGuard"):
     def __init__(
         self,
         name: str,
-        connection: Any,
+        connection: remote.ConnectionArgs,
         files: list[ManagedFile],
         units: list[str],
         artifacts: list[tuple[str, str]],

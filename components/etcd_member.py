@@ -2,20 +2,37 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
-from typing import Any
+from typing import Protocol
 
 import pulumi
 
 from components import type_token
-from components.steps import ManagedFile, content_hash, files_step, script_step
+from components.host import PreparedHost
+from components.pki import CertKeyPair
+from components.steps import ManagedFile, files_step, script_step, service_step
 from render import artifacts, etcd, systemd
 from render.host_files import FileMeta
 from spec.model import ClusterSpec, NodeSpec
 
 
-def _files(spec: ClusterSpec, node: NodeSpec, pki: Any, layout: etcd.EtcdLayout) -> list[ManagedFile]:
+class EtcdPki(Protocol):
+    """The certificates a member reads (components.pki.Pki has them)."""
+
+    @property
+    def etcd_ca(self) -> CertKeyPair: ...
+
+    @property
+    def etcd_server(self) -> dict[str, CertKeyPair]: ...
+
+    @property
+    def etcd_peer(self) -> dict[str, CertKeyPair]: ...
+
+    @property
+    def etcd_healthcheck_client(self) -> CertKeyPair: ...
+
+
+def _files(spec: ClusterSpec, node: NodeSpec, pki: EtcdPki, layout: etcd.EtcdLayout) -> list[ManagedFile]:
     u = etcd.USER
     server, peer, health = pki.etcd_server[node.name], pki.etcd_peer[node.name], pki.etcd_healthcheck_client
     return [
@@ -45,17 +62,16 @@ class EtcdMember(pulumi.ComponentResource):
         name: str,
         spec: ClusterSpec,
         node: NodeSpec,
-        host: Any,
-        pki: Any,
+        host: PreparedHost,
+        pki: EtcdPki,
         opts: pulumi.ResourceOptions | None = None,
         restart_after: Sequence[pulumi.Resource] = (),
     ) -> None:
         super().__init__(type_token("EtcdMember"), name, None, opts)
         layout = etcd.EtcdLayout()
-        conn = host.connection
         user = script_step(
             f"{name}-user",
-            conn,
+            host.steps,
             create=etcd.user_script(layout),
             delete=etcd.remove_user_script(layout),
             # The host must be prepared and the etcd binary installed first.
@@ -64,34 +80,31 @@ class EtcdMember(pulumi.ComponentResource):
         files = _files(spec, node, pki, layout)
         written = files_step(
             f"{name}-files",
-            conn,
+            host.steps,
             files,
             # Files are owned by the etcd user, which the user step creates.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[user]),
             dirs=(layout.pki_dir, "/etc/etcd"),
         )
         binary = next(a for a in artifacts.node_artifacts(spec, node) if a.name == "etcd")
-        binary_sum = artifacts.checksum(spec, binary) or ""
-        # A changed file or etcd binary changes this hash -> an update that restarts the member.
-        restart_hash = content_hash(files).apply(
-            lambda h: hashlib.sha256(f"{h}\n{binary_sum}".encode()).hexdigest()
-        )
         check = etcd.health_check(layout)
-        self.service = script_step(
+        self.service = service_step(
             f"{name}-service",
-            conn,
-            create=restart_hash.apply(
-                lambda h: systemd.service_script(
-                    etcd.UNIT, h, check=check, wait_after_start=False, no_block_start=True
-                )
+            host.steps,
+            files,
+            service=lambda h: systemd.service_script(
+                etcd.UNIT, h, check=check, wait_after_start=False, no_block_start=True
             ),
-            delete=systemd.stop_script(etcd.UNIT),
-            # Unit and certs first; previous member first, so restarts roll one by one.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[written, user, *restart_after]),
+            stop=systemd.stop_script(etcd.UNIT),
+            # The user owns the files; the previous member first, so restarts roll one by one.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[user, *restart_after]),
+            installed_by=written,
+            # A changed file or etcd binary restarts the member.
+            binary_sum=artifacts.checksum(spec, binary) or "",
         )
         self.health = script_step(
             f"{name}-health",
-            conn,
+            host.steps,
             create=systemd.wait_script(f"etcd member {node.name}", check, unit=etcd.UNIT),
             delete="true",  # it only reads
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.service]),

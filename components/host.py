@@ -1,11 +1,16 @@
-"""How we reach a node: pulumi-command connection args built from the node's spec."""
+"""`Host`: one node prepared for its roles, and how its steps reach it over SSH."""
 
 from __future__ import annotations
+
+from typing import Protocol
 
 import pulumi
 from pulumi_command import remote
 
-from spec.model import NodeSpec, SecretStr
+from components import inherited_depends_on, type_token
+from components.steps import HostSteps, ManagedFile, script_step
+from render import artifacts, host_prep
+from spec.model import ClusterSpec, NodeSpec, SecretStr
 
 
 def _secret(value: SecretStr | None) -> pulumi.Output[str] | None:
@@ -34,3 +39,65 @@ def connection(node: NodeSpec, private_key: pulumi.Input[str] | None = None) -> 
         dial_error_limit=20,  # hosts may still be booting (lab) or rebooting
         per_dial_timeout=10,
     )
+
+
+class PreparedHost(Protocol):
+    """What the components that run services need of a Host."""
+
+    @property
+    def steps(self) -> HostSteps: ...
+
+    @property
+    def ready(self) -> pulumi.Resource: ...
+
+
+class Host(pulumi.ComponentResource):
+    """Children, in order: `prepare` (preflight, packages, kernel files and settings, swap,
+    cmdline, iptables, SELinux, firewall, time sync: render.host_prep.prepare_step) -> `binaries`
+    (every pinned artifact the node's roles need). `ready` is the component: both steps. `steps`
+    is how every component's steps on this node reach it (and what they put there).
+
+    Two steps rather than one per script: each step is a resource the engine evaluates, and large
+    stacks pay for every one (bench/README.md); a preview still names the changed part."""
+
+    def __init__(
+        self,
+        name: str,
+        spec: ClusterSpec,
+        node: NodeSpec,
+        connection: remote.ConnectionArgs,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__(type_token("Host"), name, None, opts)
+        # Refuse before any child exists: a binary without a pinned checksum is never installed.
+        # (The Cluster checked every node already; this node alone keeps the check linear.)
+        artifacts.require_checksums(spec, (node,))
+        self.node = node
+        self.steps = HostSteps(connection)
+
+        # It alone waits for what the Host waits for (the lab's hosts booting).
+        prepare = host_prep.prepare_step(spec, node, f"{name}-prepare")
+        self.prepare = script_step(
+            f"{name}-prepare",
+            self.steps,
+            create=prepare.create,
+            delete=prepare.delete,
+            stdin=prepare.stdin,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=inherited_depends_on(opts)),
+            files=[ManagedFile(meta, content) for meta, content in host_prep.kernel_files(spec, node)],
+        )
+        binaries = artifacts.binaries_step(spec, node, f"{name}-binaries")
+        self.binaries = script_step(
+            f"{name}-binaries",
+            self.steps,
+            create=binaries.create,
+            delete=binaries.delete,
+            # Downloading needs curl/wget and tar from the packages; a host that failed its
+            # preflight gets nothing.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.prepare]),
+        )
+        # Depending on the component waits for every child: prepared OS and installed binaries.
+        self.ready: pulumi.Resource = self
+        self.register_outputs(
+            {"node": node.name, "artifacts": [a.key for a in artifacts.node_artifacts(spec, node)]}
+        )

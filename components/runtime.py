@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pulumi
 
 from components import type_token
+from components.host import PreparedHost
 from components.steps import ManagedFile, service_step
 from render import runtime as rt
 from render.script_parts import Part
@@ -17,7 +16,6 @@ class Runtime(pulumi.ComponentResource):
     """One child, `service`: preflight (refuses beside another runtime), config files, service.
 
     `ready` is that step: it finishes only when the runtime answers on its CRI socket.
-    `socket` / `endpoint` name that socket for kubelet and crictl.
     """
 
     def __init__(
@@ -25,19 +23,18 @@ class Runtime(pulumi.ComponentResource):
         name: str,
         spec: ClusterSpec,
         node: NodeSpec,
-        host: Any,  # components.host_prep.Host: `.ready`, `.connection`
+        host: PreparedHost,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(type_token("Runtime"), name, None, opts)
         info = rt.runtime_info(spec)
-        connection = host.connection
 
         files = [ManagedFile(f.meta, f.content) for f in rt.runtime_files(spec)]
         # The preflight (refuses beside another runtime) runs first: never write a config over
         # another runtime's. The Host installed the binaries it checks for.
         service = service_step(
             f"{name}-service",
-            connection,
+            host.steps,
             files,
             service=lambda h: rt.service_script(spec, h),
             stop=rt.stop_script(spec),
@@ -47,9 +44,6 @@ class Runtime(pulumi.ComponentResource):
         )
 
         self.ready: pulumi.Resource = service
-        self.socket: str = info.socket
-        self.endpoint: str = info.endpoint
-        self.runtime_name: str = info.name
         handlers = ["runc", rt.KATA_HANDLER] if spec.runtime.kata else ["runc"]
         self.register_outputs(
             {

@@ -8,43 +8,14 @@ force a replace: create-then-delete, and the delete would tear down what the cre
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import pulumi
 from pulumi_command import remote
 
 from render.host_files import FileMeta, encode_bundle, install_command, remove_command
 from render.script_parts import Part, run_parts
-
-
-@dataclass
-class Ledger:
-    """What the steps of one program put on each host (keyed by address), for the DriftGuards."""
-
-    files: dict[str, list[tuple[str, ManagedFile]]] = field(default_factory=dict)  # (step, file)
-    steps: dict[str, list[pulumi.Resource]] = field(default_factory=dict)
-
-
-_ledger: Ledger | None = None
-
-
-def start_ledger() -> Ledger:
-    """Begins recording the steps created from now on (the Cluster does, once per program)."""
-    global _ledger
-    _ledger = Ledger()
-    return _ledger
-
-
-def _note(
-    name: str, connection: remote.ConnectionArgs, step: pulumi.Resource, files: Sequence[Any] = ()
-) -> None:
-    if _ledger is None:
-        return
-    host = str(connection.host)
-    _ledger.steps.setdefault(host, []).append(step)
-    _ledger.files.setdefault(host, []).extend((name, f) for f in files)
 
 
 @dataclass(frozen=True)
@@ -56,20 +27,32 @@ class ManagedFile:
     secret: bool = False
 
 
+@dataclass
+class HostSteps:
+    """One host as its steps see it: how to reach it, and what the steps created on it (the
+    host's DriftGuard guards those files and comes after those steps)."""
+
+    connection: remote.ConnectionArgs
+    created: list[pulumi.Resource] = field(default_factory=list)
+    files: list[ManagedFile] = field(default_factory=list)
+
+
+def client_files(
+    rendered: Iterable[tuple[FileMeta, str]],
+    kubeconfig: tuple[FileMeta, pulumi.Input[str]],
+    ca: tuple[FileMeta, pulumi.Input[str]] | None = None,
+) -> list[ManagedFile]:
+    """A Kubernetes client's files: what render/ made, the cluster CA it trusts and its
+    kubeconfig (credentials: secret)."""
+    files = [ManagedFile(meta, content) for meta, content in rendered]
+    if ca is not None:
+        files.append(ManagedFile(*ca))
+    files.append(ManagedFile(*kubeconfig, secret=True))
+    return files
+
+
 def _digest(content: str) -> str:
     return hashlib.sha256(content.encode()).hexdigest()
-
-
-def content_hash(files: Sequence[ManagedFile]) -> pulumi.Output[str]:
-    """One non-secret hash over files' paths and contents: a restart trigger for services.
-
-    A hash of a secret (high-entropy keys) reveals nothing, so it is unsecreted to keep
-    previews readable.
-    """
-
-    metas = [f.meta for f in files]
-    _, digests = _bundle(files)  # the digests are unsecret already
-    return pulumi.Output.from_input(digests).apply(lambda ds: _files_hash(metas, ds))
 
 
 def _bundle(files: Sequence[ManagedFile]) -> tuple[pulumi.Input[str], list[str] | pulumi.Output[list[str]]]:
@@ -97,13 +80,13 @@ def _secret_stdin(
 
 
 def _files_hash(metas: Sequence[FileMeta], digests: Sequence[str]) -> str:
-    """content_hash's value, from the files' digests."""
+    """One hash over files' paths and contents: what a service's restart follows."""
     return _digest("\n".join(f"{m.path}:{d}" for m, d in zip(metas, digests, strict=True)))
 
 
 def files_step(
     name: str,
-    connection: remote.ConnectionArgs,
+    host: HostSteps,
     files: Sequence[ManagedFile],
     opts: pulumi.ResourceOptions,
     dirs: tuple[str, ...] = (),
@@ -117,25 +100,46 @@ def files_step(
 
     create = create_text(digests) if isinstance(digests, list) else digests.apply(create_text)
     stdin, opts = _secret_stdin(files, stdin, opts)
-    return script_step(name, connection, create, remove_command(metas, dirs), opts, stdin=stdin, files=files)
+    return script_step(name, host, create, remove_command(metas, dirs), opts, stdin=stdin, files=files)
 
 
 def service_step(
     name: str,
-    connection: remote.ConnectionArgs,
+    host: HostSteps,
     files: Sequence[ManagedFile],
     service: Callable[[str], str],
     stop: str,
     opts: pulumi.ResourceOptions,
     dirs: tuple[str, ...] = (),
     before: Sequence[Part] = (),
+    installed_by: pulumi.Resource | None = None,
+    binary_sum: str | None = None,
 ) -> remote.Command:
-    """A service with its files, as one step: create runs `before` (checks), installs the files
-    (from stdin), then `service(hash of the files)`, which (re)starts the service; the step runs
-    only when its text changes, i.e. when a file or the service script did. Delete runs `stop`,
-    then removes the files (and the listed dirs when empty)."""
+    """A service and the files it reads, restarted only when they change: create runs
+    `service(hash)`, which (re)starts the service when the hash differs from the running one's,
+    and the step itself runs only when its text changes: when a file, the service script or
+    `binary_sum` (the checksum of the binary it runs) did. Delete runs `stop`.
+
+    The step installs `files` itself (from stdin, after the `before` checks; delete removes them
+    and the listed dirs when empty), unless `installed_by` is the step that already installs
+    them (files shared by several services: one bundle, each service hashes its own)."""
     metas = [f.meta for f in files]
     stdin, digests = _bundle(files)
+
+    def restart_hash(ds: list[str]) -> str:
+        files_hash = _files_hash(metas, ds)
+        return files_hash if binary_sum is None else _digest(f"{files_hash}\n{binary_sum}")
+
+    if installed_by is not None:
+        ready = digests if isinstance(digests, pulumi.Output) else pulumi.Output.from_input(digests)
+        after = pulumi.ResourceOptions(depends_on=[installed_by])
+        return script_step(
+            name,
+            host,
+            ready.apply(lambda ds: service(restart_hash(ds))),
+            stop,
+            pulumi.ResourceOptions.merge(opts, after),
+        )
 
     def create_text(ds: list[str]) -> str:
         listing = list(zip(metas, ds, strict=True))
@@ -144,19 +148,19 @@ def service_step(
             [
                 *before,
                 Part("files", install_command(listing), reads_stdin=True),
-                Part("service", service(_files_hash(metas, ds))),
+                Part("service", service(restart_hash(ds))),
             ],
         )
 
     create = create_text(digests) if isinstance(digests, list) else digests.apply(create_text)
     delete = run_parts(name, [Part("service", stop), Part("files", remove_command(metas, dirs))])
     stdin, opts = _secret_stdin(files, stdin, opts)
-    return script_step(name, connection, create, delete, opts, stdin=stdin, files=files)
+    return script_step(name, host, create, delete, opts, stdin=stdin, files=files)
 
 
 def script_step(
     name: str,
-    connection: remote.ConnectionArgs,
+    host: HostSteps,
     create: pulumi.Input[str],
     delete: pulumi.Input[str],
     opts: pulumi.ResourceOptions,
@@ -168,7 +172,7 @@ def script_step(
     what the script installs (from `stdin`), noted for the host's DriftGuard."""
     step = remote.Command(
         name,
-        connection=connection,
+        connection=host.connection,
         create=create,
         update=update,
         delete=delete,
@@ -177,5 +181,6 @@ def script_step(
         logging=remote.Logging.STDOUT_AND_STDERR,
         opts=opts,
     )
-    _note(name, connection, step, files)
+    host.created.append(step)
+    host.files.extend(files)
     return step

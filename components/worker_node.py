@@ -3,16 +3,29 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Protocol
 
 import pulumi
 
 from components import type_token
+from components.host import PreparedHost
+from components.pki import CertKeyPair
 from components.runtime import Runtime
-from components.steps import ManagedFile, service_step
+from components.steps import client_files, service_step
 from render import kube_proxy as kp
 from render import kubelet as kl
 from spec.model import ClusterSpec, NodeSpec
+
+
+class NodePki(Protocol):
+    """What kubelet and kube-proxy read (components.pki.Pki has it)."""
+
+    @property
+    def ca(self) -> CertKeyPair: ...
+    @property
+    def bootstrap_kubeconfig(self) -> pulumi.Output[str]: ...
+    @property
+    def kube_proxy_kubeconfig(self) -> pulumi.Output[str]: ...
 
 
 class WorkerNode(pulumi.ComponentResource):
@@ -29,9 +42,9 @@ class WorkerNode(pulumi.ComponentResource):
         name: str,
         spec: ClusterSpec,
         node: NodeSpec,
-        host: Any,  # components.host_prep.Host: `.ready`, `.connection`
+        host: PreparedHost,
         runtime: Runtime,
-        pki: Any,  # components.pki.Pki: `.ca.cert_pem`, `.bootstrap_kubeconfig`, `.kube_proxy_kubeconfig`
+        pki: NodePki,
         bootstrap_ready: Sequence[pulumi.Resource],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
@@ -39,17 +52,15 @@ class WorkerNode(pulumi.ComponentResource):
         if not node.runs_kubelet:
             raise ValueError(f"node {node.name} has no role that runs kubelet")
         self.node = node
-        self.connection = host.connection
 
-        kubelet_files = [ManagedFile(meta, content) for meta, content in kl.kubelet_static_files(spec, node)]
-        kubelet_files += [
-            ManagedFile(kl.CLIENT_CA_META, pki.ca.cert_pem),
-            ManagedFile(kl.BOOTSTRAP_META, pki.bootstrap_kubeconfig, secret=True),
-        ]
         kubelet = service_step(
             f"{name}-kubelet",
-            self.connection,
-            kubelet_files,
+            host.steps,
+            client_files(
+                kl.kubelet_static_files(spec, node),
+                (kl.BOOTSTRAP_META, pki.bootstrap_kubeconfig),
+                ca=(kl.CLIENT_CA_META, pki.ca.cert_pem),
+            ),
             service=lambda h: kl.service_script(spec, node, h),
             stop=kl.stop_script(),
             # Not before the runtime answers on its socket, nor before the token and RBAC exist.
@@ -62,12 +73,10 @@ class WorkerNode(pulumi.ComponentResource):
         self.ready: pulumi.Resource = kubelet
 
         if spec.kube_proxy.enabled:
-            proxy_files = [ManagedFile(meta, content) for meta, content in kp.static_files(spec, node)]
-            proxy_files.append(ManagedFile(kp.KUBECONFIG_META, pki.kube_proxy_kubeconfig, secret=True))
             self.ready = service_step(
                 f"{name}-kube-proxy",
-                self.connection,
-                proxy_files,
+                host.steps,
+                client_files(kp.static_files(spec, node), (kp.KUBECONFIG_META, pki.kube_proxy_kubeconfig)),
                 service=lambda h: kp.service_script(node, h),
                 stop=kp.stop_script(),
                 # It needs only the API, but after kubelet, `ready` stands for the whole node.

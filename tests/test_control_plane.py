@@ -223,8 +223,7 @@ def _build(spec: ClusterSpec) -> None:
 
     members = build_members(spec)
     pki = FakePki(spec)
-    from components.host import connection
-    from components.host_prep import Host
+    from components.host import Host, connection
 
     previous: list = []
     for node in spec.control_plane_nodes:
@@ -235,7 +234,7 @@ def _build(spec: ClusterSpec) -> None:
             node,
             host,
             pki,
-            etcd_ready=[m.ready for m in members],  # type: ignore[attr-defined]
+            etcd_ready=[m.ready for m in members],
             restart_after=previous,
         )
         previous = [plane.apiserver]

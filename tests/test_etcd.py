@@ -14,12 +14,15 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import pulumi
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from components.etcd_member import EtcdMember
+from components.pki import CertKeyPair
 from render import etcd
 from render.systemd import render_unit
 from spec import load_spec
@@ -313,45 +316,39 @@ def test_real_three_member_cluster_from_rendered_flags(cluster: Cluster) -> None
 # --- the component under the mocks -----------------------------------------------------------
 
 
-class _Pair:
-    def __init__(self, name: str) -> None:
-        import pulumi
-
-        self.cert_pem = pulumi.Output.from_input(f"-----CERT {name}-----\n")
-        self.key_pem = pulumi.Output.secret(f"-----KEY {name}-----\n")
+def _pair(name: str) -> CertKeyPair:
+    return CertKeyPair(
+        pulumi.Output.from_input(f"-----CERT {name}-----\n"), pulumi.Output.secret(f"-----KEY {name}-----\n")
+    )
 
 
 class FakePki:
-    """A stand-in with the Pki component's attribute names, made of plain (secret) Outputs."""
+    """A stand-in for the Pki component (what EtcdMember and ControlPlane read), made of plain
+    (secret) Outputs."""
 
     def __init__(self, spec: ClusterSpec) -> None:
-        import pulumi
-
-        for attr in (
-            "ca",
-            "front_proxy_ca",
-            "etcd_ca",
-            "apiserver",
-            "apiserver_kubelet_client",
-            "apiserver_etcd_client",
-            "front_proxy_client",
-            "etcd_healthcheck_client",
-        ):
-            setattr(self, attr, _Pair(attr))
-        self.etcd_server = {n.name: _Pair(f"etcd-server-{n.name}") for n in spec.etcd_nodes}
-        self.etcd_peer = {n.name: _Pair(f"etcd-peer-{n.name}") for n in spec.etcd_nodes}
+        self.ca = _pair("ca")
+        self.front_proxy_ca = _pair("front_proxy_ca")
+        self.etcd_ca = _pair("etcd_ca")
+        self.apiserver = _pair("apiserver")
+        self.apiserver_kubelet_client = _pair("apiserver_kubelet_client")
+        self.apiserver_etcd_client = _pair("apiserver_etcd_client")
+        self.front_proxy_client = _pair("front_proxy_client")
+        self.etcd_healthcheck_client = _pair("etcd_healthcheck_client")
+        self.etcd_server = {n.name: _pair(f"etcd-server-{n.name}") for n in spec.etcd_nodes}
+        self.etcd_peer = {n.name: _pair(f"etcd-peer-{n.name}") for n in spec.etcd_nodes}
         self.service_account_key_pem = pulumi.Output.secret("-----SA KEY-----\n")
         self.service_account_public_pem = pulumi.Output.from_input("-----SA PUB-----\n")
         self.encryption_key = pulumi.Output.secret("c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTI=")
+        self.controller_manager_kubeconfig = pulumi.Output.secret("kind: Config # controller-manager\n")
+        self.scheduler_kubeconfig = pulumi.Output.secret("kind: Config # scheduler\n")
         self.controller_manager_kubeconfig = pulumi.Output.secret("kcm-kubeconfig: secret\n")
         self.scheduler_kubeconfig = pulumi.Output.secret("scheduler-kubeconfig: secret\n")
 
 
-def build_members(spec: ClusterSpec) -> list[object]:
+def build_members(spec: ClusterSpec) -> list[EtcdMember]:
     """Hosts and members as the Cluster wires them: each member restarts after the previous."""
-    from components.etcd_member import EtcdMember
-    from components.host import connection
-    from components.host_prep import Host
+    from components.host import Host, connection
 
     pki = FakePki(spec)
     members: list[EtcdMember] = []
@@ -359,7 +356,7 @@ def build_members(spec: ClusterSpec) -> list[object]:
         host = Host(f"host-{node.name}", spec, node, connection(node))
         previous = [members[-1].service] if members else []
         members.append(EtcdMember(f"etcd-{node.name}", spec, node, host, pki, restart_after=previous))
-    return list(members)
+    return members
 
 
 def test_etcd_member_graph_secrets_and_rolling_restart() -> None:

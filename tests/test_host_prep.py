@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from components.host import connection
-from components.host_prep import Host
+from components.host import Host, connection
 from mockrun.program import preset_config, presets, run_function
 from render import host_prep as h
 from render import systemd

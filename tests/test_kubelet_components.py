@@ -22,6 +22,7 @@ from pulumi_command import remote
 from components.bootstrap import Bootstrap
 from components.csr_approver import CsrApprover, NodeJoin
 from components.runtime import Runtime
+from components.steps import HostSteps
 from components.worker_node import WorkerNode
 from mockrun.program import Graph, run_function
 from mockrun.recorder import Registration
@@ -41,16 +42,17 @@ SECRETS = (TOKEN_SECRET, "UFJPWFktS0VZ", "QVBQUk9WRVItS0VZ")
 
 
 class FakeHost(pulumi.ComponentResource):
-    """What components.host_prep.Host exposes: `.connection` and `.ready`."""
+    """What components.host.Host exposes (components.host.PreparedHost): `.steps` and `.ready`."""
 
     def __init__(self, name: str, address: str) -> None:
         super().__init__("test:index:Host", name, None, None)
-        self.connection = remote.ConnectionArgs(
+        connection = remote.ConnectionArgs(
             host=address, user="root", private_key=pulumi.Output.secret("ssh-key")
         )
+        self.steps = HostSteps(connection)
         self.ready = remote.Command(
             f"{name}-ready",
-            connection=self.connection,
+            connection=connection,
             create="true",
             opts=pulumi.ResourceOptions(parent=self),
         )
