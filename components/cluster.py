@@ -21,7 +21,7 @@ from components.control_plane import ControlPlane
 from components.csr_approver import CsrApprover, NodeJoin
 from components.drift_guard import DriftGuard
 from components.etcd_member import EtcdMember
-from components.host import Host, connection
+from components.host import Host, NodeSite, connection
 from components.lab import Lab
 from components.pki import Clock, Pki, utc_now
 from components.runtime import Runtime
@@ -60,35 +60,25 @@ class Cluster(pulumi.ComponentResource):
             n.name: Host(f"{name}-host-{n.name}", spec, n, connection(n, private_key), opts=host_opts)
             for n in spec.nodes
         }
+        site = {n.name: NodeSite(spec, n, self.hosts[n.name]) for n in spec.nodes}
 
         # Members restart one after another (each waits for the previous one's health) so that a
         # config change never takes quorum down.
         self.etcd: list[EtcdMember] = []
+        after: list[pulumi.Resource]
         for n in spec.etcd_nodes:
+            after = [self.etcd[-1].service] if self.etcd else []
             self.etcd.append(
-                EtcdMember(
-                    f"{name}-etcd-{n.name}",
-                    spec,
-                    n,
-                    self.hosts[n.name],
-                    self.pki,
-                    opts=child,
-                    restart_after=[self.etcd[-1].service] if self.etcd else [],
-                )
+                EtcdMember(f"{name}-etcd-{n.name}", site[n.name], self.pki, opts=child, restart_after=after)
             )
         # Control planes likewise restart one at a time, keeping the API served behind apiEndpoint.
         self.control_planes: list[ControlPlane] = []
+        etcd_ready = [m.ready for m in self.etcd]
         for n in spec.control_plane_nodes:
+            after = [self.control_planes[-1].apiserver] if self.control_planes else []
             self.control_planes.append(
                 ControlPlane(
-                    f"{name}-cp-{n.name}",
-                    spec,
-                    n,
-                    self.hosts[n.name],
-                    self.pki,
-                    etcd_ready=[m.ready for m in self.etcd],
-                    opts=child,
-                    restart_after=[self.control_planes[-1].apiserver] if self.control_planes else [],
+                    f"{name}-cp-{n.name}", site[n.name], self.pki, etcd_ready, opts=child, restart_after=after
                 )
             )
 
@@ -103,27 +93,19 @@ class Cluster(pulumi.ComponentResource):
         self.bootstrap = Bootstrap(f"{name}-bootstrap", spec, self.pki, self.provider, opts=child)
         self.approvers = [
             CsrApprover(
-                f"{name}-{n.name}-csr-approver",
-                spec,
-                n,
-                self.hosts[n.name],
-                self.pki,
-                self.bootstrap.ready,
-                opts=child,
+                f"{name}-{n.name}-csr-approver", site[n.name], self.pki, self.bootstrap.ready, opts=child
             )
             for n in spec.control_plane_nodes
         ]
         self.runtimes: dict[str, Runtime] = {}
         self.workers: list[WorkerNode] = []
         for n in spec.kubelet_nodes:
-            runtime = Runtime(f"{name}-{n.name}-runtime", spec, n, self.hosts[n.name], opts=child)
+            runtime = Runtime(f"{name}-{n.name}-runtime", site[n.name], opts=child)
             self.runtimes[n.name] = runtime
             self.workers.append(
                 WorkerNode(
                     f"{name}-{n.name}-node",
-                    spec,
-                    n,
-                    self.hosts[n.name],
+                    site[n.name],
                     runtime,
                     self.pki,
                     self.bootstrap.ready,

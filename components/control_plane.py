@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
 
 import pulumi
 
 from components import type_token
-from components.host import PreparedHost
-from components.pki import CertKeyPair
+from components.host import NodeSite
+from components.pki import Pki
 from components.steps import ManagedFile, files_step, script_step, service_step
 from render import artifacts, systemd
 from render import control_plane as cp
@@ -21,36 +20,7 @@ def _meta(path: str, mode: str = "0600") -> FileMeta:
     return FileMeta(path, mode, cp.USER, cp.USER)
 
 
-class ControlPlanePki(Protocol):
-    """What the three services read (components.pki.Pki has it)."""
-
-    @property
-    def ca(self) -> CertKeyPair: ...
-    @property
-    def front_proxy_ca(self) -> CertKeyPair: ...
-    @property
-    def etcd_ca(self) -> CertKeyPair: ...
-    @property
-    def apiserver(self) -> CertKeyPair: ...
-    @property
-    def apiserver_kubelet_client(self) -> CertKeyPair: ...
-    @property
-    def apiserver_etcd_client(self) -> CertKeyPair: ...
-    @property
-    def front_proxy_client(self) -> CertKeyPair: ...
-    @property
-    def service_account_key_pem(self) -> pulumi.Output[str]: ...
-    @property
-    def service_account_public_pem(self) -> pulumi.Output[str]: ...
-    @property
-    def encryption_key(self) -> pulumi.Output[str]: ...
-    @property
-    def controller_manager_kubeconfig(self) -> pulumi.Output[str]: ...
-    @property
-    def scheduler_kubeconfig(self) -> pulumi.Output[str]: ...
-
-
-def _files(spec: ClusterSpec, node: NodeSpec, pki: ControlPlanePki) -> dict[str, list[ManagedFile]]:
+def _files(spec: ClusterSpec, node: NodeSpec, pki: Pki) -> dict[str, list[ManagedFile]]:
     """Files per service that reads them (shared ones listed under each reader)."""
     units = cp.unit_texts(spec, node)
     ca = ManagedFile(_meta(cp.CA_CRT, "0644"), pki.ca.cert_pem)
@@ -105,15 +75,14 @@ class ControlPlane(pulumi.ComponentResource):
     def __init__(
         self,
         name: str,
-        spec: ClusterSpec,
-        node: NodeSpec,
-        host: PreparedHost,
-        pki: ControlPlanePki,
+        site: NodeSite,
+        pki: Pki,
         etcd_ready: Sequence[pulumi.Resource],
         opts: pulumi.ResourceOptions | None = None,
         restart_after: Sequence[pulumi.Resource] = (),
     ) -> None:
         super().__init__(type_token("ControlPlane"), name, None, opts)
+        spec, node, host = site.spec, site.node, site.host
         user = script_step(
             f"{name}-user",
             host.steps,

@@ -22,13 +22,13 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import type_token
-from components.host import PreparedHost
+from components.host import NodeSite
 from components.pki import CertKeyPair
 from components.steps import client_files, files_step, script_step, service_step
 from components.worker_node import WorkerNode
 from render import csr_policy as cp
 from render import kubelet as kl
-from spec.model import ClusterSpec, NodeSpec
+from spec.model import ClusterSpec
 
 
 class ApproverPki(Protocol):
@@ -46,14 +46,13 @@ class CsrApprover(pulumi.ComponentResource):
     def __init__(
         self,
         name: str,
-        spec: ClusterSpec,
-        node: NodeSpec,
-        host: PreparedHost,
+        site: NodeSite,
         pki: ApproverPki,
         bootstrap_ready: Sequence[pulumi.Resource] = (),
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(type_token("CsrApprover"), name, None, opts)
+        spec, node, host = site.spec, site.node, site.host
         if not node.is_control_plane:
             raise ValueError(f"the CSR approver runs on control planes; {node.name} is not one")
         self.node = node

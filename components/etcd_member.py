@@ -3,36 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
 
 import pulumi
 
 from components import type_token
-from components.host import PreparedHost
-from components.pki import CertKeyPair
+from components.host import NodeSite
+from components.pki import Pki
 from components.steps import ManagedFile, files_step, script_step, service_step
 from render import artifacts, etcd, systemd
 from render.host_files import FileMeta
 from spec.model import ClusterSpec, NodeSpec
 
 
-class EtcdPki(Protocol):
-    """The certificates a member reads (components.pki.Pki has them)."""
-
-    @property
-    def etcd_ca(self) -> CertKeyPair: ...
-
-    @property
-    def etcd_server(self) -> dict[str, CertKeyPair]: ...
-
-    @property
-    def etcd_peer(self) -> dict[str, CertKeyPair]: ...
-
-    @property
-    def etcd_healthcheck_client(self) -> CertKeyPair: ...
-
-
-def _files(spec: ClusterSpec, node: NodeSpec, pki: EtcdPki, layout: etcd.EtcdLayout) -> list[ManagedFile]:
+def _files(spec: ClusterSpec, node: NodeSpec, pki: Pki, layout: etcd.EtcdLayout) -> list[ManagedFile]:
     u = etcd.USER
     server, peer, health = pki.etcd_server[node.name], pki.etcd_peer[node.name], pki.etcd_healthcheck_client
     return [
@@ -60,14 +43,13 @@ class EtcdMember(pulumi.ComponentResource):
     def __init__(
         self,
         name: str,
-        spec: ClusterSpec,
-        node: NodeSpec,
-        host: PreparedHost,
-        pki: EtcdPki,
+        site: NodeSite,
+        pki: Pki,
         opts: pulumi.ResourceOptions | None = None,
         restart_after: Sequence[pulumi.Resource] = (),
     ) -> None:
         super().__init__(type_token("EtcdMember"), name, None, opts)
+        spec, node, host = site.spec, site.node, site.host
         layout = etcd.EtcdLayout()
         user = script_step(
             f"{name}-user",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol
 
 import pulumi
@@ -49,6 +50,15 @@ class PreparedHost(Protocol):
 
     @property
     def ready(self) -> pulumi.Resource: ...
+
+
+@dataclass(frozen=True)
+class NodeSite:
+    """Where a node's component runs: the cluster's spec, the node's, and its prepared host."""
+
+    spec: ClusterSpec
+    node: NodeSpec
+    host: PreparedHost
 
 
 class Host(pulumi.ComponentResource):

@@ -5,11 +5,10 @@ from __future__ import annotations
 import pulumi
 
 from components import type_token
-from components.host import PreparedHost
+from components.host import NodeSite
 from components.steps import ManagedFile, service_step
 from render import runtime as rt
 from render.script_parts import Part
-from spec.model import ClusterSpec, NodeSpec
 
 
 class Runtime(pulumi.ComponentResource):
@@ -21,12 +20,11 @@ class Runtime(pulumi.ComponentResource):
     def __init__(
         self,
         name: str,
-        spec: ClusterSpec,
-        node: NodeSpec,
-        host: PreparedHost,
+        site: NodeSite,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(type_token("Runtime"), name, None, opts)
+        spec, node, host = site.spec, site.node, site.host
         info = rt.runtime_info(spec)
 
         files = [ManagedFile(f.meta, f.content) for f in rt.runtime_files(spec)]

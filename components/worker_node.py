@@ -8,13 +8,12 @@ from typing import Protocol
 import pulumi
 
 from components import type_token
-from components.host import PreparedHost
+from components.host import NodeSite
 from components.pki import CertKeyPair
 from components.runtime import Runtime
 from components.steps import client_files, service_step
 from render import kube_proxy as kp
 from render import kubelet as kl
-from spec.model import ClusterSpec, NodeSpec
 
 
 class NodePki(Protocol):
@@ -40,15 +39,14 @@ class WorkerNode(pulumi.ComponentResource):
     def __init__(
         self,
         name: str,
-        spec: ClusterSpec,
-        node: NodeSpec,
-        host: PreparedHost,
+        site: NodeSite,
         runtime: Runtime,
         pki: NodePki,
         bootstrap_ready: Sequence[pulumi.Resource],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(type_token("WorkerNode"), name, None, opts)
+        spec, node, host = site.spec, site.node, site.host
         if not node.runs_kubelet:
             raise ValueError(f"node {node.name} has no role that runs kubelet")
         self.node = node

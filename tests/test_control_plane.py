@@ -217,22 +217,25 @@ def test_systemd_analyze_verify_rejects_a_broken_unit(tmp_path: Path) -> None:
 # --- the component under the mocks -----------------------------------------------------------
 
 
+ENCRYPTION_KEYS: list[str] = []  # what the Pki under the mocks made, newest last
+
+
 def _build(spec: ClusterSpec) -> None:
     from components.control_plane import ControlPlane
-    from tests.test_etcd import FakePki, build_members
+    from components.pki import Pki
+    from tests.test_etcd import build_members
 
-    members = build_members(spec)
-    pki = FakePki(spec)
-    from components.host import Host, connection
+    pki = Pki("pki", spec)
+    pki.encryption_key.apply(ENCRYPTION_KEYS.append)
+    members = build_members(spec, pki)
+    from components.host import Host, NodeSite, connection
 
     previous: list = []
     for node in spec.control_plane_nodes:
         host = Host(f"cphost-{node.name}", spec, node, connection(node))
         plane = ControlPlane(
             f"cp-{node.name}",
-            spec,
-            node,
-            host,
+            NodeSite(spec, node, host),
             pki,
             etcd_ready=[m.ready for m in members],
             restart_after=previous,
@@ -265,7 +268,7 @@ def test_control_plane_graph() -> None:
         (cp.AUDIT_POLICY, "0644"),
     ):
         assert f"# {path} {mode} kube:kube sha256:" in listing
-    key = "c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTI="  # FakePki.encryption_key
+    (key,) = ENCRYPTION_KEYS[-1:]
     assert all(key not in str(r.inputs.get("create", "")) for r in graph.registrations)
     assert "stdin" in files.inputs and key not in files.inputs["stdin"]  # base64-wrapped in the bundle
     etcd_health = [r.urn for r in graph.registrations if r.name.endswith("-health")]

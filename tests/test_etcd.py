@@ -14,7 +14,6 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import pulumi
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -22,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from components.etcd_member import EtcdMember
-from components.pki import CertKeyPair
+from components.pki import Pki
 from render import etcd
 from render.systemd import render_unit
 from spec import load_spec
@@ -316,46 +315,18 @@ def test_real_three_member_cluster_from_rendered_flags(cluster: Cluster) -> None
 # --- the component under the mocks -----------------------------------------------------------
 
 
-def _pair(name: str) -> CertKeyPair:
-    return CertKeyPair(
-        pulumi.Output.from_input(f"-----CERT {name}-----\n"), pulumi.Output.secret(f"-----KEY {name}-----\n")
-    )
-
-
-class FakePki:
-    """A stand-in for the Pki component (what EtcdMember and ControlPlane read), made of plain
-    (secret) Outputs."""
-
-    def __init__(self, spec: ClusterSpec) -> None:
-        self.ca = _pair("ca")
-        self.front_proxy_ca = _pair("front_proxy_ca")
-        self.etcd_ca = _pair("etcd_ca")
-        self.apiserver = _pair("apiserver")
-        self.apiserver_kubelet_client = _pair("apiserver_kubelet_client")
-        self.apiserver_etcd_client = _pair("apiserver_etcd_client")
-        self.front_proxy_client = _pair("front_proxy_client")
-        self.etcd_healthcheck_client = _pair("etcd_healthcheck_client")
-        self.etcd_server = {n.name: _pair(f"etcd-server-{n.name}") for n in spec.etcd_nodes}
-        self.etcd_peer = {n.name: _pair(f"etcd-peer-{n.name}") for n in spec.etcd_nodes}
-        self.service_account_key_pem = pulumi.Output.secret("-----SA KEY-----\n")
-        self.service_account_public_pem = pulumi.Output.from_input("-----SA PUB-----\n")
-        self.encryption_key = pulumi.Output.secret("c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTI=")
-        self.controller_manager_kubeconfig = pulumi.Output.secret("kind: Config # controller-manager\n")
-        self.scheduler_kubeconfig = pulumi.Output.secret("kind: Config # scheduler\n")
-        self.controller_manager_kubeconfig = pulumi.Output.secret("kcm-kubeconfig: secret\n")
-        self.scheduler_kubeconfig = pulumi.Output.secret("scheduler-kubeconfig: secret\n")
-
-
-def build_members(spec: ClusterSpec) -> list[EtcdMember]:
+def build_members(spec: ClusterSpec, pki: Pki | None = None) -> list[EtcdMember]:
     """Hosts and members as the Cluster wires them: each member restarts after the previous."""
-    from components.host import Host, connection
+    from components.host import Host, NodeSite, connection
 
-    pki = FakePki(spec)
+    pki = pki or Pki("pki", spec)
     members: list[EtcdMember] = []
     for node in spec.etcd_nodes:
         host = Host(f"host-{node.name}", spec, node, connection(node))
         previous = [members[-1].service] if members else []
-        members.append(EtcdMember(f"etcd-{node.name}", spec, node, host, pki, restart_after=previous))
+        members.append(
+            EtcdMember(f"etcd-{node.name}", NodeSite(spec, node, host), pki, restart_after=previous)
+        )
     return members
 
 
@@ -363,7 +334,14 @@ def test_etcd_member_graph_secrets_and_rolling_restart() -> None:
     from mockrun.program import run_function
 
     spec = _spec()
-    graph = run_function(lambda: build_members(spec))
+    keys: list[str] = []
+
+    def program() -> None:
+        pki = Pki("pki", spec)
+        pki.etcd_server["e1"].key_pem.apply(keys.append)
+        build_members(spec, pki)
+
+    graph = run_function(program)
     members = graph.of_type("k8s-from-scratch:index:EtcdMember")
     assert [m.name for m in members] == ["etcd-e1", "etcd-e2", "etcd-e3"]
     e1 = {r.name: r for r in graph.children(graph.named("etcd-e1"))}
@@ -372,8 +350,10 @@ def test_etcd_member_graph_secrets_and_rolling_restart() -> None:
 
     files = e1["etcd-e1-files"]
     assert "stdin" in files.secret_paths  # keys travel only on stdin, as secrets
-    key = base64.b64encode(b"-----KEY etcd-server-e1-----\n").decode()
-    assert "KEY" not in files.inputs["create"] and key in files.inputs["stdin"]
+    assert (
+        "PRIVATE KEY" not in files.inputs["create"]
+        and base64.b64encode(keys[0].encode()).decode() in files.inputs["stdin"]
+    )
     assert "/etc/etcd/pki/server.key 0600 etcd:etcd" in files.inputs["create"]
     assert "/etc/systemd/system/etcd.service 0644" in files.inputs["create"]
     assert "chmod 0700 /var/lib/etcd" in e1["etcd-e1-user"].inputs["create"]

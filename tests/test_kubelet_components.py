@@ -21,6 +21,7 @@ from pulumi_command import remote
 
 from components.bootstrap import Bootstrap
 from components.csr_approver import CsrApprover, NodeJoin
+from components.host import NodeSite
 from components.runtime import Runtime
 from components.steps import HostSteps
 from components.worker_node import WorkerNode
@@ -78,12 +79,12 @@ def build(spec: ClusterSpec) -> Graph:
         boot = Bootstrap("bootstrap", spec, pki, provider)
         approvers, workers = [], []
         for node in spec.nodes:
-            host = FakeHost(f"{node.name}-host", node.address)
+            site = NodeSite(spec, node, FakeHost(f"{node.name}-host", node.address))
             if node.is_control_plane:
-                approvers.append(CsrApprover(f"{node.name}-csr-approver", spec, node, host, pki, boot.ready))
+                approvers.append(CsrApprover(f"{node.name}-csr-approver", site, pki, boot.ready))
             if node.runs_kubelet:
-                runtime = Runtime(f"{node.name}-runtime", spec, node, host)
-                workers.append(WorkerNode(f"{node.name}-node", spec, node, host, runtime, pki, boot.ready))
+                runtime = Runtime(f"{node.name}-runtime", site)
+                workers.append(WorkerNode(f"{node.name}-node", site, runtime, pki, boot.ready))
         NodeJoin("join", spec, approvers[0], workers, provider, boot.allow_namespace)
 
     return run_function(program)
