@@ -232,20 +232,27 @@ staging() {
 	printf '%s\n' "$tmp"
 }
 
-# publish TMP OUT: write TMP/SHA256SUMS and move TMP to OUT.
-publish() {
+# seal TMP OUT [FIND-OPTION...]: TMP/SHA256SUMS over the files below TMP (written last: a folder
+# with it is complete), then TMP becomes OUT.
+seal() {
 	local tmp=$1 out=$2
+	shift 2
 	(
 		cd "$tmp"
-		find . -maxdepth 1 -type f ! -name 'SHA256SUMS*' ! -name '.SHA256SUMS*' -printf '%P\n' | LC_ALL=C sort |
+		find . "$@" -type f ! -name 'SHA256SUMS*' ! -name '.SHA256SUMS*' -printf '%P\n' | LC_ALL=C sort |
 			xargs -r sha256sum >.SHA256SUMS.new
 		mv .SHA256SUMS.new SHA256SUMS
 	)
 	rm -rf "$out"
 	mkdir -p "$(dirname "$out")"
 	mv "$tmp" "$out"
-	log "wrote $out:"
-	sed 's/^/    /' "$out/SHA256SUMS" >&2
+}
+
+# publish TMP OUT: seal TMP's top-level files as OUT and list them.
+publish() {
+	seal "$1" "$2" -maxdepth 1
+	log "wrote $2:"
+	sed 's/^/    /' "$2/SHA256SUMS" >&2
 }
 
 # module_output NAME M V OUT WRAPPER BUILD...: NAME's output folder OUT (built from module M at

@@ -110,20 +110,6 @@ image_dir() {
 	printf '%s/%s/%s\n' "$IMAGES_DIR" "${ref%:*}" "${ref##*:}"
 }
 
-# publish_tree TMP OUT: SHA256SUMS over every file below TMP (written last), then TMP -> OUT.
-publish_tree() {
-	local tmp=$1 out=$2
-	(
-		cd "$tmp"
-		find . -type f ! -name 'SHA256SUMS*' ! -name '.SHA256SUMS*' -printf '%P\n' | LC_ALL=C sort |
-			xargs -r sha256sum >.SHA256SUMS.new
-		mv .SHA256SUMS.new SHA256SUMS
-	)
-	rm -rf "$out"
-	mkdir -p "$(dirname "$out")"
-	mv "$tmp" "$out"
-}
-
 # --------------------------------------------------------------------------- Debian roots
 # A private apt state (sources for K8SFS_IMAGES_DEBIAN_RELEASE, an empty dpkg status) resolves a
 # package set as on an empty machine, downloads the .debs and unpacks them (dpkg-deb -x): no
@@ -267,7 +253,7 @@ oci_image() {
 	printf '%s\n' "$digest" >"$tmp/digest"
 	printf '%s\n' "$ref" >"$tmp/reference"
 	[[ -f $IMG_WORK/$name/packages ]] && cp "$IMG_WORK/$name/packages" "$tmp/packages"
-	publish_tree "$tmp" "$out"
+	seal "$tmp" "$out" # every file of the layout, no listing (the caller logs the digest)
 	log "$name: $ref $digest ($(du -sh "$out/oci" | cut -f1) compressed)"
 }
 
