@@ -30,12 +30,13 @@ BRIDGE=${K8SFS_LAB_BRIDGE:-br-k8sfs}
 GATEWAY=${K8SFS_LAB_GATEWAY:-10.231.0.1/24}
 RELEASE=${K8SFS_LAB_RELEASE:-bookworm}
 MIRROR_PORT=${K8SFS_LAB_MIRROR_PORT:-8088}
+REGISTRY_PORT=${K8SFS_LAB_REGISTRY_PORT:-5000}
 BOOT_TIMEOUT=${K8SFS_LAB_BOOT_TIMEOUT:-180}
 PREFIX=k8sfs-lab # transient unit and network namespace names: PREFIX-NAME
 BASE_ROOT=${K8SFS_LAB_BASE_DIR:-$WORK_DIR/base} # may be shared between work dirs (tests)
 RUN_DIR=$WORK_DIR/run
 HOSTS_DIR=$WORK_DIR/hosts
-MIRROR_UNIT=$PREFIX-mirror-$MIRROR_PORT
+REGISTRY_DATA=$WORK_DIR/registry
 
 # Everything host preparation would otherwise install from a package mirror: lab hosts have no
 # internet. Bump BASE_REVISION when the customisation in build_base changes.
@@ -86,6 +87,47 @@ daemon() {
 		shift 2
 		exec "$@"' _ "$pidfile" "$cgroups" "$@" </dev/null >>"$logfile" 2>&1 &
 	disown
+}
+
+# running_pid NAME UNIT MATCH: the PID of NAME (a host, the mirror, the registry), run as the
+# transient unit UNIT or else as the session leader in RUN_DIR/NAME.pid; empty when it is not
+# running. A PID file can outlive its process and the PID be reused: the process's command line
+# must contain MATCH.
+running_pid() {
+	local name=$1 unit=$2 match=$3 pid=""
+	if have_systemd; then
+		pid=$(systemctl show -p MainPID --value "$unit.service" 2>/dev/null || true)
+		[[ $pid == 0 ]] && pid=""
+	elif [[ -f $RUN_DIR/$name.pid ]]; then
+		pid=$(<"$RUN_DIR/$name.pid")
+		{ tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null | grep -qF -- "$match" || pid=""
+	fi
+	printf '%s\n' "$pid"
+}
+
+# stop_running NAME UNIT MATCH SECONDS: stop what running_pid finds: SIGTERM, and SIGKILL when it
+# still runs after SECONDS.
+stop_running() {
+	local name=$1 unit=$2 match=$3 seconds=$4 pid i
+	if have_systemd; then
+		systemctl stop "$unit.service" 2>/dev/null || true
+		systemctl reset-failed "$unit.service" 2>/dev/null || true
+		return 0
+	fi
+	pid=$(running_pid "$name" "$unit" "$match")
+	if [[ -n $pid ]]; then
+		kill -TERM "$pid" 2>/dev/null || true
+		for ((i = 0; i < seconds * 5; i++)); do
+			[[ -n $(running_pid "$name" "$unit" "$match") ]] || break
+			sleep 0.2
+		done
+		if [[ -n $(running_pid "$name" "$unit" "$match") ]]; then
+			log "$name: still running after $seconds s; killing"
+			kill -KILL "$pid" 2>/dev/null || true
+			sleep 1
+		fi
+	fi
+	rm -f "$RUN_DIR/$name.pid"
 }
 
 # host_cgroups NAME: create and print a cgroup folder for the host in every cgroup hierarchy, so
@@ -311,14 +353,13 @@ cmd_network_down() {
 		log "bridge $BRIDGE: still has ports ($ports); destroy those hosts first; keeping it"
 		return 0
 	fi
-	if [[ -n $(mirror_pid) ]]; then
-		log "bridge $BRIDGE: the mirror still listens on it; run mirror-stop first; keeping it"
-		return 0
-	fi
-	if [[ -n $(registry_pid) ]]; then
-		log "bridge $BRIDGE: the registry still listens on it; run registry-stop first; keeping it"
-		return 0
-	fi
+	local name
+	for name in "${SERVERS[@]}"; do
+		if [[ -n $(server_pid "$name") ]]; then
+			log "bridge $BRIDGE: the $name still listens on it; run $name-stop first; keeping it"
+			return 0
+		fi
+	done
 	ip link del "$BRIDGE"
 	log "bridge $BRIDGE: removed"
 	restore_sysctls
@@ -344,20 +385,7 @@ unit_of() { printf '%s\n' "$PREFIX-$1"; }
 veth_of() { printf 'k8sfs%s\n' "$(printf '%s' "$1" | sha256sum | cut -c1-8)"; }
 
 # nspawn_pid NAME: the PID of the host's systemd-nspawn process, empty when it is not running.
-nspawn_pid() {
-	local name=$1 pid=""
-	if have_systemd; then
-		pid=$(systemctl show -p MainPID --value "$(unit_of "$name").service" 2>/dev/null || true)
-		[[ $pid == 0 ]] && pid=""
-	elif [[ -f $RUN_DIR/$name.pid ]]; then
-		pid=$(<"$RUN_DIR/$name.pid")
-		# A PID file can outlive its process and the PID be reused: check it is our nspawn.
-		if ! { tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null | grep -q -- "--machine=$name "; then
-			pid=""
-		fi
-	fi
-	printf '%s\n' "$pid"
-}
+nspawn_pid() { running_pid "$1" "$(unit_of "$1")" "--machine=$1 "; }
 
 # leader_pid NAME: the host's PID 1 (its systemd), as seen from here.
 leader_pid() {
@@ -531,29 +559,8 @@ cmd_create() {
 	with_lock "host-$1" create_host "$1" "$2" "${3:-}"
 }
 
-stop_host() {
-	local name=$1 pid i
-	if have_systemd; then
-		systemctl stop "$(unit_of "$name").service" 2>/dev/null || true
-		systemctl reset-failed "$(unit_of "$name").service" 2>/dev/null || true
-		return 0
-	fi
-	pid=$(nspawn_pid "$name")
-	if [[ -n $pid ]]; then
-		# SIGTERM: nspawn asks the host's systemd to power off cleanly.
-		kill -TERM "$pid" 2>/dev/null || true
-		for ((i = 0; i < 60; i++)); do
-			[[ -n $(nspawn_pid "$name") ]] || break
-			sleep 0.5
-		done
-		if [[ -n $(nspawn_pid "$name") ]]; then
-			log "$name: still running after 30 s; killing"
-			kill -KILL "$pid" 2>/dev/null || true
-			sleep 1
-		fi
-	fi
-	rm -f "$RUN_DIR/$name.pid"
-}
+# stop_host NAME: SIGTERM makes nspawn ask the host's systemd to power off cleanly.
+stop_host() { stop_running "$1" "$(unit_of "$1")" "--machine=$1 " 30; }
 
 destroy_host() {
 	local name=$1 dir=$HOSTS_DIR/$1 ns veth
@@ -585,138 +592,116 @@ cmd_destroy() {
 	with_lock "host-$1" destroy_host "$1"
 }
 
-# --------------------------------------------------------------------------- mirror
+# --------------------------------------------------------------------------- servers
+# The mirror and the registry: servers on the bridge's address, each a transient unit when
+# systemd is PID 1, else a session leader whose PID is kept in RUN_DIR/NAME.pid (its output in
+# RUN_DIR/NAME.log); RUN_DIR/NAME.dir names the folder it was started from (revive restarts it).
 
-mirror_pid() {
-	local pid=""
-	if have_systemd; then
-		pid=$(systemctl show -p MainPID --value "$MIRROR_UNIT.service" 2>/dev/null || true)
-		[[ $pid == 0 ]] && pid=""
-	elif [[ -f $RUN_DIR/mirror.pid ]]; then
-		pid=$(<"$RUN_DIR/mirror.pid")
-		{ tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null | grep -q -- ' http.server ' || pid=""
-	fi
-	printf '%s\n' "$pid"
+SERVERS=(mirror registry)
+declare -A SERVER_UNIT=([mirror]=$PREFIX-mirror-$MIRROR_PORT [registry]=$PREFIX-registry-$REGISTRY_PORT)
+# What each one's command line has (running_pid).
+declare -A SERVER_MATCH=([mirror]=' http.server ' [registry]="/registry serve $RUN_DIR/registry.yml")
+
+# server_pid NAME: the server's PID, empty when it is not running.
+server_pid() { running_pid "$1" "${SERVER_UNIT[$1]}" "${SERVER_MATCH[$1]}"; }
+
+server_stop() {
+	stop_running "$1" "${SERVER_UNIT[$1]}" "${SERVER_MATCH[$1]}" 10
+	rm -f "$RUN_DIR/$1.dir"
 }
 
-mirror_stop() {
-	if have_systemd; then
-		systemctl stop "$MIRROR_UNIT.service" 2>/dev/null || true
-		systemctl reset-failed "$MIRROR_UNIT.service" 2>/dev/null || true
+# server_start NAME DIR URL SECONDS [--setenv=VAR=VALUE | --property=P]... -- CMD...: NAME runs
+# CMD, started from DIR, unless it already does; then URL must answer within SECONDS. The unit
+# has a read-only view of the machine (no DynamicUser: its private /tmp would hide folders under
+# /tmp) and the properties P; the VARs are in its environment with or without systemd.
+server_start() {
+	local name=$1 dir=$2 url=$3 seconds=$4 env=() props=() i
+	shift 4
+	while [[ $1 != -- ]]; do
+		case $1 in
+		--setenv=*) env+=("${1#--setenv=}") ;;
+		*) props+=("$1") ;;
+		esac
+		shift
+	done
+	shift
+	if [[ -n $(server_pid "$name") && -f $RUN_DIR/$name.dir && $(<"$RUN_DIR/$name.dir") == "$dir" ]]; then
+		log "$name: already running from $dir"
 	else
-		local pid
-		pid=$(mirror_pid)
-		if [[ -n $pid ]]; then
-			kill -TERM "$pid" 2>/dev/null || true
-		fi
-		rm -f "$RUN_DIR/mirror.pid"
-	fi
-	rm -f "$RUN_DIR/mirror.dir"
-}
-
-mirror_start() {
-	local dir=$1 url python i
-	url="http://$(gateway_ip):$MIRROR_PORT/"
-	if [[ -n $(mirror_pid) && -f $RUN_DIR/mirror.dir && $(<"$RUN_DIR/mirror.dir") == "$dir" ]]; then
-		log "mirror: already serving $dir at $url"
-	else
-		mirror_stop
+		server_stop "$name"
 		network_up
-		python=$(command -v python3) || die "python3 is missing"
-		local cmd=("$python" -m http.server --bind "$(gateway_ip)" --directory "$dir" "$MIRROR_PORT")
 		if have_systemd; then
-			# Read-only view of the machine: it only serves files (no DynamicUser: its private /tmp
-			# would hide mirror folders under /tmp).
-			systemd-run --quiet --unit="$MIRROR_UNIT" --property=ProtectSystem=strict \
-				--property=ProtectHome=read-only --property=NoNewPrivileges=yes "${cmd[@]}"
+			systemd-run --quiet --unit="${SERVER_UNIT[$name]}" "${env[@]/#/--setenv=}" \
+				--property=ProtectSystem=strict --property=ProtectHome=read-only \
+				--property=NoNewPrivileges=yes "${props[@]}" "$@"
 		else
-			daemon "$RUN_DIR/mirror.pid" "$RUN_DIR/mirror.log" "" "${cmd[@]}"
+			(
+				((${#env[@]} == 0)) || export "${env[@]}"
+				daemon "$RUN_DIR/$name.pid" "$RUN_DIR/$name.log" "" "$@"
+			)
 		fi
-		printf '%s\n' "$dir" >"$RUN_DIR/mirror.dir"
+		printf '%s\n' "$dir" >"$RUN_DIR/$name.dir"
 	fi
-	for ((i = 0; i < 50; i++)); do
+	for ((i = 0; i < seconds * 5; i++)); do
 		if curl -fsS -o /dev/null "$url" 2>/dev/null; then
-			log "mirror: serving $dir at $url"
-			printf '%s\n' "$url"
 			return 0
+		fi
+		# Gone for a second already (a port in use, a bad config): it will not answer.
+		if [[ -z $(server_pid "$name") ]] && ((i > 5)); then
+			break
 		fi
 		sleep 0.2
 	done
-	die "mirror: $url does not answer; see $RUN_DIR/mirror.log"
+	tail -n 20 "$RUN_DIR/$name.log" >&2 2>/dev/null || true
+	die "$name: $url does not answer; see $RUN_DIR/$name.log"
 }
 
-cmd_mirror_start() {
+# cmd_server_start NAME DIR: NAME_start DIR (as an absolute path) under the network lock.
+cmd_server_start() {
+	local name=$1 dir
+	shift
 	[[ $# -eq 1 ]] || usage
 	need_root
-	[[ -d $1 ]] || die "mirror folder $1 does not exist"
-	local dir
+	case $name in
+	mirror) [[ -d $1 ]] || die "mirror folder $1 does not exist" ;;
+	registry) [[ -x $1/registry ]] || die "$1/registry is missing or not executable (toolchain/images.sh build registry)" ;;
+	esac
 	dir=$(cd "$1" && pwd)
 	mkdir -p "$RUN_DIR"
-	with_lock network mirror_start "$dir"
+	with_lock network "${name}_start" "$dir"
 }
 
-cmd_mirror_stop() {
+cmd_server_stop() {
 	need_root
 	mkdir -p "$RUN_DIR"
-	with_lock network mirror_stop
-	log "mirror: stopped"
+	with_lock network server_stop "$1"
+	log "$1: stopped"
+}
+
+# --------------------------------------------------------------------------- mirror
+
+# mirror_start DIR: serve DIR over HTTP; prints its URL.
+mirror_start() {
+	local dir=$1 url python
+	url="http://$(gateway_ip):$MIRROR_PORT/"
+	python=$(command -v python3) || die "python3 is missing"
+	server_start mirror "$dir" "$url" 10 -- \
+		"$python" -m http.server --bind "$(gateway_ip)" --directory "$dir" "$MIRROR_PORT"
+	log "mirror: serving $dir at $url"
+	printf '%s\n' "$url"
 }
 
 # --------------------------------------------------------------------------- registry
 # An OCI registry (distribution's `registry`, built by toolchain/images.sh) on the bridge's
 # address, plain HTTP, serving the images toolchain/images.sh pushes; it keeps its data across
-# restarts. Like the mirror: a transient unit when systemd is PID 1, else a session leader.
+# restarts.
 
-REGISTRY_PORT=${K8SFS_LAB_REGISTRY_PORT:-5000}
-REGISTRY_UNIT=$PREFIX-registry-$REGISTRY_PORT
-REGISTRY_DATA=$WORK_DIR/registry
-
-registry_pid() {
-	local pid=""
-	if have_systemd; then
-		pid=$(systemctl show -p MainPID --value "$REGISTRY_UNIT.service" 2>/dev/null || true)
-		[[ $pid == 0 ]] && pid=""
-	elif [[ -f $RUN_DIR/registry.pid ]]; then
-		pid=$(<"$RUN_DIR/registry.pid")
-		{ tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null | grep -qF -- "/registry serve $RUN_DIR/registry.yml" || pid=""
-	fi
-	printf '%s\n' "$pid"
-}
-
-registry_stop() {
-	if have_systemd; then
-		systemctl stop "$REGISTRY_UNIT.service" 2>/dev/null || true
-		systemctl reset-failed "$REGISTRY_UNIT.service" 2>/dev/null || true
-	else
-		local pid i
-		pid=$(registry_pid)
-		if [[ -n $pid ]]; then
-			kill -TERM "$pid" 2>/dev/null || true
-			for ((i = 0; i < 50; i++)); do
-				[[ -n $(registry_pid) ]] || break
-				sleep 0.2
-			done
-			if [[ -n $(registry_pid) ]]; then
-				log "registry: still running after 10 s; killing"
-				kill -KILL "$pid" 2>/dev/null || true
-			fi
-		fi
-		rm -f "$RUN_DIR/registry.pid"
-	fi
-	rm -f "$RUN_DIR/registry.dir"
-}
-
+# registry_start DIR: run DIR/registry; prints its HOST:PORT.
 registry_start() {
-	local dir=$1 addr url i
+	local dir=$1 addr
 	addr="$(gateway_ip):$REGISTRY_PORT"
-	url="http://$addr/v2/"
-	if [[ -n $(registry_pid) && -f $RUN_DIR/registry.dir && $(<"$RUN_DIR/registry.dir") == "$dir" ]]; then
-		log "registry: already running from $dir at $addr"
-	else
-		registry_stop
-		network_up
-		mkdir -p "$REGISTRY_DATA"
-		cat >"$RUN_DIR/registry.yml" <<EOF
+	mkdir -p "$REGISTRY_DATA"
+	cat >"$RUN_DIR/registry.yml" <<EOF
 version: 0.1
 log:
   level: info
@@ -732,46 +717,10 @@ http:
   headers:
     X-Content-Type-Options: [nosniff]
 EOF
-		local cmd=("$dir/registry" serve "$RUN_DIR/registry.yml")
-		if have_systemd; then
-			systemd-run --quiet --unit="$REGISTRY_UNIT" --setenv=OTEL_TRACES_EXPORTER=none \
-				--property=ProtectSystem=strict --property=ProtectHome=read-only \
-				--property=NoNewPrivileges=yes --property="ReadWritePaths=$REGISTRY_DATA" "${cmd[@]}"
-		else
-			OTEL_TRACES_EXPORTER=none daemon "$RUN_DIR/registry.pid" "$RUN_DIR/registry.log" "" "${cmd[@]}"
-		fi
-		printf '%s\n' "$dir" >"$RUN_DIR/registry.dir"
-	fi
-	for ((i = 0; i < 100; i++)); do
-		if curl -fsS -o /dev/null "$url" 2>/dev/null; then
-			log "registry: serving $REGISTRY_DATA at http://$addr/"
-			printf '%s\n' "$addr"
-			return 0
-		fi
-		if [[ -z $(registry_pid) ]] && ((i > 5)); then
-			break
-		fi
-		sleep 0.2
-	done
-	tail -n 20 "$RUN_DIR/registry.log" >&2 2>/dev/null || true
-	die "registry: $url does not answer; see $RUN_DIR/registry.log"
-}
-
-cmd_registry_start() {
-	[[ $# -eq 1 ]] || usage
-	need_root
-	[[ -x $1/registry ]] || die "$1/registry is missing or not executable (toolchain/images.sh build registry)"
-	local dir
-	dir=$(cd "$1" && pwd)
-	mkdir -p "$RUN_DIR"
-	with_lock network registry_start "$dir"
-}
-
-cmd_registry_stop() {
-	need_root
-	mkdir -p "$RUN_DIR"
-	with_lock network registry_stop
-	log "registry: stopped"
+	server_start registry "$dir" "http://$addr/v2/" 20 --setenv=OTEL_TRACES_EXPORTER=none \
+		--property="ReadWritePaths=$REGISTRY_DATA" -- "$dir/registry" serve "$RUN_DIR/registry.yml"
+	log "registry: serving $REGISTRY_DATA at http://$addr/"
+	printf '%s\n' "$addr"
 }
 
 # --------------------------------------------------------------------------- status, clean
@@ -784,9 +733,9 @@ host_names() {
 cmd_status() {
 	local name pid state leader
 	printf 'bridge %s: %s\n' "$BRIDGE" "$(ip -o -4 addr show dev "$BRIDGE" 2>/dev/null | awk '{print $4}' || true)"
-	pid=$(mirror_pid)
+	pid=$(server_pid mirror)
 	printf 'mirror: %s\n' "${pid:+pid $pid serving $(cat "$RUN_DIR/mirror.dir" 2>/dev/null) on port $MIRROR_PORT}"
-	pid=$(registry_pid)
+	pid=$(server_pid registry)
 	printf 'registry: %s\n' "${pid:+pid $pid on port $REGISTRY_PORT, data in $REGISTRY_DATA}"
 	while read -r name; do
 		[[ -n $name ]] || continue
@@ -812,14 +761,12 @@ cmd_revive() {
 			with_lock "host-$name" create_host "$name" "$(<"$HOSTS_DIR/$name/ip")" "" >/dev/null
 		fi
 	done < <(host_names)
-	if [[ -f $RUN_DIR/mirror.dir && -z $(mirror_pid) ]]; then
-		dir=$(<"$RUN_DIR/mirror.dir")
-		with_lock network mirror_start "$dir" >/dev/null
-	fi
-	if [[ -f $RUN_DIR/registry.dir && -z $(registry_pid) ]]; then
-		dir=$(<"$RUN_DIR/registry.dir")
-		with_lock network registry_start "$dir" >/dev/null
-	fi
+	for name in "${SERVERS[@]}"; do
+		if [[ -f $RUN_DIR/$name.dir && -z $(server_pid "$name") ]]; then
+			dir=$(<"$RUN_DIR/$name.dir")
+			with_lock network "${name}_start" "$dir" >/dev/null
+		fi
+	done
 }
 
 cmd_clean() {
@@ -828,8 +775,9 @@ cmd_clean() {
 	while read -r name; do
 		[[ -n $name ]] && cmd_destroy "$name"
 	done < <(host_names)
-	cmd_mirror_stop
-	cmd_registry_stop
+	for name in "${SERVERS[@]}"; do
+		cmd_server_stop "$name"
+	done
 	cmd_network_down
 	if [[ ${1:-} == --all ]]; then
 		rm -rf --one-file-system "$WORK_DIR"
@@ -847,10 +795,8 @@ main() {
 	network-down) cmd_network_down "$@" ;;
 	create) cmd_create "$@" ;;
 	destroy) cmd_destroy "$@" ;;
-	mirror-start) cmd_mirror_start "$@" ;;
-	mirror-stop) cmd_mirror_stop "$@" ;;
-	registry-start) cmd_registry_start "$@" ;;
-	registry-stop) cmd_registry_stop "$@" ;;
+	mirror-start | registry-start) cmd_server_start "${sub%-start}" "$@" ;;
+	mirror-stop | registry-stop) cmd_server_stop "${sub%-stop}" ;;
 	status) cmd_status "$@" ;;
 	revive) cmd_revive "$@" ;;
 	clean) cmd_clean "$@" ;;

@@ -145,6 +145,16 @@ new_wrapper() {
 	printf 'module %s\n\ngo %s\n' "$2" "$3" >"$1/go.mod"
 }
 
+# wrapper_module DIR NAME M V [LOCAL_PREFIX LOCAL_VERSION]: the wrapper k8sfs.local/toolchain/NAME
+# in DIR, requiring M@V with M's replace and godebug directives (LOCAL_*: see wrapper_copy_gomod).
+wrapper_module() {
+	local dir=$1 name=$2 m=$3 v=$4 gomod
+	gomod=$(mod_gomod "$m" "$v")
+	new_wrapper "$dir" "k8sfs.local/toolchain/$name" "$(gomod_go "$gomod")"
+	wrapper_require "$dir" "$m@$v"
+	wrapper_copy_gomod "$dir" "$gomod" "${5:-}" "${6:-}"
+}
+
 # wrapper_require DIR M@V...
 wrapper_require() {
 	local dir=$1 mv
@@ -222,20 +232,43 @@ staging() {
 	printf '%s\n' "$tmp"
 }
 
-# publish TMP OUT: write TMP/SHA256SUMS and move TMP to OUT.
-publish() {
+# seal TMP OUT [FIND-OPTION...]: TMP/SHA256SUMS over the files below TMP (written last: a folder
+# with it is complete), then TMP becomes OUT.
+seal() {
 	local tmp=$1 out=$2
+	shift 2
 	(
 		cd "$tmp"
-		find . -maxdepth 1 -type f ! -name 'SHA256SUMS*' ! -name '.SHA256SUMS*' -printf '%P\n' | LC_ALL=C sort |
+		find . "$@" -type f ! -name 'SHA256SUMS*' ! -name '.SHA256SUMS*' -printf '%P\n' | LC_ALL=C sort |
 			xargs -r sha256sum >.SHA256SUMS.new
 		mv .SHA256SUMS.new SHA256SUMS
 	)
 	rm -rf "$out"
 	mkdir -p "$(dirname "$out")"
 	mv "$tmp" "$out"
-	log "wrote $out:"
-	sed 's/^/    /' "$out/SHA256SUMS" >&2
+}
+
+# publish TMP OUT: seal TMP's top-level files as OUT and list them.
+publish() {
+	seal "$1" "$2" -maxdepth 1
+	log "wrote $2:"
+	sed 's/^/    /' "$2/SHA256SUMS" >&2
+}
+
+# module_output NAME M V OUT WRAPPER BUILD...: NAME's output folder OUT (built from module M at
+# V) unless it is cached: a wrapper module WRAPPER for M@V (wrapper_module), then
+# `BUILD... M V WRAPPER TMP` builds into the staging folder TMP, which is published as OUT.
+module_output() {
+	local name=$1 m=$2 v=$3 out=$4 w=$5 tmp
+	shift 5
+	if cached "$out"; then
+		log "$name $v: cached in $out"
+		return 0
+	fi
+	wrapper_module "$w" "$name" "$m" "$v"
+	tmp=$(staging "$out")
+	"$@" "$m" "$v" "$w" "$tmp"
+	publish "$tmp" "$out"
 }
 
 # ---------------------------------------------------------------------------
@@ -474,7 +507,7 @@ build_engine() {
 }
 
 build_kubernetes() {
-	local v=$K8SFS_KUBERNETES_VERSION out tmp gomod w m date
+	local v=$K8SFS_KUBERNETES_VERSION out tmp w m date
 	local major minor staging_v
 	out="$TOOLCHAIN_DIR/kubernetes/$v/$PLATFORM"
 	if cached "$out"; then
@@ -486,13 +519,10 @@ build_kubernetes() {
 	minor=${minor%%.*}
 	major=${major%%.*}
 	staging_v="v0.${v#v*.}" # v1.35.4 -> v0.35.4 (k/k#79384)
-	gomod=$(mod_gomod k8s.io/kubernetes "$v")
 	date=$(mod_time k8s.io/kubernetes "$v")
 	w="$WORK_DIR/kubernetes/$v"
-	new_wrapper "$w" k8sfs.local/toolchain/kubernetes "$(gomod_go "$gomod")"
-	wrapper_require "$w" "k8s.io/kubernetes@$v"
 	# Every "k8s.io/X => ./staging/src/k8s.io/X" becomes "k8s.io/X => k8s.io/X v0.Y.Z".
-	wrapper_copy_gomod "$w" "$gomod" k8s.io/ "$staging_v"
+	wrapper_module "$w" kubernetes k8s.io/kubernetes "$v" k8s.io/ "$staging_v"
 	local ld="" p
 	for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
 		ld+=" -X $p.gitVersion=$v -X $p.gitMajor=$major -X $p.gitMinor=$minor"
@@ -536,64 +566,47 @@ build_etcd() {
 }
 
 build_cni() {
-	local v=$K8SFS_CNI_PLUGINS_VERSION out tmp w gomod m=github.com/containernetworking/plugins
-	out="$TOOLCHAIN_DIR/cni-plugins/$v/$PLATFORM"
-	if cached "$out"; then
-		log "cni-plugins $v: cached in $out"
-		return 0
-	fi
-	gomod=$(mod_gomod "$m" "$v")
-	w="$WORK_DIR/cni-plugins/$v"
-	new_wrapper "$w" k8sfs.local/toolchain/cni-plugins "$(gomod_go "$gomod")"
-	wrapper_require "$w" "$m@$v"
-	wrapper_copy_gomod "$w" "$gomod" "" ""
+	local v=$K8SFS_CNI_PLUGINS_VERSION
+	module_output cni-plugins github.com/containernetworking/plugins "$v" \
+		"$TOOLCHAIN_DIR/cni-plugins/$v/$PLATFORM" "$WORK_DIR/cni-plugins/$v" cni_binaries
+}
+
+# cni_binaries M V WRAPPER TMP: every main package under plugins/{main,ipam,meta} that builds
+# for linux.
+cni_binaries() {
+	local m=$1 v=$2 w=$3 tmp=$4 pkgs=()
 	mod_dir "$m" "$v" >/dev/null
-	# Every main package under plugins/{main,ipam,meta} that builds for linux.
-	local pkgs=()
 	mapfile -t pkgs < <(cd "$w" && go list -mod=mod -e \
 		-f '{{if and (eq .Name "main") (not .Incomplete)}}{{.ImportPath}}{{end}}' \
 		"$m/plugins/main/..." "$m/plugins/ipam/..." "$m/plugins/meta/..." | sed '/^$/d')
 	((${#pkgs[@]} > 0)) || die "cni-plugins: no packages found"
-	tmp=$(staging "$out")
 	gobuild "$w" "$tmp/" "-X $m/pkg/utils/buildversion.BuildVersion=$v" "" "${pkgs[@]}"
-	publish "$tmp" "$out"
 }
 
 build_containerd() {
-	local v=$K8SFS_CONTAINERD_VERSION out tmp w gomod m=github.com/containerd/containerd/v2
-	out="$TOOLCHAIN_DIR/containerd/$v/$PLATFORM"
-	if cached "$out"; then
-		log "containerd $v: cached in $out"
-		return 0
-	fi
-	gomod=$(mod_gomod "$m" "$v")
-	w="$WORK_DIR/containerd/$v"
-	new_wrapper "$w" k8sfs.local/toolchain/containerd "$(gomod_go "$gomod")"
-	wrapper_require "$w" "$m@$v"
-	wrapper_copy_gomod "$w" "$gomod" "" ""
-	local ld="-X $m/version.Version=$v -X $m/version.Package=$m"
-	# Static build as upstream's release (no cgo: no btrfs snapshotter).
-	tmp=$(staging "$out")
-	gobuild "$w" "$tmp/" "$ld" "no_btrfs urfave_cli_no_docs netgo osusergo" \
+	local v=$K8SFS_CONTAINERD_VERSION
+	module_output containerd github.com/containerd/containerd/v2 "$v" \
+		"$TOOLCHAIN_DIR/containerd/$v/$PLATFORM" "$WORK_DIR/containerd/$v" containerd_binaries
+}
+
+# containerd_binaries M V WRAPPER TMP: static, as upstream's release (no cgo: no btrfs snapshotter).
+containerd_binaries() {
+	local m=$1 v=$2 w=$3 tmp=$4
+	gobuild "$w" "$tmp/" "-X $m/version.Version=$v -X $m/version.Package=$m" \
+		"no_btrfs urfave_cli_no_docs netgo osusergo" \
 		"$m/cmd/containerd" "$m/cmd/containerd-shim-runc-v2" "$m/cmd/ctr"
-	publish "$tmp" "$out"
 }
 
 build_crictl() {
-	local v=$K8SFS_CRICTL_VERSION out tmp w gomod m=sigs.k8s.io/cri-tools
-	out="$TOOLCHAIN_DIR/crictl/$v/$PLATFORM"
-	if cached "$out"; then
-		log "crictl $v: cached in $out"
-		return 0
-	fi
-	gomod=$(mod_gomod "$m" "$v")
-	w="$WORK_DIR/crictl/$v"
-	new_wrapper "$w" k8sfs.local/toolchain/crictl "$(gomod_go "$gomod")"
-	wrapper_require "$w" "$m@$v"
-	wrapper_copy_gomod "$w" "$gomod" "" ""
-	tmp=$(staging "$out")
+	local v=$K8SFS_CRICTL_VERSION
+	module_output crictl sigs.k8s.io/cri-tools "$v" \
+		"$TOOLCHAIN_DIR/crictl/$v/$PLATFORM" "$WORK_DIR/crictl/$v" crictl_binary
+}
+
+# crictl_binary M V WRAPPER TMP
+crictl_binary() {
+	local m=$1 v=$2 w=$3 tmp=$4
 	gobuild "$w" "$tmp/crictl" "-X $m/pkg/version.Version=$v" "" "$m/cmd/crictl"
-	publish "$tmp" "$out"
 }
 
 # prune: drop the Go build cache and the wrapper/copy-out folders (several GB

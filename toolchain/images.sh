@@ -110,20 +110,6 @@ image_dir() {
 	printf '%s/%s/%s\n' "$IMAGES_DIR" "${ref%:*}" "${ref##*:}"
 }
 
-# publish_tree TMP OUT: SHA256SUMS over every file below TMP (written last), then TMP -> OUT.
-publish_tree() {
-	local tmp=$1 out=$2
-	(
-		cd "$tmp"
-		find . -type f ! -name 'SHA256SUMS*' ! -name '.SHA256SUMS*' -printf '%P\n' | LC_ALL=C sort |
-			xargs -r sha256sum >.SHA256SUMS.new
-		mv .SHA256SUMS.new SHA256SUMS
-	)
-	rm -rf "$out"
-	mkdir -p "$(dirname "$out")"
-	mv "$tmp" "$out"
-}
-
 # --------------------------------------------------------------------------- Debian roots
 # A private apt state (sources for K8SFS_IMAGES_DEBIAN_RELEASE, an empty dpkg status) resolves a
 # package set as on an empty machine, downloads the .debs and unpacks them (dpkg-deb -x): no
@@ -267,7 +253,7 @@ oci_image() {
 	printf '%s\n' "$digest" >"$tmp/digest"
 	printf '%s\n' "$ref" >"$tmp/reference"
 	[[ -f $IMG_WORK/$name/packages ]] && cp "$IMG_WORK/$name/packages" "$tmp/packages"
-	publish_tree "$tmp" "$out"
+	seal "$tmp" "$out" # every file of the layout, no listing (the caller logs the digest)
 	log "$name: $ref $digest ($(du -sh "$out/oci" | cut -f1) compressed)"
 }
 
@@ -323,12 +309,8 @@ build_pause() {
 
 build_coredns() {
 	image_cached coredns && return 0
-	local v=$K8SFS_COREDNS_VERSION m=github.com/coredns/coredns gomod w dir
-	gomod=$(mod_gomod "$m" "$v")
-	dir="$IMG_WORK/coredns-module"
-	new_wrapper "$dir" k8sfs.local/toolchain/coredns "$(gomod_go "$gomod")"
-	wrapper_require "$dir" "$m@$v"
-	wrapper_copy_gomod "$dir" "$gomod" "" ""
+	local v=$K8SFS_COREDNS_VERSION m=github.com/coredns/coredns w dir="$IMG_WORK/coredns-module"
+	wrapper_module "$dir" coredns "$m" "$v"
 	w=$(fresh_root coredns)
 	with_cgo 0 gobuild "$dir" "$w/bin/coredns" "" "" "$m"
 	install -m 0755 "$w/bin/coredns" "$w/root/coredns"
@@ -342,13 +324,9 @@ build_coredns() {
 
 build_flannel() {
 	image_cached flannel && return 0
-	local v=$K8SFS_FLANNEL_VERSION m=github.com/flannel-io/flannel gomod dir w
+	local v=$K8SFS_FLANNEL_VERSION m=github.com/flannel-io/flannel dir="$IMG_WORK/flannel-module" w
 	local vpc=github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/vpc
-	gomod=$(mod_gomod "$m" "$v")
-	dir="$IMG_WORK/flannel-module"
-	new_wrapper "$dir" k8sfs.local/toolchain/flannel "$(gomod_go "$gomod")"
-	wrapper_require "$dir" "$m@$v"
-	wrapper_copy_gomod "$dir" "$gomod" "" ""
+	wrapper_module "$dir" flannel "$m" "$v"
 	(cd "$dir" && go mod edit -replace="$vpc=$vpc@$K8SFS_FLANNEL_TENCENT_VPC_VERSION")
 	w=$(fresh_root flannel)
 	# The udp backend is cgo (upstream builds amd64 with CGO_ENABLED=1); flanneld links the
@@ -395,14 +373,10 @@ build_flannel_cni_plugin() {
 
 build_agnhost() {
 	image_cached agnhost && return 0
-	local kv=$K8SFS_IMAGES_KUBERNETES_VERSION gomod dir w src ver
-	gomod=$(mod_gomod k8s.io/kubernetes "$kv")
+	local kv=$K8SFS_IMAGES_KUBERNETES_VERSION dir="$IMG_WORK/agnhost-module" w src ver
 	src=$(mod_dir k8s.io/kubernetes "$kv")
 	ver=$(<"$src/test/images/agnhost/VERSION")
-	dir="$IMG_WORK/agnhost-module"
-	new_wrapper "$dir" k8sfs.local/toolchain/agnhost "$(gomod_go "$gomod")"
-	wrapper_require "$dir" "k8s.io/kubernetes@$kv"
-	wrapper_copy_gomod "$dir" "$gomod" k8s.io/ "v0.${kv#v*.}"
+	wrapper_module "$dir" agnhost k8s.io/kubernetes "$kv" k8s.io/ "v0.${kv#v*.}"
 	w=$(fresh_root agnhost)
 	with_cgo 0 gobuild "$dir" "$w/bin/agnhost" "-X main.Version=$ver" "" k8s.io/kubernetes/test/images/agnhost
 	log "agnhost $ver (tagged $K8SFS_AGNHOST_TAG): Debian root (dnsutils, curl, busybox-static)"
@@ -418,20 +392,14 @@ build_agnhost() {
 REGISTRY_OUT() { printf '%s\n' "$TOOLCHAIN_DIR/registry/$K8SFS_REGISTRY_VERSION/$PLATFORM"; }
 
 build_registry() {
-	local v=$K8SFS_REGISTRY_VERSION m=github.com/distribution/distribution/v3 out tmp gomod dir
-	out=$(REGISTRY_OUT)
-	if cached "$out"; then
-		log "registry $v: cached in $out"
-		return 0
-	fi
-	gomod=$(mod_gomod "$m" "$v")
-	dir="$IMG_WORK/registry-module"
-	new_wrapper "$dir" k8sfs.local/toolchain/registry "$(gomod_go "$gomod")"
-	wrapper_require "$dir" "$m@$v"
-	wrapper_copy_gomod "$dir" "$gomod" "" ""
-	tmp=$(staging "$out")
-	with_cgo 0 gobuild "$dir" "$tmp/registry" "-X $m/version.version=$v -X $m/version.mainpkg=$m" "" "$m/cmd/registry"
-	publish "$tmp" "$out"
+	module_output registry github.com/distribution/distribution/v3 "$K8SFS_REGISTRY_VERSION" \
+		"$(REGISTRY_OUT)" "$IMG_WORK/registry-module" registry_binary
+}
+
+# registry_binary M V WRAPPER TMP
+registry_binary() {
+	local m=$1 v=$2 w=$3 tmp=$4
+	with_cgo 0 gobuild "$w" "$tmp/registry" "-X $m/version.version=$v -X $m/version.mainpkg=$m" "" "$m/cmd/registry"
 }
 
 # --------------------------------------------------------------------------- push
