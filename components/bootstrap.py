@@ -3,21 +3,13 @@ the namespace of the CSR approver's allow lists."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pulumi
 import pulumi_kubernetes as k8s
 
 from components import type_token
+from components.api_objects import ClusterSite, k8s_object
+from components.pki import Pki
 from render import bootstrap as bs
-from spec.model import ClusterSpec
-
-_KINDS: dict[str, Any] = {
-    "Role": k8s.rbac.v1.Role,
-    "RoleBinding": k8s.rbac.v1.RoleBinding,
-    "ClusterRole": k8s.rbac.v1.ClusterRole,
-    "ClusterRoleBinding": k8s.rbac.v1.ClusterRoleBinding,
-}
 
 
 def _part(kind: str, object_name: str) -> str:
@@ -29,15 +21,11 @@ class Bootstrap(pulumi.ComponentResource):
     """`ready`: every object it creates; WorkerNode's kubelet step depends on all of them."""
 
     def __init__(
-        self,
-        name: str,
-        spec: ClusterSpec,
-        pki: Any,  # components.pki.Pki: `.ca.cert_pem`, `.bootstrap_token_id`, `.bootstrap_token_secret`
-        provider: k8s.Provider,
-        opts: pulumi.ResourceOptions | None = None,
+        self, name: str, site: ClusterSite, pki: Pki, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__(type_token("Bootstrap"), name, None, opts)
-        api = pulumi.ResourceOptions(parent=self, provider=provider)
+        spec = site.spec
+        api = pulumi.ResourceOptions(parent=self, provider=site.provider)
 
         token_id = pulumi.Output.from_input(pki.bootstrap_token_id)
         secret_doc = pulumi.Output.all(token_id, pki.bootstrap_token_secret).apply(
@@ -67,16 +55,9 @@ class Bootstrap(pulumi.ComponentResource):
         )
         self.ready: list[pulumi.Resource] = [token, cluster_info, self.allow_namespace]
         for obj in bs.rbac_objects():
-            kind = obj["kind"]
-            args = {_snake(k): v for k, v in obj.items() if k not in ("apiVersion", "kind")}
             namespaced = obj["metadata"].get("namespace") == ns["metadata"]["name"]
-            self.ready.append(
-                _KINDS[kind](
-                    f"{name}-{_part(kind, obj['metadata']['name'])}",
-                    **args,
-                    opts=in_namespace if namespaced else api,
-                )
-            )
+            part = _part(obj["kind"], obj["metadata"]["name"])
+            self.ready.append(k8s_object(f"{name}-{part}", obj, in_namespace if namespaced else api))
 
         self.register_outputs(
             {
@@ -84,8 +65,3 @@ class Bootstrap(pulumi.ComponentResource):
                 "objects": [f"{o['kind']}/{o['metadata']['name']}" for o in bs.rbac_objects()],
             }
         )
-
-
-def _snake(key: str) -> str:
-    """roleRef -> role_ref: the Python SDK's argument names."""
-    return "".join(f"_{c.lower()}" if c.isupper() else c for c in key)

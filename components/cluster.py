@@ -15,6 +15,7 @@ import pulumi_kubernetes as k8s
 
 from components import type_token
 from components.addons import Addons
+from components.api_objects import ClusterSite
 from components.bootstrap import Bootstrap
 from components.cni import Cni, Fetcher, fetch_url
 from components.control_plane import ControlPlane
@@ -89,8 +90,9 @@ class Cluster(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[cp.ready for cp in self.control_planes]),
         )
 
+        api = ClusterSite(spec, self.provider)
         # Kubelets join through TLS bootstrapping: the token Secret and RBAC must exist first.
-        self.bootstrap = Bootstrap(f"{name}-bootstrap", spec, self.pki, self.provider, opts=child)
+        self.bootstrap = Bootstrap(f"{name}-bootstrap", api, self.pki, opts=child)
         self.approvers = [
             CsrApprover(
                 f"{name}-{n.name}-csr-approver", site[n.name], self.pki, self.bootstrap.ready, opts=child
@@ -114,13 +116,7 @@ class Cluster(pulumi.ComponentResource):
             )
         # Serving certificates approved and role labels set before anything is scheduled.
         self.join = NodeJoin(
-            f"{name}-join",
-            spec,
-            self.approvers[0],
-            self.workers,
-            self.provider,
-            self.bootstrap.allow_namespace,
-            opts=child,
+            f"{name}-join", api, self.approvers[0], self.workers, self.bootstrap.allow_namespace, opts=child
         )
 
         # Every image our objects and the runtime use must be in its registry before anything
@@ -136,13 +132,12 @@ class Cluster(pulumi.ComponentResource):
         )
         self.cni = Cni(
             f"{name}-cni",
-            spec,
-            self.provider,
+            api,
             pulumi.ResourceOptions(parent=self, depends_on=[*self.join.ready, self.image_check]),
             fetch=fetch,
         )
         self.addons = Addons(
-            f"{name}-addons", spec, self.provider, pulumi.ResourceOptions(parent=self, depends_on=[self.cni])
+            f"{name}-addons", api, pulumi.ResourceOptions(parent=self, depends_on=[self.cni])
         )
 
         # Last on each host: the guard that `pulumi refresh` reads back to find drift.

@@ -21,7 +21,7 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from components import inherited_depends_on, type_token
-from components.addons import k8s_object, object_part
+from components.api_objects import ClusterSite, k8s_object, object_part
 from render import cni as render_cni
 from render.cni import manifests
 from spec.model import ClusterSpec
@@ -57,11 +57,11 @@ class Cni(pulumi.ComponentResource):
     def __init__(
         self,
         name: str,
-        spec: ClusterSpec,
-        provider: k8s.Provider,
+        site: ClusterSite,
         opts: pulumi.ResourceOptions | None = None,
         fetch: Fetcher = fetch_url,
     ) -> None:
+        spec = site.spec
         plan = render_cni.plan(spec)
         # Fetch and adapt before registering anything: a missing or changed manifest is an error
         # of this run, not a half-applied CNI.
@@ -72,7 +72,9 @@ class Cni(pulumi.ComponentResource):
         self.notice: str | None = "\n".join(plan.notices) or None
         for notice in plan.notices:
             pulumi.log.warn(notice, resource=self)
-        child = pulumi.ResourceOptions(parent=self, provider=provider, depends_on=inherited_depends_on(opts))
+        child = pulumi.ResourceOptions(
+            parent=self, provider=site.provider, depends_on=inherited_depends_on(opts)
+        )
         self.resources: list[pulumi.Resource] = []
         if plan.chart is not None:
             self._chart(name, plan.chart, child)

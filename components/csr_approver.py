@@ -16,28 +16,18 @@ through the API, which NodeRestriction forbids kubelet to set on itself.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from components import type_token
+from components.api_objects import ClusterSite
 from components.host import NodeSite
-from components.pki import CertKeyPair
+from components.pki import Pki
 from components.steps import client_files, files_step, script_step, service_step
 from components.worker_node import WorkerNode
 from render import csr_policy as cp
 from render import kubelet as kl
-from spec.model import ClusterSpec
-
-
-class ApproverPki(Protocol):
-    """What the approver reads (components.pki.Pki has it)."""
-
-    @property
-    def ca(self) -> CertKeyPair: ...
-    @property
-    def csr_approver_kubeconfig(self) -> pulumi.Output[str]: ...
 
 
 class CsrApprover(pulumi.ComponentResource):
@@ -47,7 +37,7 @@ class CsrApprover(pulumi.ComponentResource):
         self,
         name: str,
         site: NodeSite,
-        pki: ApproverPki,
+        pki: Pki,
         bootstrap_ready: Sequence[pulumi.Resource] = (),
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
@@ -89,14 +79,14 @@ class NodeJoin(pulumi.ComponentResource):
     def __init__(
         self,
         name: str,
-        spec: ClusterSpec,
+        site: ClusterSite,
         approver: CsrApprover,
         workers: Sequence[WorkerNode],
-        provider: k8s.Provider,
         allow_namespace: pulumi.Resource,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(type_token("NodeJoin"), name, None, opts)
+        provider = site.provider
         self.ready: list[pulumi.Resource] = []
         for worker in workers:
             node = worker.node

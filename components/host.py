@@ -85,27 +85,25 @@ class Host(pulumi.ComponentResource):
         self.node = node
         self.steps = HostSteps(connection)
 
-        # It alone waits for what the Host waits for (the lab's hosts booting).
-        prepare = host_prep.prepare_step(spec, node, f"{name}-prepare")
-        self.prepare = script_step(
-            f"{name}-prepare",
-            self.steps,
-            create=prepare.create,
-            delete=prepare.delete,
-            stdin=prepare.stdin,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=inherited_depends_on(opts)),
-            files=[ManagedFile(meta, content) for meta, content in host_prep.kernel_files(spec, node)],
-        )
-        binaries = artifacts.binaries_step(spec, node, f"{name}-binaries")
-        self.binaries = script_step(
-            f"{name}-binaries",
-            self.steps,
-            create=binaries.create,
-            delete=binaries.delete,
-            # Downloading needs curl/wget and tar from the packages; a host that failed its
-            # preflight gets nothing.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.prepare]),
-        )
+        kernel_files = [ManagedFile(meta, content) for meta, content in host_prep.kernel_files(spec, node)]
+        # `prepare` alone waits for what the Host waits for (the lab's hosts booting); `binaries`
+        # waits for it: downloading needs curl/wget and tar from the packages, and a host that
+        # failed its preflight gets nothing.
+        after = inherited_depends_on(opts)
+        for part, rendered, files in (
+            ("prepare", host_prep.prepare_step(spec, node, f"{name}-prepare"), kernel_files),
+            ("binaries", artifacts.binaries_step(spec, node, f"{name}-binaries"), []),
+        ):
+            step = script_step(
+                f"{name}-{part}",
+                self.steps,
+                create=rendered.create,
+                delete=rendered.delete,
+                stdin=rendered.stdin,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=after),
+                files=files,
+            )
+            after = [step]
         # Depending on the component waits for every child: prepared OS and installed binaries.
         self.ready: pulumi.Resource = self
         self.register_outputs(

@@ -145,23 +145,11 @@ class Pki(pulumi.ComponentResource):
         # Bootstrap token [a-z0-9]{6}.[a-z0-9]{16}. The id is public (it names the Secret
         # bootstrap-token-<id>); the secret is a RandomPassword because a RandomString's
         # resource id is its result, and ids are stored and shown in the clear.
-        token_id = random.RandomString(
-            f"{name}-bootstrap-token-id",
-            length=6,
-            upper=False,
-            lower=True,
-            numeric=True,
-            special=False,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
+        lower_alnum: dict[str, Any] = {"upper": False, "lower": True, "numeric": True, "special": False}
+        child = pulumi.ResourceOptions(parent=self)
+        token_id = random.RandomString(f"{name}-bootstrap-token-id", length=6, **lower_alnum, opts=child)
         token_secret = random.RandomPassword(
-            f"{name}-bootstrap-token-secret",
-            length=16,
-            upper=False,
-            lower=True,
-            numeric=True,
-            special=False,
-            opts=pulumi.ResourceOptions(parent=self),
+            f"{name}-bootstrap-token-secret", length=16, **lower_alnum, opts=child
         )
         self.bootstrap_token_id = token_id.result
         self.bootstrap_token_secret = pulumi.Output.secret(token_secret.result)

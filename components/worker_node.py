@@ -3,28 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
 
 import pulumi
 
 from components import type_token
 from components.host import NodeSite
-from components.pki import CertKeyPair
+from components.pki import Pki
 from components.runtime import Runtime
 from components.steps import client_files, service_step
 from render import kube_proxy as kp
 from render import kubelet as kl
-
-
-class NodePki(Protocol):
-    """What kubelet and kube-proxy read (components.pki.Pki has it)."""
-
-    @property
-    def ca(self) -> CertKeyPair: ...
-    @property
-    def bootstrap_kubeconfig(self) -> pulumi.Output[str]: ...
-    @property
-    def kube_proxy_kubeconfig(self) -> pulumi.Output[str]: ...
 
 
 class WorkerNode(pulumi.ComponentResource):
@@ -41,7 +29,7 @@ class WorkerNode(pulumi.ComponentResource):
         name: str,
         site: NodeSite,
         runtime: Runtime,
-        pki: NodePki,
+        pki: Pki,
         bootstrap_ready: Sequence[pulumi.Resource],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:

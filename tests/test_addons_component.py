@@ -7,7 +7,8 @@ from typing import Any
 import pulumi_kubernetes as k8s
 import pytest
 
-from components.addons import Addons, k8s_object, object_part
+from components.addons import Addons
+from components.api_objects import ClusterSite, k8s_object, object_part
 from mockrun.program import Graph, run_function
 from render import addons as render
 from spec import ClusterSpec
@@ -20,7 +21,7 @@ ADDONS = "k8s-from-scratch:index:Addons"
 def run(spec: ClusterSpec) -> Graph:
     def program() -> None:
         provider = k8s.Provider("k8s", kubeconfig="x")
-        Addons("addons", spec, provider)
+        Addons("addons", ClusterSite(spec, provider))
 
     return run_function(program)
 

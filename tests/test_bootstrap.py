@@ -7,6 +7,7 @@ import base64
 import pulumi_kubernetes as k8s
 import yaml
 
+from components.api_objects import ClusterSite
 from components.bootstrap import Bootstrap
 from mockrun.program import run_function
 from render import bootstrap as bs
@@ -120,7 +121,7 @@ def test_component_applies_every_object_with_the_provider() -> None:
     def program() -> None:
         pki = fake_pki()
         provider = k8s.Provider("k8s", kubeconfig=pki.admin_kubeconfig)
-        Bootstrap("bootstrap", spec, pki, provider)
+        Bootstrap("bootstrap", ClusterSite(spec, provider), pki)
 
     graph = run_function(program)
     boot = graph.named("bootstrap")

@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 import components.cni as cni_module
+from components.api_objects import ClusterSite
 from components.cni import Cni, ManifestFetchError, fetch_url
 from mockrun import k8s_mock
 from mockrun.program import Graph, run_function
@@ -25,7 +26,7 @@ RELEASE = "kubernetes:helm.sh/v3:Release"
 def run(spec: ClusterSpec) -> Graph:
     def program() -> None:
         provider = k8s.Provider("k8s", kubeconfig="apiVersion: v1\nkind: Config\n")
-        Cni("cni", spec, provider, fetch=k8s_mock.offline_fetch)
+        Cni("cni", ClusterSite(spec, provider), fetch=k8s_mock.offline_fetch)
 
     return run_function(program)
 
@@ -251,7 +252,7 @@ def test_none_component_exposes_the_notice_for_the_stack_output() -> None:
 
     def program() -> None:
         provider = k8s.Provider("k8s", kubeconfig="x")
-        seen["cni"] = Cni("cni", spec_for({"name": "none"}), provider)
+        seen["cni"] = Cni("cni", ClusterSite(spec_for({"name": "none"}), provider))
 
     run_function(program)
     assert "cni plugin not initialized" in seen["cni"].notice
@@ -277,7 +278,11 @@ def test_cni_under_a_parent_component() -> None:
     def program() -> None:
         parent = pulumi.ComponentResource("test:index:Parent", "cluster")
         provider = k8s.Provider("k8s", kubeconfig="x", opts=pulumi.ResourceOptions(parent=parent))
-        Cni("cluster-cni", spec_for({"name": "flannel"}), provider, pulumi.ResourceOptions(parent=parent))
+        Cni(
+            "cluster-cni",
+            ClusterSite(spec_for({"name": "flannel"}), provider),
+            pulumi.ResourceOptions(parent=parent),
+        )
 
     graph = run_function(program)
     assert graph.named("cluster-cni").parent == graph.named("cluster").urn

@@ -19,6 +19,7 @@ import pytest
 import yaml
 from pulumi_command import remote
 
+from components.api_objects import ClusterSite
 from components.bootstrap import Bootstrap
 from components.csr_approver import CsrApprover, NodeJoin
 from components.host import NodeSite
@@ -76,7 +77,7 @@ def build(spec: ClusterSpec) -> Graph:
     def program() -> None:
         pki = fake_pki()
         provider = k8s.Provider("k8s", kubeconfig=pki.admin_kubeconfig)
-        boot = Bootstrap("bootstrap", spec, pki, provider)
+        boot = Bootstrap("bootstrap", ClusterSite(spec, provider), pki)
         approvers, workers = [], []
         for node in spec.nodes:
             site = NodeSite(spec, node, FakeHost(f"{node.name}-host", node.address))
@@ -85,7 +86,7 @@ def build(spec: ClusterSpec) -> Graph:
             if node.runs_kubelet:
                 runtime = Runtime(f"{node.name}-runtime", site)
                 workers.append(WorkerNode(f"{node.name}-node", site, runtime, pki, boot.ready))
-        NodeJoin("join", spec, approvers[0], workers, provider, boot.allow_namespace)
+        NodeJoin("join", ClusterSite(spec, provider), approvers[0], workers, boot.allow_namespace)
 
     return run_function(program)
 
