@@ -37,9 +37,9 @@ class Cluster(pulumi.ComponentResource):
         self,
         name: str,
         spec: ClusterSpec,
-        opts: pulumi.ResourceOptions | None = None,
         clock: Clock = utc_now,
         fetch: Fetcher = fetch_url,
+        opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         """`clock` dates certificate renewals and `fetch` reads CNI release manifests: the real
         ones unless a caller (the mocks, a test) passes its own."""
@@ -54,7 +54,7 @@ class Cluster(pulumi.ComponentResource):
         private_key = self.lab.private_key if self.lab else None
         hosts_ready = self.lab.hosts_ready if self.lab else []
 
-        self.pki = Pki(f"{name}-pki", spec, opts=child, clock=clock)
+        self.pki = Pki(f"{name}-pki", spec, clock, opts=child)
 
         host_opts = pulumi.ResourceOptions(parent=self, depends_on=hosts_ready)
         self.hosts = {
@@ -108,8 +108,8 @@ class Cluster(pulumi.ComponentResource):
                 WorkerNode(
                     f"{name}-{n.name}-node",
                     site[n.name],
-                    runtime,
                     self.pki,
+                    runtime,
                     self.bootstrap.ready,
                     opts=child,
                 )

@@ -43,8 +43,7 @@ class CsrApprover(pulumi.ComponentResource):
     ) -> None:
         super().__init__(type_token("CsrApprover"), name, None, opts)
         spec, node, host = site.spec, site.node, site.host
-        if not node.is_control_plane:
-            raise ValueError(f"the CSR approver runs on control planes; {node.name} is not one")
+        site.require(node.is_control_plane, "is not a control plane: the CSR approver runs on those")
         self.node = node
         self.steps = host.steps
         files = client_files(

@@ -60,6 +60,11 @@ class NodeSite:
     node: NodeSpec
     host: PreparedHost
 
+    def require(self, holds: bool, what: str) -> None:
+        """A component built on the wrong node is a programming error: say which."""
+        if not holds:
+            raise ValueError(f"node {self.node.name} {what}")
+
 
 class Host(pulumi.ComponentResource):
     """Children, in order: `prepare` (preflight, packages, kernel files and settings, swap,

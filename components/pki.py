@@ -66,41 +66,12 @@ def renewal_trigger(
 
 
 class Pki(pulumi.ComponentResource):
-    ca: CertKeyPair
-    front_proxy_ca: CertKeyPair
-    etcd_ca: CertKeyPair
-    apiserver: CertKeyPair
-    apiserver_kubelet_client: CertKeyPair
-    apiserver_etcd_client: CertKeyPair
-    front_proxy_client: CertKeyPair
-    etcd_healthcheck_client: CertKeyPair
-    admin: CertKeyPair
-    controller_manager: CertKeyPair
-    scheduler: CertKeyPair
-    kube_proxy: CertKeyPair
-    csr_approver: CertKeyPair
-    etcd_server: dict[str, CertKeyPair]
-    etcd_peer: dict[str, CertKeyPair]
-    service_account_key_pem: pulumi.Output[str]
-    service_account_public_pem: pulumi.Output[str]
-    bootstrap_token_id: pulumi.Output[str]
-    bootstrap_token_secret: pulumi.Output[str]
-    bootstrap_token: pulumi.Output[str]
-    encryption_key: pulumi.Output[str]
-    admin_kubeconfig: pulumi.Output[str]
-    controller_manager_kubeconfig: pulumi.Output[str]
-    scheduler_kubeconfig: pulumi.Output[str]
-    kube_proxy_kubeconfig: pulumi.Output[str]
-    bootstrap_kubeconfig: pulumi.Output[str]
-    csr_approver_kubeconfig: pulumi.Output[str]
-    expiries: pulumi.Output[dict[str, str]]
+    """Every certificate of the plan as a CertKeyPair attribute (ca, apiserver, etcd_server[node],
+    ...), the service-account key pair, the bootstrap token, the encryption key, the kubeconfigs
+    and `expiries`; secrets are Pulumi secrets."""
 
     def __init__(
-        self,
-        name: str,
-        spec: ClusterSpec,
-        opts: pulumi.ResourceOptions | None = None,
-        clock: Clock = utc_now,
+        self, name: str, spec: ClusterSpec, clock: Clock = utc_now, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__(type_token("Pki"), name, None, opts)
         self._name = name
@@ -152,8 +123,8 @@ class Pki(pulumi.ComponentResource):
             f"{name}-bootstrap-token-secret", length=16, **lower_alnum, opts=child
         )
         self.bootstrap_token_id = token_id.result
-        self.bootstrap_token_secret = pulumi.Output.secret(token_secret.result)
-        self.bootstrap_token = pulumi.Output.secret(
+        self.bootstrap_token_secret: pulumi.Output[str] = pulumi.Output.secret(token_secret.result)
+        self.bootstrap_token: pulumi.Output[str] = pulumi.Output.secret(
             pulumi.Output.concat(token_id.result, ".", token_secret.result)
         )
 
@@ -161,7 +132,7 @@ class Pki(pulumi.ComponentResource):
         encryption = random.RandomBytes(
             f"{name}-encryption-key", length=32, opts=pulumi.ResourceOptions(parent=self)
         )
-        self.encryption_key = pulumi.Output.secret(encryption.base64)
+        self.encryption_key: pulumi.Output[str] = pulumi.Output.secret(encryption.base64)
 
         cluster = spec.cluster_name
         public = spec.api_endpoint.url
@@ -179,7 +150,7 @@ class Pki(pulumi.ComponentResource):
         self.csr_approver_kubeconfig = self._kubeconfig(
             cluster, public, pki_plan.CSR_APPROVER_CN, self.csr_approver
         )
-        self.bootstrap_kubeconfig = pulumi.Output.secret(
+        self.bootstrap_kubeconfig: pulumi.Output[str] = pulumi.Output.secret(
             pulumi.Output.all(self.ca.cert_pem, self.bootstrap_token).apply(
                 lambda v: render_kubeconfig(cluster, public, v[0], BOOTSTRAP_USER, token=v[1])
             )

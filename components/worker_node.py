@@ -28,15 +28,14 @@ class WorkerNode(pulumi.ComponentResource):
         self,
         name: str,
         site: NodeSite,
-        runtime: Runtime,
         pki: Pki,
+        runtime: Runtime,
         bootstrap_ready: Sequence[pulumi.Resource],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(type_token("WorkerNode"), name, None, opts)
+        site.require(site.node.runs_kubelet, "has no role that runs kubelet")
         spec, node, host = site.spec, site.node, site.host
-        if not node.runs_kubelet:
-            raise ValueError(f"node {node.name} has no role that runs kubelet")
         self.node = node
 
         kubelet = service_step(

@@ -85,7 +85,7 @@ def build(spec: ClusterSpec) -> Graph:
                 approvers.append(CsrApprover(f"{node.name}-csr-approver", site, pki, boot.ready))
             if node.runs_kubelet:
                 runtime = Runtime(f"{node.name}-runtime", site)
-                workers.append(WorkerNode(f"{node.name}-node", site, runtime, pki, boot.ready))
+                workers.append(WorkerNode(f"{node.name}-node", site, pki, runtime, boot.ready))
         NodeJoin("join", ClusterSite(spec, provider), approvers[0], workers, boot.allow_namespace)
 
     return run_function(program)
