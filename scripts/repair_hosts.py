@@ -12,6 +12,10 @@ repair stops it. Host drift lives in each host's DriftGuard (docs/drift.md), so 
    binaries) and restarts only the services concerned; prints, per host, what it repaired;
 3. `pulumi refresh` of the whole stack, now that the hosts are repaired: what still cannot be
    refreshed (an API that is still down) is said in one line each; it does not undo step 2.
+   Workloads the outage disturbed (pods that lost their network or their node for a while) come
+   back within a minute or two; until then the Kubernetes provider records them as unhealthy,
+   and the next `pulumi up` would "update" them. So the unhealthy ones are refreshed again every
+   few seconds until they are healthy (at most `--settle` seconds), and any left are named.
 
 `pulumi` must be on PATH with the stack's backend and secrets passphrase in the environment, run
 from the project folder. Exit status 0 when every host is as expected afterwards, else 1.
@@ -23,6 +27,7 @@ import argparse
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +35,9 @@ from typing import Any
 from components.drift_guard import REPAIRED, drifts
 
 GUARD_TYPE_SUFFIX = ":DriftGuard"
+UNHEALTHY = "Refreshed resource is in an unhealthy state"
+SETTLE_SECONDS = 240
+SETTLE_EVERY_SECONDS = 10
 
 
 @dataclass(frozen=True)
@@ -53,16 +61,28 @@ def guards(export: dict[str, Any]) -> list[Guard]:
     ]
 
 
-def failed_resources(events: Sequence[dict[str, Any]]) -> dict[str, str]:
-    """URN -> its error, from the engine's events (`--json` streams them)."""
+def _diagnostics(events: Sequence[dict[str, Any]], severity: str) -> dict[str, str]:
+    """URN -> its first message of this severity, from the engine's events (`--json` streams
+    them)."""
     out: dict[str, str] = {}
     for event in events:
         diag = event.get("diagnosticEvent")
-        if not diag or diag.get("severity") != "error" or not diag.get("urn"):
+        if not diag or diag.get("severity") != severity or not diag.get("urn"):
             continue
         message = " ".join(diag.get("message", "").split())
         out.setdefault(diag["urn"], message[:300])
     return out
+
+
+def failed_resources(events: Sequence[dict[str, Any]]) -> dict[str, str]:
+    """URN -> its error."""
+    return _diagnostics(events, "error")
+
+
+def unhealthy_resources(events: Sequence[dict[str, Any]]) -> list[str]:
+    """The URNs a refresh found in an unhealthy state (the Kubernetes provider's warning)."""
+    warnings = _diagnostics(events, "warning")
+    return sorted(urn for urn, message in warnings.items() if UNHEALTHY in message)
 
 
 class Pulumi:
@@ -107,6 +127,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--stack", help="the stack (default: the selected one)")
     parser.add_argument("--config-file", help="the stack's config file (default: Pulumi.<stack>.yaml)")
     parser.add_argument("--dry-run", action="store_true", help="only find and print drift")
+    parser.add_argument(
+        "--settle",
+        type=int,
+        default=SETTLE_SECONDS,
+        help="seconds to wait for disturbed workloads to be healthy again (default %(default)s)",
+    )
     args = parser.parse_args(argv)
     pulumi = Pulumi(args.stack, args.config_file)
 
@@ -146,10 +172,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"not refreshed: {urn.rsplit('::', 1)[-1]}: {message}")
         if not failures:
             print(f"not refreshed: the stack ({rest.stderr.strip()[-300:]})")
+    settle(pulumi, unhealthy_resources(engine_events(rest.stdout)), args.settle)
     still = [g for g in guards(pulumi.export()) if drifts(g.inputs, g.outputs)]
     for guard in still:
         print(f"{guard.name}: still drifted after the repair")
     return 1 if still else 0
+
+
+def settle(pulumi: Pulumi, unhealthy: list[str], seconds: int, every: float = SETTLE_EVERY_SECONDS) -> None:
+    """Refreshes the unhealthy resources until they are healthy or `seconds` have passed."""
+    deadline = time.monotonic() + seconds
+    while unhealthy and time.monotonic() < deadline:
+        time.sleep(every)
+        again = pulumi.run("refresh", "--yes", "--skip-preview", "--json", *_targets(unhealthy))
+        unhealthy = unhealthy_resources(engine_events(again.stdout))
+    for urn in unhealthy:
+        print(
+            f"still unhealthy after {seconds} s: {urn.rsplit('::', 1)[-1]} (the next `pulumi up` waits on it)"
+        )
 
 
 if __name__ == "__main__":

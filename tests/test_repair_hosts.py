@@ -4,6 +4,7 @@ itself runs against the real engine in the lab tier (tests/test_lab_e2e.py)."""
 from __future__ import annotations
 
 import json
+import subprocess
 
 from scripts import repair_hosts
 
@@ -45,3 +46,29 @@ def test_failed_resources_take_the_first_error_of_each_resource_on_one_line() ->
     events = repair_hosts.engine_events(stdout)
     assert len(events) == len(lines)
     assert repair_hosts.failed_resources(events) == {"urn::a": "Preview failed: timeout"}
+
+
+def test_unhealthy_resources_are_those_the_refresh_warned_of() -> None:
+    unhealthy = "Refreshed resource is in an unhealthy state:\n* Resource 'coredns' was created but failed"
+    events = [
+        {"diagnosticEvent": {"severity": "warning", "urn": "urn::deploy", "message": unhealthy}},
+        {"diagnosticEvent": {"severity": "warning", "urn": "urn::other", "message": "deprecated field"}},
+        {"diagnosticEvent": {"severity": "error", "urn": "urn::svc", "message": unhealthy}},
+    ]
+    assert repair_hosts.unhealthy_resources(events) == ["urn::deploy"]
+
+
+def test_settling_refreshes_only_the_unhealthy_until_they_are_healthy() -> None:
+    warning = {
+        "diagnosticEvent": {"severity": "warning", "urn": "urn::ds", "message": repair_hosts.UNHEALTHY}
+    }
+    answers = [json.dumps(warning), ""]  # unhealthy once more, then healthy
+    calls: list[tuple[str, ...]] = []
+
+    class FakePulumi(repair_hosts.Pulumi):
+        def run(self, *args: str) -> subprocess.CompletedProcess[str]:
+            calls.append(args)
+            return subprocess.CompletedProcess(args, 0, answers.pop(0), "")
+
+    repair_hosts.settle(FakePulumi(None, None), ["urn::ds"], seconds=60, every=0)
+    assert calls == [("refresh", "--yes", "--skip-preview", "--json", "--target", "urn::ds")] * 2
