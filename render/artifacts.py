@@ -62,10 +62,6 @@ class Artifact:
             return f"{base_url.rstrip('/')}/{self.name}/{self.version}/{self.filename}"
         return self.upstream_url
 
-    def installed_paths(self) -> tuple[str, ...]:
-        """Paths this artifact owns once installed (directories for globs and trees)."""
-        return tuple(m.dest for m in self.members)
-
 
 def _k8s(name: str, version: str, arch: str, binaries: tuple[str, ...]) -> Artifact:
     flavour = name.removeprefix("kubernetes-")

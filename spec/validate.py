@@ -7,6 +7,7 @@ import re
 from collections import Counter
 
 from spec import defaults as d
+from spec.addresses import is_ip
 from spec.model import ClusterSpec, NodeSpec
 from spec.problems import Problems
 from spec.versions import KUBELET_MAX_MINORS_BEHIND, minor_distance, minor_of, parse_version
@@ -158,7 +159,7 @@ def _nodes(spec: ClusterSpec, p: Problems) -> None:
         ):
             if not value:
                 continue
-            if not _is_ip(value) and not _HOSTNAME.match(value):
+            if not is_ip(value) and not _HOSTNAME.match(value):
                 p.error(
                     f"{path}.{key}",
                     value,
@@ -174,7 +175,7 @@ def _nodes(spec: ClusterSpec, p: Problems) -> None:
                 )
         if (
             node.internal_address
-            and not _is_ip(node.internal_address)
+            and not is_ip(node.internal_address)
             and _HOSTNAME.match(node.internal_address)
         ):
             p.error(
@@ -197,7 +198,7 @@ def _nodes(spec: ClusterSpec, p: Problems) -> None:
         if (
             node.ssh.bastion is not None
             and node.ssh.bastion.host
-            and not (_is_ip(node.ssh.bastion.host) or _HOSTNAME.match(node.ssh.bastion.host))
+            and not (is_ip(node.ssh.bastion.host) or _HOSTNAME.match(node.ssh.bastion.host))
         ):
             p.error(
                 f"{path}.ssh.bastion.host",
@@ -413,7 +414,7 @@ def _network(spec: ClusterSpec, p: Problems) -> None:
             )
     for i, node in enumerate(spec.nodes):
         for key, value in (("address", node.address), ("internalAddress", node.internal_address)):
-            if not _is_ip(value):
+            if not is_ip(value):
                 continue
             ip = ipaddress.ip_address(value)
             for name, cidr in (("podCidr", pod), ("serviceCidr", svc)):
@@ -426,7 +427,7 @@ def _network(spec: ClusterSpec, p: Problems) -> None:
                     )
     if not _DNS_SUBDOMAIN.match(net.cluster_domain):
         p.error("network.clusterDomain", net.cluster_domain, "is not a DNS domain", "use e.g. cluster.local")
-    if spec.api_endpoint.host and _is_ip(spec.api_endpoint.host):
+    if spec.api_endpoint.host and is_ip(spec.api_endpoint.host):
         ip = ipaddress.ip_address(spec.api_endpoint.host)
         for name, cidr in (("podCidr", pod), ("serviceCidr", svc)):
             if cidr is not None and ip.version == cidr.version and ip in cidr:
@@ -719,11 +720,3 @@ def _cidr_quiet(value: str) -> Network | None:
 
 def _nth(net: Network, n: int) -> str:
     return str(net[n]) if net.num_addresses > n else str(net[1])
-
-
-def _is_ip(value: str) -> bool:
-    try:
-        ipaddress.ip_address(value)
-    except ValueError:
-        return False
-    return True

@@ -34,8 +34,3 @@ def minor_distance(newer: str, older: str) -> int:
 # The skew policy (kubernetes.io/releases/version-skew-policy): kubelet and kube-proxy may be
 # up to three minors older than kube-apiserver and never newer.
 KUBELET_MAX_MINORS_BEHIND = 3
-
-
-def etcd_recommended_minor(kubernetes_version: str) -> tuple[int, int]:
-    """The etcd minor kubeadm ships with a Kubernetes minor (3.6 from 1.34 on, 3.5 before)."""
-    return (3, 6) if minor_of(kubernetes_version) >= (1, 34) else (3, 5)
