@@ -32,6 +32,7 @@ from spec.model import (
 )
 from spec.problems import Problems
 from spec.reader import Reader, join
+from spec.versions import version_field
 
 # Contract keys whose values are plain strings (everything else arrives as JSON).
 STRING_KEYS = ("clusterName", "kubernetesVersion", "apiEndpoint", "iptablesBackend")
@@ -55,22 +56,6 @@ TOP_LEVEL_KEYS = (
     "etcd",
     "lab",
 )
-VERSION_KEYS = {  # config key -> Versions field
-    "etcd": "etcd",
-    "containerd": "containerd",
-    "runc": "runc",
-    "crio": "crio",
-    "kata": "kata",
-    "cniPlugins": "cni_plugins",
-    "crictl": "crictl",
-    "coredns": "coredns",
-    "pause": "pause",
-    "flannel": "flannel",
-    "flannelCniPlugin": "flannel_cni_plugin",
-    "calico": "calico",
-    "weave": "weave",
-    "cilium": "cilium",
-}
 
 
 def parse(
@@ -141,8 +126,7 @@ def _finish(reader: Reader, read: Any) -> Any:
 def _versions(top: Reader, problems: Problems) -> Versions:
     r = top.sub("versions")
     pins = {
-        field: r.text(key, d.DEFAULT_VERSIONS[key]) or d.DEFAULT_VERSIONS[key]
-        for key, field in VERSION_KEYS.items()
+        version_field(key): r.text(key, default) or default for key, default in d.DEFAULT_VERSIONS.items()
     }
     r.finish()
     kubernetes = top.text("kubernetesVersion", d.DEFAULT_KUBERNETES_VERSION)

@@ -10,7 +10,7 @@ from spec import defaults as d
 from spec.addresses import is_ip
 from spec.model import ClusterSpec, NodeSpec
 from spec.problems import Problems
-from spec.versions import KUBELET_MAX_MINORS_BEHIND, minor_distance, minor_of, parse_version
+from spec.versions import KUBELET_MAX_MINORS_BEHIND, minor_distance, minor_of, parse_version, version_field
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
@@ -21,6 +21,16 @@ _HOSTNAME = re.compile(
 _LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
 _LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
 _HOST_KEY = re.compile(r"^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/=]+( .*)?$")
+# `versions` keys that are image tags rather than x.y.z releases: (pattern, what it is, remedy).
+_RELEASE = re.compile(r"^\d+\.\d+\.\d+$")
+_VERSION_TAGS = {
+    "flannelCniPlugin": (
+        re.compile(r"^\d+\.\d+\.\d+(-flannel\d+)?$"),
+        "a flannel-cni-plugin tag",
+        "write e.g. 1.9.1-flannel1",
+    ),
+    "pause": (re.compile(r"^\d+\.\d+(\.\d+)?$"), "a pause image tag", "write e.g. 3.10.1"),
+}
 _IMAGE_REGISTRY = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?(:[0-9]+)?(/[a-z0-9._-]+)*$")
 
 
@@ -62,39 +72,12 @@ def _versions(spec: ClusterSpec, p: Problems) -> None:
         p.error(
             "kubernetesVersion", version, "is not a supported Kubernetes minor", f"use one of {supported}"
         )
-    for key, field in (
-        ("etcd", "etcd"),
-        ("containerd", "containerd"),
-        ("runc", "runc"),
-        ("crio", "crio"),
-        ("kata", "kata"),
-        ("cniPlugins", "cni_plugins"),
-        ("crictl", "crictl"),
-        ("coredns", "coredns"),
-        ("flannel", "flannel"),
-        ("calico", "calico"),
-        ("weave", "weave"),
-        ("cilium", "cilium"),
-    ):
-        value = getattr(spec.versions, field)
-        if parse_version(value) is None:
-            p.error(
-                f"versions.{key}",
-                value,
-                "is not a full release version",
-                f"write major.minor.patch without 'v', e.g. {d.DEFAULT_VERSIONS[key]}",
-            )
-    plugin = spec.versions.flannel_cni_plugin
-    if not re.match(r"^\d+\.\d+\.\d+(-flannel\d+)?$", plugin):
-        p.error(
-            "versions.flannelCniPlugin",
-            plugin,
-            "is not a flannel-cni-plugin tag",
-            "write e.g. 1.9.1-flannel1",
-        )
-    pause = spec.versions.pause
-    if not re.match(r"^\d+\.\d+(\.\d+)?$", pause):
-        p.error("versions.pause", pause, "is not a pause image tag", "write e.g. 3.10.1")
+    for key, default in d.DEFAULT_VERSIONS.items():
+        value = getattr(spec.versions, version_field(key))
+        release = (_RELEASE, "a full release version", f"write major.minor.patch without 'v', e.g. {default}")
+        pattern, what, remedy = _VERSION_TAGS.get(key, release)
+        if not pattern.match(value):
+            p.error(f"versions.{key}", value, f"is not {what}", remedy)
     if parsed is None or (parsed[0], parsed[1]) not in d.SUPPORTED_KUBERNETES_MINORS:
         return
     etcd = parse_version(spec.versions.etcd)

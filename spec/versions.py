@@ -34,3 +34,8 @@ def minor_distance(newer: str, older: str) -> int:
 # The skew policy (kubernetes.io/releases/version-skew-policy): kubelet and kube-proxy may be
 # up to three minors older than kube-apiserver and never newer.
 KUBELET_MAX_MINORS_BEHIND = 3
+
+
+def version_field(key: str) -> str:
+    """The Versions field of a `versions` config key: cniPlugins -> cni_plugins."""
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", key).lower()
