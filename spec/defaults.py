@@ -1,12 +1,14 @@
 """Every default and every accepted value of the stack configuration, in one place.
 
-Changing a default here changes it for every stack that does not set the key.
-docs/configuration.md is generated from this module (scripts/config_reference.py); a test keeps
-it current.
+Changing a default here changes it for every stack that does not set the key. `KEYS` (at the end)
+declares every key the parser reads, with its default and accepted values: spec/reader.py refuses
+to read an undeclared key, and docs/configuration.md is generated from `KEYS`
+(scripts/config_reference.py); a test keeps it current.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 PROJECT = "k8s-from-scratch"
@@ -168,3 +170,154 @@ KUBELET_ALLOWED_LABELS = (
     "topology.kubernetes.io/zone",
 )
 TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
+
+
+@dataclass(frozen=True)
+class Key:
+    """One configuration key: what an unset key means and what is accepted."""
+
+    default: Any = None  # the value of an unset key (None: unset, or computed: see `shown`)
+    accepted: str = ""  # for the docs; `choices` and the range are listed by themselves
+    choices: tuple[Any, ...] | None = None
+    minimum: int | None = None
+    maximum: int | None = None
+    shown: str | None = None  # the docs' default when it is computed or absent
+
+
+def _ssh_keys(inherits: str = "") -> dict[str, Key]:
+    """The keys of an `ssh` object; a node's inherit the top-level `ssh` (`inherits`)."""
+    own = {
+        "user": Key(SSH_DEFAULT_USER, "login user"),
+        "port": Key(SSH_DEFAULT_PORT, minimum=1, maximum=65535),
+        "privateKey": Key(shown="-", accepted="secret (`pulumi config set --secret`)"),
+        "privateKeyFile": Key(shown="-", accepted="path of a key file, instead of privateKey"),
+        "hostKey": Key(shown="- (host key unchecked)", accepted="`ssh-ed25519 AAAA...` of this host"),
+        "hostKeys": Key(shown="- (host keys unchecked)", accepted="`{nodeName: 'ssh-ed25519 AAAA...'}`"),
+        "bastion.host": Key(shown="- (no bastion)", accepted="host name or IP address"),
+        "bastion.port": Key(SSH_DEFAULT_PORT, minimum=1, maximum=65535),
+        "bastion.user": Key(SSH_DEFAULT_USER, "login user"),
+        "bastion.privateKey": Key(shown="- (the node's own key)", accepted="secret"),
+    }
+    if not inherits:
+        return own
+    return {
+        k: Key(v.default, v.accepted, v.choices, v.minimum, v.maximum, f"{inherits}.{k}")
+        for k, v in own.items()
+    }
+
+
+def _cni_option(option: str) -> str:
+    return "only for " + ", ".join(c for c, opts in CNI_OPTIONS.items() if option in opts)
+
+
+_CNI_CHOICES = {o: c for opts in CNI_OPTIONS.values() for o, c in opts.items() if c is not None}
+
+# Every key the parser reads: dotted config path ("nodes[]" for each node) -> Key.
+KEYS: dict[str, Key] = {
+    "clusterName": Key(shown="the stack name", accepted="a DNS label"),
+    "kubernetesVersion": Key(
+        DEFAULT_KUBERNETES_VERSION, ", ".join(f"{a}.{b}.x" for a, b in SUPPORTED_KUBERNETES_MINORS)
+    ),
+    **{f"versions.{k}": Key(v, "x.y.z") for k, v in DEFAULT_VERSIONS.items()},
+    "nodes": Key(shown="-", accepted="the hosts (ignored when lab.enabled)"),
+    "nodes[].name": Key(shown="-", accepted="the Kubernetes node name"),
+    "nodes[].address": Key(shown="-", accepted="IP address or host name we reach it at over SSH"),
+    "nodes[].internalAddress": Key(shown="address", accepted="the node's IP on the cluster network"),
+    "nodes[].roles": Key(shown="-", accepted="a non-empty subset of " + ", ".join(f"`{r}`" for r in ROLES)),
+    "nodes[].arch": Key("amd64", choices=ARCHES),
+    "nodes[].os": Key("auto", "`auto` reads /etc/os-release", choices=OS_FAMILIES),
+    "nodes[].labels": Key(shown="{}", accepted="kubelet-settable labels (NodeRestriction)"),
+    "nodes[].taints": Key(shown="[]", accepted="`key=value:Effect` or `{key, value, effect}`"),
+    "nodes[].taints[].key": Key(""),
+    "nodes[].taints[].value": Key(""),
+    "nodes[].taints[].effect": Key("", choices=TAINT_EFFECTS),
+    "nodes[].kubernetesVersion": Key(
+        shown="kubernetesVersion", accepted="workers only, at most 3 minors older"
+    ),
+    **{f"nodes[].ssh.{k}": v for k, v in _ssh_keys("ssh").items()},
+    **{f"ssh.{k}": v for k, v in _ssh_keys().items()},
+    "apiEndpoint": Key(shown=f"first control plane, port {API_SERVER_PORT}", accepted="host[:port]"),
+    "network.podCidr": Key(POD_CIDR, "CIDR"),
+    "network.serviceCidr": Key(SERVICE_CIDR, f"CIDR, at most {MAX_SERVICE_HOST_BITS} host bits"),
+    "network.nodeCidrMaskSize": Key(
+        NODE_CIDR_MASK_SIZE, "longer than podCidr's prefix", minimum=8, maximum=30
+    ),
+    "network.clusterDomain": Key(CLUSTER_DOMAIN, "DNS domain"),
+    "network.dnsServiceIp": Key(shown="10th address of serviceCidr", accepted="inside serviceCidr"),
+    "pki.keyAlgorithm": Key(PKI_DEFAULTS["keyAlgorithm"], choices=KEY_ALGORITHMS),
+    "pki.ecdsaCurve": Key(PKI_DEFAULTS["ecdsaCurve"], choices=ECDSA_CURVES),
+    "pki.rsaBits": Key(PKI_DEFAULTS["rsaBits"], choices=RSA_BITS),
+    "pki.caValidityDays": Key(PKI_DEFAULTS["caValidityDays"], minimum=1, maximum=36500),
+    "pki.certValidityDays": Key(
+        PKI_DEFAULTS["certValidityDays"], "at most caValidityDays", minimum=1, maximum=36500
+    ),
+    "pki.renewBeforeDays": Key(
+        PKI_DEFAULTS["renewBeforeDays"], "less than certValidityDays", minimum=0, maximum=36500
+    ),
+    "runtime.name": Key("containerd", choices=RUNTIMES),
+    "runtime.cgroupDriver": Key("systemd", choices=CGROUP_DRIVERS),
+    "runtime.kata": Key(False, "adds the Kata handler and RuntimeClass `kata`"),
+    "runtime.restrictOomScoreAdj": Key(
+        False, "lab hosts only (no CAP_SYS_RESOURCE): containerd clamps pods' OOM scores"
+    ),
+    "cni.name": Key(DEFAULT_CNI, choices=CNIS),
+    "cni.backend": Key(
+        shown=", ".join(f"{c}: `{b}`" for c, b in CNI_DEFAULT_BACKEND.items()),
+        accepted=_cni_option("backend")
+        + "; "
+        + "; ".join(
+            f"{c}: " + ", ".join(f"`{v}`" for v in opts["backend"] or ())
+            for c, opts in CNI_OPTIONS.items()
+            if "backend" in opts
+        ),
+    ),
+    "cni.mtu": Key(
+        shown="- (the CNI detects it)",
+        accepted="the node network's MTU, 576-9000; " + _cni_option("mtu"),
+        minimum=576,
+        maximum=9000,
+    ),
+    "cni.kubeProxyReplacement": Key(False, _cni_option("kubeProxyReplacement")),
+    "cni.ipam": Key("kubernetes", _cni_option("ipam"), choices=_CNI_CHOICES["ipam"]),
+    "cni.encryption": Key(False, _cni_option("encryption")),
+    "cni.chartRepository": Key(
+        shown="- (upstream)",
+        accepted="Helm repository (https://, oci://, a directory); " + _cni_option("chartRepository"),
+    ),
+    "cni.manifestUrl": Key(
+        shown="- (upstream)",
+        accepted="release manifest URL (https://, file://); " + _cni_option("manifestUrl"),
+    ),
+    "kubeProxy.mode": Key(DEFAULT_KUBE_PROXY_MODE, choices=KUBE_PROXY_MODES),
+    "kubeProxy.conntrackMaxPerCore": Key(
+        shown="- (kube-proxy's 32768)", accepted="0 leaves the kernel's value (container hosts)", minimum=0
+    ),
+    "iptablesBackend": Key("auto", choices=IPTABLES_BACKENDS),
+    "security.encryptionAtRest": Key(DEFAULT_ENCRYPTION, choices=ENCRYPTION_PROVIDERS),
+    "security.audit.enabled": Key(AUDIT_DEFAULTS["enabled"]),
+    "security.audit.maxAgeDays": Key(AUDIT_DEFAULTS["maxAgeDays"], minimum=1, maximum=3650),
+    "security.audit.maxBackups": Key(AUDIT_DEFAULTS["maxBackups"], minimum=0, maximum=1000),
+    "security.audit.maxSizeMb": Key(AUDIT_DEFAULTS["maxSizeMb"], minimum=1, maximum=100000),
+    "security.tlsMinVersion": Key("VersionTLS12", choices=TLS_VERSIONS),
+    "security.tlsCipherSuites": Key(
+        shown="all accepted", accepted=", ".join(f"`{s}`" for s in SECURE_CIPHER_SUITES)
+    ),
+    "security.selinux": Key(DEFAULT_SELINUX, "enforcing: keep it", choices=SELINUX_MODES),
+    **{f"addons.{k}": Key(v) for k, v in ADDON_DEFAULTS.items()},
+    "images.registry": Key(shown="- (upstream registries)", accepted="host[:port][/path] of a mirror"),
+    "images.plainHttp": Key(False, "the registry answers plain HTTP (lab or trusted network)"),
+    "binaries.baseUrl": Key(
+        shown="- (upstream)", accepted="http(s)/file URL of a mirror: `<artifact>/<version>/<file>`"
+    ),
+    "binaries.checksums": Key(
+        shown="{} (pinned in spec/checksums.txt)", accepted="`{artifact/version/arch: sha256:<hex>}`"
+    ),
+    "etcd.allowEvenMembers": Key(False),
+    "lab.enabled": Key(LAB_DEFAULTS["enabled"]),
+    "lab.controlPlanes": Key(LAB_DEFAULTS["controlPlanes"], minimum=1, maximum=5),
+    "lab.workers": Key(LAB_DEFAULTS["workers"], minimum=0, maximum=8),
+    "lab.etcd": Key(LAB_DEFAULTS["etcd"], "0: etcd on the control planes", minimum=0, maximum=5),
+    "lab.subnet": Key(LAB_DEFAULTS["subnet"], "IPv4 CIDR"),
+    "lab.release": Key(LAB_DEFAULTS["release"], choices=("bookworm", "trixie")),
+    "lab.workDir": Key(LAB_DEFAULTS["workDir"], "a directory"),
+}
