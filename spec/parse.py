@@ -44,10 +44,12 @@ def parse(
     stack: str,
     secret_keys: frozenset[str] = frozenset(),
     problems: Problems | None = None,
+    declared: set[str] | None = None,
 ) -> tuple[ClusterSpec, Problems]:
-    """Builds the spec; bad values fall back to defaults so that every problem is found at once."""
+    """Builds the spec; bad values fall back to defaults so that every problem is found at once.
+    `declared` collects the declared key paths the parser read (the docs test uses it)."""
     problems = problems or Problems()
-    top = Reader(raw, "", problems)
+    top = Reader(raw, "", problems, declared=declared)
     versions = _versions(top, problems)
     lab = _lab(top.sub("lab"))
     ssh = _ssh(top.sub("ssh"), None, "ssh" in secret_keys, problems)

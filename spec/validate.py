@@ -66,7 +66,7 @@ def _versions(spec: ClusterSpec, p: Problems) -> None:
             "kubernetesVersion",
             version,
             "is not a full release version",
-            f"write major.minor.patch without 'v', e.g. {d.DEFAULT_KUBERNETES_VERSION}",
+            f"write major.minor.patch without 'v', e.g. {d.KEYS['kubernetesVersion'].default}",
         )
     elif (parsed[0], parsed[1]) not in d.SUPPORTED_KUBERNETES_MINORS:
         p.error(
