@@ -55,5 +55,5 @@ def test_the_check_fails_for_a_key_missing_from_the_docs() -> None:
 
 
 def test_the_parser_cannot_read_an_undeclared_key() -> None:
-    with pytest.raises(KeyError, match="network.notDeclared"):
+    with pytest.raises(KeyError, match=r"network\.notDeclared"):
         Reader({}, "network", Problems()).text("notDeclared")
