@@ -5,7 +5,8 @@ from __future__ import annotations
 import ipaddress
 import os
 from collections.abc import Callable, Mapping
-from typing import Any
+from dataclasses import fields
+from typing import Any, TypeVar
 
 from spec import defaults as d
 from spec.checksums import is_checksum
@@ -33,7 +34,9 @@ from spec.model import (
 )
 from spec.problems import Problems
 from spec.reader import Reader, join
-from spec.versions import version_field
+from spec.versions import config_key, version_field
+
+_Section = TypeVar("_Section")
 
 # Contract keys whose values are plain strings (everything else arrives as JSON).
 STRING_KEYS = ("clusterName", "kubernetesVersion", "apiEndpoint", "iptablesBackend")
@@ -51,7 +54,7 @@ def parse(
     problems = problems or Problems()
     top = Reader(raw, "", problems, declared=declared)
     versions = _versions(top, problems)
-    lab = _lab(top.sub("lab"))
+    lab = _section(top.sub("lab"), LabSpec)
     ssh = _ssh(top.sub("ssh"), None, "ssh" in secret_keys, problems)
     nodes = _lab_nodes(lab, ssh) if lab.enabled else _nodes(top, ssh, secret_keys, problems)
     if lab.enabled and top.has("nodes"):
@@ -70,8 +73,8 @@ def parse(
         nodes=nodes,
         api_endpoint=api_endpoint,
         network=network,
-        pki=_pki(top.sub("pki")),
-        runtime=_runtime(top.sub("runtime")),
+        pki=_section(top.sub("pki"), PkiSpec),
+        runtime=_section(top.sub("runtime"), RuntimeSpec),
         cni=_cni(top.sub("cni"), problems),
         kube_proxy=_finish(
             top.sub("kubeProxy"),
@@ -84,7 +87,7 @@ def parse(
         ),
         iptables_backend=top.string("iptablesBackend"),
         security=_security(top.sub("security")),
-        addons=_addons(top.sub("addons")),
+        addons=_section(top.sub("addons"), AddonsSpec),
         images=_finish(
             top.sub("images"),
             lambda r: ImagesSpec(registry=r.text("registry"), plain_http=r.flag("plainHttp")),
@@ -95,6 +98,21 @@ def parse(
     )
     top.finish()
     return spec, problems
+
+
+# How a field of a plain section is read, by its type.
+_READS: dict[str, Callable[[Reader, str], Any]] = {
+    "bool": Reader.flag,
+    "int": Reader.integer,
+    "str": Reader.string,
+}
+
+
+def _section(r: Reader, cls: Callable[..., _Section]) -> _Section:
+    """A section whose every field is one bool/int/str key: the field's name in camelCase."""
+    read = {f.name: _READS[str(f.type)](r, config_key(f.name)) for f in fields(cls)}  # type: ignore[arg-type]
+    r.finish()
+    return cls(**read)
 
 
 def _finish(reader: Reader, read: Any) -> Any:
@@ -324,20 +342,6 @@ def _lab_nodes(lab: LabSpec, ssh: SshSpec) -> tuple[NodeSpec, ...]:
     )
 
 
-def _lab(r: Reader) -> LabSpec:
-    spec = LabSpec(
-        enabled=r.flag("enabled"),
-        control_planes=r.integer("controlPlanes"),
-        workers=r.integer("workers"),
-        etcd=r.integer("etcd"),
-        subnet=r.string("subnet"),
-        release=r.string("release"),
-        work_dir=r.string("workDir"),
-    )
-    r.finish()
-    return spec
-
-
 def _network(r: Reader) -> NetworkSpec:
     service_cidr = r.string("serviceCidr")
     try:
@@ -394,30 +398,6 @@ def _api_endpoint(text: str | None, nodes: tuple[NodeSpec, ...], problems: Probl
     return ApiEndpoint(host, port)
 
 
-def _pki(r: Reader) -> PkiSpec:
-    spec = PkiSpec(
-        key_algorithm=r.string("keyAlgorithm"),
-        ecdsa_curve=r.string("ecdsaCurve"),
-        rsa_bits=r.integer("rsaBits"),
-        ca_validity_days=r.integer("caValidityDays"),
-        cert_validity_days=r.integer("certValidityDays"),
-        renew_before_days=r.integer("renewBeforeDays"),
-    )
-    r.finish()
-    return spec
-
-
-def _runtime(r: Reader) -> RuntimeSpec:
-    spec = RuntimeSpec(
-        name=r.string("name"),
-        cgroup_driver=r.string("cgroupDriver"),
-        kata=r.flag("kata"),
-        restrict_oom_score_adj=r.flag("restrictOomScoreAdj"),
-    )
-    r.finish()
-    return spec
-
-
 def _cni(r: Reader, problems: Problems) -> CniSpec:
     name = r.string("name")
     accepted = d.CNI_OPTIONS[name]
@@ -453,14 +433,7 @@ def _cni(r: Reader, problems: Problems) -> CniSpec:
 
 
 def _security(r: Reader) -> SecuritySpec:
-    a = r.sub("audit")
-    audit = AuditSpec(
-        enabled=a.flag("enabled"),
-        max_age_days=a.integer("maxAgeDays"),
-        max_backups=a.integer("maxBackups"),
-        max_size_mb=a.integer("maxSizeMb"),
-    )
-    a.finish()
+    audit = _section(r.sub("audit"), AuditSpec)
     suites_raw = r.seq("tlsCipherSuites")
     suites = d.SECURE_CIPHER_SUITES
     if suites_raw is not None:
@@ -490,12 +463,6 @@ def _security(r: Reader) -> SecuritySpec:
         tls_cipher_suites=suites,
         selinux=r.string("selinux"),
     )
-    r.finish()
-    return spec
-
-
-def _addons(r: Reader) -> AddonsSpec:
-    spec = AddonsSpec(coredns=r.flag("coredns"), smoke_test=r.flag("smokeTest"))
     r.finish()
     return spec
 

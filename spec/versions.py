@@ -37,5 +37,11 @@ KUBELET_MAX_MINORS_BEHIND = 3
 
 
 def version_field(key: str) -> str:
-    """The Versions field of a `versions` config key: cniPlugins -> cni_plugins."""
+    """The spec field of a config key: cniPlugins -> cni_plugins."""
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", key).lower()
+
+
+def config_key(field: str) -> str:
+    """The config key of a spec field: restrict_oom_score_adj -> restrictOomScoreAdj."""
+    head, *rest = field.split("_")
+    return head + "".join(word.capitalize() for word in rest)
