@@ -84,9 +84,6 @@ class Host(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(type_token("Host"), name, None, opts)
-        # Refuse before any child exists: a binary without a pinned checksum is never installed.
-        # (The Cluster checked every node already; this node alone keeps the check linear.)
-        artifacts.require_checksums(spec, (node,))
         self.node = node
         self.steps = HostSteps(connection)
 

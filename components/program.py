@@ -11,7 +11,6 @@ import pulumi
 from components.cluster import Cluster
 from components.cni import Fetcher, fetch_url
 from components.stack_config import read_raw_config
-from lab.mirror import with_mirror
 from spec import load_spec
 
 
@@ -27,13 +26,11 @@ def main(fetch: Fetcher = fetch_url, export: Callable[[str, Any], None] = pulumi
     """The entry point's program; the mocks pass an offline `fetch` and an `export` that keeps
     what the stack exports."""
     raw, secret_keys = read_raw_config()
-    # Raises SpecError listing every problem before a single resource is registered.
+    # Raises SpecError listing every problem before a single resource is registered (a lab
+    # stack's binaries come from its mirror, with the mirror's checksums: spec/binaries.py).
     spec, warnings = load_spec(raw, pulumi.get_stack(), secret_keys)
     for warning in warnings:
         pulumi.log.warn(str(warning))
-    # The lab serves binaries we built: its mirror's URL and checksums replace upstream's (no-op
-    # unless lab.enabled; a SpecError before any resource if the mirror was not built).
-    spec = with_mirror(spec)
     cluster = Cluster(spec.cluster_name, spec, fetch=fetch)
     export("clusterName", spec.cluster_name)
     export("kubernetesVersion", spec.kubernetes_version)

@@ -3,8 +3,8 @@
 Lab hosts have no internet; they fetch every pinned artifact from `<mirror_url>/<artifact>/<version>/
 <filename>`, served from the lab bridge by `lab/lab.sh mirror-start`. We build those binaries
 ourselves (toolchain/build.sh), so their checksums are ours, not upstream's: `build` writes them to
-`checksums.json` at the mirror's root, and `with_mirror(spec)` feeds them to the stack as
-`binaries.baseUrl` + `binaries.checksums` at program time.
+`checksums.json` at the mirror's root, and load_spec (spec/binaries.py) feeds them to a lab stack
+as `binaries.baseUrl` + `binaries.checksums`.
 
 Archives are reproducible (sorted entries, zero mtimes, root owner, gzip without a timestamp), so
 rebuilding the mirror from the same binaries gives the same checksums and `pulumi up` sees no change.
@@ -16,13 +16,10 @@ rebuilding the mirror from the same binaries gives the same checksums and `pulum
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import gzip
 import hashlib
-import ipaddress
 import json
 import os
-import re
 import subprocess
 import sys
 import tarfile
@@ -31,15 +28,13 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from render.artifacts import Artifact, node_artifacts
-from spec.model import BinariesSpec, ClusterSpec
+from spec.lab_mirror import MANIFEST, gateway, mirror_dir, mirror_url, read_checksums
+from spec.model import ClusterSpec
 from spec.parse import parse
-from spec.problems import Problem, SpecError
 from spec.stack_file import read_stack_file
 
 TOOLCHAIN_DIR = Path(os.environ.get("K8SFS_TOOLCHAIN_DIR", "/var/cache/k8s-from-scratch/toolchain"))
-MIRROR_PORT = 8088
 REGISTRY_PORT = 5000  # lab/lab.sh's default K8SFS_LAB_REGISTRY_PORT
-MANIFEST = "checksums.json"
 REPO = Path(__file__).resolve().parents[1]
 
 # The toolchain folder (toolchain/build.sh: <dir>/v<version>/linux-<arch>/) of each artifact.
@@ -56,19 +51,6 @@ TOOLCHAIN_FOLDERS = {
 
 class MirrorError(Exception):
     """The mirror cannot be built as asked; the message says what to do."""
-
-
-def mirror_dir(spec: ClusterSpec) -> Path:
-    return Path(os.environ.get("K8SFS_LAB_MIRROR_DIR", f"{spec.lab.work_dir}/mirror"))
-
-
-def gateway(subnet: str) -> str:
-    """The bridge's address: the subnet's first host (hosts are numbered from .11)."""
-    return str(next(ipaddress.ip_network(subnet, strict=False).hosts()))
-
-
-def mirror_url(spec: ClusterSpec) -> str:
-    return f"http://{gateway(spec.lab.subnet)}:{MIRROR_PORT}"
 
 
 def registry_address(spec: ClusterSpec) -> str:
@@ -201,55 +183,6 @@ def build(spec: ClusterSpec, roots: Sequence[Path], out: Path) -> dict[str, str]
     manifest = out / MANIFEST
     manifest.write_text(json.dumps(dict(sorted(sums.items())), indent=2) + "\n")
     return sums
-
-
-def read_checksums(out: Path) -> dict[str, str]:
-    """The mirror's {"artifact/version/arch": "sha256:<hex>"}, as `build` wrote them."""
-    data = json.loads((out / MANIFEST).read_text())
-    if not isinstance(data, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) and re.fullmatch(r"sha256:[0-9a-f]{64}", v)
-        for k, v in data.items()
-    ):
-        raise ValueError(f"{out / MANIFEST} is not a checksum map")
-    return data
-
-
-def with_mirror(spec: ClusterSpec, out: Path | None = None) -> ClusterSpec:
-    """The lab stack's spec with binaries from the lab mirror and the mirror's checksums.
-
-    Checksums the stack pins itself (`binaries.checksums`) win. Raises SpecError before any
-    resource exists when the mirror was not built (or lacks an artifact the hosts need).
-    """
-    if not spec.lab.enabled:
-        return spec
-    out = out or mirror_dir(spec)
-    try:
-        sums = read_checksums(out)
-    except (OSError, ValueError) as err:
-        raise SpecError(
-            [
-                Problem(
-                    "lab",
-                    str(out),
-                    f"has no usable binary mirror ({err})",
-                    "build it: `make up`, or `python -m lab.mirror build --stack-file Pulumi.<stack>.yaml`",
-                )
-            ]
-        ) from err
-    missing = sorted({a.key for a in lab_artifacts(spec)} - set(sums) - set(spec.binaries.checksums))
-    if missing:
-        raise SpecError(
-            [
-                Problem(
-                    "lab",
-                    ", ".join(missing),
-                    f"are not in the lab mirror {out}",
-                    "rebuild it: `python -m lab.mirror build --stack-file Pulumi.<stack>.yaml`",
-                )
-            ]
-        )
-    binaries = BinariesSpec(base_url=mirror_url(spec), checksums={**sums, **spec.binaries.checksums})
-    return dataclasses.replace(spec, binaries=binaries)
 
 
 def spec_of_stack_file(path: Path) -> ClusterSpec:

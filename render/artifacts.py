@@ -2,22 +2,22 @@
 
 URLs follow upstream's release layout (spec/checksums.py names each pattern and its source); with
 `binaries.baseUrl` every artifact comes from `<baseUrl>/<artifact>/<version>/<filename>` instead.
-A checksum comes from `binaries.checksums["artifact/version/arch"]` first, then the pinned table;
-an artifact without one is refused before any resource exists (`missing_checksums`).
+Which artifacts a node needs and their checksums are spec facts (spec/binaries.py): load_spec has
+refused a spec in which some needed artifact has no checksum.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from render.script_parts import Part, StepScripts, run_parts
 from render.systemd import assignments
 from render.template_text import template
-from spec.checksums import CHECKSUMS
+from spec import binaries
+from spec.binaries import node_kubernetes_version as node_kubernetes_version  # render/kubelet.py's
+from spec.binaries import node_pins
 from spec.model import ClusterSpec, NodeSpec
-from spec.problems import Problem, SpecError
 
 BIN_DIR = "/usr/local/bin"
 CNI_BIN_DIR = "/opt/cni/bin"
@@ -62,201 +62,123 @@ class Artifact:
             return f"{base_url.rstrip('/')}/{self.name}/{self.version}/{self.filename}"
         return self.upstream_url
 
-    def installed_paths(self) -> tuple[str, ...]:
-        """Paths this artifact owns once installed (directories for globs and trees)."""
-        return tuple(m.dest for m in self.members)
+
+@dataclass(frozen=True)
+class _Recipe:
+    """How upstream publishes one artifact. Patterns take {version}, {arch}, {filename} and, in
+    `source`/`dest`, {binary}: one Member per binary (the Kubernetes tarballs' depend on the node)."""
+
+    filename: str
+    url: str
+    kind: str
+    source: str
+    dest: str
+    binaries: tuple[str, ...] = ("",)
 
 
-def _k8s(name: str, version: str, arch: str, binaries: tuple[str, ...]) -> Artifact:
-    flavour = name.removeprefix("kubernetes-")
-    filename = f"kubernetes-{flavour}-linux-{arch}.tar.gz"
+_GITHUB = "https://github.com/{}/releases/download/v{{version}}/{{filename}}"
+_RECIPES = {
+    "kubernetes-server": _Recipe(
+        "kubernetes-server-linux-{arch}.tar.gz",
+        "https://dl.k8s.io/v{version}/{filename}",
+        "tar",
+        "kubernetes/server/bin/{binary}",
+        f"{BIN_DIR}/{{binary}}",
+    ),
+    "kubernetes-node": _Recipe(
+        "kubernetes-node-linux-{arch}.tar.gz",
+        "https://dl.k8s.io/v{version}/{filename}",
+        "tar",
+        "kubernetes/node/bin/{binary}",
+        f"{BIN_DIR}/{{binary}}",
+    ),
+    "etcd": _Recipe(
+        "etcd-v{version}-linux-{arch}.tar.gz",
+        _GITHUB.format("etcd-io/etcd"),
+        "tar",
+        "etcd-v{version}-linux-{arch}/{binary}",
+        f"{BIN_DIR}/{{binary}}",
+        ("etcd", "etcdctl", "etcdutl"),
+    ),
+    "containerd": _Recipe(
+        "containerd-{version}-linux-{arch}.tar.gz",
+        _GITHUB.format("containerd/containerd"),
+        "tar",
+        "bin/{binary}",
+        f"{BIN_DIR}/{{binary}}",
+        ("containerd", "containerd-shim-runc-v2", "ctr"),
+    ),
+    "runc": _Recipe(
+        "runc.{arch}", _GITHUB.format("opencontainers/runc"), "binary", ".", "/usr/local/sbin/runc"
+    ),
+    # File by file: CNIs (flannel, calico, ...) drop their own plugins into the same dir.
+    "cni-plugins": _Recipe(
+        "cni-plugins-linux-{arch}-v{version}.tgz",
+        _GITHUB.format("containernetworking/plugins"),
+        "tar",
+        "./*",
+        CNI_BIN_DIR,
+    ),
+    "crictl": _Recipe(
+        "crictl-v{version}-linux-{arch}.tar.gz",
+        _GITHUB.format("kubernetes-sigs/cri-tools"),
+        "tar",
+        "crictl",
+        f"{BIN_DIR}/crictl",
+    ),
+    "crio": _Recipe(
+        "cri-o.{arch}.v{version}.tar.gz",
+        "https://storage.googleapis.com/cri-o/artifacts/{filename}",
+        "tree",
+        "cri-o",
+        CRIO_DIR,
+    ),
+    # Kata's release tags have no leading "v".
+    "kata": _Recipe(
+        "kata-static-{version}-{arch}.tar.xz",
+        "https://github.com/kata-containers/kata-containers/releases/download/{version}/{filename}",
+        "tree",
+        "opt/kata",
+        KATA_DIR,
+    ),
+}
+
+
+def artifact(name: str, version: str, arch: str, binaries: tuple[str, ...] | None = None) -> Artifact:
+    """The download `name` at `version` for `arch`; `binaries` picks a Kubernetes tarball's members."""
+    recipe = _RECIPES[name]
+    filename = recipe.filename.format(version=version, arch=arch)
+    fill = {"version": version, "arch": arch, "filename": filename}
     return Artifact(
         name=name,
         version=version,
         arch=arch,
         filename=filename,
-        upstream_url=f"https://dl.k8s.io/v{version}/{filename}",
-        kind="tar",
-        members=tuple(Member(f"kubernetes/{flavour}/bin/{b}", f"{BIN_DIR}/{b}") for b in binaries),
-    )
-
-
-def etcd(version: str, arch: str) -> Artifact:
-    stem = f"etcd-v{version}-linux-{arch}"
-    return Artifact(
-        name="etcd",
-        version=version,
-        arch=arch,
-        filename=f"{stem}.tar.gz",
-        upstream_url=f"https://github.com/etcd-io/etcd/releases/download/v{version}/{stem}.tar.gz",
-        kind="tar",
-        members=tuple(Member(f"{stem}/{b}", f"{BIN_DIR}/{b}") for b in ("etcd", "etcdctl", "etcdutl")),
-    )
-
-
-def containerd(version: str, arch: str) -> Artifact:
-    filename = f"containerd-{version}-linux-{arch}.tar.gz"
-    return Artifact(
-        name="containerd",
-        version=version,
-        arch=arch,
-        filename=filename,
-        upstream_url=f"https://github.com/containerd/containerd/releases/download/v{version}/{filename}",
-        kind="tar",
+        upstream_url=recipe.url.format(**fill),
+        kind=recipe.kind,
         members=tuple(
-            Member(f"bin/{b}", f"{BIN_DIR}/{b}") for b in ("containerd", "containerd-shim-runc-v2", "ctr")
+            Member(recipe.source.format(binary=b, **fill), recipe.dest.format(binary=b))
+            for b in (recipe.binaries if binaries is None else binaries)
         ),
     )
-
-
-def runc(version: str, arch: str) -> Artifact:
-    return Artifact(
-        name="runc",
-        version=version,
-        arch=arch,
-        filename=f"runc.{arch}",
-        upstream_url=f"https://github.com/opencontainers/runc/releases/download/v{version}/runc.{arch}",
-        kind="binary",
-        members=(Member(".", "/usr/local/sbin/runc"),),
-    )
-
-
-def cni_plugins(version: str, arch: str) -> Artifact:
-    filename = f"cni-plugins-linux-{arch}-v{version}.tgz"
-    return Artifact(
-        name="cni-plugins",
-        version=version,
-        arch=arch,
-        filename=filename,
-        upstream_url=(
-            f"https://github.com/containernetworking/plugins/releases/download/v{version}/{filename}"
-        ),
-        kind="tar",
-        # File by file: CNIs (flannel, calico, ...) drop their own plugins into the same dir.
-        members=(Member("./*", CNI_BIN_DIR),),
-    )
-
-
-def crictl(version: str, arch: str) -> Artifact:
-    filename = f"crictl-v{version}-linux-{arch}.tar.gz"
-    return Artifact(
-        name="crictl",
-        version=version,
-        arch=arch,
-        filename=filename,
-        upstream_url=f"https://github.com/kubernetes-sigs/cri-tools/releases/download/v{version}/{filename}",
-        kind="tar",
-        members=(Member("crictl", f"{BIN_DIR}/crictl"),),
-    )
-
-
-def crio(version: str, arch: str) -> Artifact:
-    filename = f"cri-o.{arch}.v{version}.tar.gz"
-    return Artifact(
-        name="crio",
-        version=version,
-        arch=arch,
-        filename=filename,
-        upstream_url=f"https://storage.googleapis.com/cri-o/artifacts/{filename}",
-        kind="tree",
-        members=(Member("cri-o", CRIO_DIR),),
-    )
-
-
-def kata(version: str, arch: str) -> Artifact:
-    filename = f"kata-static-{version}-{arch}.tar.xz"
-    return Artifact(
-        name="kata",
-        version=version,
-        arch=arch,
-        filename=filename,
-        upstream_url=(
-            f"https://github.com/kata-containers/kata-containers/releases/download/{version}/{filename}"
-        ),
-        kind="tree",
-        members=(Member("opt/kata", KATA_DIR),),
-    )
-
-
-def node_kubernetes_version(spec: ClusterSpec, node: NodeSpec) -> str:
-    return node.kubernetes_version or spec.kubernetes_version
 
 
 def node_artifacts(spec: ClusterSpec, node: NodeSpec) -> tuple[Artifact, ...]:
     """Every artifact a node needs for its roles, in install order."""
-    v, arch = spec.versions, node.arch
-    out: list[Artifact] = []
-    if node.is_control_plane:
-        binaries = CONTROL_PLANE_BINARIES + _node_binaries(spec)
-        out.append(_k8s("kubernetes-server", spec.kubernetes_version, arch, binaries))
-    elif node.runs_kubelet:
-        out.append(_k8s("kubernetes-node", node_kubernetes_version(spec, node), arch, _node_binaries(spec)))
-    if node.is_etcd:
-        out.append(etcd(v.etcd, arch))
-    if node.runs_kubelet:
-        if spec.runtime.name == "containerd":
-            out += [containerd(v.containerd, arch), runc(v.runc, arch)]
-        else:
-            out.append(crio(v.crio, arch))
-        out += [crictl(v.crictl, arch), cni_plugins(v.cni_plugins, arch)]
-        if spec.runtime.kata:
-            out.append(kata(v.kata, arch))
-    return tuple(out)
+    return tuple(
+        artifact(p.name, p.version, p.arch, _tarball_binaries(spec, p.name)) for p in node_pins(spec, node)
+    )
 
 
-def _node_binaries(spec: ClusterSpec) -> tuple[str, ...]:
-    return tuple(b for b in NODE_BINARIES if b != "kube-proxy" or spec.kube_proxy.enabled)
+def _tarball_binaries(spec: ClusterSpec, name: str) -> tuple[str, ...] | None:
+    """What a node takes out of its Kubernetes tarball (None for the other artifacts)."""
+    node = tuple(b for b in NODE_BINARIES if b != "kube-proxy" or spec.kube_proxy.enabled)
+    return {"kubernetes-server": CONTROL_PLANE_BINARIES + node, "kubernetes-node": node}.get(name)
 
 
 def checksum(spec: ClusterSpec, artifact: Artifact) -> str | None:
     """ "sha256:<hex>" / "sha512:<hex>": the stack's override first, then the pinned table."""
-    override = spec.binaries.checksums.get(artifact.key)
-    if override:
-        return override
-    return CHECKSUMS.get((artifact.name, artifact.version, artifact.arch))
-
-
-_VERSION_KEY = {
-    "kubernetes-server": "kubernetesVersion",
-    "kubernetes-node": "kubernetesVersion",
-    "etcd": "versions.etcd",
-    "containerd": "versions.containerd",
-    "runc": "versions.runc",
-    "cni-plugins": "versions.cniPlugins",
-    "crictl": "versions.crictl",
-    "crio": "versions.crio",
-    "kata": "versions.kata",
-}
-
-
-def missing_checksums(spec: ClusterSpec, nodes: Sequence[NodeSpec] | None = None) -> list[Problem]:
-    """One problem per artifact some node (of `nodes`, default all) needs and nobody pinned a
-    checksum for."""
-    problems: list[Problem] = []
-    seen: set[str] = set()
-    for node in spec.nodes if nodes is None else nodes:
-        for artifact in node_artifacts(spec, node):
-            if artifact.key in seen or checksum(spec, artifact) is not None:
-                continue
-            seen.add(artifact.key)
-            problems.append(
-                Problem(
-                    _VERSION_KEY.get(artifact.name, "versions"),
-                    artifact.version,
-                    f"has no pinned checksum for {artifact.name} {artifact.version} ({artifact.arch}), "
-                    f"needed by node {node.name}: binaries are never installed unverified",
-                    f"pin it: pulumi config set --path 'binaries.checksums.{artifact.key}' "
-                    "sha256:<hex of the upstream file>, or use a pinned version",
-                )
-            )
-    return problems
-
-
-def require_checksums(spec: ClusterSpec, nodes: Sequence[NodeSpec] | None = None) -> None:
-    """Raises SpecError (before any resource) when some needed artifact has no checksum."""
-    problems = missing_checksums(spec, nodes)
-    if problems:
-        raise SpecError(problems)
+    return binaries.checksum(spec, artifact.key)
 
 
 def install_script(
@@ -264,10 +186,8 @@ def install_script(
 ) -> str:
     """Idempotent download + verify + atomic install; skips everything when already installed."""
     sums = checksum(spec, artifact)
-    if sums is None:
-        raise SpecError(
-            [Problem(_VERSION_KEY.get(artifact.name, "versions"), artifact.version, "has no checksum", "")]
-        )
+    if sums is None:  # load_spec refuses such a spec: this artifact is not one of its nodes'
+        raise LookupError(f"no checksum for {artifact.key}")
     algo, _, digest = sums.partition(":")
     members = "\n".join(f"{m.source} {m.dest} {m.mode}" for m in artifact.members)
     header = assignments(

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from spec.addresses import is_ip
 from spec.model import ClusterSpec, NodeSpec
 
 # The three trust roots; leaves name their issuer by these.
@@ -74,14 +75,6 @@ def _unique(values: Iterable[str]) -> tuple[str, ...]:
     return tuple(seen)
 
 
-def _is_ip(value: str) -> bool:
-    try:
-        ipaddress.ip_address(value)
-    except ValueError:
-        return False
-    return True
-
-
 def _split(hosts: Iterable[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """Host names go to DNS SANs, addresses to IP SANs (normalised, so ::1 and 0:0::1 are one)."""
     dns: list[str] = []
@@ -89,7 +82,7 @@ def _split(hosts: Iterable[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
     for host in hosts:
         if not host:
             continue
-        if _is_ip(host):
+        if is_ip(host):
             ips.append(str(ipaddress.ip_address(host)))
         else:
             dns.append(host.lower())

@@ -1,12 +1,14 @@
 """Every default and every accepted value of the stack configuration, in one place.
 
-Changing a default here changes it for every stack that does not set the key.
-docs/configuration.md is generated from this module (scripts/config_reference.py); a test keeps
-it current.
+Changing a default here changes it for every stack that does not set the key. `KEYS` (at the end)
+declares every key the parser reads, with its default and accepted values: spec/reader.py refuses
+to read an undeclared key, and docs/configuration.md is generated from `KEYS`
+(scripts/config_reference.py); a test keeps it current.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 PROJECT = "k8s-from-scratch"
@@ -14,10 +16,9 @@ PROJECT = "k8s-from-scratch"
 # Kubernetes minors whose flags, configs and removals render/ knows. Patch releases of these
 # are accepted; anything else is refused before a host is touched.
 SUPPORTED_KUBERNETES_MINORS: tuple[tuple[int, int], ...] = ((1, 34), (1, 35), (1, 36))
-DEFAULT_KUBERNETES_VERSION = "1.35.4"
 
 # Pinned component versions (contract key `versions`). Checksums of these live in
-# spec/checksums.py; a version without a pinned checksum needs `binaries.checksums`.
+# spec/checksums.txt; a version without a pinned checksum needs `binaries.checksums`.
 DEFAULT_VERSIONS: dict[str, str] = {
     "etcd": "3.6.15",
     "containerd": "2.2.8",
@@ -40,34 +41,19 @@ ARCHES = ("amd64", "arm64")
 # `os` on a node: auto reads /etc/os-release on the host; the rest override it.
 OS_FAMILIES = ("auto", "debian", "rhel", "rhel7")
 
-SSH_DEFAULT_USER = "root"
-SSH_DEFAULT_PORT = 22
 API_SERVER_PORT = 6443
 
-POD_CIDR = "10.244.0.0/16"
-SERVICE_CIDR = "10.96.0.0/12"
-NODE_CIDR_MASK_SIZE = 24
-CLUSTER_DOMAIN = "cluster.local"
 # kube-apiserver refuses a service range with more than 20 host bits (IPv4 /12).
 MAX_SERVICE_HOST_BITS = 20
 
 KEY_ALGORITHMS = ("ECDSA", "RSA")
 ECDSA_CURVES = ("P256", "P384", "P521")  # P224 (the provider's default) is too weak
 RSA_BITS = (2048, 3072, 4096)
-PKI_DEFAULTS: dict[str, Any] = {
-    "keyAlgorithm": "ECDSA",
-    "ecdsaCurve": "P256",
-    "rsaBits": 2048,
-    "caValidityDays": 3650,
-    "certValidityDays": 365,
-    "renewBeforeDays": 30,
-}
 
 RUNTIMES = ("containerd", "crio")
 CGROUP_DRIVERS = ("systemd", "cgroupfs")
 
 CNIS = ("flannel", "calico", "canal", "weave", "cilium", "none")
-DEFAULT_CNI = "flannel"
 # Plugin options each CNI accepts, with their accepted values (None = free-form, checked apart).
 CNI_OPTIONS: dict[str, dict[str, tuple[str, ...] | None]] = {
     "flannel": {"backend": ("vxlan", "host-gw", "wireguard"), "mtu": None},
@@ -117,17 +103,14 @@ CNI_MANIFEST_URLS: dict[str, str] = {
 }
 
 KUBE_PROXY_MODES = ("iptables", "ipvs", "nftables", "disabled")
-DEFAULT_KUBE_PROXY_MODE = "iptables"
 IPTABLES_BACKENDS = ("auto", "nft", "legacy")
 
 ENCRYPTION_PROVIDERS = ("secretbox", "aesgcm", "aescbc", "none")
-DEFAULT_ENCRYPTION = "secretbox"
 TLS_VERSIONS = ("VersionTLS12", "VersionTLS13")
 # security.selinux: what host prep does on an SELinux host in Enforcing mode. "permissive"
 # (default) switches it to Permissive (kubelet and most CNIs need policy work otherwise);
 # "enforcing" keeps it, for sites that ship their own container-selinux policy.
 SELINUX_MODES = ("permissive", "enforcing")
-DEFAULT_SELINUX = "permissive"
 # ECDHE + AEAD suites only; Go's names, as kube-apiserver's --tls-cipher-suites takes them.
 SECURE_CIPHER_SUITES = (
     "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
@@ -137,21 +120,10 @@ SECURE_CIPHER_SUITES = (
     "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
     "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
 )
-AUDIT_DEFAULTS: dict[str, Any] = {"enabled": True, "maxAgeDays": 30, "maxBackups": 3, "maxSizeMb": 100}
 
-ADDON_DEFAULTS = {"coredns": True, "smokeTest": False}
 # The Kubernetes e2e test image (dig, curl, an HTTP echo server): what the opt-in smoke test runs.
 SMOKE_TEST_IMAGE = "registry.k8s.io/e2e-test-images/agnhost:2.52"
 
-LAB_DEFAULTS: dict[str, Any] = {
-    "enabled": False,
-    "controlPlanes": 1,
-    "workers": 2,
-    "etcd": 0,  # 0 = etcd on the control planes
-    "subnet": "10.231.0.0/24",
-    "release": "bookworm",
-    "workDir": "/var/lib/k8s-from-scratch-lab",
-}
 LAB_MAX_HOSTS = 12
 
 # Kubelet label prefixes NodeRestriction lets a kubelet set on itself (--node-labels).
@@ -168,3 +140,150 @@ KUBELET_ALLOWED_LABELS = (
     "topology.kubernetes.io/zone",
 )
 TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
+
+
+@dataclass(frozen=True)
+class Key:
+    """One configuration key: what an unset key means and what is accepted."""
+
+    default: Any = None  # the value of an unset key (None: unset, or computed: see `shown`)
+    accepted: str = ""  # for the docs; `choices` and the range are listed by themselves
+    choices: tuple[Any, ...] | None = None
+    minimum: int | None = None
+    maximum: int | None = None
+    shown: str | None = None  # the docs' default when it is computed or absent
+
+
+def _ssh_keys(inherits: str = "") -> dict[str, Key]:
+    """The keys of an `ssh` object; a node's inherit the top-level `ssh` (`inherits`)."""
+    own = {
+        "user": Key("root", "login user"),
+        "port": Key(22, minimum=1, maximum=65535),
+        "privateKey": Key(shown="-", accepted="secret (`pulumi config set --secret`)"),
+        "privateKeyFile": Key(shown="-", accepted="path of a key file, instead of privateKey"),
+        "hostKey": Key(shown="- (host key unchecked)", accepted="`ssh-ed25519 AAAA...` of this host"),
+        "hostKeys": Key(shown="- (host keys unchecked)", accepted="`{nodeName: 'ssh-ed25519 AAAA...'}`"),
+        "bastion.host": Key(shown="- (no bastion)", accepted="host name or IP address"),
+        "bastion.port": Key(22, minimum=1, maximum=65535),
+        "bastion.user": Key("root", "login user"),
+        "bastion.privateKey": Key(shown="- (the node's own key)", accepted="secret"),
+    }
+    if not inherits:
+        return own
+    return {
+        k: Key(v.default, v.accepted, v.choices, v.minimum, v.maximum, f"{inherits}.{k}")
+        for k, v in own.items()
+    }
+
+
+def _cni_option(option: str) -> str:
+    return "only for " + ", ".join(c for c, opts in CNI_OPTIONS.items() if option in opts)
+
+
+_CNI_CHOICES = {o: c for opts in CNI_OPTIONS.values() for o, c in opts.items() if c is not None}
+
+_VERSION_FORMS = {"pause": "x.y or x.y.z (an image tag)", "flannelCniPlugin": "x.y.z or x.y.z-flannelN"}
+
+# Every key the parser reads: dotted config path ("nodes[]" for each node) -> Key.
+KEYS: dict[str, Key] = {
+    "clusterName": Key(shown="the stack name", accepted="a DNS label"),
+    "kubernetesVersion": Key("1.35.4", ", ".join(f"{a}.{b}.x" for a, b in SUPPORTED_KUBERNETES_MINORS)),
+    **{f"versions.{k}": Key(v, _VERSION_FORMS.get(k, "x.y.z")) for k, v in DEFAULT_VERSIONS.items()},
+    "nodes": Key(shown="-", accepted="the hosts (ignored when lab.enabled)"),
+    "nodes[].name": Key(shown="-", accepted="the Kubernetes node name"),
+    "nodes[].address": Key(shown="-", accepted="IP address or host name we reach it at over SSH"),
+    "nodes[].internalAddress": Key(shown="address", accepted="the node's IP on the cluster network"),
+    "nodes[].roles": Key(shown="-", accepted="a non-empty subset of " + ", ".join(f"`{r}`" for r in ROLES)),
+    "nodes[].arch": Key("amd64", choices=ARCHES),
+    "nodes[].os": Key("auto", "`auto` reads /etc/os-release", choices=OS_FAMILIES),
+    "nodes[].labels": Key(shown="{}", accepted="kubelet-settable labels (NodeRestriction)"),
+    "nodes[].taints": Key(shown="[]", accepted="`key=value:Effect` or `{key, value, effect}`"),
+    # A taint's effect is checked with its key by the parser (one problem for a bad taint).
+    "nodes[].taints[].key": Key("", "the taint's key"),
+    "nodes[].taints[].value": Key("", "the taint's value"),
+    "nodes[].taints[].effect": Key("", ", ".join(f"`{e}`" for e in TAINT_EFFECTS)),
+    "nodes[].kubernetesVersion": Key(
+        shown="kubernetesVersion", accepted="workers only, at most 3 minors older"
+    ),
+    **{f"nodes[].ssh.{k}": v for k, v in _ssh_keys("ssh").items()},
+    **{f"ssh.{k}": v for k, v in _ssh_keys().items()},
+    "apiEndpoint": Key(shown=f"first control plane, port {API_SERVER_PORT}", accepted="host[:port]"),
+    "network.podCidr": Key("10.244.0.0/16", "CIDR"),
+    "network.serviceCidr": Key("10.96.0.0/12", f"CIDR, at most {MAX_SERVICE_HOST_BITS} host bits"),
+    "network.nodeCidrMaskSize": Key(24, "longer than podCidr's prefix", minimum=8, maximum=30),
+    "network.clusterDomain": Key("cluster.local", "DNS domain"),
+    "network.dnsServiceIp": Key(shown="10th address of serviceCidr", accepted="inside serviceCidr"),
+    "pki.keyAlgorithm": Key("ECDSA", choices=KEY_ALGORITHMS),
+    "pki.ecdsaCurve": Key("P256", choices=ECDSA_CURVES),
+    "pki.rsaBits": Key(2048, choices=RSA_BITS),
+    "pki.caValidityDays": Key(3650, minimum=1, maximum=36500),
+    "pki.certValidityDays": Key(365, "at most caValidityDays", minimum=1, maximum=36500),
+    "pki.renewBeforeDays": Key(30, "less than certValidityDays", minimum=0, maximum=36500),
+    "runtime.name": Key("containerd", choices=RUNTIMES),
+    "runtime.cgroupDriver": Key("systemd", choices=CGROUP_DRIVERS),
+    "runtime.kata": Key(False, "adds the Kata handler and RuntimeClass `kata`"),
+    "runtime.restrictOomScoreAdj": Key(
+        False, "lab hosts only (no CAP_SYS_RESOURCE): containerd clamps pods' OOM scores"
+    ),
+    "cni.name": Key("flannel", choices=CNIS),
+    "cni.backend": Key(
+        shown=", ".join(f"{c}: `{b}`" for c, b in CNI_DEFAULT_BACKEND.items()),
+        accepted=_cni_option("backend")
+        + "; "
+        + "; ".join(
+            f"{c}: " + ", ".join(f"`{v}`" for v in opts["backend"] or ())
+            for c, opts in CNI_OPTIONS.items()
+            if "backend" in opts
+        ),
+    ),
+    "cni.mtu": Key(
+        shown="- (the CNI detects it)",
+        accepted="the node network's MTU, 576-9000; " + _cni_option("mtu"),
+        minimum=576,
+        maximum=9000,
+    ),
+    "cni.kubeProxyReplacement": Key(False, _cni_option("kubeProxyReplacement")),
+    "cni.ipam": Key("kubernetes", _cni_option("ipam"), choices=_CNI_CHOICES["ipam"]),
+    "cni.encryption": Key(False, _cni_option("encryption")),
+    "cni.chartRepository": Key(
+        shown="- (upstream)",
+        accepted="Helm repository (https://, oci://, a directory); " + _cni_option("chartRepository"),
+    ),
+    "cni.manifestUrl": Key(
+        shown="- (upstream)",
+        accepted="release manifest URL (https://, file://); " + _cni_option("manifestUrl"),
+    ),
+    "kubeProxy.mode": Key("iptables", choices=KUBE_PROXY_MODES),
+    "kubeProxy.conntrackMaxPerCore": Key(
+        shown="- (kube-proxy's 32768)", accepted="0 leaves the kernel's value (container hosts)", minimum=0
+    ),
+    "iptablesBackend": Key("auto", choices=IPTABLES_BACKENDS),
+    "security.encryptionAtRest": Key("secretbox", choices=ENCRYPTION_PROVIDERS),
+    "security.audit.enabled": Key(True),
+    "security.audit.maxAgeDays": Key(30, minimum=1, maximum=3650),
+    "security.audit.maxBackups": Key(3, minimum=0, maximum=1000),
+    "security.audit.maxSizeMb": Key(100, minimum=1, maximum=100000),
+    "security.tlsMinVersion": Key("VersionTLS12", choices=TLS_VERSIONS),
+    "security.tlsCipherSuites": Key(
+        shown="all accepted", accepted=", ".join(f"`{s}`" for s in SECURE_CIPHER_SUITES)
+    ),
+    "security.selinux": Key("permissive", "enforcing: keep it", choices=SELINUX_MODES),
+    "addons.coredns": Key(True),
+    "addons.smokeTest": Key(False),
+    "images.registry": Key(shown="- (upstream registries)", accepted="host[:port][/path] of a mirror"),
+    "images.plainHttp": Key(False, "the registry answers plain HTTP (lab or trusted network)"),
+    "binaries.baseUrl": Key(
+        shown="- (upstream)", accepted="http(s)/file URL of a mirror: `<artifact>/<version>/<file>`"
+    ),
+    "binaries.checksums": Key(
+        shown="{} (pinned in spec/checksums.txt)", accepted="`{artifact/version/arch: sha256:<hex>}`"
+    ),
+    "etcd.allowEvenMembers": Key(False),
+    "lab.enabled": Key(False),
+    "lab.controlPlanes": Key(1, minimum=1, maximum=5),
+    "lab.workers": Key(2, minimum=0, maximum=8),
+    "lab.etcd": Key(0, "0: etcd on the control planes", minimum=0, maximum=5),
+    "lab.subnet": Key("10.231.0.0/24", "IPv4 CIDR"),
+    "lab.release": Key("bookworm", choices=("bookworm", "trixie")),
+    "lab.workDir": Key("/var/lib/k8s-from-scratch-lab", "a directory"),
+}

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-
-from spec import defaults as d
 
 
 class SecretStr:
@@ -35,18 +33,18 @@ class SecretStr:
 @dataclass(frozen=True)
 class Bastion:
     host: str
-    port: int = d.SSH_DEFAULT_PORT
-    user: str = d.SSH_DEFAULT_USER
-    private_key: SecretStr | None = None  # None: the node's own key
+    port: int
+    user: str
+    private_key: SecretStr | None  # None: the node's own key
 
 
 @dataclass(frozen=True)
 class SshSpec:
-    user: str = d.SSH_DEFAULT_USER
-    port: int = d.SSH_DEFAULT_PORT
-    private_key: SecretStr | None = None
-    bastion: Bastion | None = None
-    host_key: str | None = None  # pinned host public key ("ssh-ed25519 AAAA..."); None = unchecked
+    user: str
+    port: int
+    private_key: SecretStr | None
+    bastion: Bastion | None
+    host_key: str | None  # pinned host public key ("ssh-ed25519 AAAA..."); None = unchecked
 
 
 @dataclass(frozen=True)
@@ -66,8 +64,8 @@ class NodeSpec:
     internal_address: str
     roles: frozenset[str]
     ssh: SshSpec
-    arch: str = "amd64"
-    os: str = "auto"
+    arch: str
+    os: str
     labels: Mapping[str, str] = field(default_factory=dict)
     taints: tuple[Taint, ...] = ()
     kubernetes_version: str | None = None  # kubelet/kube-proxy pin during a rolling upgrade
@@ -93,7 +91,7 @@ class NodeSpec:
 @dataclass(frozen=True)
 class ApiEndpoint:
     host: str
-    port: int = d.API_SERVER_PORT
+    port: int
 
     @property
     def url(self) -> str:
@@ -103,11 +101,11 @@ class ApiEndpoint:
 
 @dataclass(frozen=True)
 class NetworkSpec:
-    pod_cidr: str = d.POD_CIDR
-    service_cidr: str = d.SERVICE_CIDR
-    node_cidr_mask_size: int = d.NODE_CIDR_MASK_SIZE
-    cluster_domain: str = d.CLUSTER_DOMAIN
-    dns_service_ip: str = ""  # filled by parse: 10th address of service_cidr
+    pod_cidr: str
+    service_cidr: str
+    node_cidr_mask_size: int
+    cluster_domain: str
+    dns_service_ip: str  # filled by parse: 10th address of service_cidr
 
     @property
     def api_service_ip(self) -> str:
@@ -117,45 +115,45 @@ class NetworkSpec:
 
 @dataclass(frozen=True)
 class PkiSpec:
-    key_algorithm: str = "ECDSA"
-    ecdsa_curve: str = "P256"
-    rsa_bits: int = 2048
-    ca_validity_days: int = 3650
-    cert_validity_days: int = 365
-    renew_before_days: int = 30
+    key_algorithm: str
+    ecdsa_curve: str
+    rsa_bits: int
+    ca_validity_days: int
+    cert_validity_days: int
+    renew_before_days: int
 
 
 @dataclass(frozen=True)
 class RuntimeSpec:
-    name: str = "containerd"
-    cgroup_driver: str = "systemd"
-    kata: bool = False
+    name: str
+    cgroup_driver: str
+    kata: bool
     # Lab hosts only: their machine grants no CAP_SYS_RESOURCE, so no process may lower its OOM
     # score; containerd then clamps the score it gives pods (docs/lab.md). Real hosts: false.
-    restrict_oom_score_adj: bool = False
+    restrict_oom_score_adj: bool
 
 
 @dataclass(frozen=True)
 class CniSpec:
-    name: str = d.DEFAULT_CNI
-    backend: str | None = None  # vxlan etc., per CNI; None where the CNI has no choice
-    mtu: int | None = None  # None: the CNI detects it
-    kube_proxy_replacement: bool = False  # cilium only
-    ipam: str = "kubernetes"  # cilium only: use the node podCIDRs the controller-manager allocates
-    encryption: bool = False  # weave only
+    name: str
+    backend: str | None  # vxlan etc., per CNI; None where the CNI has no choice
+    mtu: int | None  # None: the CNI detects it
+    kube_proxy_replacement: bool  # cilium only
+    ipam: str  # cilium only: use the node podCIDRs the controller-manager allocates
+    encryption: bool  # weave only
     # Air-gapped sites: a Helm repository (https://, oci:// or a local directory of `helm pull`ed
     # charts) for flannel/calico/cilium, or the release manifest's URL (https://, file://) for
     # canal/weave. None: upstream (spec.defaults.CNI_CHARTS / CNI_MANIFEST_URLS).
-    chart_repository: str | None = None
-    manifest_url: str | None = None
+    chart_repository: str | None
+    manifest_url: str | None
 
 
 @dataclass(frozen=True)
 class KubeProxySpec:
-    mode: str = d.DEFAULT_KUBE_PROXY_MODE
+    mode: str
     # None: kube-proxy's own default (it raises nf_conntrack_max to 32768 per core); 0: leave the
     # kernel's value alone, for hosts that are containers (the lab: the sysctl is read-only there).
-    conntrack_max_per_core: int | None = None
+    conntrack_max_per_core: int | None
 
     @property
     def enabled(self) -> bool:
@@ -164,53 +162,53 @@ class KubeProxySpec:
 
 @dataclass(frozen=True)
 class AuditSpec:
-    enabled: bool = True
-    max_age_days: int = 30
-    max_backups: int = 3
-    max_size_mb: int = 100
+    enabled: bool
+    max_age_days: int
+    max_backups: int
+    max_size_mb: int
 
 
 @dataclass(frozen=True)
 class SecuritySpec:
-    encryption_at_rest: str = d.DEFAULT_ENCRYPTION
-    audit: AuditSpec = AuditSpec()
-    tls_min_version: str = "VersionTLS12"
-    tls_cipher_suites: tuple[str, ...] = d.SECURE_CIPHER_SUITES
-    selinux: str = d.DEFAULT_SELINUX  # permissive: set Enforcing hosts to Permissive; enforcing: keep
+    encryption_at_rest: str
+    audit: AuditSpec
+    tls_min_version: str
+    tls_cipher_suites: tuple[str, ...]
+    selinux: str  # permissive: set Enforcing hosts to Permissive; enforcing: keep
 
 
 @dataclass(frozen=True)
 class AddonsSpec:
-    coredns: bool = True
-    smoke_test: bool = False
+    coredns: bool
+    smoke_test: bool
 
 
 @dataclass(frozen=True)
 class ImagesSpec:
-    registry: str | None = None  # air-gapped: every image we apply is pulled from here
-    plain_http: bool = False  # the registry answers plain HTTP (a lab or a trusted network only)
+    registry: str | None  # air-gapped: every image we apply is pulled from here
+    plain_http: bool  # the registry answers plain HTTP (a lab or a trusted network only)
 
 
 @dataclass(frozen=True)
 class BinariesSpec:
-    base_url: str | None = None  # None: upstream; else a mirror laid out as <artifact>/<ver>/<file>
-    checksums: Mapping[str, str] = field(default_factory=dict)  # "artifact/version/arch" -> algo:hex
+    base_url: str | None  # None: upstream; else a mirror laid out as <artifact>/<ver>/<file>
+    checksums: Mapping[str, str]  # "artifact/version/arch" -> algo:hex
 
 
 @dataclass(frozen=True)
 class EtcdSpec:
-    allow_even_members: bool = False
+    allow_even_members: bool
 
 
 @dataclass(frozen=True)
 class LabSpec:
-    enabled: bool = False
-    control_planes: int = 1
-    workers: int = 2
-    etcd: int = 0
-    subnet: str = "10.231.0.0/24"
-    release: str = "bookworm"
-    work_dir: str = "/var/lib/k8s-from-scratch-lab"
+    enabled: bool
+    control_planes: int
+    workers: int
+    etcd: int
+    subnet: str
+    release: str
+    work_dir: str
 
 
 @dataclass(frozen=True)
@@ -232,44 +230,43 @@ class Versions:
     cilium: str
 
 
+class _NodesWhere:
+    """A read-only ClusterSpec attribute: its nodes of which `test` holds, in spec order."""
+
+    def __init__(self, test: Callable[[NodeSpec], bool]) -> None:
+        self.test = test
+
+    def __get__(self, spec: ClusterSpec, owner: type | None = None) -> tuple[NodeSpec, ...]:
+        return tuple(n for n in spec.nodes if self.test(n))
+
+
 @dataclass(frozen=True)
 class ClusterSpec:
     cluster_name: str
     versions: Versions
     nodes: tuple[NodeSpec, ...]
     api_endpoint: ApiEndpoint
-    network: NetworkSpec = NetworkSpec()
-    pki: PkiSpec = PkiSpec()
-    runtime: RuntimeSpec = RuntimeSpec()
-    cni: CniSpec = CniSpec()
-    kube_proxy: KubeProxySpec = KubeProxySpec()
-    iptables_backend: str = "auto"
-    security: SecuritySpec = SecuritySpec()
-    addons: AddonsSpec = AddonsSpec()
-    images: ImagesSpec = ImagesSpec()
-    binaries: BinariesSpec = BinariesSpec()
-    etcd: EtcdSpec = EtcdSpec()
-    lab: LabSpec = LabSpec()
+    network: NetworkSpec
+    pki: PkiSpec
+    runtime: RuntimeSpec
+    cni: CniSpec
+    kube_proxy: KubeProxySpec
+    iptables_backend: str
+    security: SecuritySpec
+    addons: AddonsSpec
+    images: ImagesSpec
+    binaries: BinariesSpec
+    etcd: EtcdSpec
+    lab: LabSpec
 
     @property
     def kubernetes_version(self) -> str:
         return self.versions.kubernetes
 
-    @property
-    def etcd_nodes(self) -> tuple[NodeSpec, ...]:
-        return tuple(n for n in self.nodes if n.is_etcd)
-
-    @property
-    def control_plane_nodes(self) -> tuple[NodeSpec, ...]:
-        return tuple(n for n in self.nodes if n.is_control_plane)
-
-    @property
-    def worker_nodes(self) -> tuple[NodeSpec, ...]:
-        return tuple(n for n in self.nodes if n.is_worker)
-
-    @property
-    def kubelet_nodes(self) -> tuple[NodeSpec, ...]:
-        return tuple(n for n in self.nodes if n.runs_kubelet)
+    etcd_nodes = _NodesWhere(lambda n: n.is_etcd)
+    control_plane_nodes = _NodesWhere(lambda n: n.is_control_plane)
+    worker_nodes = _NodesWhere(lambda n: n.is_worker)
+    kubelet_nodes = _NodesWhere(lambda n: n.runs_kubelet)
 
     def node(self, name: str) -> NodeSpec:
         for n in self.nodes:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import ipaddress
 import os
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from dataclasses import fields
+from typing import Any, TypeVar
 
 from spec import defaults as d
+from spec.checksums import is_checksum
 from spec.model import (
     AddonsSpec,
     ApiEndpoint,
@@ -32,45 +34,12 @@ from spec.model import (
 )
 from spec.problems import Problems
 from spec.reader import Reader, join
+from spec.versions import config_key, version_field
+
+_Section = TypeVar("_Section")
 
 # Contract keys whose values are plain strings (everything else arrives as JSON).
 STRING_KEYS = ("clusterName", "kubernetesVersion", "apiEndpoint", "iptablesBackend")
-TOP_LEVEL_KEYS = (
-    "clusterName",
-    "kubernetesVersion",
-    "versions",
-    "nodes",
-    "ssh",
-    "apiEndpoint",
-    "network",
-    "pki",
-    "runtime",
-    "cni",
-    "kubeProxy",
-    "iptablesBackend",
-    "security",
-    "addons",
-    "images",
-    "binaries",
-    "etcd",
-    "lab",
-)
-VERSION_KEYS = {  # config key -> Versions field
-    "etcd": "etcd",
-    "containerd": "containerd",
-    "runc": "runc",
-    "crio": "crio",
-    "kata": "kata",
-    "cniPlugins": "cni_plugins",
-    "crictl": "crictl",
-    "coredns": "coredns",
-    "pause": "pause",
-    "flannel": "flannel",
-    "flannelCniPlugin": "flannel_cni_plugin",
-    "calico": "calico",
-    "weave": "weave",
-    "cilium": "cilium",
-}
 
 
 def parse(
@@ -78,13 +47,15 @@ def parse(
     stack: str,
     secret_keys: frozenset[str] = frozenset(),
     problems: Problems | None = None,
+    declared: set[str] | None = None,
 ) -> tuple[ClusterSpec, Problems]:
-    """Builds the spec; bad values fall back to defaults so that every problem is found at once."""
+    """Builds the spec; bad values fall back to defaults so that every problem is found at once.
+    `declared` collects the declared key paths the parser read (the docs test uses it)."""
     problems = problems or Problems()
-    top = Reader(raw, "", problems)
+    top = Reader(raw, "", problems, declared=declared)
     versions = _versions(top, problems)
-    lab = _lab(top.sub("lab"))
-    ssh = _ssh(top.sub("ssh"), "ssh", None, "ssh" in secret_keys, problems)
+    lab = _section(top.sub("lab"), LabSpec)
+    ssh = _ssh(top.sub("ssh"), None, "ssh" in secret_keys, problems)
     nodes = _lab_nodes(lab, ssh) if lab.enabled else _nodes(top, ssh, secret_keys, problems)
     if lab.enabled and top.has("nodes"):
         problems.warn(
@@ -94,42 +65,54 @@ def parse(
             "remove `nodes` or set lab.enabled to false",
         )
     network = _network(top.sub("network"))
-    cluster_name = top.text("clusterName", stack) or stack
-    api_endpoint = _api_endpoint(top.text("apiEndpoint", None), nodes, problems)
+    cluster_name = top.string("clusterName", stack)
+    api_endpoint = _api_endpoint(top.text("apiEndpoint"), nodes, problems)
     spec = ClusterSpec(
         cluster_name=cluster_name,
         versions=versions,
         nodes=nodes,
         api_endpoint=api_endpoint,
         network=network,
-        pki=_pki(top.sub("pki")),
-        runtime=_runtime(top.sub("runtime")),
+        pki=_section(top.sub("pki"), PkiSpec),
+        runtime=_section(top.sub("runtime"), RuntimeSpec),
         cni=_cni(top.sub("cni"), problems),
         kube_proxy=_finish(
             top.sub("kubeProxy"),
             lambda r: KubeProxySpec(
-                mode=r.text("mode", d.DEFAULT_KUBE_PROXY_MODE, d.KUBE_PROXY_MODES)
-                or d.DEFAULT_KUBE_PROXY_MODE,
+                mode=r.string("mode"),
                 conntrack_max_per_core=(
-                    r.integer("conntrackMaxPerCore", -1, minimum=0) if r.has("conntrackMaxPerCore") else None
+                    r.integer("conntrackMaxPerCore", -1) if r.has("conntrackMaxPerCore") else None
                 ),
             ),
         ),
-        iptables_backend=top.text("iptablesBackend", "auto", d.IPTABLES_BACKENDS) or "auto",
+        iptables_backend=top.string("iptablesBackend"),
         security=_security(top.sub("security")),
-        addons=_addons(top.sub("addons")),
+        addons=_section(top.sub("addons"), AddonsSpec),
         images=_finish(
             top.sub("images"),
-            lambda r: ImagesSpec(registry=r.text("registry", None), plain_http=r.flag("plainHttp", False)),
+            lambda r: ImagesSpec(registry=r.text("registry"), plain_http=r.flag("plainHttp")),
         ),
         binaries=_binaries(top.sub("binaries")),
-        etcd=EtcdSpec(
-            allow_even_members=_finish(top.sub("etcd"), lambda r: r.flag("allowEvenMembers", False))
-        ),
+        etcd=EtcdSpec(allow_even_members=_finish(top.sub("etcd"), lambda r: r.flag("allowEvenMembers"))),
         lab=lab,
     )
     top.finish()
     return spec, problems
+
+
+# How a field of a plain section is read, by its type.
+_READS: dict[str, Callable[[Reader, str], Any]] = {
+    "bool": Reader.flag,
+    "int": Reader.integer,
+    "str": Reader.string,
+}
+
+
+def _section(r: Reader, cls: Callable[..., _Section]) -> _Section:
+    """A section whose every field is one bool/int/str key: the field's name in camelCase."""
+    read = {f.name: _READS[str(f.type)](r, config_key(f.name)) for f in fields(cls)}  # type: ignore[arg-type]
+    r.finish()
+    return cls(**read)
 
 
 def _finish(reader: Reader, read: Any) -> Any:
@@ -140,13 +123,9 @@ def _finish(reader: Reader, read: Any) -> Any:
 
 def _versions(top: Reader, problems: Problems) -> Versions:
     r = top.sub("versions")
-    pins = {
-        field: r.text(key, d.DEFAULT_VERSIONS[key]) or d.DEFAULT_VERSIONS[key]
-        for key, field in VERSION_KEYS.items()
-    }
+    pins = {version_field(key): r.string(key) for key in d.DEFAULT_VERSIONS}
     r.finish()
-    kubernetes = top.text("kubernetesVersion", d.DEFAULT_KUBERNETES_VERSION)
-    return Versions(kubernetes=kubernetes or d.DEFAULT_KUBERNETES_VERSION, **pins)
+    return Versions(kubernetes=top.string("kubernetesVersion"), **pins)
 
 
 def _secret(r: Reader, key: str, is_secret: bool, problems: Problems) -> SecretStr | None:
@@ -173,7 +152,7 @@ def _secret(r: Reader, key: str, is_secret: bool, problems: Problems) -> SecretS
 
 
 def _key_file(r: Reader, problems: Problems) -> SecretStr | None:
-    path_value = r.text("privateKeyFile", None)
+    path_value = r.text("privateKeyFile")
     if path_value is None:
         return None
     path = join(r.path, "privateKeyFile")
@@ -190,8 +169,10 @@ def _key_file(r: Reader, problems: Problems) -> SecretStr | None:
         return None
 
 
-def _ssh(r: Reader, path: str, base: SshSpec | None, is_secret: bool, problems: Problems) -> SshSpec:
-    base = base or SshSpec()
+def _ssh(r: Reader, base: SshSpec | None, is_secret: bool, problems: Problems) -> SshSpec:
+    """An `ssh` object; a node's inherits what it does not set from the top-level one (`base`)."""
+    path = r.path
+    base = base or SshSpec(r.spec_of("user").default, r.spec_of("port").default, None, None, None)
     key = _secret(r, "privateKey", is_secret, problems)
     key_file = _key_file(r, problems)
     if key is not None and key_file is not None:
@@ -204,7 +185,7 @@ def _ssh(r: Reader, path: str, base: SshSpec | None, is_secret: bool, problems: 
     bastion = base.bastion
     b = r.sub("bastion")
     if r.has("bastion"):
-        host = b.text("host", None)
+        host = b.text("host")
         if not host:
             problems.error(
                 join(path, "bastion.host"),
@@ -214,8 +195,8 @@ def _ssh(r: Reader, path: str, base: SshSpec | None, is_secret: bool, problems: 
             )
         bastion = Bastion(
             host=host or "",
-            port=b.integer("port", d.SSH_DEFAULT_PORT, 1, 65535),
-            user=b.text("user", d.SSH_DEFAULT_USER) or d.SSH_DEFAULT_USER,
+            port=b.integer("port"),
+            user=b.string("user"),
             private_key=_secret(b, "privateKey", is_secret, problems),
         )
     b.finish()
@@ -224,7 +205,7 @@ def _ssh(r: Reader, path: str, base: SshSpec | None, is_secret: bool, problems: 
         problems.error(join(path, "user"), user, "is empty", "give a login user, e.g. root")
     spec = SshSpec(
         user=user or base.user,
-        port=r.integer("port", base.port, 1, 65535),
+        port=r.integer("port", base.port),
         private_key=key or key_file or base.private_key,
         bastion=bastion,
         host_key=r.text("hostKey", base.host_key),
@@ -239,11 +220,10 @@ def _nodes(
 ) -> tuple[NodeSpec, ...]:
     items = top.seq("nodes") or []
     host_keys = top.sub("ssh").obj("hostKeys") or {}
-    nodes = []
-    for i, item in enumerate(items):
-        nodes.append(
-            _node(Reader(item, f"nodes[{i}]", problems), ssh, host_keys, "nodes" in secret_keys, problems)
-        )
+    is_secret = "nodes" in secret_keys
+    nodes = [
+        _node(top.item(item, i, "nodes"), ssh, host_keys, is_secret, problems) for i, item in enumerate(items)
+    ]
     names = {n.name for n in nodes}
     for name, key in host_keys.items():
         if name not in names:
@@ -259,12 +239,12 @@ def _nodes(
 def _node(
     r: Reader, ssh: SshSpec, host_keys: Mapping[str, Any], is_secret: bool, problems: Problems
 ) -> NodeSpec:
-    name = r.text("name", None) or ""
+    name = r.text("name") or ""
     if not name:
         problems.error(
             join(r.path, "name"), None, "is missing", "give every node a name (its Kubernetes node name)"
         )
-    address = r.text("address", None) or ""
+    address = r.text("address") or ""
     if not address:
         problems.error(
             join(r.path, "address"), None, "is missing", "give the address we reach the node at over SSH"
@@ -288,21 +268,21 @@ def _node(
                 roles.add(role)
     labels_raw = r.obj("labels") or {}
     labels = {str(k): v if isinstance(v, str) else str(v) for k, v in labels_raw.items()}
-    node_ssh = _ssh(r.sub("ssh"), join(r.path, "ssh"), ssh, is_secret, problems)
+    node_ssh = _ssh(r.sub("ssh"), ssh, is_secret, problems)
     pinned = host_keys.get(name)
     if pinned is not None and node_ssh.host_key is None:
         node_ssh = SshSpec(node_ssh.user, node_ssh.port, node_ssh.private_key, node_ssh.bastion, str(pinned))
     node = NodeSpec(
         name=name,
         address=address,
-        internal_address=r.text("internalAddress", None) or address,
+        internal_address=r.text("internalAddress") or address,
         roles=frozenset(roles),
         ssh=node_ssh,
-        arch=r.text("arch", "amd64", d.ARCHES) or "amd64",
-        os=r.text("os", "auto", d.OS_FAMILIES) or "auto",
+        arch=r.string("arch"),
+        os=r.string("os"),
         labels=labels,
         taints=_taints(r, problems),
-        kubernetes_version=r.text("kubernetesVersion", None),
+        kubernetes_version=r.text("kubernetesVersion"),
     )
     r.finish()
     return node
@@ -316,10 +296,8 @@ def _taints(r: Reader, problems: Problems) -> tuple[Taint, ...]:
             key_value, _, effect = item.rpartition(":")
             key, _, value = key_value.partition("=")
         elif isinstance(item, Mapping):
-            t = Reader(item, path, problems)
-            key = t.text("key", "") or ""
-            value = t.text("value", "") or ""
-            effect = t.text("effect", "") or ""
+            t = r.item(item, j, "taints")
+            key, value, effect = (t.text(k) or "" for k in ("key", "value", "effect"))
             t.finish()
         else:
             problems.error(path, item, "is not a taint", "write key=value:Effect or {key, value, effect}")
@@ -337,7 +315,7 @@ def _taints(r: Reader, problems: Problems) -> tuple[Taint, ...]:
 
 
 def _lab_nodes(lab: LabSpec, ssh: SshSpec) -> tuple[NodeSpec, ...]:
-    """The lab's own hosts, numbered from .11 of the lab subnet."""
+    """The lab's own hosts, numbered from .11 of the lab subnet (amd64, like this machine)."""
     try:
         hosts = list(ipaddress.ip_network(lab.subnet, strict=False).hosts())
     except ValueError:
@@ -352,38 +330,29 @@ def _lab_nodes(lab: LabSpec, ssh: SshSpec) -> tuple[NodeSpec, ...]:
         return ()
     return tuple(
         NodeSpec(
-            name=name, address=str(hosts[10 + i]), internal_address=str(hosts[10 + i]), roles=roles, ssh=ssh
+            name=name,
+            address=str(hosts[10 + i]),
+            internal_address=str(hosts[10 + i]),
+            roles=roles,
+            ssh=ssh,
+            arch=d.KEYS["nodes[].arch"].default,
+            os=d.KEYS["nodes[].os"].default,
         )
         for i, (name, roles) in enumerate(plan)
     )
 
 
-def _lab(r: Reader) -> LabSpec:
-    lab = d.LAB_DEFAULTS
-    spec = LabSpec(
-        enabled=r.flag("enabled", lab["enabled"]),
-        control_planes=r.integer("controlPlanes", lab["controlPlanes"], 1, 5),
-        workers=r.integer("workers", lab["workers"], 0, 8),
-        etcd=r.integer("etcd", lab["etcd"], 0, 5),
-        subnet=r.text("subnet", lab["subnet"]) or lab["subnet"],
-        release=r.text("release", lab["release"], ("bookworm", "trixie")) or "bookworm",
-        work_dir=r.text("workDir", lab["workDir"]) or lab["workDir"],
-    )
-    r.finish()
-    return spec
-
-
 def _network(r: Reader) -> NetworkSpec:
-    service_cidr = r.text("serviceCidr", d.SERVICE_CIDR) or d.SERVICE_CIDR
+    service_cidr = r.string("serviceCidr")
     try:
         default_dns = str(ipaddress.ip_network(service_cidr, strict=False)[10])
     except (ValueError, IndexError):
         default_dns = ""
     spec = NetworkSpec(
-        pod_cidr=r.text("podCidr", d.POD_CIDR) or d.POD_CIDR,
+        pod_cidr=r.string("podCidr"),
         service_cidr=service_cidr,
-        node_cidr_mask_size=r.integer("nodeCidrMaskSize", d.NODE_CIDR_MASK_SIZE, 8, 30),
-        cluster_domain=r.text("clusterDomain", d.CLUSTER_DOMAIN) or d.CLUSTER_DOMAIN,
+        node_cidr_mask_size=r.integer("nodeCidrMaskSize"),
+        cluster_domain=r.string("clusterDomain"),
         dns_service_ip=r.text("dnsServiceIp", default_dns) or default_dns,
     )
     r.finish()
@@ -429,43 +398,8 @@ def _api_endpoint(text: str | None, nodes: tuple[NodeSpec, ...], problems: Probl
     return ApiEndpoint(host, port)
 
 
-def _pki(r: Reader) -> PkiSpec:
-    p = d.PKI_DEFAULTS
-    spec = PkiSpec(
-        key_algorithm=r.text("keyAlgorithm", str(p["keyAlgorithm"]), d.KEY_ALGORITHMS) or "ECDSA",
-        ecdsa_curve=r.text("ecdsaCurve", str(p["ecdsaCurve"]), d.ECDSA_CURVES) or "P256",
-        rsa_bits=_choice_int(r, "rsaBits", int(p["rsaBits"]), d.RSA_BITS),
-        ca_validity_days=r.integer("caValidityDays", int(p["caValidityDays"]), 1, 36500),
-        cert_validity_days=r.integer("certValidityDays", int(p["certValidityDays"]), 1, 36500),
-        renew_before_days=r.integer("renewBeforeDays", int(p["renewBeforeDays"]), 0, 36500),
-    )
-    r.finish()
-    return spec
-
-
-def _choice_int(r: Reader, key: str, default: int, choices: tuple[int, ...]) -> int:
-    value = r.integer(key, default)
-    if value not in choices:
-        r.problems.error(
-            join(r.path, key), value, "is not an accepted size", f"use one of: {', '.join(map(str, choices))}"
-        )
-        return default
-    return value
-
-
-def _runtime(r: Reader) -> RuntimeSpec:
-    spec = RuntimeSpec(
-        name=r.text("name", "containerd", d.RUNTIMES) or "containerd",
-        cgroup_driver=r.text("cgroupDriver", "systemd", d.CGROUP_DRIVERS) or "systemd",
-        kata=r.flag("kata", False),
-        restrict_oom_score_adj=r.flag("restrictOomScoreAdj", False),
-    )
-    r.finish()
-    return spec
-
-
 def _cni(r: Reader, problems: Problems) -> CniSpec:
-    name = r.text("name", d.DEFAULT_CNI, d.CNIS) or d.DEFAULT_CNI
+    name = r.string("name")
     accepted = d.CNI_OPTIONS[name]
     r.known.add("name")
     for key in r.raw:
@@ -479,41 +413,27 @@ def _cni(r: Reader, problems: Problems) -> CniSpec:
                 f"{where}; {name} takes: {', '.join(accepted) or 'no options'}",
             )
             r.known.add(key)
-    backend_choices = accepted.get("backend") if "backend" in accepted else None
+
+    def option(key: str, read: Callable[[str], Any]) -> Any:
+        """An option this CNI takes, or the declared value of one it does not."""
+        return read(key) if key in accepted else r.spec_of(key).default
+
     spec = CniSpec(
         name=name,
-        backend=(
-            r.text("backend", d.CNI_DEFAULT_BACKEND.get(name), backend_choices)
-            if "backend" in accepted
-            else None
-        ),
-        mtu=(r.integer("mtu", 0, 576, 9000) or None) if "mtu" in accepted else None,
-        kube_proxy_replacement=(
-            r.flag("kubeProxyReplacement", False) if "kubeProxyReplacement" in accepted else False
-        ),
-        ipam=(
-            r.text("ipam", "kubernetes", accepted.get("ipam")) or "kubernetes"
-            if "ipam" in accepted
-            else "kubernetes"
-        ),
-        encryption=r.flag("encryption", False) if "encryption" in accepted else False,
-        chart_repository=r.text("chartRepository", None) if "chartRepository" in accepted else None,
-        manifest_url=r.text("manifestUrl", None) if "manifestUrl" in accepted else None,
+        backend=option("backend", lambda k: r.text(k, d.CNI_DEFAULT_BACKEND.get(name), accepted[k])),
+        mtu=option("mtu", lambda k: r.integer(k, 0) or None),
+        kube_proxy_replacement=option("kubeProxyReplacement", r.flag),
+        ipam=option("ipam", r.string),
+        encryption=option("encryption", r.flag),
+        chart_repository=option("chartRepository", r.text),
+        manifest_url=option("manifestUrl", r.text),
     )
     r.finish()
     return spec
 
 
 def _security(r: Reader) -> SecuritySpec:
-    a = r.sub("audit")
-    ad = d.AUDIT_DEFAULTS
-    audit = AuditSpec(
-        enabled=a.flag("enabled", bool(ad["enabled"])),
-        max_age_days=a.integer("maxAgeDays", int(ad["maxAgeDays"]), 1, 3650),
-        max_backups=a.integer("maxBackups", int(ad["maxBackups"]), 0, 1000),
-        max_size_mb=a.integer("maxSizeMb", int(ad["maxSizeMb"]), 1, 100000),
-    )
-    a.finish()
+    audit = _section(r.sub("audit"), AuditSpec)
     suites_raw = r.seq("tlsCipherSuites")
     suites = d.SECURE_CIPHER_SUITES
     if suites_raw is not None:
@@ -537,25 +457,18 @@ def _security(r: Reader) -> SecuritySpec:
             )
         suites = tuple(good) or d.SECURE_CIPHER_SUITES
     spec = SecuritySpec(
-        encryption_at_rest=r.text("encryptionAtRest", d.DEFAULT_ENCRYPTION, d.ENCRYPTION_PROVIDERS)
-        or d.DEFAULT_ENCRYPTION,
+        encryption_at_rest=r.string("encryptionAtRest"),
         audit=audit,
-        tls_min_version=r.text("tlsMinVersion", "VersionTLS12", d.TLS_VERSIONS) or "VersionTLS12",
+        tls_min_version=r.string("tlsMinVersion"),
         tls_cipher_suites=suites,
-        selinux=r.text("selinux", d.DEFAULT_SELINUX, d.SELINUX_MODES) or d.DEFAULT_SELINUX,
+        selinux=r.string("selinux"),
     )
     r.finish()
     return spec
 
 
-def _addons(r: Reader) -> AddonsSpec:
-    spec = AddonsSpec(coredns=r.flag("coredns", True), smoke_test=r.flag("smokeTest", False))
-    r.finish()
-    return spec
-
-
 def _binaries(r: Reader) -> BinariesSpec:
-    base_url = r.text("baseUrl", None)
+    base_url = r.text("baseUrl")
     if base_url is not None and not base_url.startswith(("https://", "http://", "file://")):
         r.problems.error(
             join(r.path, "baseUrl"),
@@ -567,8 +480,6 @@ def _binaries(r: Reader) -> BinariesSpec:
     for key, value in (r.obj("checksums") or {}).items():
         path = join(r.path, f"checksums.{key}")
         parts = str(key).split("/")
-        algo, _, digest = str(value).partition(":")
-        sizes = {"sha256": 64, "sha512": 128}
         if len(parts) != 3 or parts[2] not in d.ARCHES:
             r.problems.error(
                 path,
@@ -576,11 +487,7 @@ def _binaries(r: Reader) -> BinariesSpec:
                 "has a key that is not artifact/version/arch",
                 "write e.g. checksums: {etcd/3.6.16/amd64: sha256:<64 hex>}",
             )
-        elif (
-            algo not in sizes
-            or len(digest) != sizes[algo]
-            or any(c not in "0123456789abcdef" for c in digest)
-        ):
+        elif not is_checksum(str(value)):
             r.problems.error(
                 path,
                 value,

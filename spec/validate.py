@@ -7,9 +7,10 @@ import re
 from collections import Counter
 
 from spec import defaults as d
+from spec.addresses import is_ip
 from spec.model import ClusterSpec, NodeSpec
 from spec.problems import Problems
-from spec.versions import KUBELET_MAX_MINORS_BEHIND, minor_distance, minor_of, parse_version
+from spec.versions import KUBELET_MAX_MINORS_BEHIND, minor_distance, minor_of, parse_version, version_field
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
@@ -20,6 +21,16 @@ _HOSTNAME = re.compile(
 _LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
 _LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
 _HOST_KEY = re.compile(r"^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/=]+( .*)?$")
+# `versions` keys that are image tags rather than x.y.z releases: (pattern, what it is, remedy).
+_RELEASE = re.compile(r"^\d+\.\d+\.\d+$")
+_VERSION_TAGS = {
+    "flannelCniPlugin": (
+        re.compile(r"^\d+\.\d+\.\d+(-flannel\d+)?$"),
+        "a flannel-cni-plugin tag",
+        "write e.g. 1.9.1-flannel1",
+    ),
+    "pause": (re.compile(r"^\d+\.\d+(\.\d+)?$"), "a pause image tag", "write e.g. 3.10.1"),
+}
 _IMAGE_REGISTRY = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?(:[0-9]+)?(/[a-z0-9._-]+)*$")
 
 
@@ -55,45 +66,18 @@ def _versions(spec: ClusterSpec, p: Problems) -> None:
             "kubernetesVersion",
             version,
             "is not a full release version",
-            f"write major.minor.patch without 'v', e.g. {d.DEFAULT_KUBERNETES_VERSION}",
+            f"write major.minor.patch without 'v', e.g. {d.KEYS['kubernetesVersion'].default}",
         )
     elif (parsed[0], parsed[1]) not in d.SUPPORTED_KUBERNETES_MINORS:
         p.error(
             "kubernetesVersion", version, "is not a supported Kubernetes minor", f"use one of {supported}"
         )
-    for key, field in (
-        ("etcd", "etcd"),
-        ("containerd", "containerd"),
-        ("runc", "runc"),
-        ("crio", "crio"),
-        ("kata", "kata"),
-        ("cniPlugins", "cni_plugins"),
-        ("crictl", "crictl"),
-        ("coredns", "coredns"),
-        ("flannel", "flannel"),
-        ("calico", "calico"),
-        ("weave", "weave"),
-        ("cilium", "cilium"),
-    ):
-        value = getattr(spec.versions, field)
-        if parse_version(value) is None:
-            p.error(
-                f"versions.{key}",
-                value,
-                "is not a full release version",
-                f"write major.minor.patch without 'v', e.g. {d.DEFAULT_VERSIONS[key]}",
-            )
-    plugin = spec.versions.flannel_cni_plugin
-    if not re.match(r"^\d+\.\d+\.\d+(-flannel\d+)?$", plugin):
-        p.error(
-            "versions.flannelCniPlugin",
-            plugin,
-            "is not a flannel-cni-plugin tag",
-            "write e.g. 1.9.1-flannel1",
-        )
-    pause = spec.versions.pause
-    if not re.match(r"^\d+\.\d+(\.\d+)?$", pause):
-        p.error("versions.pause", pause, "is not a pause image tag", "write e.g. 3.10.1")
+    for key, default in d.DEFAULT_VERSIONS.items():
+        value = getattr(spec.versions, version_field(key))
+        release = (_RELEASE, "a full release version", f"write major.minor.patch without 'v', e.g. {default}")
+        pattern, what, remedy = _VERSION_TAGS.get(key, release)
+        if not pattern.match(value):
+            p.error(f"versions.{key}", value, f"is not {what}", remedy)
     if parsed is None or (parsed[0], parsed[1]) not in d.SUPPORTED_KUBERNETES_MINORS:
         return
     etcd = parse_version(spec.versions.etcd)
@@ -158,7 +142,7 @@ def _nodes(spec: ClusterSpec, p: Problems) -> None:
         ):
             if not value:
                 continue
-            if not _is_ip(value) and not _HOSTNAME.match(value):
+            if not is_ip(value) and not _HOSTNAME.match(value):
                 p.error(
                     f"{path}.{key}",
                     value,
@@ -174,7 +158,7 @@ def _nodes(spec: ClusterSpec, p: Problems) -> None:
                 )
         if (
             node.internal_address
-            and not _is_ip(node.internal_address)
+            and not is_ip(node.internal_address)
             and _HOSTNAME.match(node.internal_address)
         ):
             p.error(
@@ -197,7 +181,7 @@ def _nodes(spec: ClusterSpec, p: Problems) -> None:
         if (
             node.ssh.bastion is not None
             and node.ssh.bastion.host
-            and not (_is_ip(node.ssh.bastion.host) or _HOSTNAME.match(node.ssh.bastion.host))
+            and not (is_ip(node.ssh.bastion.host) or _HOSTNAME.match(node.ssh.bastion.host))
         ):
             p.error(
                 f"{path}.ssh.bastion.host",
@@ -413,7 +397,7 @@ def _network(spec: ClusterSpec, p: Problems) -> None:
             )
     for i, node in enumerate(spec.nodes):
         for key, value in (("address", node.address), ("internalAddress", node.internal_address)):
-            if not _is_ip(value):
+            if not is_ip(value):
                 continue
             ip = ipaddress.ip_address(value)
             for name, cidr in (("podCidr", pod), ("serviceCidr", svc)):
@@ -426,7 +410,7 @@ def _network(spec: ClusterSpec, p: Problems) -> None:
                     )
     if not _DNS_SUBDOMAIN.match(net.cluster_domain):
         p.error("network.clusterDomain", net.cluster_domain, "is not a DNS domain", "use e.g. cluster.local")
-    if spec.api_endpoint.host and _is_ip(spec.api_endpoint.host):
+    if spec.api_endpoint.host and is_ip(spec.api_endpoint.host):
         ip = ipaddress.ip_address(spec.api_endpoint.host)
         for name, cidr in (("podCidr", pod), ("serviceCidr", svc)):
             if cidr is not None and ip.version == cidr.version and ip in cidr:
@@ -719,11 +703,3 @@ def _cidr_quiet(value: str) -> Network | None:
 
 def _nth(net: Network, n: int) -> str:
     return str(net[n]) if net.num_addresses > n else str(net[1])
-
-
-def _is_ip(value: str) -> bool:
-    try:
-        ipaddress.ip_address(value)
-    except ValueError:
-        return False
-    return True

@@ -36,6 +36,12 @@ def minor_distance(newer: str, older: str) -> int:
 KUBELET_MAX_MINORS_BEHIND = 3
 
 
-def etcd_recommended_minor(kubernetes_version: str) -> tuple[int, int]:
-    """The etcd minor kubeadm ships with a Kubernetes minor (3.6 from 1.34 on, 3.5 before)."""
-    return (3, 6) if minor_of(kubernetes_version) >= (1, 34) else (3, 5)
+def version_field(key: str) -> str:
+    """The spec field of a config key: cniPlugins -> cni_plugins."""
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", key).lower()
+
+
+def config_key(field: str) -> str:
+    """The config key of a spec field: restrict_oom_score_adj -> restrictOomScoreAdj."""
+    head, *rest = field.split("_")
+    return head + "".join(word.capitalize() for word in rest)

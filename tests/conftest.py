@@ -24,11 +24,11 @@ def lab_mirror_for_presets(tmp_path_factory: pytest.TempPathFactory) -> None:
         return
     from lab import mirror
     from mockrun.program import REPO, preset_config
-    from spec import load_spec
+    from spec.parse import parse
     from tests.harness.lab_fakes import fake_toolchain
 
     raw, secret = preset_config(REPO / "Pulumi.dev.yaml")
-    spec, _ = load_spec(raw, "dev", frozenset(secret))
+    spec, _ = parse(raw, "dev", frozenset(secret))  # load_spec would look for this very mirror
     root = tmp_path_factory.mktemp("lab-mirror")
     out = root / "mirror"
     mirror.build(spec, [fake_toolchain(root / "toolchain")], out)

@@ -1,4 +1,4 @@
-"""Binary artifacts: URLs, checksums, the validation-time check, and the install script run for real."""
+"""Binary artifacts: URLs, checksums, the load_spec check, and the install script run for real."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from lab.mirror import with_mirror
 from mockrun.program import preset_config, presets
 from render import artifacts as a
 from spec import SpecError, load_spec
@@ -65,7 +64,7 @@ def test_crio_kata_and_disabled_kube_proxy() -> None:
 
 
 def test_upstream_and_mirror_urls() -> None:
-    etcd = a.etcd("3.6.15", "amd64")
+    etcd = a.artifact("etcd", "3.6.15", "amd64")
     assert etcd.url(None) == (
         "https://github.com/etcd-io/etcd/releases/download/v3.6.15/etcd-v3.6.15-linux-amd64.tar.gz"
     )
@@ -74,40 +73,42 @@ def test_upstream_and_mirror_urls() -> None:
     )
     server = a.node_artifacts(_spec(), _spec().nodes[0])[0]
     assert server.url(None) == "https://dl.k8s.io/v1.35.4/kubernetes-server-linux-amd64.tar.gz"
-    assert a.runc("1.4.3", "arm64").url(None).endswith("/v1.4.3/runc.arm64")
+    assert a.artifact("runc", "1.4.3", "arm64").url(None).endswith("/v1.4.3/runc.arm64")
 
 
 @pytest.mark.parametrize("path", presets(), ids=lambda p: p.name)
 def test_every_preset_has_every_checksum(path: Path) -> None:
     raw, secret = preset_config(path)
-    spec, _ = load_spec(raw, "x", frozenset(secret))
-    spec = with_mirror(spec)  # a lab stack's checksums are its mirror's (a no-op elsewhere)
-    assert a.missing_checksums(spec) == []
+    spec, _ = load_spec(raw, "x", frozenset(secret))  # a lab stack's checksums are its mirror's
     for node in spec.nodes:
         for art in a.node_artifacts(spec, node):
             algo, _, digest = (a.checksum(spec, art) or "").partition(":")
             assert len(digest) == {"sha256": 64, "sha512": 128}[algo]
 
 
-def test_unpinned_version_is_a_clear_error_naming_the_key() -> None:
-    spec = _spec(versions={"etcd": "3.6.99"})
-    problems = a.missing_checksums(spec)
+def test_unpinned_version_is_a_clear_error_of_load_spec_naming_the_key() -> None:
+    with pytest.raises(SpecError, match=r"no pinned checksum for etcd 3\.6\.99") as err:
+        _spec(versions={"etcd": "3.6.99"})
+    problems = err.value.problems
     assert [(p.path, p.value) for p in problems] == [("versions.etcd", "3.6.99")]  # reported once
     assert "binaries.checksums.etcd/3.6.99/amd64" in problems[0].remedy
-    with pytest.raises(SpecError, match=r"no pinned checksum for etcd 3\.6\.99"):
-        a.require_checksums(spec)
-    with pytest.raises(SpecError):
-        a.install_script(spec, a.etcd("3.6.99", "amd64"))
+    with pytest.raises(LookupError):  # not one of the spec's downloads: it has no checksum
+        a.install_script(_spec(), a.artifact("etcd", "3.6.99", "amd64"))
+
+
+def test_a_refused_version_is_not_refused_twice() -> None:
+    with pytest.raises(SpecError) as err:
+        _spec(versions={"etcd": "3.4.23"})  # too old, and unpinned: one problem says so
+    assert [p.path for p in err.value.problems] == ["versions.etcd"]
 
 
 def test_checksum_override_wins_and_fills_gaps() -> None:
     digest = "sha256:" + "a" * 64
     spec = _spec(versions={"etcd": "3.6.99"}, binaries={"checksums": {"etcd/3.6.99/amd64": digest}})
-    assert a.missing_checksums(spec) == []
-    assert a.checksum(spec, a.etcd("3.6.99", "amd64")) == digest
-    assert f"SUM='{'a' * 64}'" in a.install_script(spec, a.etcd("3.6.99", "amd64"))
-    pinned = CHECKSUMS[("etcd", "3.6.15", "amd64")]
-    assert a.checksum(spec, a.etcd("3.6.15", "amd64")) == pinned
+    assert a.checksum(spec, a.artifact("etcd", "3.6.99", "amd64")) == digest
+    assert f"SUM='{'a' * 64}'" in a.install_script(spec, a.artifact("etcd", "3.6.99", "amd64"))
+    pinned = CHECKSUMS["etcd/3.6.15/amd64"]
+    assert a.checksum(spec, a.artifact("etcd", "3.6.15", "amd64")) == pinned
 
 
 def test_kubernetes_tarballs_use_sha512() -> None:
@@ -154,7 +155,7 @@ def test_install_is_verified_atomic_idempotent_and_removable(tmp_path: Path) -> 
             base_url=f"file://{mirror}", checksums={f"etcd/{version}/amd64": f"sha256:{sha}"}
         ),
     )
-    art = a.etcd(version, "amd64")
+    art = a.artifact("etcd", version, "amd64")
     art = dataclasses.replace(
         art, members=tuple(dataclasses.replace(m, dest=f"{root}{m.dest}") for m in art.members)
     )

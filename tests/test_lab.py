@@ -3,7 +3,6 @@ archives, checksums fed to the spec) and the Lab component's graph under the moc
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import shutil
@@ -18,17 +17,23 @@ from pulumi_command import local
 from components.lab import Lab, lab_environment
 from lab import mirror
 from mockrun.program import REPO, Graph, run_function
-from render.artifacts import missing_checksums, node_artifacts
+from render.artifacts import node_artifacts
 from spec import SpecError, load_spec
+from spec.binaries import checksum
 from spec.model import ClusterSpec
+from spec.parse import parse
 from tests.harness.lab_fakes import VERSIONS, fake_toolchain
 
 LAB_SH = REPO / "lab" / "lab.sh"
 
 
+def lab_raw(**lab: Any) -> dict[str, Any]:
+    return {"kubernetesVersion": "1.35.4", "versions": VERSIONS, "lab": {"enabled": True, **lab}}
+
+
 def lab_spec(**lab: Any) -> ClusterSpec:
-    raw = {"kubernetesVersion": "1.35.4", "versions": VERSIONS, "lab": {"enabled": True, **lab}}
-    spec, _ = load_spec(raw, "dev")
+    """The lab stack as `lab.mirror build` reads it: parsed, its binaries not wired to a mirror."""
+    spec, _ = parse(lab_raw(**lab), "dev")
     return spec
 
 
@@ -165,56 +170,51 @@ def test_mirror_build_names_every_missing_binary(tmp_path: Path) -> None:
 
 
 def test_mirror_refuses_runtimes_the_toolchain_does_not_build(tmp_path: Path) -> None:
-    spec, _ = load_spec(
-        {
-            "lab": {"enabled": True},
-            "runtime": {"name": "crio"},
-            "versions": VERSIONS,
-            "kubernetesVersion": "1.35.4",
-        },
-        "dev",
-    )
+    spec, _ = parse({**lab_raw(), "runtime": {"name": "crio"}}, "dev")
     with pytest.raises(mirror.MirrorError, match="cannot serve crio"):
         mirror.build(spec, [fake_toolchain(tmp_path / "tc")], tmp_path / "m")
 
 
-def test_with_mirror_feeds_the_mirror_checksums_to_the_spec(tmp_path: Path) -> None:
-    spec = lab_spec()
-    sums = mirror.build(spec, [fake_toolchain(tmp_path / "tc")], tmp_path / "m")
-    pinned = "sha256:" + "a" * 64
-    own = {"etcd/3.6.16/amd64": pinned}
-    spec = lab_spec()
-    spec = dataclasses.replace(spec, binaries=dataclasses.replace(spec.binaries, checksums=own))
-    wired = mirror.with_mirror(spec, tmp_path / "m")
-    assert wired.binaries.base_url == "http://10.231.0.1:8088"
-    assert wired.binaries.checksums == {**sums, **own}  # the stack's own pins win
-    assert missing_checksums(wired) == []
-    assert missing_checksums(spec) != []  # our builds are not upstream's: unwired, they have no sums
+def test_load_spec_feeds_the_mirror_checksums_to_a_lab_stack(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sums = mirror.build(lab_spec(), [fake_toolchain(tmp_path / "tc")], tmp_path / "m")
+    monkeypatch.setenv("K8SFS_LAB_MIRROR_DIR", str(tmp_path / "m"))
+    own = {"etcd/3.6.16/amd64": "sha256:" + "a" * 64}
+    spec, _ = load_spec({**lab_raw(), "binaries": {"checksums": own}}, "dev")
+    assert spec.binaries.base_url == "http://10.231.0.1:8088"
+    assert spec.binaries.checksums == {**sums, **own}  # the stack's own pins win
+    # our builds are not upstream's: unwired, they have no sums
+    assert any(checksum(lab_spec(), key) is None for key in sums)
 
 
-def test_with_mirror_without_a_mirror_is_a_clear_spec_error(tmp_path: Path) -> None:
+def test_load_spec_without_a_lab_mirror_is_a_clear_spec_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("K8SFS_LAB_MIRROR_DIR", str(tmp_path / "none"))
     with pytest.raises(SpecError) as err:
-        mirror.with_mirror(lab_spec(), tmp_path / "none")
-    assert [p.path for p in err.value.problems] == ["lab"]
+        load_spec(lab_raw(), "dev")
+    assert [p.path for p in err.value.problems] == ["lab"]  # not one per binary as well
     assert "lab.mirror build" in str(err.value)
 
 
-def test_with_mirror_refuses_a_mirror_built_for_other_versions(tmp_path: Path) -> None:
+def test_load_spec_refuses_a_mirror_built_for_other_versions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     mirror.build(lab_spec(), [fake_toolchain(tmp_path / "tc")], tmp_path / "m")
-    raw = {
-        "kubernetesVersion": "1.35.4",
-        "versions": {**VERSIONS, "etcd": "3.6.15"},
-        "lab": {"enabled": True},
-    }
-    spec, _ = load_spec(raw, "dev")
-    with pytest.raises(SpecError, match=r"etcd/3\.6\.15/amd64"):
-        mirror.with_mirror(spec, tmp_path / "m")
+    monkeypatch.setenv("K8SFS_LAB_MIRROR_DIR", str(tmp_path / "m"))
+    raw = {**lab_raw(), "versions": {**VERSIONS, "etcd": "3.6.15"}}
+    with pytest.raises(SpecError, match=r"etcd/3\.6\.15/amd64") as err:
+        load_spec(raw, "dev")
+    assert [(p.path, p.value) for p in err.value.problems] == [("versions.etcd", "3.6.15")]
+    assert "not in the lab mirror" in err.value.problems[0].remedy
 
 
-def test_with_mirror_leaves_stacks_without_lab_alone(tmp_path: Path) -> None:
+def test_load_spec_leaves_stacks_without_lab_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("K8SFS_LAB_MIRROR_DIR", str(tmp_path / "none"))
     raw = {"nodes": [{"name": "a", "address": "10.0.0.1", "roles": ["etcd", "control-plane", "worker"]}]}
     spec, _ = load_spec({**raw, "ssh": {"privateKey": "k"}}, "x", frozenset({"ssh"}))
-    assert mirror.with_mirror(spec, tmp_path / "none") is spec
+    assert spec.binaries.base_url is None and spec.binaries.checksums == {}
 
 
 def test_spec_of_stack_file_reads_the_lab_stack(tmp_path: Path) -> None:

@@ -46,6 +46,7 @@ from render import control_plane as cp
 from render.cni.images import mirror_image
 from spec import ClusterSpec, load_spec
 from spec import defaults as d
+from spec.parse import parse
 from tests.harness.pulumi_cli import Stack, pulumi_cli
 
 pytestmark = pytest.mark.lab
@@ -135,7 +136,7 @@ def lab(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
     path = STACKS[name]
     assert "host " not in _lab_status(), f"a lab is running on these addresses (make down):\n{_lab_status()}"
     raw, secret = preset_config(path)
-    spec = load_spec(raw, name, frozenset(secret))[0]
+    spec = parse(raw, name, frozenset(secret))[0]  # load_spec wants the mirror built below
     # The real mirror where the program looks for it (conftest points tests at a fake one).
     served = Path(spec.lab.work_dir) / "mirror"
     assert mirror.main(["build", "--stack-file", str(path), "--out", str(served)]) == 0, "mirror build failed"
