@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
+from render.artifacts import node_kubernetes_version
 from render.host_files import FileMeta, encode_bundle, install_command, remove_command, sha256
 from render.script_parts import Part, StepScripts, run_parts
 from render.systemd import assignments
@@ -38,10 +39,6 @@ class HostStep:
     part: str
     create: str
     delete: str
-
-
-def kubelet_version(spec: ClusterSpec, node: NodeSpec) -> str:
-    return node.kubernetes_version or spec.kubernetes_version
 
 
 def api_server_port(spec: ClusterSpec) -> int:
@@ -179,7 +176,6 @@ def preflight_body(spec: ClusterSpec, node: NodeSpec) -> str:
         f"{spec.cni.name} and kubelet leave little room for pods on a 1 GB worker (flannel pods were "
         "OOM-killed on 1 GB Raspberry Pi workers); keep workloads small and set memory limits"
     )
-    version = kubelet_version(spec, node)
     return _body(
         "preflight.sh",
         ROLES=",".join(sorted(node.roles)),
@@ -188,7 +184,7 @@ def preflight_body(spec: ClusterSpec, node: NodeSpec) -> str:
         MEM_WARN_MB=str(comfort),
         MEM_WARN_WHY=why,
         KUBELET="yes" if node.runs_kubelet else "no",
-        KUBELET_VERSION=version,
+        KUBELET_VERSION=node_kubernetes_version(spec, node),
         MODULES=" ".join(modules(spec, node)),
         PORTS=" ".join(f"{p}:{name}" for p, name in listening_ports(spec, node)),
     )

@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from render import yaml_dump
-from render.artifacts import BIN_DIR, node_kubernetes_version
+from render.artifacts import BIN_DIR
 from render.host_files import FileMeta
 from render.runtime import MANAGED_MARKER, UNIT_DIR, RuntimeInfo, fill, runtime_info, script
 from spec.model import ClusterSpec, NodeSpec, Taint
@@ -34,7 +34,6 @@ STATE_DIR = "/var/lib/kubelet"
 KUBECONFIG = f"{STATE_DIR}/kubeconfig"  # written by kubelet once its client CSR is approved
 CERT_DIR = f"{STATE_DIR}/pki"
 CLIENT_CERT = f"{CERT_DIR}/kubelet-client-current.pem"
-SERVING_CERT = f"{CERT_DIR}/kubelet-server-current.pem"
 UNIT = "kubelet.service"
 UNIT_FILE = f"{UNIT_DIR}/{UNIT}"
 
@@ -51,10 +50,6 @@ SMALL_NODE_KUBE_RESERVED = "150Mi"
 
 # Bootstrap waits: client certificate (auto-approved) and serving certificate (our approver).
 BOOTSTRAP_WAIT_S = 180
-
-
-def kubelet_version(spec: ClusterSpec, node: NodeSpec) -> str:
-    return node_kubernetes_version(spec, node)
 
 
 def registration_taints(node: NodeSpec) -> list[Taint]:
