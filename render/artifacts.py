@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from render.common import BIN_DIR, STATE_ROOT
 from render.script_parts import Part, StepScripts, run_parts
 from render.systemd import assignments
 from render.template_text import template
@@ -19,10 +20,8 @@ from spec.checksums import CHECKSUMS
 from spec.model import ClusterSpec, NodeSpec
 from spec.problems import Problem, SpecError
 
-BIN_DIR = "/usr/local/bin"
 CNI_BIN_DIR = "/opt/cni/bin"
 CACHE_DIR = "/var/cache/k8s-from-scratch"
-STATE_ROOT = "/var/lib/k8s-from-scratch"
 STATE_DIR = f"{STATE_ROOT}/artifacts"
 CRIO_DIR = "/opt/crio"  # the unpacked cri-o tree; the Runtime component configures and runs it
 KATA_DIR = "/opt/kata"

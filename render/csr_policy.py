@@ -25,7 +25,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from render.artifacts import BIN_DIR
+from render import ports
+from render.common import BIN_DIR, SBIN_DIR
 from render.host_files import FileMeta
 from render.runtime import MANAGED_MARKER, UNIT_DIR, fill, script
 from spec.model import ClusterSpec, NodeSpec
@@ -167,7 +168,7 @@ def node_files(identities: Iterable[NodeIdentity]) -> dict[str, str]:
 
 # --- the approver on the control planes ----------------------------------------------------------
 
-APPROVER_SCRIPT = "/usr/local/sbin/k8s-from-scratch-csr-approver"
+APPROVER_SCRIPT = f"{SBIN_DIR}/k8s-from-scratch-csr-approver"
 APPROVER_DIR = "/etc/kubernetes/csr-approver"
 # Each kubelet node's allow list: ConfigMap csr-allow-<node> (key `allow`) in this namespace, which
 # only cluster admins write; the approver may only `get` ConfigMaps there. In the API rather than
@@ -191,7 +192,7 @@ def approver_script(
     openssl: str = "openssl",
     kubeconfig: str = APPROVER_KUBECONFIG,
     ca_file: str = APPROVER_CA,
-    kubelet_port: int = 10250,
+    kubelet_port: int = ports.KUBELET,
 ) -> str:
     """The approver, a POSIX sh script; the arguments move its tools and files (tests)."""
     body = script(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
+from render import ports as P
 from render.artifacts import node_kubernetes_version
 from render.host_files import FileMeta, encode_bundle, install_command, remove_command, sha256
 from render.script_parts import Part, StepScripts, run_parts
@@ -39,12 +40,6 @@ class HostStep:
     part: str
     create: str
     delete: str
-
-
-def api_server_port(spec: ClusterSpec) -> int:
-    """The port kube-apiserver binds: apiEndpoint's when it names a control plane, else 6443."""
-    cp_hosts = {h for n in spec.control_plane_nodes for h in (n.address, n.internal_address, n.name)}
-    return spec.api_endpoint.port if spec.api_endpoint.host in cp_hosts else 6443
 
 
 def modules(spec: ClusterSpec, node: NodeSpec) -> tuple[str, ...]:
@@ -103,13 +98,13 @@ def firewall_ports(spec: ClusterSpec, node: NodeSpec) -> tuple[str, ...]:
     """firewalld ports (port[-port]/proto) this node's roles and the CNI need."""
     ports: list[str] = []
     if node.is_etcd:
-        ports.append("2379-2380/tcp")
+        ports.append(f"{P.ETCD_CLIENT}-{P.ETCD_PEER}/tcp")
     if node.is_control_plane:
-        ports += [f"{api_server_port(spec)}/tcp", "10257/tcp", "10259/tcp"]
+        ports += [f"{p}/tcp" for p in (P.api_server(spec), P.CONTROLLER_MANAGER, P.SCHEDULER)]
     if node.runs_kubelet:
-        ports += ["10250/tcp", "30000-32767/tcp", "30000-32767/udp"]
+        ports += [f"{P.KUBELET}/tcp", f"{P.NODE_PORTS}/tcp", f"{P.NODE_PORTS}/udp"]
         if spec.kube_proxy.enabled:
-            ports.append("10256/tcp")
+            ports.append(f"{P.KUBE_PROXY_HEALTHZ}/tcp")
         ports += _cni_ports(spec)
     return tuple(dict.fromkeys(ports))
 
@@ -118,14 +113,14 @@ def listening_ports(spec: ClusterSpec, node: NodeSpec) -> tuple[tuple[int, str],
     """TCP ports our services bind here, with the process name (comm, 15 chars) that may hold them."""
     ports: list[tuple[int, str]] = []
     if node.is_etcd:
-        ports += [(2379, "etcd"), (2380, "etcd"), (2381, "etcd")]
+        ports += [(P.ETCD_CLIENT, "etcd"), (P.ETCD_PEER, "etcd"), (P.ETCD_METRICS, "etcd")]
     if node.is_control_plane:
-        ports += [(api_server_port(spec), "kube-apiserver"), (10257, "kube-controller-manager")]
-        ports.append((10259, "kube-scheduler"))
+        ports += [(P.api_server(spec), "kube-apiserver"), (P.CONTROLLER_MANAGER, "kube-controller-manager")]
+        ports.append((P.SCHEDULER, "kube-scheduler"))
     if node.runs_kubelet:
-        ports += [(10250, "kubelet"), (10248, "kubelet")]
+        ports += [(P.KUBELET, "kubelet"), (P.KUBELET_HEALTHZ, "kubelet")]
         if spec.kube_proxy.enabled:
-            ports.append((10256, "kube-proxy"))
+            ports.append((P.KUBE_PROXY_HEALTHZ, "kube-proxy"))
     return tuple((p, name[:15]) for p, name in ports)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from render import yaml_dump
-from render.artifacts import BIN_DIR
+from render.common import BIN_DIR
 from render.host_files import FileMeta
 from render.runtime import MANAGED_MARKER, UNIT_DIR, fill, script
 from spec.model import ClusterSpec, NodeSpec

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from render import yaml_dump
-from render.artifacts import BIN_DIR, CNI_BIN_DIR, CRIO_DIR, KATA_DIR
+from render.artifacts import CNI_BIN_DIR, CRIO_DIR, KATA_DIR
+from render.common import BIN_DIR, SBIN_DIR
 from render.host_files import FileMeta
 from render.systemd import assignments
 from render.template_text import template
@@ -39,7 +40,7 @@ KATA_SHIM = f"{KATA_DIR}/bin/containerd-shim-kata-v2"
 KATA_CONFIG = f"{KATA_DIR}/share/defaults/kata-containers/configuration.toml"
 
 CNI_CONF_DIR = "/etc/cni/net.d"
-RUNC = "/usr/local/sbin/runc"
+RUNC = f"{SBIN_DIR}/runc"
 CRICTL = f"{BIN_DIR}/crictl"
 CRICTL_CONFIG = "/etc/crictl.yaml"
 UNIT_DIR = "/etc/systemd/system"

@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from render.common import STATE_ROOT
 from render.template_text import template
 
 UNIT_DIR = "/etc/systemd/system"
-STATE_DIR = "/var/lib/k8s-from-scratch/services"
+STATE_DIR = f"{STATE_ROOT}/services"
 
 
 @dataclass(frozen=True)
@@ -126,3 +127,39 @@ def stop_script(unit: str, remove_paths: Sequence[str] = ()) -> str:
     """Delete of a service step: stop and disable the unit, forget its hash, remove `remove_paths`."""
     header = assignments(UNIT=unit, STATE_DIR=STATE_DIR, REMOVE=" ".join(remove_paths))
     return "#!/bin/sh\n" + header + template("service_stop.sh")
+
+
+# --- service users -------------------------------------------------------------------------------
+
+_USERS_RECORD = STATE_ROOT  # user-<name> there: we created that user, so destroy may remove it
+
+
+def user_script(user: str, home: str, dirs: Sequence[str], private_dir: str) -> str:
+    """Create a service's system user (recorded, so destroy removes only ours) and its directories;
+    `private_dir` is the user's own (0700)."""
+    return f"""#!/bin/sh
+set -eu
+mkdir -p {_USERS_RECORD}
+if ! id -u {user} >/dev/null 2>&1; then
+  useradd --system --no-create-home --home-dir {home} --shell /sbin/nologin {user}
+  touch {_USERS_RECORD}/user-{user}
+  echo "created user {user}"
+fi
+mkdir -p {" ".join(dirs)}
+chown {user}:{user} {private_dir}
+chmod 0700 {private_dir}
+"""
+
+
+def remove_user_script(user: str, private_dir: str, dirs: Sequence[str]) -> str:
+    """Destroy: `private_dir` with its data, `dirs` when empty, and the user if we created it."""
+    return f"""#!/bin/sh
+set -eu
+rm -rf {private_dir}
+rmdir {" ".join(dirs)} 2>/dev/null || true
+if [ -f {_USERS_RECORD}/user-{user} ]; then
+  userdel {user} 2>/dev/null || true
+  rm -f {_USERS_RECORD}/user-{user}
+fi
+rmdir {_USERS_RECORD} 2>/dev/null || true
+"""
