@@ -14,8 +14,7 @@ from pathlib import Path
 
 from render.common import BIN_DIR, STATE_ROOT
 from render.script_parts import Part, StepScripts, run_parts
-from render.systemd import assignments
-from render.template_text import template
+from render.scripts import script
 from spec.checksums import CHECKSUMS
 from spec.model import ClusterSpec, NodeSpec
 from spec.problems import Problem, SpecError
@@ -269,7 +268,8 @@ def install_script(
         )
     algo, _, digest = sums.partition(":")
     members = "\n".join(f"{m.source} {m.dest} {m.mode}" for m in artifact.members)
-    header = assignments(
+    return script(
+        "artifacts/install.sh",
         ARTIFACT=artifact.name,
         VERSION=artifact.version,
         FILE=artifact.filename,
@@ -281,24 +281,19 @@ def install_script(
         CACHE_DIR=cache_dir,
         STATE_DIR=state_dir,
     )
-    return _script(header, "install_artifact.sh")
 
 
 def remove_script(artifact: Artifact, cache_dir: str = CACHE_DIR, state_dir: str = STATE_DIR) -> str:
     """Destroy: removes what the install recorded, the recorded state and the cached download."""
     # Directories we may have created, removed only when empty (CNIs share /opt/cni/bin).
     clean = [CNI_BIN_DIR, str(Path(CNI_BIN_DIR).parent)] if artifact.name == "cni-plugins" else []
-    header = assignments(
+    return script(
+        "artifacts/remove.sh",
         ARTIFACT=artifact.name,
         CACHE_DIR=cache_dir,
         STATE_DIR=state_dir,
         CLEAN_DIRS=" ".join([*clean, str(Path(state_dir).parent)]),
     )
-    return _script(header, "remove_artifact.sh")
-
-
-def _script(header: str, name: str) -> str:
-    return "#!/bin/sh\n" + header + template(name)
 
 
 def binaries_step(spec: ClusterSpec, node: NodeSpec, label: str) -> StepScripts:

@@ -287,7 +287,7 @@ def _unit(name: str, description: str, flags: tuple[tuple[str, str], ...], after
         name=f"{name}.service",
         description=description,
         documentation="https://kubernetes.io/docs/reference/command-line-tools-reference/",
-        exec_start=(f"{BIN_DIR}/{name}", *(f"--{k}={v}" for k, v in flags)),
+        exec_start=(f"{BIN_DIR}/{name}", *systemd.flags(flags)),
         after=("network-online.target", *after),
         user=USER,
         group=USER,
@@ -322,7 +322,7 @@ def unit_texts(spec: ClusterSpec, node: NodeSpec) -> dict[str, str]:
 
 def flag_lines(flags: tuple[tuple[str, str], ...]) -> str:
     """One --flag=value per line: the golden-file form."""
-    return "".join(f"--{k}={v}\n" for k, v in flags)
+    return "".join(f"{flag}\n" for flag in systemd.flags(flags))
 
 
 def apiserver_health_check(spec: ClusterSpec) -> str:

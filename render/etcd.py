@@ -139,7 +139,7 @@ def unit(
         name=UNIT,
         description=f"etcd member {node.name} of {spec.cluster_name} (k8s-from-scratch)",
         documentation="https://etcd.io/docs/",
-        exec_start=(layout.binary, *(f"--{k}={v}" for k, v in flags(spec, node, version, layout))),
+        exec_start=(layout.binary, *systemd.flags(flags(spec, node, version, layout))),
         type="notify",  # etcd tells systemd when it serves clients (after joining the cluster)
         user=USER,
         group=USER,

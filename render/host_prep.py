@@ -3,7 +3,7 @@ iptables backend and the Raspberry Pi kernel command line, as the parts of one `
 (prepare_step); each part has a script that undoes it.
 
 The OS family is decided on the host at run time (a preview runs nothing): the step starts with
-render/templates/host_lib.sh, which reads /etc/os-release unless the node's `os` overrides it.
+render/templates/host/lib.sh, which reads /etc/os-release unless the node's `os` overrides it.
 """
 
 from __future__ import annotations
@@ -15,8 +15,7 @@ from render import ports as P
 from render.artifacts import node_kubernetes_version
 from render.host_files import FileMeta, encode_bundle, install_command, remove_command, sha256
 from render.script_parts import Part, StepScripts, run_parts
-from render.systemd import assignments
-from render.template_text import template
+from render.scripts import body
 from spec.model import ClusterSpec, NodeSpec
 
 MODULES_FILE = "/etc/modules-load.d/k8s-from-scratch.conf"
@@ -149,12 +148,7 @@ def _packages(spec: ClusterSpec, node: NodeSpec, family: str) -> str:
 
 def host_lib(node: NodeSpec) -> str:
     """What every host-prep script starts with: the node, its OS override and host_lib.sh."""
-    return assignments(NODE=node.name, OS_OVERRIDE=node.os) + template("host_lib.sh")
-
-
-def _body(name: str, **values: str) -> str:
-    """A step's own text: its parameters and template; it runs after host_lib."""
-    return assignments(**values) + template(name)
+    return body("host/lib.sh", NODE=node.name, OS_OVERRIDE=node.os)
 
 
 def standalone(node: NodeSpec, body: str) -> str:
@@ -171,8 +165,8 @@ def preflight_body(spec: ClusterSpec, node: NodeSpec) -> str:
         f"{spec.cni.name} and kubelet leave little room for pods on a 1 GB worker (flannel pods were "
         "OOM-killed on 1 GB Raspberry Pi workers); keep workloads small and set memory limits"
     )
-    return _body(
-        "preflight.sh",
+    return body(
+        "host/preflight.sh",
         ROLES=",".join(sorted(node.roles)),
         ARCH=node.arch,
         MEM_MIN_MB=str(minimum),
@@ -190,13 +184,13 @@ def host_steps(spec: ClusterSpec, node: NodeSpec) -> list[HostStep]:
     steps = [
         HostStep(
             "packages",
-            _body(
-                "packages.sh",
+            body(
+                "host/packages.sh",
                 PKG_DEBIAN=_packages(spec, node, "debian"),
                 PKG_RHEL=_packages(spec, node, "rhel"),
                 PKG_RHEL7=_packages(spec, node, "rhel7"),
             ),
-            _body("packages_remove.sh"),
+            body("host/packages-undo.sh"),
         ),
     ]
     if node.runs_kubelet:
@@ -205,43 +199,43 @@ def host_steps(spec: ClusterSpec, node: NodeSpec) -> list[HostStep]:
         steps.append(
             HostStep(
                 "kernel",
-                _body("kernel_apply.sh", MODULES=mods, SYSCTLS=settings),
-                _body("kernel_restore.sh"),
+                body("host/kernel.sh", MODULES=mods, SYSCTLS=settings),
+                body("host/kernel-undo.sh"),
             )
         )
-        steps.append(HostStep("swap", _body("swap.sh"), _body("swap_restore.sh")))
+        steps.append(HostStep("swap", body("host/swap.sh"), body("host/swap-undo.sh")))
         steps.append(
             HostStep(
                 "cmdline",
-                _body("cmdline.sh", FLAGS=" ".join(RPI_CGROUP_FLAGS)),
-                _body("cmdline_restore.sh"),
+                body("host/cmdline.sh", FLAGS=" ".join(RPI_CGROUP_FLAGS)),
+                body("host/cmdline-undo.sh"),
             )
         )
         steps.append(
             HostStep(
                 "iptables",
-                _body("iptables.sh", BACKEND=spec.iptables_backend),
-                _body("iptables_restore.sh"),
+                body("host/iptables.sh", BACKEND=spec.iptables_backend),
+                body("host/iptables-undo.sh"),
             )
         )
     steps += [
         HostStep(
             "selinux",
-            _body("selinux.sh", SELINUX_MODE=spec.security.selinux),
-            _body("selinux_restore.sh"),
+            body("host/selinux.sh", SELINUX_MODE=spec.security.selinux),
+            body("host/selinux-undo.sh"),
         ),
         HostStep(
             "firewall",
-            _body(
-                "firewall.sh",
+            body(
+                "host/firewall.sh",
                 PORTS=" ".join(firewall_ports(spec, node)),
                 TRUSTED=" ".join((spec.network.pod_cidr, spec.network.service_cidr))
                 if node.runs_kubelet
                 else "",
             ),
-            _body("firewall_restore.sh"),
+            body("host/firewall-undo.sh"),
         ),
-        HostStep("timesync", _body("timesync.sh"), _body("timesync_restore.sh")),
+        HostStep("timesync", body("host/timesync.sh"), body("host/timesync-undo.sh")),
     ]
     return steps
 

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 from render.cni.images import DOCKER_HUB_LIBRARY, split_registry
 from render.images import stack_images
-from render.systemd import assignments
-from render.template_text import template
+from render.scripts import script
 from spec.model import ClusterSpec
 
 DOCKER_HUB = "registry-1.docker.io"
@@ -38,4 +37,4 @@ def check_input(spec: ClusterSpec) -> str:
 
 
 def check_script(node: str) -> str:
-    return "#!/bin/sh\n" + assignments(NODE=node) + template("image-check.sh")
+    return script("image-check/check.sh", NODE=node)

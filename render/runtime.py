@@ -23,16 +23,12 @@ from typing import Any
 
 from render import yaml_dump
 from render.artifacts import CNI_BIN_DIR, CRIO_DIR, KATA_DIR
-from render.common import BIN_DIR, SBIN_DIR
+from render.common import BIN_DIR, MANAGED_MARKER, SBIN_DIR, managed
 from render.host_files import FileMeta
-from render.systemd import assignments
-from render.template_text import template
+from render.scripts import script
+from render.systemd import UNIT_DIR, exec_start, install, own_unit, unit_file
 from spec.model import ClusterSpec
 from spec.versions import parse_version
-
-# Every unit file we install carries this line; preflight and delete scripts use it to tell
-# our units from a distribution's or Docker's.
-MANAGED_MARKER = "# Managed by k8s-from-scratch (pulumi up rewrites this file; do not edit)."
 
 # The CRI handler name of Kata in both runtimes; the RuntimeClass `kata` (Addons) must name it.
 KATA_HANDLER = "kata"
@@ -43,7 +39,6 @@ CNI_CONF_DIR = "/etc/cni/net.d"
 RUNC = f"{SBIN_DIR}/runc"
 CRICTL = f"{BIN_DIR}/crictl"
 CRICTL_CONFIG = "/etc/crictl.yaml"
-UNIT_DIR = "/etc/systemd/system"
 # Dropped into state directories we create, so destroy removes only what we made.
 OWNED_MARK = ".k8s-from-scratch-owned"
 
@@ -357,30 +352,66 @@ def crictl_config(spec: ClusterSpec) -> str:
     return f"{MANAGED_MARKER}\n" + yaml_dump.dump(doc, sort_keys=False)
 
 
-def _template(name: str) -> str:
-    return template(name)
-
-
-def fill(template: str, **values: str) -> str:
-    """A template file with its @NAME@ placeholders replaced; every one must be given."""
-    text = _template(template)
-    for key, value in values.items():
-        if f"@{key}@" not in text:
-            raise KeyError(f"{template} has no placeholder @{key}@")
-        text = text.replace(f"@{key}@", value)
-    left = re.findall(r"@[A-Z_]+@", text)
-    if left:
-        raise KeyError(f"{template}: no value for {', '.join(sorted(set(left)))}")
-    return text
-
-
 def runtime_unit(spec: ClusterSpec) -> str:
-    info = runtime_info(spec)
-    if info is CONTAINERD:
-        text = fill("runtime-containerd.service", BIN_DIR=BIN_DIR, CONFIG=CONTAINERD_CONFIG)
-    else:
-        text = fill("runtime-crio.service", CRIO_DIR=CRIO_DIR)
-    return f"{MANAGED_MARKER}\n" + text
+    if runtime_info(spec) is CONTAINERD:
+        return managed(_containerd_unit())
+    return managed(_crio_unit())
+
+
+def _containerd_unit() -> str:
+    return unit_file(
+        {
+            "Unit": [
+                ("Description", "containerd container runtime (k8s-from-scratch)"),
+                ("Documentation", "https://containerd.io"),
+                ("After", "network.target local-fs.target"),
+            ],
+            "Service": [
+                ("ExecStartPre", "-/sbin/modprobe overlay"),
+                exec_start([f"{BIN_DIR}/containerd", "--config", CONTAINERD_CONFIG]),
+                ("Type", "notify"),
+                ("#", "containerd's shims (and the containers under them) outlive a containerd restart."),
+                ("Delegate", "yes"),
+                ("KillMode", "process"),
+                ("Restart", "always"),
+                ("RestartSec", "5"),
+                ("LimitNPROC", "infinity"),
+                ("LimitCORE", "infinity"),
+                ("LimitNOFILE", "infinity"),
+                ("TasksMax", "infinity"),
+                ("OOMScoreAdjust", "-999"),
+            ],
+            **install(),
+        }
+    )
+
+
+def _crio_unit() -> str:
+    return unit_file(
+        {
+            "Unit": [
+                ("Description", "CRI-O container runtime (k8s-from-scratch)"),
+                ("Documentation", "https://cri-o.io"),
+                ("After", "network-online.target local-fs.target"),
+                ("Wants", "network-online.target"),
+            ],
+            "Service": [
+                ("Type", "notify"),
+                ("Environment", "GOTRACEBACK=crash"),
+                exec_start([f"{CRIO_DIR}/bin/crio"]),
+                ("ExecReload", "/bin/kill -s HUP $MAINPID"),
+                ("TasksMax", "infinity"),
+                ("LimitNOFILE", "1048576"),
+                ("LimitNPROC", "1048576"),
+                ("LimitCORE", "infinity"),
+                ("OOMScoreAdjust", "-999"),
+                ("TimeoutStartSec", "0"),
+                ("Restart", "on-failure"),
+                ("RestartSec", "10"),
+            ],
+            **install(),
+        }
+    )
 
 
 @dataclass(frozen=True)
@@ -430,16 +461,6 @@ def runtime_dirs(spec: ClusterSpec) -> tuple[str, ...]:
 # --- scripts -------------------------------------------------------------------------------------
 
 
-def assign(**values: str) -> str:
-    """Shell variable assignments, each value single-quoted (shlex.quote leaves a node named `cp`
-    bare, which shellcheck reads as a command): the header of a rendered script."""
-    return assignments(**values)
-
-
-def script(template: str, **values: str) -> str:
-    return "#!/bin/sh\n" + assign(**values) + _template(template)
-
-
 def preflight_script(spec: ClusterSpec, node_name: str, root: str = "") -> str:
     """Refuses (listing every reason) to install where another runtime owns a unit, socket or binary.
 
@@ -451,7 +472,7 @@ def preflight_script(spec: ClusterSpec, node_name: str, root: str = "") -> str:
     if spec.runtime.kata:
         binaries.append(KATA_SHIM)
     return script(
-        "runtime-preflight.sh",
+        "runtime/preflight.sh",
         ROOT=root,
         NODE=node_name,
         MARKER=MANAGED_MARKER,
@@ -474,7 +495,7 @@ def service_script(spec: ClusterSpec, content_hash: str) -> str:
     """
     info = runtime_info(spec)
     return script(
-        "runtime-service.sh",
+        "runtime/start.sh",
         UNIT=info.unit,
         HASH=content_hash,
         ENDPOINT=info.endpoint,
@@ -490,10 +511,8 @@ def stop_script(spec: ClusterSpec) -> str:
     """Delete: remove the pods kubelet left, stop our unit (never a foreign one), remove our state."""
     info = runtime_info(spec)
     return script(
-        "runtime-stop.sh",
-        UNIT=info.unit,
-        UNIT_FILE=f"{UNIT_DIR}/{info.unit}",
-        MARKER=MANAGED_MARKER,
+        "runtime/stop.sh",
+        **own_unit(info.unit),
         ENDPOINT=info.endpoint,
         CRICTL=CRICTL,
         STATE_DIRS=" ".join(info.state_dirs),

@@ -15,6 +15,7 @@ import yaml
 
 from mockrun.program import TEST_SSH_KEY
 from render import runtime as rt
+from render.common import MANAGED_MARKER
 from spec import load_spec
 from spec.model import ClusterSpec
 
@@ -176,7 +177,7 @@ def test_runtime_files_are_ours_and_never_touch_the_other_runtime(name: str) -> 
     assert not [p for p in paths if other in p]
     for f in files:
         if f.meta.path.endswith((".toml", ".conf", ".service", ".yaml")):
-            assert rt.MANAGED_MARKER in f.content, f.meta.path
+            assert MANAGED_MARKER in f.content, f.meta.path
 
 
 def test_runtime_version_is_part_of_the_config_so_upgrades_restart() -> None:
@@ -185,13 +186,6 @@ def test_runtime_version_is_part_of_the_config_so_upgrades_restart() -> None:
     assert a != b
     c = rt.render_containerd_config(spec_of(versions={"containerd": "2.2.1"}))
     assert c != rt.render_containerd_config(spec_of())
-
-
-def test_fill_refuses_unknown_or_missing_placeholders() -> None:
-    with pytest.raises(KeyError, match="no placeholder"):
-        rt.fill("runtime-crio.service", CRIO_DIR="/x", NOPE="y")
-    with pytest.raises(KeyError, match="no value"):
-        rt.fill("runtime-containerd.service", BIN_DIR="/x")
 
 
 # --- the exclusivity preflight on a fake root ----------------------------------------------------
