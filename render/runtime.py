@@ -1,10 +1,10 @@
 """The container runtime of a kubelet node, rendered: containerd or CRI-O configs, crictl, units, scripts.
 
-Configs are built as data and dumped with a small TOML emitter (`toml_dumps`), in the format of
-the runtime version the spec pins: containerd 2.0-2.2 read config version 3 with the
-io.containerd.cri.v1.* plugin ids; 2.3 reads version 4 (the same CRI plugins, the gRPC address
-moved into io.containerd.server.v1.grpc); containerd 1.6/1.7 read version 2 with everything
-under io.containerd.grpc.v1.cri (sandbox_image, cni.bin_dir). CRI-O gets one drop-in in
+Configs are built as data and dumped with tomli-w, in the format of the runtime version the spec
+pins: containerd 2.0-2.2 read config version 3 with the io.containerd.cri.v1.* plugin ids; 2.3
+reads version 4 (the same CRI plugins, the gRPC address moved into io.containerd.server.v1.grpc);
+containerd 1.6/1.7 read version 2 with everything under io.containerd.grpc.v1.cri (sandbox_image,
+cni.bin_dir). CRI-O gets one drop-in in
 /etc/crio/crio.conf.d/ (lexical order, last wins) on top of its built-in defaults.
 
 Binaries are installed by the Host component (render/artifacts.py): containerd and crictl in
@@ -16,10 +16,10 @@ every binary a config names is there.
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+import tomli_w
 
 from render import yaml_dump
 from render.artifacts import CNI_BIN_DIR, CRIO_DIR, KATA_DIR
@@ -122,54 +122,7 @@ def containerd_hosts_toml(spec: ClusterSpec) -> str:
     server = registry_server(spec)
     assert server is not None
     doc = {"server": server, "host": {server: {"capabilities": ["pull", "resolve"]}}}
-    return f"{MANAGED_MARKER}\n" + toml_dumps(doc)
-
-
-# --- TOML --------------------------------------------------------------------------------------
-
-_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
-
-
-def _toml_string(value: str) -> str:
-    if any((ord(c) < 0x20 and c != "\t") or ord(c) == 0x7F for c in value):
-        raise ValueError(f"control characters are not allowed in config strings: {value!r}")
-    # TOML basic strings use JSON's escapes for backslash and quote.
-    return json.dumps(value, ensure_ascii=False)
-
-
-def _toml_key(key: str) -> str:
-    return key if _BARE_KEY.match(key) else _toml_string(key)
-
-
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, str):
-        return _toml_string(value)
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    raise TypeError(f"no TOML form for {type(value).__name__}: {value!r}")
-
-
-def toml_dumps(doc: Mapping[str, Any]) -> str:
-    """Nested mappings -> TOML with one [table] per mapping that holds values, in insertion order."""
-    lines: list[str] = []
-
-    def table(path: list[str], body: Mapping[str, Any]) -> None:
-        values = [(k, v) for k, v in body.items() if not isinstance(v, Mapping)]
-        tables = [(k, v) for k, v in body.items() if isinstance(v, Mapping)]
-        if path and (values or not tables):
-            if lines:
-                lines.append("")
-            lines.append("[" + ".".join(_toml_key(p) for p in path) + "]")
-        lines.extend(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in values)
-        for key, sub in tables:
-            table([*path, key], sub)
-
-    table([], doc)
-    return "\n".join(lines) + "\n"
+    return managed(tomli_w.dumps(doc))
 
 
 # --- containerd ----------------------------------------------------------------------------------
@@ -273,8 +226,8 @@ def _oom_clamp(spec: ClusterSpec) -> dict[str, bool]:
 def render_containerd_config(
     spec: ClusterSpec, layout: ContainerdLayout = ContainerdLayout(), version: str | None = None
 ) -> str:
-    header = f"{MANAGED_MARKER}\n# containerd {version or spec.versions.containerd}\n"
-    return header + toml_dumps(containerd_config(spec, layout, version))
+    version_line = f"# containerd {version or spec.versions.containerd}\n"
+    return managed(version_line + tomli_w.dumps(containerd_config(spec, layout, version)))
 
 
 # --- CRI-O ---------------------------------------------------------------------------------------
@@ -323,15 +276,13 @@ def crio_config(spec: ClusterSpec) -> dict[str, Any]:
 
 def render_crio_config(spec: ClusterSpec) -> str:
     # The version line makes a CRI-O upgrade change this file, which restarts CRI-O.
-    header = f"{MANAGED_MARKER}\n# cri-o {spec.versions.crio}\n"
-    return header + toml_dumps(crio_config(spec))
+    return managed(f"# cri-o {spec.versions.crio}\n" + tomli_w.dumps(crio_config(spec)))
 
 
 def crio_registries(spec: ClusterSpec) -> str:
     """A registries.conf drop-in that lets CRI-O pull `images.registry` over plain HTTP."""
-    doc = {"registry": {"location": registry_host(spec), "insecure": True}}
-    # [[registry]] is an array of tables: one entry, written by hand around the emitter's table.
-    return f"{MANAGED_MARKER}\n" + toml_dumps(doc).replace("[registry]", "[[registry]]", 1)
+    doc = {"registry": [{"location": registry_host(spec), "insecure": True}]}  # [[registry]] entries
+    return managed(tomli_w.dumps(doc))
 
 
 def crio_policy() -> str:
@@ -349,7 +300,7 @@ def crio_policy() -> str:
 def crictl_config(spec: ClusterSpec) -> str:
     info = runtime_info(spec)
     doc = {"runtime-endpoint": info.endpoint, "image-endpoint": info.endpoint, "timeout": 10}
-    return f"{MANAGED_MARKER}\n" + yaml_dump.dump(doc, sort_keys=False)
+    return managed(yaml_dump.dump(doc, sort_keys=False))
 
 
 def runtime_unit(spec: ClusterSpec) -> str:
