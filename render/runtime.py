@@ -21,10 +21,11 @@ from typing import Any
 
 import tomli_w
 
-from render import yaml_dump
+from render import registry, yaml_dump
 from render.artifacts import CNI_BIN_DIR, CRIO_DIR, KATA_DIR
 from render.common import BIN_DIR, MANAGED_MARKER, SBIN_DIR, managed
 from render.host_files import FileMeta
+from render.registry import registry_host
 from render.scripts import script
 from render.systemd import UNIT_DIR, exec_start, install, own_unit, unit_file
 from spec.model import ClusterSpec
@@ -104,23 +105,11 @@ def pause_image(spec: ClusterSpec) -> str:
     return f"{registry}/pause:{spec.versions.pause}"
 
 
-def registry_host(spec: ClusterSpec) -> str | None:
-    """host[:port] of `images.registry` (its path is part of every image name, not of the host)."""
-    registry = spec.images.registry
-    return registry.split("/", 1)[0] if registry else None
-
-
-def registry_server(spec: ClusterSpec) -> str | None:
-    host = registry_host(spec)
-    if host is None:
-        return None
-    return f"{'http' if spec.images.plain_http else 'https'}://{host}"
-
-
 def containerd_hosts_toml(spec: ClusterSpec) -> str:
     """hosts.toml for `images.registry`: pull and resolve there (over plain HTTP if told so)."""
-    server = registry_server(spec)
-    assert server is not None
+    host = registry_host(spec)
+    assert host is not None
+    server = registry.server(spec, host)
     doc = {"server": server, "host": {server: {"capabilities": ["pull", "resolve"]}}}
     return managed(tomli_w.dumps(doc))
 
