@@ -20,6 +20,16 @@ USER = "etcd"
 UNIT = "etcd.service"
 
 
+class _InPki:
+    """A file of the layout's pki_dir, read as an attribute: layout.ca is "<pki_dir>/ca.crt"."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, layout: EtcdLayout, owner: type | None = None) -> str:
+        return f"{layout.pki_dir}/{self.name}"
+
+
 @dataclass(frozen=True)
 class EtcdLayout:
     """Where a member's files live; tests move them to a temp dir and run several on one host."""
@@ -30,33 +40,13 @@ class EtcdLayout:
     local_listener: bool = True  # also listen on https://127.0.0.1:2379 for local clients
     metrics_url: str | None = f"http://127.0.0.1:{ports.ETCD_METRICS}"  # /metrics and /health, no TLS
 
-    @property
-    def ca(self) -> str:
-        return f"{self.pki_dir}/ca.crt"
-
-    @property
-    def server_cert(self) -> str:
-        return f"{self.pki_dir}/server.crt"
-
-    @property
-    def server_key(self) -> str:
-        return f"{self.pki_dir}/server.key"
-
-    @property
-    def peer_cert(self) -> str:
-        return f"{self.pki_dir}/peer.crt"
-
-    @property
-    def peer_key(self) -> str:
-        return f"{self.pki_dir}/peer.key"
-
-    @property
-    def healthcheck_cert(self) -> str:
-        return f"{self.pki_dir}/healthcheck-client.crt"
-
-    @property
-    def healthcheck_key(self) -> str:
-        return f"{self.pki_dir}/healthcheck-client.key"
+    ca = _InPki("ca.crt")
+    server_cert = _InPki("server.crt")
+    server_key = _InPki("server.key")
+    peer_cert = _InPki("peer.crt")
+    peer_key = _InPki("peer.key")
+    healthcheck_cert = _InPki("healthcheck-client.crt")
+    healthcheck_key = _InPki("healthcheck-client.key")
 
 
 def _host(ip: str) -> str:
