@@ -48,6 +48,7 @@ def exec_start(argv: Sequence[str]) -> tuple[str, str]:
 
 
 def install(target: str = "multi-user.target") -> dict[str, Sequence[tuple[str, str]]]:
+    """The [Install] section: `systemctl enable` hooks the unit to `target`."""
     return {"Install": [("WantedBy", target)]}
 
 
