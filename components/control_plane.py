@@ -10,7 +10,7 @@ from components import type_token
 from components.host import NodeSite
 from components.pki import Pki
 from components.steps import ManagedFile, files_step, script_step, service_step
-from render import artifacts, systemd
+from render import artifacts, ports, systemd
 from render import control_plane as cp
 from render.host_files import FileMeta
 from spec.model import ClusterSpec, NodeSpec
@@ -126,10 +126,10 @@ class ControlPlane(pulumi.ComponentResource):
         )
         # Both talk to the local apiserver through their kubeconfigs.
         self.controller_manager = service(
-            "controller-manager", cp.KCM, cp.local_health_check(cp.KCM_PORT), [self.apiserver]
+            "controller-manager", cp.KCM, cp.local_health_check(ports.CONTROLLER_MANAGER), [self.apiserver]
         )
         self.scheduler = service(
-            "scheduler", cp.SCHEDULER, cp.local_health_check(cp.SCHEDULER_PORT), [self.apiserver]
+            "scheduler", cp.SCHEDULER, cp.local_health_check(ports.SCHEDULER), [self.apiserver]
         )
         # Depending on the component waits for all three services to be healthy.
         self.ready: pulumi.Resource = self

@@ -20,7 +20,7 @@ from pulumi_command import local
 
 from components import type_token
 from lab.mirror import gateway, mirror_dir, mirror_url, registry_address
-from render.runtime import registry_host
+from render.registry import registry_host
 from spec.model import ClusterSpec
 
 REPO = Path(__file__).resolve().parents[1]

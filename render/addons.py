@@ -7,11 +7,10 @@ Pure data (no Pulumi): components.addons applies them, and a lab test can hand t
 from __future__ import annotations
 
 import ipaddress
-from string import Template
 from typing import Any
 
 from render.cni.images import mirror_image
-from render.template_text import template
+from render.scripts import body
 from spec import defaults as d
 from spec.model import ClusterSpec
 
@@ -36,8 +35,32 @@ def coredns_image(spec: ClusterSpec) -> str:
 
 
 def corefile(spec: ClusterSpec) -> str:
-    corefile_template = Template(template("coredns/Corefile"))
-    return corefile_template.substitute(domain=spec.network.cluster_domain)
+    """kubeadm's Corefile, serving the stack's cluster domain."""
+    domain = spec.network.cluster_domain
+    return f""".:53 {{
+    errors
+    health {{
+        lameduck 5s
+    }}
+    ready
+    kubernetes {domain} in-addr.arpa ip6.arpa {{
+        pods insecure
+        fallthrough in-addr.arpa ip6.arpa
+        ttl 30
+    }}
+    prometheus :9153
+    forward . /etc/resolv.conf {{
+        max_concurrent 1000
+    }}
+    cache 30 {{
+        disable success {domain}
+        disable denial {domain}
+    }}
+    loop
+    reload
+    loadbalance
+}}
+"""
 
 
 def _meta(name: str, namespace: str | None = NAMESPACE, labels: dict[str, str] | None = None) -> Obj:
@@ -202,7 +225,7 @@ def smoke_cross_node(spec: ClusterSpec) -> bool:
 
 
 def smoke_script() -> str:
-    return template("smoke/check.sh")
+    return body("addons/smoke-check.sh")  # a static script: the Job passes its settings as env
 
 
 def _restricted_pod() -> Obj:

@@ -11,18 +11,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from render.common import BIN_DIR, STATE_ROOT
 from render.script_parts import Part, StepScripts, run_parts
-from render.systemd import assignments
-from render.template_text import template
+from render.scripts import script
 from spec import binaries
 from spec.binaries import node_kubernetes_version as node_kubernetes_version  # render/kubelet.py's
 from spec.binaries import node_pins
 from spec.model import ClusterSpec, NodeSpec
 
-BIN_DIR = "/usr/local/bin"
 CNI_BIN_DIR = "/opt/cni/bin"
 CACHE_DIR = "/var/cache/k8s-from-scratch"
-STATE_ROOT = "/var/lib/k8s-from-scratch"
 STATE_DIR = f"{STATE_ROOT}/artifacts"
 CRIO_DIR = "/opt/crio"  # the unpacked cri-o tree; the Runtime component configures and runs it
 KATA_DIR = "/opt/kata"
@@ -190,7 +188,8 @@ def install_script(
         raise LookupError(f"no checksum for {artifact.key}")
     algo, _, digest = sums.partition(":")
     members = "\n".join(f"{m.source} {m.dest} {m.mode}" for m in artifact.members)
-    header = assignments(
+    return script(
+        "artifacts/install.sh",
         ARTIFACT=artifact.name,
         VERSION=artifact.version,
         FILE=artifact.filename,
@@ -202,24 +201,19 @@ def install_script(
         CACHE_DIR=cache_dir,
         STATE_DIR=state_dir,
     )
-    return _script(header, "install_artifact.sh")
 
 
 def remove_script(artifact: Artifact, cache_dir: str = CACHE_DIR, state_dir: str = STATE_DIR) -> str:
     """Destroy: removes what the install recorded, the recorded state and the cached download."""
     # Directories we may have created, removed only when empty (CNIs share /opt/cni/bin).
     clean = [CNI_BIN_DIR, str(Path(CNI_BIN_DIR).parent)] if artifact.name == "cni-plugins" else []
-    header = assignments(
+    return script(
+        "artifacts/remove.sh",
         ARTIFACT=artifact.name,
         CACHE_DIR=cache_dir,
         STATE_DIR=state_dir,
         CLEAN_DIRS=" ".join([*clean, str(Path(state_dir).parent)]),
     )
-    return _script(header, "remove_artifact.sh")
-
-
-def _script(header: str, name: str) -> str:
-    return "#!/bin/sh\n" + header + template(name)
 
 
 def binaries_step(spec: ClusterSpec, node: NodeSpec, label: str) -> StepScripts:

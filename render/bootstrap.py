@@ -21,7 +21,7 @@ import base64
 from typing import Any
 
 from render import yaml_dump
-from render.csr_policy import ALLOW_NAMESPACE
+from render.csr_policy import ALLOW_NAMESPACE, NODES_GROUP, SIGNER
 from render.pki_plan import APISERVER_KUBELET_CLIENT_CN, CSR_APPROVER_CN
 from spec.model import ClusterSpec
 
@@ -29,10 +29,8 @@ RBAC = "rbac.authorization.k8s.io"
 PREFIX = "k8s-from-scratch"
 BOOTSTRAPPERS = "system:bootstrappers"
 EXTRA_GROUP = f"{BOOTSTRAPPERS}:{PREFIX}:default-node-token"
-NODES = "system:nodes"
 NODE_CLIENT_ROLE = "system:certificates.k8s.io:certificatesigningrequests:nodeclient"
 SELF_NODE_CLIENT_ROLE = "system:certificates.k8s.io:certificatesigningrequests:selfnodeclient"
-KUBELET_SERVING_SIGNER = "kubernetes.io/kubelet-serving"
 
 
 def token_secret_name(token_id: str) -> str:
@@ -127,7 +125,9 @@ def node_bootstrap_rbac() -> list[dict[str, Any]]:
     return [
         _binding(f"{PREFIX}:node-bootstrapper", "system:node-bootstrapper", "Group", BOOTSTRAPPERS),
         _binding(f"{PREFIX}:node-autoapprove-bootstrap", NODE_CLIENT_ROLE, "Group", BOOTSTRAPPERS),
-        _binding(f"{PREFIX}:node-autoapprove-certificate-rotation", SELF_NODE_CLIENT_ROLE, "Group", NODES),
+        _binding(
+            f"{PREFIX}:node-autoapprove-certificate-rotation", SELF_NODE_CLIENT_ROLE, "Group", NODES_GROUP
+        ),
     ]
 
 
@@ -151,7 +151,7 @@ def csr_approver_rbac() -> list[dict[str, Any]]:
             {
                 "apiGroups": ["certificates.k8s.io"],
                 "resources": ["signers"],
-                "resourceNames": [KUBELET_SERVING_SIGNER],
+                "resourceNames": [SIGNER],
                 "verbs": ["approve"],
             },
             # The approver admits nodes and removes the Node object of one that leaves the stack

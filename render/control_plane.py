@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from render import etcd, yaml_dump
-from render.host_prep import api_server_port
+from render import etcd, ports, systemd, yaml_dump
+from render.common import BIN_DIR
 from render.systemd import Unit, render_unit
 from spec import defaults as d
 from spec.model import ClusterSpec, NodeSpec
@@ -21,7 +21,6 @@ USER = "kube"
 PKI = "/etc/kubernetes/pki"
 CONF = "/etc/kubernetes"
 AUDIT_DIR = "/var/log/kubernetes/audit"
-BIN = "/usr/local/bin"
 
 CA_CRT, CA_KEY = f"{PKI}/ca.crt", f"{PKI}/ca.key"
 APISERVER_CRT, APISERVER_KEY = f"{PKI}/apiserver.crt", f"{PKI}/apiserver.key"
@@ -41,7 +40,6 @@ SCHEDULER_KUBECONFIG = f"{CONF}/scheduler.conf"
 AUDIT_LOG = f"{AUDIT_DIR}/audit.log"
 
 APISERVER, KCM, SCHEDULER = "kube-apiserver", "kube-controller-manager", "kube-scheduler"
-KCM_PORT, SCHEDULER_PORT = 10257, 10259
 
 # Flags removed (or never to be used again) per binary; exact flag names.
 FORBIDDEN_FLAGS: dict[str, tuple[str, ...]] = {
@@ -135,7 +133,7 @@ def apiserver_flags(spec: ClusterSpec, node: NodeSpec) -> tuple[tuple[str, str],
     audit = spec.security.audit
     out: list[tuple[str, str]] = [
         ("advertise-address", node.internal_address),
-        ("secure-port", str(api_server_port(spec))),
+        ("secure-port", str(ports.api_server(spec))),
         ("allow-privileged", "true"),  # CNIs and kube-proxy run privileged pods
         ("anonymous-auth", "false"),
         ("authorization-mode", "Node,RBAC"),
@@ -184,7 +182,7 @@ def controller_manager_flags(spec: ClusterSpec) -> tuple[tuple[str, str], ...]:
     hours = spec.pki.cert_validity_days * 24
     return (
         ("bind-address", "127.0.0.1"),
-        ("secure-port", str(KCM_PORT)),
+        ("secure-port", str(ports.CONTROLLER_MANAGER)),
         ("kubeconfig", KCM_KUBECONFIG),
         ("authentication-kubeconfig", KCM_KUBECONFIG),
         ("authorization-kubeconfig", KCM_KUBECONFIG),
@@ -212,7 +210,7 @@ def scheduler_flags(spec: ClusterSpec) -> tuple[tuple[str, str], ...]:
     return (
         ("config", SCHEDULER_CONFIG),
         ("bind-address", "127.0.0.1"),
-        ("secure-port", str(SCHEDULER_PORT)),
+        ("secure-port", str(ports.SCHEDULER)),
         ("authentication-kubeconfig", SCHEDULER_KUBECONFIG),
         ("authorization-kubeconfig", SCHEDULER_KUBECONFIG),
         *_tls(spec),
@@ -289,7 +287,7 @@ def _unit(name: str, description: str, flags: tuple[tuple[str, str], ...], after
         name=f"{name}.service",
         description=description,
         documentation="https://kubernetes.io/docs/reference/command-line-tools-reference/",
-        exec_start=(f"{BIN}/{name}", *(f"--{k}={v}" for k, v in flags)),
+        exec_start=(f"{BIN_DIR}/{name}", *systemd.flags(flags)),
         after=("network-online.target", *after),
         user=USER,
         group=USER,
@@ -324,12 +322,12 @@ def unit_texts(spec: ClusterSpec, node: NodeSpec) -> dict[str, str]:
 
 def flag_lines(flags: tuple[tuple[str, str], ...]) -> str:
     """One --flag=value per line: the golden-file form."""
-    return "".join(f"--{k}={v}\n" for k, v in flags)
+    return "".join(f"{flag}\n" for flag in systemd.flags(flags))
 
 
 def local_api_url(spec: ClusterSpec) -> str:
     """The node's own kube-apiserver, as its controller-manager, scheduler and checks reach it."""
-    return f"https://127.0.0.1:{api_server_port(spec)}"
+    return f"https://127.0.0.1:{ports.api_server(spec)}"
 
 
 def apiserver_health_check(spec: ClusterSpec) -> str:
@@ -346,28 +344,8 @@ def local_health_check(port: int) -> str:
 
 
 def user_script() -> str:
-    return f"""#!/bin/sh
-set -eu
-mkdir -p /var/lib/k8s-from-scratch
-if ! id -u {USER} >/dev/null 2>&1; then
-  useradd --system --no-create-home --home-dir /nonexistent --shell /sbin/nologin {USER}
-  touch /var/lib/k8s-from-scratch/user-{USER}
-  echo "created user {USER}"
-fi
-mkdir -p {PKI}/etcd {AUDIT_DIR}
-chown {USER}:{USER} {AUDIT_DIR}
-chmod 0700 {AUDIT_DIR}
-"""
+    return systemd.user_script(USER, "/nonexistent", (f"{PKI}/etcd", AUDIT_DIR), AUDIT_DIR)
 
 
 def remove_user_script() -> str:
-    return f"""#!/bin/sh
-set -eu
-rm -rf {AUDIT_DIR}
-rmdir /var/log/kubernetes {PKI}/etcd {PKI} {CONF} 2>/dev/null || true
-if [ -f /var/lib/k8s-from-scratch/user-{USER} ]; then
-  userdel {USER} 2>/dev/null || true
-  rm -f /var/lib/k8s-from-scratch/user-{USER}
-fi
-rmdir /var/lib/k8s-from-scratch 2>/dev/null || true
-"""
+    return systemd.remove_user_script(USER, AUDIT_DIR, ("/var/log/kubernetes", f"{PKI}/etcd", PKI, CONF))

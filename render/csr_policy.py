@@ -12,7 +12,7 @@ belongs to a node of this cluster and names nothing but that node:
   one of <n>'s own names (its node name, its address if that is a host name) or addresses
   (its internal address, its address if that is an IP).
 
-Everything else is left pending and logged. render/templates/csr-approver.sh applies the same
+Everything else is left pending and logged. render/templates/csr-approver/approver.sh applies the same
 rules on the control planes with kubectl and openssl; tests/test_csr_policy*.py runs both on the
 same requests and requires the same answers.
 """
@@ -25,9 +25,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from render.artifacts import BIN_DIR
+from render import ports
+from render.common import BIN_DIR, MANAGED_MARKER, SBIN_DIR, managed
 from render.host_files import FileMeta
-from render.runtime import MANAGED_MARKER, UNIT_DIR, fill, script
+from render.scripts import body, script
+from render.systemd import UNIT_DIR, exec_start, install, unit_file
 from spec.model import ClusterSpec, NodeSpec
 
 SIGNER = "kubernetes.io/kubelet-serving"
@@ -150,14 +152,11 @@ def render_node_file(ident: NodeIdentity) -> str:
     One list per node (a ConfigMap of its own, allow_configmap) rather than one list of all
     nodes: adding or changing a node then writes only that node's list, and leaves every other
     resource of the stack as it was."""
-    lines = [
-        MANAGED_MARKER,
-        f"# the only subjectAltNames {ident.name}'s serving certificate may carry: node kind value",
-    ]
+    lines = [f"# the only subjectAltNames {ident.name}'s serving certificate may carry: node kind value"]
     lines += [f"{ident.name} DNS {d}" for d in sorted(ident.dns_names)]
     for ip in sorted(ident.ip_addresses, key=lambda a: (a.version, int(a))):
         lines += [f"{ident.name} IP {form}" for form in openssl_ip_forms(ip)]
-    return "\n".join(lines) + "\n"
+    return managed("\n".join(lines) + "\n")
 
 
 def node_files(identities: Iterable[NodeIdentity]) -> dict[str, str]:
@@ -167,7 +166,7 @@ def node_files(identities: Iterable[NodeIdentity]) -> dict[str, str]:
 
 # --- the approver on the control planes ----------------------------------------------------------
 
-APPROVER_SCRIPT = "/usr/local/sbin/k8s-from-scratch-csr-approver"
+APPROVER_SCRIPT = f"{SBIN_DIR}/k8s-from-scratch-csr-approver"
 APPROVER_DIR = "/etc/kubernetes/csr-approver"
 # Each kubelet node's allow list: ConfigMap csr-allow-<node> (key `allow`) in this namespace, which
 # only cluster admins write; the approver may only `get` ConfigMaps there. In the API rather than
@@ -191,35 +190,41 @@ def approver_script(
     openssl: str = "openssl",
     kubeconfig: str = APPROVER_KUBECONFIG,
     ca_file: str = APPROVER_CA,
-    kubelet_port: int = 10250,
+    kubelet_port: int = ports.KUBELET,
 ) -> str:
     """The approver, a POSIX sh script; the arguments move its tools and files (tests)."""
-    body = script(
-        "csr-approver.sh",
-        KUBECTL=kubectl,
-        OPENSSL=openssl,
-        ALLOW_NAMESPACE=ALLOW_NAMESPACE,
-        ALLOW_PREFIX=ALLOW_PREFIX,
-        ALLOW_KEY=ALLOW_KEY,
-        KUBECONFIG_FILE=kubeconfig,
-        CA_FILE=ca_file,
-        KUBELET_PORT=str(kubelet_port),
-        SIGNER=SIGNER,
-    )
-    shebang, rest = body.split("\n", 1)
-    return f"{shebang}\n{MANAGED_MARKER}\n{rest}"
+    tools = {"KUBECTL": kubectl, "OPENSSL": openssl}
+    allow_lists = {"ALLOW_NAMESPACE": ALLOW_NAMESPACE, "ALLOW_PREFIX": ALLOW_PREFIX, "ALLOW_KEY": ALLOW_KEY}
+    api = {"KUBECONFIG_FILE": kubeconfig, "CA_FILE": ca_file, "KUBELET_PORT": str(kubelet_port)}
+    text = body("csr-approver/approver.sh", **tools, **allow_lists, **api, SIGNER=SIGNER)
+    return "#!/bin/sh\n" + managed(text)  # an installed program: marked ours like every file we install
+
+
+def _approver_units() -> dict[str, str]:
+    """A oneshot service running the approver, and the timer that starts it every APPROVE_EVERY."""
+    what = "Approve kubelet serving certificates"
+    service = {
+        "Unit": [
+            ("Description", f"{what} of this cluster's nodes (k8s-from-scratch)"),
+            ("Documentation", f"file://{APPROVER_SCRIPT}"),
+            ("After", "network-online.target"),
+            ("Wants", "network-online.target"),
+        ],
+        "Service": [("Type", "oneshot"), exec_start([APPROVER_SCRIPT])],
+    }
+    timer = {
+        "Unit": [("Description", f"{what} every {APPROVE_EVERY} (k8s-from-scratch)")],
+        "Timer": [("OnBootSec", "1min"), ("OnUnitActiveSec", APPROVE_EVERY), ("AccuracySec", "10s")],
+        **install("timers.target"),
+    }
+    return {APPROVER_SERVICE: unit_file(service), APPROVER_TIMER: unit_file(timer)}
 
 
 def approver_static_files(spec: ClusterSpec) -> list[tuple[FileMeta, str]]:
     """Script and units; the kubeconfig and CA come from Pki, each node's allow list is a
     ConfigMap (allow_configmap)."""
-    service = fill("csr-approver.service", SCRIPT=APPROVER_SCRIPT)
-    timer = fill("csr-approver.timer", EVERY=APPROVE_EVERY)
-    return [
-        (FileMeta(APPROVER_SCRIPT, mode="0755"), approver_script()),
-        (FileMeta(f"{UNIT_DIR}/{APPROVER_SERVICE}"), f"{MANAGED_MARKER}\n{service}"),
-        (FileMeta(f"{UNIT_DIR}/{APPROVER_TIMER}"), f"{MANAGED_MARKER}\n{timer}"),
-    ]
+    units = [(FileMeta(f"{UNIT_DIR}/{name}"), managed(text)) for name, text in _approver_units().items()]
+    return [(FileMeta(APPROVER_SCRIPT, mode="0755"), approver_script()), *units]
 
 
 def allow_configmap(node: NodeSpec) -> dict[str, Any]:
@@ -237,12 +242,12 @@ def allow_configmap(node: NodeSpec) -> dict[str, Any]:
 
 
 def enable_script(content_hash: str) -> str:
-    return script("csr-approver-enable.sh", TIMER=APPROVER_TIMER, SERVICE=APPROVER_SERVICE, HASH=content_hash)
+    return script("csr-approver/enable.sh", TIMER=APPROVER_TIMER, SERVICE=APPROVER_SERVICE, HASH=content_hash)
 
 
 def disable_script() -> str:
     return script(
-        "csr-approver-disable.sh", TIMER=APPROVER_TIMER, SERVICE=APPROVER_SERVICE, MARKER=MANAGED_MARKER
+        "csr-approver/disable.sh", TIMER=APPROVER_TIMER, SERVICE=APPROVER_SERVICE, MARKER=MANAGED_MARKER
     )
 
 

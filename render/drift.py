@@ -7,17 +7,13 @@ say exactly what changed where.
 
 from __future__ import annotations
 
-import shlex
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from render.template_text import template
+from render.scripts import script
 
 MISSING = "missing"
-
-
-def _template(name: str) -> str:
-    return template(name)
 
 
 @dataclass(frozen=True)
@@ -45,26 +41,31 @@ class Drift:
         return f"{self.kind} {self.name}: expected {self.expected}, found {self.observed}"
 
 
-def _with_args(template: str, args: list[str]) -> str:
-    """A template script run with `args` as its positional parameters."""
-    quoted = " ".join(shlex.quote(a) for a in args)
-    return f"set -u\nset -- {quoted}\n{template}"
+def _lines(values: Sequence[str]) -> str:
+    """A probe's list as one shell variable, a name a line."""
+    if any("\n" in v for v in values):
+        raise ValueError(f"a probed name has a line break: {list(values)}")
+    return "\n".join(values)
+
+
+def _rows(output: str) -> Iterator[list[str]]:
+    """A probe's output, one list of tab-separated fields a line."""
+    return (line.split("\t") for line in output.splitlines())
 
 
 def probe_files_script(paths: list[str]) -> str:
     """Prints `path<TAB>sha256<TAB>mode<TAB>owner<TAB>group`, or `path<TAB>missing`."""
-    return _with_args(_template("drift-probe-files.sh"), paths)
+    return script("drift/files.sh", PATHS=_lines(paths))
 
 
 def parse_files_probe(output: str) -> dict[str, FileState]:
     states: dict[str, FileState] = {}
-    for line in output.splitlines():
-        fields = line.split("\t")
-        if len(fields) == 2 and fields[1] == MISSING:
-            states[fields[0]] = FileState(MISSING)
-        elif len(fields) == 5:
-            path, digest, mode, owner, group = fields
-            states[path] = FileState(digest, mode.zfill(4), owner, group)
+    for row in _rows(output):
+        match row:
+            case [path, "missing"]:
+                states[path] = FileState(MISSING)
+            case [path, digest, mode, owner, group]:
+                states[path] = FileState(digest, mode.zfill(4), owner, group)
     return states
 
 
@@ -87,34 +88,27 @@ def observed_entries(entries: list[dict[str, Any]], seen: dict[str, FileState]) 
 
 def probe_units_script(units: list[str]) -> str:
     """Prints `unit<TAB>is-enabled<TAB>is-active` for each unit."""
-    return _with_args(_template("drift-probe-units.sh"), units)
+    return script("drift/units.sh", UNITS=_lines(units))
 
 
 def parse_units_probe(output: str) -> dict[str, UnitState]:
-    states: dict[str, UnitState] = {}
-    for line in output.splitlines():
-        fields = line.split("\t")
-        if len(fields) == 3:
-            states[fields[0]] = UnitState(fields[1], fields[2])
-    return states
+    return {row[0]: UnitState(row[1], row[2]) for row in _rows(output) if len(row) == 3}
 
 
 def probe_artifacts_script(names: list[str], state_dir: str) -> str:
     """Prints `artifact<TAB>ok` or `artifact<TAB>drifted<TAB>path,...` from the install records."""
-    return f"ARTIFACT_STATE_DIR={shlex.quote(state_dir)}\n" + _with_args(
-        _template("drift-probe-artifacts.sh"), names
-    )
+    return script("drift/artifacts.sh", STATE_DIR=state_dir, ARTIFACTS=_lines(names))
 
 
 def parse_artifacts_probe(output: str) -> dict[str, str]:
     """artifact -> "ok" or "drifted:<paths>"."""
     states: dict[str, str] = {}
-    for line in output.splitlines():
-        fields = line.split("\t")
-        if len(fields) == 2 and fields[1] == "ok":
-            states[fields[0]] = "ok"
-        elif len(fields) == 3 and fields[1] == "drifted":
-            states[fields[0]] = f"drifted:{fields[2]}"
+    for row in _rows(output):
+        match row:
+            case [name, "ok"]:
+                states[name] = "ok"
+            case [name, "drifted", paths]:
+                states[name] = f"drifted:{paths}"
     return states
 
 

@@ -10,15 +10,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from render import ports, systemd
+from render.common import BIN_DIR
 from render.systemd import Unit, render_unit
 from spec.model import ClusterSpec, NodeSpec
 from spec.versions import parse_version
 
-CLIENT_PORT = 2379
-PEER_PORT = 2380
-METRICS_PORT = 2381
 USER = "etcd"
 UNIT = "etcd.service"
+
+
+class _InPki:
+    """A file of the layout's pki_dir, read as an attribute: layout.ca is "<pki_dir>/ca.crt"."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, layout: EtcdLayout, owner: type | None = None) -> str:
+        return f"{layout.pki_dir}/{self.name}"
 
 
 @dataclass(frozen=True)
@@ -27,37 +36,17 @@ class EtcdLayout:
 
     data_dir: str = "/var/lib/etcd"
     pki_dir: str = "/etc/etcd/pki"
-    binary: str = "/usr/local/bin/etcd"
+    binary: str = f"{BIN_DIR}/etcd"
     local_listener: bool = True  # also listen on https://127.0.0.1:2379 for local clients
-    metrics_url: str | None = f"http://127.0.0.1:{METRICS_PORT}"  # /metrics and /health, no TLS
+    metrics_url: str | None = f"http://127.0.0.1:{ports.ETCD_METRICS}"  # /metrics and /health, no TLS
 
-    @property
-    def ca(self) -> str:
-        return f"{self.pki_dir}/ca.crt"
-
-    @property
-    def server_cert(self) -> str:
-        return f"{self.pki_dir}/server.crt"
-
-    @property
-    def server_key(self) -> str:
-        return f"{self.pki_dir}/server.key"
-
-    @property
-    def peer_cert(self) -> str:
-        return f"{self.pki_dir}/peer.crt"
-
-    @property
-    def peer_key(self) -> str:
-        return f"{self.pki_dir}/peer.key"
-
-    @property
-    def healthcheck_cert(self) -> str:
-        return f"{self.pki_dir}/healthcheck-client.crt"
-
-    @property
-    def healthcheck_key(self) -> str:
-        return f"{self.pki_dir}/healthcheck-client.key"
+    ca = _InPki("ca.crt")
+    server_cert = _InPki("server.crt")
+    server_key = _InPki("server.key")
+    peer_cert = _InPki("peer.crt")
+    peer_key = _InPki("peer.key")
+    healthcheck_cert = _InPki("healthcheck-client.crt")
+    healthcheck_key = _InPki("healthcheck-client.key")
 
 
 def _host(ip: str) -> str:
@@ -65,11 +54,11 @@ def _host(ip: str) -> str:
 
 
 def client_url(node: NodeSpec) -> str:
-    return f"https://{_host(node.internal_address)}:{CLIENT_PORT}"
+    return f"https://{_host(node.internal_address)}:{ports.ETCD_CLIENT}"
 
 
 def peer_url(node: NodeSpec) -> str:
-    return f"https://{_host(node.internal_address)}:{PEER_PORT}"
+    return f"https://{_host(node.internal_address)}:{ports.ETCD_PEER}"
 
 
 def endpoints(spec: ClusterSpec) -> str:
@@ -98,13 +87,13 @@ def flags(
     ip = _host(node.internal_address)
     listen_client = [client_url(node)]
     if layout.local_listener and node.internal_address not in ("127.0.0.1", "::1"):
-        listen_client.append(f"https://127.0.0.1:{CLIENT_PORT}")
+        listen_client.append(f"https://127.0.0.1:{ports.ETCD_CLIENT}")
     out: list[tuple[str, str]] = [
         ("name", node.name),
         ("data-dir", layout.data_dir),
         ("listen-client-urls", ",".join(listen_client)),
         ("advertise-client-urls", client_url(node)),
-        ("listen-peer-urls", f"https://{ip}:{PEER_PORT}"),
+        ("listen-peer-urls", f"https://{ip}:{ports.ETCD_PEER}"),
         ("initial-advertise-peer-urls", peer_url(node)),
         ("initial-cluster", initial_cluster(spec)),
         ("initial-cluster-token", f"{spec.cluster_name}-etcd"),
@@ -140,7 +129,7 @@ def unit(
         name=UNIT,
         description=f"etcd member {node.name} of {spec.cluster_name} (k8s-from-scratch)",
         documentation="https://etcd.io/docs/",
-        exec_start=(layout.binary, *(f"--{k}={v}" for k, v in flags(spec, node, version, layout))),
+        exec_start=(layout.binary, *systemd.flags(flags(spec, node, version, layout))),
         type="notify",  # etcd tells systemd when it serves clients (after joining the cluster)
         user=USER,
         group=USER,
@@ -154,7 +143,7 @@ def unit_text(spec: ClusterSpec, node: NodeSpec, version: str | None = None) -> 
 
 
 def health_check(
-    layout: EtcdLayout = EtcdLayout(), endpoint: str = f"https://127.0.0.1:{CLIENT_PORT}"
+    layout: EtcdLayout = EtcdLayout(), endpoint: str = f"https://127.0.0.1:{ports.ETCD_CLIENT}"
 ) -> str:
     """Shell test: this member answers /health over TLS with the health-check client cert.
 
@@ -167,30 +156,10 @@ def health_check(
 
 
 def user_script(layout: EtcdLayout = EtcdLayout()) -> str:
-    """Create the service user and the data dir (0700); recorded so destroy removes only ours."""
-    return f"""#!/bin/sh
-set -eu
-mkdir -p /var/lib/k8s-from-scratch
-if ! id -u {USER} >/dev/null 2>&1; then
-  useradd --system --no-create-home --home-dir {layout.data_dir} --shell /sbin/nologin {USER}
-  touch /var/lib/k8s-from-scratch/user-{USER}
-  echo "created user {USER}"
-fi
-mkdir -p {layout.data_dir} {layout.pki_dir}
-chown {USER}:{USER} {layout.data_dir}
-chmod 0700 {layout.data_dir}
-"""
+    """Create the service user and the data dir (0700)."""
+    return systemd.user_script(USER, layout.data_dir, (layout.data_dir, layout.pki_dir), layout.data_dir)
 
 
 def remove_user_script(layout: EtcdLayout = EtcdLayout()) -> str:
     """Destroy: the member's data, its directories and the user (if we created it)."""
-    return f"""#!/bin/sh
-set -eu
-rm -rf {layout.data_dir}
-rmdir {layout.pki_dir} /etc/etcd 2>/dev/null || true
-if [ -f /var/lib/k8s-from-scratch/user-{USER} ]; then
-  userdel {USER} 2>/dev/null || true
-  rm -f /var/lib/k8s-from-scratch/user-{USER}
-fi
-rmdir /var/lib/k8s-from-scratch 2>/dev/null || true
-"""
+    return systemd.remove_user_script(USER, layout.data_dir, (layout.pki_dir, "/etc/etcd"))

@@ -3,7 +3,7 @@ iptables backend and the Raspberry Pi kernel command line, as the parts of one `
 (prepare_step); each part has a script that undoes it.
 
 The OS family is decided on the host at run time (a preview runs nothing): the step starts with
-render/templates/host_lib.sh, which reads /etc/os-release unless the node's `os` overrides it.
+render/templates/host/lib.sh, which reads /etc/os-release unless the node's `os` overrides it.
 """
 
 from __future__ import annotations
@@ -11,10 +11,11 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
+from render import ports as P
+from render.artifacts import node_kubernetes_version
 from render.host_files import FileMeta, encode_bundle, install_command, remove_command, sha256
 from render.script_parts import Part, StepScripts, run_parts
-from render.systemd import assignments
-from render.template_text import template
+from render.scripts import body
 from spec.model import ClusterSpec, NodeSpec
 
 MODULES_FILE = "/etc/modules-load.d/k8s-from-scratch.conf"
@@ -38,16 +39,6 @@ class HostStep:
     part: str
     create: str
     delete: str
-
-
-def kubelet_version(spec: ClusterSpec, node: NodeSpec) -> str:
-    return node.kubernetes_version or spec.kubernetes_version
-
-
-def api_server_port(spec: ClusterSpec) -> int:
-    """The port kube-apiserver binds: apiEndpoint's when it names a control plane, else 6443."""
-    cp_hosts = {h for n in spec.control_plane_nodes for h in (n.address, n.internal_address, n.name)}
-    return spec.api_endpoint.port if spec.api_endpoint.host in cp_hosts else 6443
 
 
 def modules(spec: ClusterSpec, node: NodeSpec) -> tuple[str, ...]:
@@ -106,13 +97,13 @@ def firewall_ports(spec: ClusterSpec, node: NodeSpec) -> tuple[str, ...]:
     """firewalld ports (port[-port]/proto) this node's roles and the CNI need."""
     ports: list[str] = []
     if node.is_etcd:
-        ports.append("2379-2380/tcp")
+        ports.append(f"{P.ETCD_CLIENT}-{P.ETCD_PEER}/tcp")
     if node.is_control_plane:
-        ports += [f"{api_server_port(spec)}/tcp", "10257/tcp", "10259/tcp"]
+        ports += [f"{p}/tcp" for p in (P.api_server(spec), P.CONTROLLER_MANAGER, P.SCHEDULER)]
     if node.runs_kubelet:
-        ports += ["10250/tcp", "30000-32767/tcp", "30000-32767/udp"]
+        ports += [f"{P.KUBELET}/tcp", f"{P.NODE_PORTS}/tcp", f"{P.NODE_PORTS}/udp"]
         if spec.kube_proxy.enabled:
-            ports.append("10256/tcp")
+            ports.append(f"{P.KUBE_PROXY_HEALTHZ}/tcp")
         ports += _cni_ports(spec)
     return tuple(dict.fromkeys(ports))
 
@@ -121,14 +112,14 @@ def listening_ports(spec: ClusterSpec, node: NodeSpec) -> tuple[tuple[int, str],
     """TCP ports our services bind here, with the process name (comm, 15 chars) that may hold them."""
     ports: list[tuple[int, str]] = []
     if node.is_etcd:
-        ports += [(2379, "etcd"), (2380, "etcd"), (2381, "etcd")]
+        ports += [(P.ETCD_CLIENT, "etcd"), (P.ETCD_PEER, "etcd"), (P.ETCD_METRICS, "etcd")]
     if node.is_control_plane:
-        ports += [(api_server_port(spec), "kube-apiserver"), (10257, "kube-controller-manager")]
-        ports.append((10259, "kube-scheduler"))
+        ports += [(P.api_server(spec), "kube-apiserver"), (P.CONTROLLER_MANAGER, "kube-controller-manager")]
+        ports.append((P.SCHEDULER, "kube-scheduler"))
     if node.runs_kubelet:
-        ports += [(10250, "kubelet"), (10248, "kubelet")]
+        ports += [(P.KUBELET, "kubelet"), (P.KUBELET_HEALTHZ, "kubelet")]
         if spec.kube_proxy.enabled:
-            ports.append((10256, "kube-proxy"))
+            ports.append((P.KUBE_PROXY_HEALTHZ, "kube-proxy"))
     return tuple((p, name[:15]) for p, name in ports)
 
 
@@ -157,12 +148,7 @@ def _packages(spec: ClusterSpec, node: NodeSpec, family: str) -> str:
 
 def host_lib(node: NodeSpec) -> str:
     """What every host-prep script starts with: the node, its OS override and host_lib.sh."""
-    return assignments(NODE=node.name, OS_OVERRIDE=node.os) + template("host_lib.sh")
-
-
-def _body(name: str, **values: str) -> str:
-    """A step's own text: its parameters and template; it runs after host_lib."""
-    return assignments(**values) + template(name)
+    return body("host/lib.sh", NODE=node.name, OS_OVERRIDE=node.os)
 
 
 def standalone(node: NodeSpec, body: str) -> str:
@@ -179,16 +165,15 @@ def preflight_body(spec: ClusterSpec, node: NodeSpec) -> str:
         f"{spec.cni.name} and kubelet leave little room for pods on a 1 GB worker (flannel pods were "
         "OOM-killed on 1 GB Raspberry Pi workers); keep workloads small and set memory limits"
     )
-    version = kubelet_version(spec, node)
-    return _body(
-        "preflight.sh",
+    return body(
+        "host/preflight.sh",
         ROLES=",".join(sorted(node.roles)),
         ARCH=node.arch,
         MEM_MIN_MB=str(minimum),
         MEM_WARN_MB=str(comfort),
         MEM_WARN_WHY=why,
         KUBELET="yes" if node.runs_kubelet else "no",
-        KUBELET_VERSION=version,
+        KUBELET_VERSION=node_kubernetes_version(spec, node),
         MODULES=" ".join(modules(spec, node)),
         PORTS=" ".join(f"{p}:{name}" for p, name in listening_ports(spec, node)),
     )
@@ -199,13 +184,13 @@ def host_steps(spec: ClusterSpec, node: NodeSpec) -> list[HostStep]:
     steps = [
         HostStep(
             "packages",
-            _body(
-                "packages.sh",
+            body(
+                "host/packages.sh",
                 PKG_DEBIAN=_packages(spec, node, "debian"),
                 PKG_RHEL=_packages(spec, node, "rhel"),
                 PKG_RHEL7=_packages(spec, node, "rhel7"),
             ),
-            _body("packages_remove.sh"),
+            body("host/packages-undo.sh"),
         ),
     ]
     if node.runs_kubelet:
@@ -214,43 +199,43 @@ def host_steps(spec: ClusterSpec, node: NodeSpec) -> list[HostStep]:
         steps.append(
             HostStep(
                 "kernel",
-                _body("kernel_apply.sh", MODULES=mods, SYSCTLS=settings),
-                _body("kernel_restore.sh"),
+                body("host/kernel.sh", MODULES=mods, SYSCTLS=settings),
+                body("host/kernel-undo.sh"),
             )
         )
-        steps.append(HostStep("swap", _body("swap.sh"), _body("swap_restore.sh")))
+        steps.append(HostStep("swap", body("host/swap.sh"), body("host/swap-undo.sh")))
         steps.append(
             HostStep(
                 "cmdline",
-                _body("cmdline.sh", FLAGS=" ".join(RPI_CGROUP_FLAGS)),
-                _body("cmdline_restore.sh"),
+                body("host/cmdline.sh", FLAGS=" ".join(RPI_CGROUP_FLAGS)),
+                body("host/cmdline-undo.sh"),
             )
         )
         steps.append(
             HostStep(
                 "iptables",
-                _body("iptables.sh", BACKEND=spec.iptables_backend),
-                _body("iptables_restore.sh"),
+                body("host/iptables.sh", BACKEND=spec.iptables_backend),
+                body("host/iptables-undo.sh"),
             )
         )
     steps += [
         HostStep(
             "selinux",
-            _body("selinux.sh", SELINUX_MODE=spec.security.selinux),
-            _body("selinux_restore.sh"),
+            body("host/selinux.sh", SELINUX_MODE=spec.security.selinux),
+            body("host/selinux-undo.sh"),
         ),
         HostStep(
             "firewall",
-            _body(
-                "firewall.sh",
+            body(
+                "host/firewall.sh",
                 PORTS=" ".join(firewall_ports(spec, node)),
                 TRUSTED=" ".join((spec.network.pod_cidr, spec.network.service_cidr))
                 if node.runs_kubelet
                 else "",
             ),
-            _body("firewall_restore.sh"),
+            body("host/firewall-undo.sh"),
         ),
-        HostStep("timesync", _body("timesync.sh"), _body("timesync_restore.sh")),
+        HostStep("timesync", body("host/timesync.sh"), body("host/timesync-undo.sh")),
     ]
     return steps
 

@@ -5,16 +5,16 @@ in ImagePullBackOff until a rollout times out."""
 
 from __future__ import annotations
 
+from render import registry
 from render.cni.images import DOCKER_HUB_LIBRARY, split_registry
 from render.images import stack_images
-from render.systemd import assignments
-from render.template_text import template
+from render.scripts import script
 from spec.model import ClusterSpec
 
 DOCKER_HUB = "registry-1.docker.io"
 
 
-def manifest_url(image: str, plain_http: bool = False) -> str:
+def manifest_url(spec: ClusterSpec, image: str) -> str:
     """The registry API URL of an image's manifest (by tag, or by digest after '@')."""
     host, path = split_registry(image)
     if host is None:
@@ -27,15 +27,13 @@ def manifest_url(image: str, plain_http: bool = False) -> str:
             repository, reference = path, "latest"
     if host == DOCKER_HUB and "/" not in repository:
         repository = f"{DOCKER_HUB_LIBRARY}/{repository}"
-    return f"{'http' if plain_http else 'https'}://{host}/v2/{repository}/manifests/{reference}"
+    return f"{registry.server(spec, host)}/v2/{repository}/manifests/{reference}"
 
 
 def check_input(spec: ClusterSpec) -> str:
     """The check script's stdin: one "<image> <manifest URL>" a line."""
-    # plainHttp speaks only of images.registry; upstream registries are HTTPS.
-    plain = spec.images.plain_http and spec.images.registry is not None
-    return "".join(f"{image} {manifest_url(image, plain)}\n" for image in stack_images(spec))
+    return "".join(f"{image} {manifest_url(spec, image)}\n" for image in stack_images(spec))
 
 
 def check_script(node: str) -> str:
-    return "#!/bin/sh\n" + assignments(NODE=node) + template("image-check.sh")
+    return script("image-check/check.sh", NODE=node)

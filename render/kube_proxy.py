@@ -10,9 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 from render import yaml_dump
-from render.artifacts import BIN_DIR
+from render.common import BIN_DIR, managed
 from render.host_files import FileMeta
-from render.runtime import MANAGED_MARKER, UNIT_DIR, fill, script
+from render.scripts import script
+from render.systemd import UNIT_DIR, own_unit, restart_always_unit
 from spec.model import ClusterSpec, NodeSpec
 
 PROXY_DIR = "/etc/kubernetes/kube-proxy"
@@ -45,11 +46,17 @@ def kube_proxy_config(spec: ClusterSpec, node: NodeSpec) -> dict[str, Any]:
 
 
 def render_kube_proxy_config(spec: ClusterSpec, node: NodeSpec) -> str:
-    return f"{MANAGED_MARKER}\n" + yaml_dump.dump(kube_proxy_config(spec, node), sort_keys=False)
+    return managed(yaml_dump.dump(kube_proxy_config(spec, node), sort_keys=False))
 
 
 def kube_proxy_unit() -> str:
-    return f"{MANAGED_MARKER}\n" + fill("kubelet-kube-proxy.service", BIN_DIR=BIN_DIR, CONFIG=CONFIG)
+    return managed(
+        restart_always_unit(
+            "Kubernetes kube-proxy (k8s-from-scratch)",
+            "https://kubernetes.io/docs/reference/command-line-tools-reference/kube-proxy/",
+            [f"{BIN_DIR}/kube-proxy", f"--config={CONFIG}"],
+        )
+    )
 
 
 def static_files(spec: ClusterSpec, node: NodeSpec) -> list[tuple[FileMeta, str]]:
@@ -61,15 +68,9 @@ def static_files(spec: ClusterSpec, node: NodeSpec) -> list[tuple[FileMeta, str]
 
 
 def service_script(node: NodeSpec, content_hash: str) -> str:
-    return script("kubelet-kube-proxy-service.sh", NODE=node.name, UNIT=UNIT, HASH=content_hash)
+    return script("kube-proxy/start.sh", NODE=node.name, UNIT=UNIT, HASH=content_hash)
 
 
 def stop_script() -> str:
     """Delete: stop our kube-proxy, then remove the Service rules it programmed."""
-    return script(
-        "kubelet-kube-proxy-stop.sh",
-        UNIT=UNIT,
-        UNIT_FILE=UNIT_FILE,
-        MARKER=MANAGED_MARKER,
-        KUBE_PROXY=f"{BIN_DIR}/kube-proxy",
-    )
+    return script("kube-proxy/stop.sh", **own_unit(UNIT), KUBE_PROXY=f"{BIN_DIR}/kube-proxy")

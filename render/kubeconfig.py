@@ -7,9 +7,12 @@ that can be written atomically; the result holds a private key or token and is a
 from __future__ import annotations
 
 import base64
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ParamSpec
 
 from render import yaml_dump
+
+P = ParamSpec("P")
 
 
 def _b64(pem: str) -> str:
@@ -52,23 +55,12 @@ def kubeconfig_dict(
     }
 
 
-def render_kubeconfig(
-    cluster_name: str,
-    server: str,
-    ca_pem: str,
-    user: str,
-    *,
-    client_cert_pem: str | None = None,
-    client_key_pem: str | None = None,
-    token: str | None = None,
-) -> str:
-    config = kubeconfig_dict(
-        cluster_name,
-        server,
-        ca_pem,
-        user,
-        client_cert_pem=client_cert_pem,
-        client_key_pem=client_key_pem,
-        token=token,
-    )
-    return yaml_dump.dump(config, sort_keys=False, default_flow_style=False)
+def _as_yaml(build: Callable[P, dict[str, Any]]) -> Callable[P, str]:
+    def render(*args: P.args, **kwargs: P.kwargs) -> str:
+        return yaml_dump.dump(build(*args, **kwargs), sort_keys=False, default_flow_style=False)
+
+    return render
+
+
+# kubeconfig_dict's document as the text of a kubeconfig file (same arguments).
+render_kubeconfig = _as_yaml(kubeconfig_dict)

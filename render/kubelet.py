@@ -19,9 +19,11 @@ from __future__ import annotations
 from typing import Any
 
 from render import yaml_dump
-from render.artifacts import BIN_DIR, node_kubernetes_version
+from render.common import BIN_DIR, managed
 from render.host_files import FileMeta
-from render.runtime import MANAGED_MARKER, UNIT_DIR, RuntimeInfo, fill, runtime_info, script
+from render.runtime import runtime_info
+from render.scripts import script
+from render.systemd import UNIT_DIR, own_unit, restart_always_unit
 from spec.model import ClusterSpec, NodeSpec, Taint
 
 KUBELET_DIR = "/etc/kubernetes/kubelet"
@@ -34,7 +36,6 @@ STATE_DIR = "/var/lib/kubelet"
 KUBECONFIG = f"{STATE_DIR}/kubeconfig"  # written by kubelet once its client CSR is approved
 CERT_DIR = f"{STATE_DIR}/pki"
 CLIENT_CERT = f"{CERT_DIR}/kubelet-client-current.pem"
-SERVING_CERT = f"{CERT_DIR}/kubelet-server-current.pem"
 UNIT = "kubelet.service"
 UNIT_FILE = f"{UNIT_DIR}/{UNIT}"
 
@@ -51,10 +52,6 @@ SMALL_NODE_KUBE_RESERVED = "150Mi"
 
 # Bootstrap waits: client certificate (auto-approved) and serving certificate (our approver).
 BOOTSTRAP_WAIT_S = 180
-
-
-def kubelet_version(spec: ClusterSpec, node: NodeSpec) -> str:
-    return node_kubernetes_version(spec, node)
 
 
 def registration_taints(node: NodeSpec) -> list[Taint]:
@@ -127,7 +124,7 @@ def kubelet_config(spec: ClusterSpec, node: NodeSpec) -> dict[str, Any]:
 
 
 def render_kubelet_config(spec: ClusterSpec, node: NodeSpec) -> str:
-    return f"{MANAGED_MARKER}\n" + yaml_dump.dump(kubelet_config(spec, node), sort_keys=False)
+    return managed(yaml_dump.dump(kubelet_config(spec, node), sort_keys=False))
 
 
 def kubelet_flags(spec: ClusterSpec, node: NodeSpec) -> list[str]:
@@ -148,9 +145,14 @@ def kubelet_flags(spec: ClusterSpec, node: NodeSpec) -> list[str]:
 
 
 def kubelet_unit(spec: ClusterSpec, node: NodeSpec) -> str:
-    info: RuntimeInfo = runtime_info(spec)
-    args = " \\\n  ".join([f"{BIN_DIR}/kubelet", *kubelet_flags(spec, node)])
-    return f"{MANAGED_MARKER}\n" + fill("kubelet-unit.service", RUNTIME_UNIT=info.unit, EXEC_START=args)
+    return managed(
+        restart_always_unit(
+            "Kubernetes kubelet (k8s-from-scratch)",
+            "https://kubernetes.io/docs/reference/command-line-tools-reference/kubelet/",
+            [f"{BIN_DIR}/kubelet", *kubelet_flags(spec, node)],
+            after=runtime_info(spec).unit,  # kubelet needs the runtime's socket
+        )
+    )
 
 
 def kubelet_static_files(spec: ClusterSpec, node: NodeSpec) -> list[tuple[FileMeta, str]]:
@@ -168,7 +170,7 @@ BOOTSTRAP_META = FileMeta(BOOTSTRAP_KUBECONFIG, mode="0600")
 def service_script(spec: ClusterSpec, node: NodeSpec, content_hash: str) -> str:
     """Create/update: write the host-facts drop-in, (re)start kubelet, wait for TLS bootstrap."""
     return script(
-        "kubelet-service.sh",
+        "kubelet/start.sh",
         NODE=node.name,
         HASH=content_hash,
         UNIT=UNIT,
@@ -188,11 +190,4 @@ def service_script(spec: ClusterSpec, node: NodeSpec, content_hash: str) -> str:
 
 def stop_script() -> str:
     """Delete: stop our kubelet, unmount pod volumes, remove its state and the host-facts drop-in."""
-    return script(
-        "kubelet-stop.sh",
-        UNIT=UNIT,
-        UNIT_FILE=UNIT_FILE,
-        MARKER=MANAGED_MARKER,
-        HOST_FACTS=HOST_FACTS,
-        STATE_DIR=STATE_DIR,
-    )
+    return script("kubelet/stop.sh", **own_unit(UNIT), HOST_FACTS=HOST_FACTS, STATE_DIR=STATE_DIR)

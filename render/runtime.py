@@ -1,10 +1,10 @@
 """The container runtime of a kubelet node, rendered: containerd or CRI-O configs, crictl, units, scripts.
 
-Configs are built as data and dumped with a small TOML emitter (`toml_dumps`), in the format of
-the runtime version the spec pins: containerd 2.0-2.2 read config version 3 with the
-io.containerd.cri.v1.* plugin ids; 2.3 reads version 4 (the same CRI plugins, the gRPC address
-moved into io.containerd.server.v1.grpc); containerd 1.6/1.7 read version 2 with everything
-under io.containerd.grpc.v1.cri (sandbox_image, cni.bin_dir). CRI-O gets one drop-in in
+Configs are built as data and dumped with tomli-w, in the format of the runtime version the spec
+pins: containerd 2.0-2.2 read config version 3 with the io.containerd.cri.v1.* plugin ids; 2.3
+reads version 4 (the same CRI plugins, the gRPC address moved into io.containerd.server.v1.grpc);
+containerd 1.6/1.7 read version 2 with everything under io.containerd.grpc.v1.cri (sandbox_image,
+cni.bin_dir). CRI-O gets one drop-in in
 /etc/crio/crio.conf.d/ (lexical order, last wins) on top of its built-in defaults.
 
 Binaries are installed by the Host component (render/artifacts.py): containerd and crictl in
@@ -16,22 +16,20 @@ every binary a config names is there.
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from render import yaml_dump
-from render.artifacts import BIN_DIR, CNI_BIN_DIR, CRIO_DIR, KATA_DIR
+import tomli_w
+
+from render import registry, yaml_dump
+from render.artifacts import CNI_BIN_DIR, CRIO_DIR, KATA_DIR
+from render.common import BIN_DIR, MANAGED_MARKER, SBIN_DIR, managed
 from render.host_files import FileMeta
-from render.systemd import assignments
-from render.template_text import template
+from render.registry import registry_host
+from render.scripts import script
+from render.systemd import UNIT_DIR, exec_start, install, own_unit, unit_file
 from spec.model import ClusterSpec
 from spec.versions import parse_version
-
-# Every unit file we install carries this line; preflight and delete scripts use it to tell
-# our units from a distribution's or Docker's.
-MANAGED_MARKER = "# Managed by k8s-from-scratch (pulumi up rewrites this file; do not edit)."
 
 # The CRI handler name of Kata in both runtimes; the RuntimeClass `kata` (Addons) must name it.
 KATA_HANDLER = "kata"
@@ -39,10 +37,9 @@ KATA_SHIM = f"{KATA_DIR}/bin/containerd-shim-kata-v2"
 KATA_CONFIG = f"{KATA_DIR}/share/defaults/kata-containers/configuration.toml"
 
 CNI_CONF_DIR = "/etc/cni/net.d"
-RUNC = "/usr/local/sbin/runc"
+RUNC = f"{SBIN_DIR}/runc"
 CRICTL = f"{BIN_DIR}/crictl"
 CRICTL_CONFIG = "/etc/crictl.yaml"
-UNIT_DIR = "/etc/systemd/system"
 # Dropped into state directories we create, so destroy removes only what we made.
 OWNED_MARK = ".k8s-from-scratch-owned"
 
@@ -108,72 +105,13 @@ def pause_image(spec: ClusterSpec) -> str:
     return f"{registry}/pause:{spec.versions.pause}"
 
 
-def registry_host(spec: ClusterSpec) -> str | None:
-    """host[:port] of `images.registry` (its path is part of every image name, not of the host)."""
-    registry = spec.images.registry
-    return registry.split("/", 1)[0] if registry else None
-
-
-def registry_server(spec: ClusterSpec) -> str | None:
-    host = registry_host(spec)
-    if host is None:
-        return None
-    return f"{'http' if spec.images.plain_http else 'https'}://{host}"
-
-
 def containerd_hosts_toml(spec: ClusterSpec) -> str:
     """hosts.toml for `images.registry`: pull and resolve there (over plain HTTP if told so)."""
-    server = registry_server(spec)
-    assert server is not None
+    host = registry_host(spec)
+    assert host is not None
+    server = registry.server(spec, host)
     doc = {"server": server, "host": {server: {"capabilities": ["pull", "resolve"]}}}
-    return f"{MANAGED_MARKER}\n" + toml_dumps(doc)
-
-
-# --- TOML --------------------------------------------------------------------------------------
-
-_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
-
-
-def _toml_string(value: str) -> str:
-    if any((ord(c) < 0x20 and c != "\t") or ord(c) == 0x7F for c in value):
-        raise ValueError(f"control characters are not allowed in config strings: {value!r}")
-    # TOML basic strings use JSON's escapes for backslash and quote.
-    return json.dumps(value, ensure_ascii=False)
-
-
-def _toml_key(key: str) -> str:
-    return key if _BARE_KEY.match(key) else _toml_string(key)
-
-
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, str):
-        return _toml_string(value)
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    raise TypeError(f"no TOML form for {type(value).__name__}: {value!r}")
-
-
-def toml_dumps(doc: Mapping[str, Any]) -> str:
-    """Nested mappings -> TOML with one [table] per mapping that holds values, in insertion order."""
-    lines: list[str] = []
-
-    def table(path: list[str], body: Mapping[str, Any]) -> None:
-        values = [(k, v) for k, v in body.items() if not isinstance(v, Mapping)]
-        tables = [(k, v) for k, v in body.items() if isinstance(v, Mapping)]
-        if path and (values or not tables):
-            if lines:
-                lines.append("")
-            lines.append("[" + ".".join(_toml_key(p) for p in path) + "]")
-        lines.extend(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in values)
-        for key, sub in tables:
-            table([*path, key], sub)
-
-    table([], doc)
-    return "\n".join(lines) + "\n"
+    return managed(tomli_w.dumps(doc))
 
 
 # --- containerd ----------------------------------------------------------------------------------
@@ -277,8 +215,8 @@ def _oom_clamp(spec: ClusterSpec) -> dict[str, bool]:
 def render_containerd_config(
     spec: ClusterSpec, layout: ContainerdLayout = ContainerdLayout(), version: str | None = None
 ) -> str:
-    header = f"{MANAGED_MARKER}\n# containerd {version or spec.versions.containerd}\n"
-    return header + toml_dumps(containerd_config(spec, layout, version))
+    version_line = f"# containerd {version or spec.versions.containerd}\n"
+    return managed(version_line + tomli_w.dumps(containerd_config(spec, layout, version)))
 
 
 # --- CRI-O ---------------------------------------------------------------------------------------
@@ -327,15 +265,13 @@ def crio_config(spec: ClusterSpec) -> dict[str, Any]:
 
 def render_crio_config(spec: ClusterSpec) -> str:
     # The version line makes a CRI-O upgrade change this file, which restarts CRI-O.
-    header = f"{MANAGED_MARKER}\n# cri-o {spec.versions.crio}\n"
-    return header + toml_dumps(crio_config(spec))
+    return managed(f"# cri-o {spec.versions.crio}\n" + tomli_w.dumps(crio_config(spec)))
 
 
 def crio_registries(spec: ClusterSpec) -> str:
     """A registries.conf drop-in that lets CRI-O pull `images.registry` over plain HTTP."""
-    doc = {"registry": {"location": registry_host(spec), "insecure": True}}
-    # [[registry]] is an array of tables: one entry, written by hand around the emitter's table.
-    return f"{MANAGED_MARKER}\n" + toml_dumps(doc).replace("[registry]", "[[registry]]", 1)
+    doc = {"registry": [{"location": registry_host(spec), "insecure": True}]}  # [[registry]] entries
+    return managed(tomli_w.dumps(doc))
 
 
 def crio_policy() -> str:
@@ -353,33 +289,69 @@ def crio_policy() -> str:
 def crictl_config(spec: ClusterSpec) -> str:
     info = runtime_info(spec)
     doc = {"runtime-endpoint": info.endpoint, "image-endpoint": info.endpoint, "timeout": 10}
-    return f"{MANAGED_MARKER}\n" + yaml_dump.dump(doc, sort_keys=False)
-
-
-def _template(name: str) -> str:
-    return template(name)
-
-
-def fill(template: str, **values: str) -> str:
-    """A template file with its @NAME@ placeholders replaced; every one must be given."""
-    text = _template(template)
-    for key, value in values.items():
-        if f"@{key}@" not in text:
-            raise KeyError(f"{template} has no placeholder @{key}@")
-        text = text.replace(f"@{key}@", value)
-    left = re.findall(r"@[A-Z_]+@", text)
-    if left:
-        raise KeyError(f"{template}: no value for {', '.join(sorted(set(left)))}")
-    return text
+    return managed(yaml_dump.dump(doc, sort_keys=False))
 
 
 def runtime_unit(spec: ClusterSpec) -> str:
-    info = runtime_info(spec)
-    if info is CONTAINERD:
-        text = fill("runtime-containerd.service", BIN_DIR=BIN_DIR, CONFIG=CONTAINERD_CONFIG)
-    else:
-        text = fill("runtime-crio.service", CRIO_DIR=CRIO_DIR)
-    return f"{MANAGED_MARKER}\n" + text
+    if runtime_info(spec) is CONTAINERD:
+        return managed(_containerd_unit())
+    return managed(_crio_unit())
+
+
+def _containerd_unit() -> str:
+    return unit_file(
+        {
+            "Unit": [
+                ("Description", "containerd container runtime (k8s-from-scratch)"),
+                ("Documentation", "https://containerd.io"),
+                ("After", "network.target local-fs.target"),
+            ],
+            "Service": [
+                ("ExecStartPre", "-/sbin/modprobe overlay"),
+                exec_start([f"{BIN_DIR}/containerd", "--config", CONTAINERD_CONFIG]),
+                ("Type", "notify"),
+                ("#", "containerd's shims (and the containers under them) outlive a containerd restart."),
+                ("Delegate", "yes"),
+                ("KillMode", "process"),
+                ("Restart", "always"),
+                ("RestartSec", "5"),
+                ("LimitNPROC", "infinity"),
+                ("LimitCORE", "infinity"),
+                ("LimitNOFILE", "infinity"),
+                ("TasksMax", "infinity"),
+                ("OOMScoreAdjust", "-999"),
+            ],
+            **install(),
+        }
+    )
+
+
+def _crio_unit() -> str:
+    return unit_file(
+        {
+            "Unit": [
+                ("Description", "CRI-O container runtime (k8s-from-scratch)"),
+                ("Documentation", "https://cri-o.io"),
+                ("After", "network-online.target local-fs.target"),
+                ("Wants", "network-online.target"),
+            ],
+            "Service": [
+                ("Type", "notify"),
+                ("Environment", "GOTRACEBACK=crash"),
+                exec_start([f"{CRIO_DIR}/bin/crio"]),
+                ("ExecReload", "/bin/kill -s HUP $MAINPID"),
+                ("TasksMax", "infinity"),
+                ("LimitNOFILE", "1048576"),
+                ("LimitNPROC", "1048576"),
+                ("LimitCORE", "infinity"),
+                ("OOMScoreAdjust", "-999"),
+                ("TimeoutStartSec", "0"),
+                ("Restart", "on-failure"),
+                ("RestartSec", "10"),
+            ],
+            **install(),
+        }
+    )
 
 
 @dataclass(frozen=True)
@@ -429,16 +401,6 @@ def runtime_dirs(spec: ClusterSpec) -> tuple[str, ...]:
 # --- scripts -------------------------------------------------------------------------------------
 
 
-def assign(**values: str) -> str:
-    """Shell variable assignments, each value single-quoted (shlex.quote leaves a node named `cp`
-    bare, which shellcheck reads as a command): the header of a rendered script."""
-    return assignments(**values)
-
-
-def script(template: str, **values: str) -> str:
-    return "#!/bin/sh\n" + assign(**values) + _template(template)
-
-
 def preflight_script(spec: ClusterSpec, node_name: str, root: str = "") -> str:
     """Refuses (listing every reason) to install where another runtime owns a unit, socket or binary.
 
@@ -450,7 +412,7 @@ def preflight_script(spec: ClusterSpec, node_name: str, root: str = "") -> str:
     if spec.runtime.kata:
         binaries.append(KATA_SHIM)
     return script(
-        "runtime-preflight.sh",
+        "runtime/preflight.sh",
         ROOT=root,
         NODE=node_name,
         MARKER=MANAGED_MARKER,
@@ -473,7 +435,7 @@ def service_script(spec: ClusterSpec, content_hash: str) -> str:
     """
     info = runtime_info(spec)
     return script(
-        "runtime-service.sh",
+        "runtime/start.sh",
         UNIT=info.unit,
         HASH=content_hash,
         ENDPOINT=info.endpoint,
@@ -489,10 +451,8 @@ def stop_script(spec: ClusterSpec) -> str:
     """Delete: remove the pods kubelet left, stop our unit (never a foreign one), remove our state."""
     info = runtime_info(spec)
     return script(
-        "runtime-stop.sh",
-        UNIT=info.unit,
-        UNIT_FILE=f"{UNIT_DIR}/{info.unit}",
-        MARKER=MANAGED_MARKER,
+        "runtime/stop.sh",
+        **own_unit(info.unit),
         ENDPOINT=info.endpoint,
         CRICTL=CRICTL,
         STATE_DIRS=" ".join(info.state_dirs),

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from render.systemd import assignments
+from render.scripts import assignments
 
 
 @dataclass(frozen=True)

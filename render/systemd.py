@@ -8,17 +8,54 @@ say) never restart anything.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from render.template_text import template
+from render.common import MANAGED_MARKER, STATE_ROOT
+from render.scripts import script
 
 UNIT_DIR = "/etc/systemd/system"
-STATE_DIR = "/var/lib/k8s-from-scratch/services"
+STATE_DIR = f"{STATE_ROOT}/services"
+
+# A unit file as data: section name -> its (key, value) lines in order; the key "#" writes a
+# comment. Every unit we install is written by unit_file from such data.
+Sections = Mapping[str, Sequence[tuple[str, str]]]
+
+
+def unit_file(sections: Sections) -> str:
+    blocks = []
+    for name, entries in sections.items():
+        lines = [f"[{name}]", *(f"# {v}" if k == "#" else f"{k}={v}" for k, v in entries)]
+        blocks.append("".join(f"{line}\n" for line in lines))
+    return "\n".join(blocks)
+
+
+def _quote_arg(arg: str) -> str:
+    # systemd splits ExecStart like a shell without expansion of $ (we use none) or globs.
+    if any(c in arg for c in " \t\"'\\;$%"):
+        escaped = arg.replace("\\", "\\\\").replace('"', '\\"').replace("%", "%%").replace("$", "$$")
+        return f'"{escaped}"'
+    return arg
+
+
+def exec_start(argv: Sequence[str]) -> tuple[str, str]:
+    """The ExecStart line of `argv`: on one line while it fits 100 columns, else one argument a line."""
+    words = [argv[0], *(_quote_arg(a) for a in argv[1:])]
+    one_line = " ".join(words)
+    if len(f"ExecStart={one_line}") <= 100:
+        return "ExecStart", one_line
+    return "ExecStart", " \\\n  ".join(words)
+
+
+def install(target: str = "multi-user.target") -> dict[str, Sequence[tuple[str, str]]]:
+    """The [Install] section: `systemctl enable` hooks the unit to `target`."""
+    return {"Install": [("WantedBy", target)]}
 
 
 @dataclass(frozen=True)
 class Unit:
+    """A long-running Kubernetes service (etcd, the control plane) as data."""
+
     name: str  # e.g. "etcd.service"
     description: str
     exec_start: tuple[str, ...]  # argv: binary, then one flag per element
@@ -36,54 +73,50 @@ class Unit:
     def path(self) -> str:
         return f"{UNIT_DIR}/{self.name}"
 
-
-def _quote_arg(arg: str) -> str:
-    # systemd splits ExecStart like a shell without expansion of $ (we use none) or globs.
-    if any(c in arg for c in " \t\"'\\;$%"):
-        escaped = arg.replace("\\", "\\\\").replace('"', '\\"').replace("%", "%%").replace("$", "$$")
-        return f'"{escaped}"'
-    return arg
+    def sections(self) -> Sections:
+        head = [("Description", self.description)]
+        head += [("Documentation", self.documentation)] if self.documentation else []
+        head += [("Wants", " ".join(self.wants))] if self.wants else []
+        head += [("After", " ".join(self.after))] if self.after else []
+        service = [("Type", self.type)]
+        service += [("User", self.user)] if self.user else []
+        service += [("Group", self.group)] if self.group else []
+        service += [
+            exec_start(self.exec_start),
+            ("Restart", "on-failure"),
+            ("RestartSec", str(self.restart_sec)),
+            ("LimitNOFILE", str(self.limit_nofile)),
+            *self.extra,
+        ]
+        return {"Unit": head, "Service": service, **install()}
 
 
 def render_unit(unit: Unit) -> str:
-    lines = ["[Unit]", f"Description={unit.description}"]
-    if unit.documentation:
-        lines.append(f"Documentation={unit.documentation}")
-    if unit.wants:
-        lines.append(f"Wants={' '.join(unit.wants)}")
-    if unit.after:
-        lines.append(f"After={' '.join(unit.after)}")
-    lines += ["", "[Service]", f"Type={unit.type}"]
-    if unit.user:
-        lines.append(f"User={unit.user}")
-    if unit.group:
-        lines.append(f"Group={unit.group}")
-    binary, *args = unit.exec_start
-    exec_lines = [binary] + [f"  {_quote_arg(a)}" for a in args]
-    lines.append("ExecStart=" + " \\\n".join(exec_lines))
-    lines += [
-        "Restart=on-failure",
-        f"RestartSec={unit.restart_sec}",
-        f"LimitNOFILE={unit.limit_nofile}",
-    ]
-    lines += [f"{k}={v}" for k, v in unit.extra]
-    lines += ["", "[Install]", "WantedBy=multi-user.target", ""]
-    return "\n".join(lines)
+    return unit_file(unit.sections())
+
+
+def restart_always_unit(description: str, documentation: str, argv: Sequence[str], after: str = "") -> str:
+    """A node agent (kubelet, kube-proxy): restarted whenever it stops, however often, because a
+    node without it is lost; `after` is a unit it needs up first."""
+    needs = " ".join(["network-online.target", *([after] if after else [])])
+    return unit_file(
+        {
+            "Unit": [
+                ("Description", description),
+                ("Documentation", documentation),
+                ("Wants", needs),
+                ("After", needs),
+                ("StartLimitIntervalSec", "0"),
+            ],
+            "Service": [exec_start(argv), ("Restart", "always"), ("RestartSec", "5")],
+            **install(),
+        }
+    )
 
 
 def flags(values: Sequence[tuple[str, str]]) -> tuple[str, ...]:
     """--name=value arguments in the given order."""
     return tuple(f"--{k}={v}" for k, v in values)
-
-
-def assignments(**values: str) -> str:
-    """Shell parameter lines heading a rendered script."""
-    return "".join(f"{k}={_sq(v)}\n" for k, v in values.items())
-
-
-def _sq(value: str) -> str:
-    """Always single-quoted (shlex leaves `cp` bare, which shellcheck reads as a command)."""
-    return "'" + value.replace("'", "'\\''") + "'"
 
 
 def service_script(
@@ -102,7 +135,9 @@ def service_script(
     for readiness (etcd members of a new cluster only become ready together) and, with
     `wait_after_start=False`, leaves the waiting to a later step.
     """
-    header = assignments(
+    return script(
+        "service/start.sh",
+        defs=_healthy(check or 'systemctl is-active --quiet "$UNIT"'),
         UNIT=unit,
         HASH=content_hash,
         STATE_DIR=STATE_DIR,
@@ -111,18 +146,67 @@ def service_script(
         WAIT_AFTER_START="yes" if wait_after_start else "no",
         NO_BLOCK="yes" if no_block_start else "no",
     )
-    healthy = "healthy() {\n  " + (check or 'systemctl is-active --quiet "$UNIT"') + "\n}\n"
-    return "#!/bin/sh\n" + header + healthy + template("service.sh")
+
+
+def _healthy(check: str) -> str:
+    """The healthy() the start and wait templates call."""
+    return "healthy() {\n  " + check + "\n}\n"
 
 
 def wait_script(what: str, check: str, tries: int = 90, interval: int = 2, unit: str = "") -> str:
     """A step that only waits: `check` retried with a bounded budget and a clear failure."""
-    header = assignments(WHAT=what, UNIT=unit, TRIES=str(tries), INTERVAL=str(interval))
-    healthy = "healthy() {\n  " + check + "\n}\n"
-    return "#!/bin/sh\n" + header + healthy + template("wait.sh")
+    return script(
+        "service/wait.sh",
+        defs=_healthy(check),
+        WHAT=what,
+        UNIT=unit,
+        TRIES=str(tries),
+        INTERVAL=str(interval),
+    )
 
 
 def stop_script(unit: str, remove_paths: Sequence[str] = ()) -> str:
     """Delete of a service step: stop and disable the unit, forget its hash, remove `remove_paths`."""
-    header = assignments(UNIT=unit, STATE_DIR=STATE_DIR, REMOVE=" ".join(remove_paths))
-    return "#!/bin/sh\n" + header + template("service_stop.sh")
+    return script("service/stop.sh", UNIT=unit, STATE_DIR=STATE_DIR, REMOVE=" ".join(remove_paths))
+
+
+# --- service users -------------------------------------------------------------------------------
+
+_USERS_RECORD = STATE_ROOT  # user-<name> there: we created that user, so destroy may remove it
+
+
+def user_script(user: str, home: str, dirs: Sequence[str], private_dir: str) -> str:
+    """Create a service's system user (recorded, so destroy removes only ours) and its directories;
+    `private_dir` is the user's own (0700)."""
+    return f"""#!/bin/sh
+set -eu
+mkdir -p {_USERS_RECORD}
+if ! id -u {user} >/dev/null 2>&1; then
+  useradd --system --no-create-home --home-dir {home} --shell /sbin/nologin {user}
+  touch {_USERS_RECORD}/user-{user}
+  echo "created user {user}"
+fi
+mkdir -p {" ".join(dirs)}
+chown {user}:{user} {private_dir}
+chmod 0700 {private_dir}
+"""
+
+
+def remove_user_script(user: str, private_dir: str, dirs: Sequence[str]) -> str:
+    """Destroy: `private_dir` with its data, `dirs` when empty, and the user if we created it."""
+    return f"""#!/bin/sh
+set -eu
+rm -rf {private_dir}
+rmdir {" ".join(dirs)} 2>/dev/null || true
+if [ -f {_USERS_RECORD}/user-{user} ]; then
+  userdel {user} 2>/dev/null || true
+  rm -f {_USERS_RECORD}/user-{user}
+fi
+rmdir {_USERS_RECORD} 2>/dev/null || true
+"""
+
+
+def own_unit(unit: str) -> dict[str, str]:
+    """What a delete script needs to touch `unit` only if it is ours: its name, its file and the
+    marker our unit files carry."""
+    return {"UNIT": unit, "UNIT_FILE": f"{UNIT_DIR}/{unit}", "MARKER": MANAGED_MARKER}

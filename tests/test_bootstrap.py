@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from typing import Any
 
 import pulumi_kubernetes as k8s
 import yaml
@@ -76,28 +77,46 @@ def test_bootstrappers_and_nodes_get_exactly_the_builtin_csr_roles() -> None:
     assert b["k8s-from-scratch:cluster-info-reader"]["metadata"]["namespace"] == "kube-public"
 
 
+def allows(rules: list[dict[str, Any]], group: str, resource: str, verb: str, name: str = "") -> bool:
+    """Whether RBAC `rules` grant `verb` on `resource` (named `name`) in API `group`, as the API
+    server's RBAC authorizer decides it (wildcards included)."""
+
+    def match(values: list[str], value: str) -> bool:
+        return "*" in values or value in values
+
+    return any(
+        match(r["apiGroups"], group)
+        and match(r["resources"], resource)
+        and match(r["verbs"], verb)
+        and ("resourceNames" not in r or name in r["resourceNames"])
+        for r in rules
+    )
+
+
+CERTS = "certificates.k8s.io"
+CSRS = "certificatesigningrequests"
+
+
 def test_approver_may_read_csrs_approve_only_kubelet_serving_and_delete_nodes() -> None:
     objs = {(o["kind"], o["metadata"]["name"]): o for o in bs.rbac_objects()}
-    role = objs[("ClusterRole", "k8s-from-scratch:csr-approver")]
-    assert role["rules"] == [
-        {
-            "apiGroups": ["certificates.k8s.io"],
-            "resources": ["certificatesigningrequests"],
-            "verbs": ["get", "list", "watch"],
-        },
-        {
-            "apiGroups": ["certificates.k8s.io"],
-            "resources": ["certificatesigningrequests/approval"],
-            "verbs": ["update"],
-        },
-        {
-            "apiGroups": ["certificates.k8s.io"],
-            "resources": ["signers"],
-            "resourceNames": ["kubernetes.io/kubelet-serving"],
-            "verbs": ["approve"],
-        },
-        {"apiGroups": [""], "resources": ["nodes"], "verbs": ["delete"]},
+    rules = objs[("ClusterRole", "k8s-from-scratch:csr-approver")]["rules"]
+    may = [
+        *((CERTS, CSRS, verb, "") for verb in ("get", "list", "watch")),
+        (CERTS, f"{CSRS}/approval", "update", ""),
+        (CERTS, "signers", "approve", "kubernetes.io/kubelet-serving"),
+        ("", "nodes", "delete", ""),
     ]
+    may_not = [
+        *((CERTS, CSRS, verb, "") for verb in ("create", "update", "patch", "delete")),
+        (CERTS, f"{CSRS}/status", "update", ""),  # issuing certificates is the signer's
+        (CERTS, "signers", "approve", "kubernetes.io/kube-apiserver-client"),
+        (CERTS, "signers", "approve", "kubernetes.io/kube-apiserver-client-kubelet"),
+        *(("", "nodes", verb, "") for verb in ("get", "patch", "update", "create")),
+        ("", "secrets", "get", ""),
+        ("", "configmaps", "get", ""),  # allow lists only in their namespace (the Role below)
+    ]
+    assert [m for m in may if not allows(rules, *m)] == []
+    assert [m for m in may_not if allows(rules, *m)] == []
     binding = objs[("ClusterRoleBinding", "k8s-from-scratch:csr-approver")]
     assert binding["subjects"] == [
         {"kind": "User", "name": CSR_APPROVER_CN, "apiGroup": "rbac.authorization.k8s.io"}
@@ -105,14 +124,18 @@ def test_approver_may_read_csrs_approve_only_kubelet_serving_and_delete_nodes() 
     # The allow lists: read only, in their namespace only.
     lists = objs[("Role", "k8s-from-scratch:csr-approver-allow-lists")]
     assert lists["metadata"]["namespace"] == "k8s-from-scratch"
-    assert lists["rules"] == [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get"]}]
+    assert allows(lists["rules"], "", "configmaps", "get")
+    beyond_get = ("list", "update", "create", "delete")
+    assert not any(allows(lists["rules"], "", "configmaps", verb) for verb in beyond_get)
+    assert not allows(lists["rules"], "", "secrets", "get")
     lists_binding = objs[("RoleBinding", "k8s-from-scratch:csr-approver-allow-lists")]
     assert lists_binding["metadata"]["namespace"] == "k8s-from-scratch"
     assert lists_binding["subjects"] == binding["subjects"]
+    # Anonymous discovery: the cluster-info ConfigMap, and nothing else.
     anonymous = objs[("Role", "k8s-from-scratch:cluster-info-reader")]["rules"]
-    assert anonymous == [
-        {"apiGroups": [""], "resources": ["configmaps"], "resourceNames": ["cluster-info"], "verbs": ["get"]}
-    ]
+    assert allows(anonymous, "", "configmaps", "get", "cluster-info")
+    assert not allows(anonymous, "", "configmaps", "get", "kubeadm-config")
+    assert not allows(anonymous, "", "configmaps", "list")
 
 
 def test_component_applies_every_object_with_the_provider() -> None:

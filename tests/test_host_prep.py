@@ -12,11 +12,9 @@ import pytest
 from components.host import Host, connection
 from mockrun.program import preset_config, presets, run_function
 from render import host_prep as h
-from render import systemd
+from render import scripts, systemd
 from spec import load_spec
 from spec.model import ClusterSpec
-
-TEMPLATES = Path(h.__file__).parent / "templates"
 
 
 def _spec(**extra: object) -> ClusterSpec:
@@ -157,8 +155,8 @@ EXPECTED = {
 def _detect(tmp_path: Path, os_release: str, override: str = "auto") -> subprocess.CompletedProcess[str]:
     release = tmp_path / "os-release"
     release.write_text(os_release)
-    lib = (TEMPLATES / "host_lib.sh").read_text()
-    script = f'NODE=n1\nOS_OVERRIDE={override}\n{lib}\necho "$FAMILY"\n'
+    lib = scripts.body("host/lib.sh", NODE="n1", OS_OVERRIDE=override)
+    script = f'{lib}\necho "$FAMILY"\n'
     env = {"PATH": "/usr/bin:/bin", "OS_RELEASE": str(release), "HOST_STATE": str(tmp_path / "state")}
     return subprocess.run(["sh", "-c", script], capture_output=True, text=True, env=env)
 

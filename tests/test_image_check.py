@@ -15,6 +15,7 @@ import pytest
 from mockrun.program import TEST_SSH_KEY
 from render import image_check
 from spec import load_spec
+from spec.model import ClusterSpec
 
 
 @pytest.mark.parametrize(
@@ -36,16 +37,22 @@ from spec import load_spec
     ],
 )
 def test_manifest_urls_are_the_registry_api_ones(image: str, plain: bool, url: str) -> None:
-    assert image_check.manifest_url(image, plain) == url
+    assert image_check.manifest_url(spec_pulling_from("10.0.0.1:5000", plain), image) == url
 
 
-def test_plain_http_applies_to_the_named_registry_only() -> None:
+def spec_pulling_from(registry: str, plain_http: bool) -> ClusterSpec:
     raw = {
         "ssh": {"privateKey": TEST_SSH_KEY},
         "nodes": [{"name": "a", "address": "10.0.0.2", "roles": ["etcd", "control-plane", "worker"]}],
-        "images": {"registry": "10.0.0.1:5000", "plainHttp": True},
+        "images": {"registry": registry, "plainHttp": plain_http},
     }
     spec, _ = load_spec(raw, "t", frozenset({"ssh"}))
+    return spec
+
+
+def test_plain_http_applies_to_the_named_registry_only() -> None:
+    spec = spec_pulling_from("10.0.0.1:5000", True)
+    assert image_check.manifest_url(spec, "registry.k8s.io/pause:3.10.1").startswith("https://")
     lines = image_check.check_input(spec).splitlines()
     assert lines[0] == "10.0.0.1:5000/pause:3.10.1 http://10.0.0.1:5000/v2/pause/manifests/3.10.1"
     assert all(line.split()[1].startswith("http://10.0.0.1:5000/v2/") for line in lines)
@@ -85,7 +92,8 @@ def test_a_missing_image_fails_the_check_naming_it_and_its_url(registry: str, tm
     ok = f"{registry}/pause:3.10.1"
     gone = f"{registry}/coredns/coredns:v1.15.0"
     private = f"{registry}/private/x:1"
-    lines = "".join(f"{i} {image_check.manifest_url(i, True)}\n" for i in (ok, gone, private))
+    plain = spec_pulling_from(registry, True)
+    lines = "".join(f"{i} {image_check.manifest_url(plain, i)}\n" for i in (ok, gone, private))
     result = run_check(tmp_path, lines)
     assert result.returncode == 1
     assert f"ok: {ok}" in result.stdout
@@ -103,7 +111,8 @@ def test_every_image_present_passes_and_an_unreachable_registry_is_only_reported
 ) -> None:
     ok = f"{registry}/pause:3.10.1"
     far = "127.0.0.1:9/pause:3.10.1"  # discard port: nothing listens
-    lines = "".join(f"{i} {image_check.manifest_url(i, True)}\n" for i in (ok, far))
+    urls = [image_check.manifest_url(spec_pulling_from(i.split("/")[0], True), i) for i in (ok, far)]
+    lines = "".join(f"{i} {url}\n" for i, url in zip((ok, far), urls, strict=True))
     result = run_check(tmp_path, lines)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [

@@ -13,6 +13,7 @@ import yaml
 from mockrun.program import preset_config, presets
 from render import kubelet as kl
 from render import runtime as rt
+from render.common import MANAGED_MARKER
 from spec import load_spec
 from spec.model import ClusterSpec, NodeSpec
 from tests.test_runtime_render import spec_of
@@ -28,7 +29,7 @@ def preset_spec(path: Path) -> ClusterSpec:
 
 def config(spec: ClusterSpec, node: NodeSpec) -> dict:
     text = kl.render_kubelet_config(spec, node)
-    assert text.startswith(rt.MANAGED_MARKER)
+    assert text.startswith(MANAGED_MARKER)
     return yaml.safe_load(text)
 
 

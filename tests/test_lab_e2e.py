@@ -41,7 +41,7 @@ from bench.graph_diff import owned_by
 from components.ssh import Target, run
 from lab import mirror
 from mockrun.program import REPO, preset_config, presets
-from render import addons, etcd, kubelet
+from render import addons, etcd, kubelet, ports
 from render import control_plane as cp
 from render.cni.images import mirror_image
 from spec import ClusterSpec, load_spec
@@ -198,7 +198,7 @@ def _wait_nodes(lab: Lab) -> None:
 
 def _etcdctl(args: str) -> str:
     return (
-        f"etcdctl --endpoints https://127.0.0.1:{etcd.CLIENT_PORT} --cacert {ETCD_PKI}/ca.crt "
+        f"etcdctl --endpoints https://127.0.0.1:{ports.ETCD_CLIENT} --cacert {ETCD_PKI}/ca.crt "
         f"--cert {ETCD_PKI}/healthcheck-client.crt --key {ETCD_PKI}/healthcheck-client.key {args}"
     )
 

@@ -32,7 +32,6 @@ CILIUM_IMAGES = {
     ("preflight", "image"): "quay.io/cilium/cilium",
     ("clustermesh", "apiserver", "image"): "quay.io/cilium/clustermesh-apiserver",
 }
-TIGERA_OPERATOR_REGISTRY = "quay.io"
 CALICO_ENCAPSULATION = {"vxlan": "VXLAN", "ipip": "IPIP", "bgp": "None"}
 CALICO_IPTABLES_BACKEND = {"nft": "NFT", "legacy": "Legacy", "auto": "Auto"}
 

@@ -1,0 +1,16 @@
+#% params: UNIT UNIT_FILE MARKER HOST_FACTS STATE_DIR
+# Stops our kubelet and removes what it left: pod volumes (unmounted first), its certificates
+# and kubeconfig, the host-facts drop-in. Never touches a kubelet that is not ours.
+set -u
+#% include: lib/unmount-under.sh
+
+if grep -qsF "$MARKER" "$UNIT_FILE"; then
+  systemctl disable --now "$UNIT" >/dev/null 2>&1 || true
+  systemctl reset-failed "$UNIT" >/dev/null 2>&1 || true
+  unmount_under "$STATE_DIR"
+  rm -rf "$STATE_DIR"
+else
+  echo "$UNIT_FILE is not ours (or already gone): $UNIT left as it is"
+fi
+rm -f "$HOST_FACTS"
+systemctl daemon-reload || true
