@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 from pulumi_command import remote
@@ -25,6 +26,14 @@ class ManagedFile:
     meta: FileMeta
     content: pulumi.Input[str]
     secret: bool = False
+
+
+# On every command: sshd would need AcceptEnv for the previous output's variables, and a failed
+# step's output is what tells the user why.
+COMMAND_SETTINGS: dict[str, Any] = {
+    "add_previous_output_in_env": False,
+    "logging": remote.Logging.STDOUT_AND_STDERR,
+}
 
 
 @dataclass
@@ -164,22 +173,19 @@ def script_step(
     create: pulumi.Input[str],
     delete: pulumi.Input[str],
     opts: pulumi.ResourceOptions,
-    update: pulumi.Input[str] | None = None,
     stdin: pulumi.Input[str] | None = None,
     files: Sequence[ManagedFile] = (),
 ) -> remote.Command:
-    """An idempotent script with its undo. `update` defaults to re-running `create`. `files` are
-    what the script installs (from `stdin`), noted for the host's DriftGuard."""
+    """An idempotent script with its undo; an update re-runs `create`. `files` are what the
+    script installs (from `stdin`), noted for the host's DriftGuard."""
     step = remote.Command(
         name,
         connection=host.connection,
         create=create,
-        update=update,
         delete=delete,
         stdin=stdin,
-        add_previous_output_in_env=False,
-        logging=remote.Logging.STDOUT_AND_STDERR,
         opts=opts,
+        **COMMAND_SETTINGS,
     )
     host.created.append(step)
     host.files.extend(files)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import pulumi
 
@@ -18,27 +18,28 @@ from mockrun.recorder import unwrap
 
 ResourceHandler = Callable[[str, dict[str, Any]], tuple[str, dict[str, Any]]]
 CallHandler = Callable[[dict[str, Any]], dict[str, Any]]
+Handler = TypeVar("Handler", ResourceHandler, CallHandler)
 
 RESOURCE_HANDLERS: dict[str, ResourceHandler] = {}
 CALL_HANDLERS: dict[str, CallHandler] = {}
 
 
-def resource_handler(*types: str) -> Callable[[ResourceHandler], ResourceHandler]:
-    def register(fn: ResourceHandler) -> ResourceHandler:
-        for t in types:
-            RESOURCE_HANDLERS[t] = fn
+def _registrar(table: dict[str, Handler], keys: tuple[str, ...]) -> Callable[[Handler], Handler]:
+    def register(fn: Handler) -> Handler:
+        table.update(dict.fromkeys(keys, fn))
         return fn
 
     return register
+
+
+def resource_handler(*types: str) -> Callable[[ResourceHandler], ResourceHandler]:
+    """Registers the decorated function as the mock provider of these resource types."""
+    return _registrar(RESOURCE_HANDLERS, types)
 
 
 def call_handler(*tokens: str) -> Callable[[CallHandler], CallHandler]:
-    def register(fn: CallHandler) -> CallHandler:
-        for t in tokens:
-            CALL_HANDLERS[t] = fn
-        return fn
-
-    return register
+    """Registers the decorated function as the mock of these invokes."""
+    return _registrar(CALL_HANDLERS, tokens)
 
 
 @resource_handler("command:remote:Command", "command:local:Command")

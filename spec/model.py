@@ -162,6 +162,8 @@ class KubeProxySpec:
 
 @dataclass(frozen=True)
 class AuditSpec:
+    """kube-apiserver's audit log and its rotation (--audit-log-*)."""
+
     enabled: bool
     max_age_days: int
     max_backups: int
@@ -171,10 +173,10 @@ class AuditSpec:
 @dataclass(frozen=True)
 class SecuritySpec:
     encryption_at_rest: str
-    audit: AuditSpec
     tls_min_version: str
     tls_cipher_suites: tuple[str, ...]
     selinux: str  # permissive: set Enforcing hosts to Permissive; enforcing: keep
+    audit: AuditSpec
 
 
 @dataclass(frozen=True)
