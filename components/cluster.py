@@ -157,6 +157,7 @@ class Cluster(pulumi.ComponentResource):
             f"{name}-{node.name}-drift-guard",
             steps.connection,
             steps.files,
+            steps.readers,
             drift_rules.expected_units(self.spec, node),
             [
                 (a.name, artifacts.install_script(self.spec, a))

@@ -110,6 +110,7 @@ class ControlPlane(pulumi.ComponentResource):
             return service_step(
                 f"{name}-{part}",
                 host.steps,
+                f"{unit}.service",
                 per_service[unit],
                 service=lambda h: systemd.service_script(f"{unit}.service", h, check=check),
                 stop=systemd.stop_script(f"{unit}.service"),

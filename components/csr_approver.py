@@ -61,6 +61,7 @@ class CsrApprover(pulumi.ComponentResource):
         enabled = service_step(
             f"{name}-timer",
             host.steps,
+            cp.APPROVER_TIMER,
             files,
             service=cp.enable_script,
             stop=cp.disable_script(),

@@ -145,8 +145,8 @@ def repair(expected: dict[str, Any]) -> list[drift.Drift]:
             encode_bundle([(m, c) for m, (_, c) in zip(metas, chosen, strict=True)]),
             what="rewriting drifted files",
         )
-        for path in drifted_paths:
-            restart.update(drift_rules.units_for_path(path))
+        for entry, _ in chosen:  # the units the steps said read it
+            restart.update(entry["units"])
     start.update(d.name for d in found if d.kind == "unit")
     # The guard lists a node's units in the order they depend on each other (etcd before the API
     # server before the kubelet): restarting kube-apiserver before starting a stopped etcd would
@@ -164,7 +164,8 @@ def repair(expected: dict[str, Any]) -> list[drift.Drift]:
 
 
 class DriftGuard(Resource, module="k8sfs", name="DriftGuard"):
-    """The guard of one host, a dynamic resource: `files` (every ManagedFile its steps write),
+    """The guard of one host, a dynamic resource: `files` (every ManagedFile its steps write, with
+    `readers`: the units that read each path),
     `units` (services that must run), `artifacts` ((name, install script) pairs); created after
     `after` (all its steps). A resource rather than a component around one: a stack has one per
     host, and every registration costs evaluation time (bench/README.md)."""
@@ -174,6 +175,7 @@ class DriftGuard(Resource, module="k8sfs", name="DriftGuard"):
         name: str,
         connection: remote.ConnectionArgs,
         files: list[ManagedFile],
+        readers: dict[str, list[str]],
         units: list[str],
         artifacts: list[tuple[str, str]],
         after: list[pulumi.Resource],
@@ -194,6 +196,7 @@ class DriftGuard(Resource, module="k8sfs", name="DriftGuard"):
                         "owner": f.meta.owner,
                         "group": f.meta.group,
                         "sha256": sha256(c),
+                        "units": readers.get(f.meta.path, []),
                     }
                     for f, c in zip(ordered, cs, strict=True)
                 ]

@@ -73,6 +73,7 @@ class EtcdMember(pulumi.ComponentResource):
         self.service = service_step(
             f"{name}-service",
             host.steps,
+            etcd.UNIT,
             files,
             service=lambda h: systemd.service_script(
                 etcd.UNIT, h, check=check, wait_after_start=False, no_block_start=True

@@ -33,6 +33,7 @@ class Runtime(pulumi.ComponentResource):
         service = service_step(
             f"{name}-service",
             host.steps,
+            info.unit,
             files,
             service=lambda h: rt.service_script(spec, h),
             stop=rt.stop_script(spec),

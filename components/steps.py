@@ -44,6 +44,14 @@ class HostSteps:
     connection: remote.ConnectionArgs
     created: list[pulumi.Resource] = field(default_factory=list)
     files: list[ManagedFile] = field(default_factory=list)
+    # path -> the units that read the file: a repaired file restarts exactly those.
+    readers: dict[str, list[str]] = field(default_factory=dict)
+
+    def note_readers(self, unit: str, files: Sequence[ManagedFile]) -> None:
+        for f in files:
+            units = self.readers.setdefault(f.meta.path, [])
+            if unit not in units:
+                units.append(unit)
 
 
 def client_files(
@@ -115,6 +123,7 @@ def files_step(
 def service_step(
     name: str,
     host: HostSteps,
+    unit: str,
     files: Sequence[ManagedFile],
     service: Callable[[str], str],
     stop: str,
@@ -131,7 +140,9 @@ def service_step(
 
     The step installs `files` itself (from stdin, after the `before` checks; delete removes them
     and the listed dirs when empty), unless `installed_by` is the step that already installs
-    them (files shared by several services: one bundle, each service hashes its own)."""
+    them (files shared by several services: one bundle, each service hashes its own). The host
+    notes that `unit` reads `files`."""
+    host.note_readers(unit, files)
     metas = [f.meta for f in files]
     stdin, digests = _bundle(files)
 

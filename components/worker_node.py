@@ -41,6 +41,7 @@ class WorkerNode(pulumi.ComponentResource):
         kubelet = service_step(
             f"{name}-kubelet",
             host.steps,
+            kl.UNIT,
             client_files(
                 kl.kubelet_static_files(spec, node),
                 (kl.BOOTSTRAP_META, pki.bootstrap_kubeconfig),
@@ -61,6 +62,7 @@ class WorkerNode(pulumi.ComponentResource):
             self.ready = service_step(
                 f"{name}-kube-proxy",
                 host.steps,
+                kp.UNIT,
                 client_files(kp.static_files(spec, node), (kp.KUBECONFIG_META, pki.kube_proxy_kubeconfig)),
                 service=lambda h: kp.service_script(node, h),
                 stop=kp.stop_script(),

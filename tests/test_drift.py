@@ -66,7 +66,14 @@ def test_probe_output_parsing() -> None:
 def _props(sshd: LocalSshd, root: Path, files: dict[str, tuple[str, str]]) -> dict[str, Any]:
     """A guard's props for files only (no systemd or artifacts on this machine)."""
     manifest = [
-        {"path": str(root / rel), "mode": mode, "owner": "root", "group": "root", "sha256": sha256(content)}
+        {
+            "path": str(root / rel),
+            "mode": mode,
+            "owner": "root",
+            "group": "root",
+            "sha256": sha256(content),
+            "units": [],
+        }
         for rel, (mode, content) in files.items()
     ]
     return {
@@ -201,3 +208,24 @@ def test_probe_scripts_pass_shellcheck(tmp_path: Path) -> None:
         path = tmp_path / f"probe{i}.sh"
         path.write_text("#!/bin/sh\n" + script)
         subprocess.run(["shellcheck", "-s", "sh", str(path)], check=True)
+
+
+def test_each_guarded_file_names_the_units_whose_steps_install_it() -> None:
+    """The restart rules come from the wiring: a file repaired on a control plane restarts the
+    services whose step lists it, and only those."""
+    from mockrun.program import REPO, run_preset
+    from render import control_plane as cp
+    from render import kube_proxy, kubelet
+
+    graph = run_preset(REPO / "stacks" / "Pulumi.ha-calico.yaml")
+    guard = graph.named("ha-calico-cp1-drift-guard")
+    units = {f["path"]: f["units"] for f in guard.inputs["files"]}
+    api, kcm, scheduler = (f"{u}.service" for u in (cp.APISERVER, cp.KCM, cp.SCHEDULER))
+    assert units[cp.APISERVER_CRT] == [api]
+    assert sorted(units[cp.CA_CRT]) == sorted([api, kcm])
+    assert units[cp.CA_KEY] == [kcm]
+    assert units[cp.SCHEDULER_CONFIG] == [scheduler]
+    assert units[kubelet.CONFIG] == [kubelet.UNIT] and units[kubelet.UNIT_FILE] == [kubelet.UNIT]
+    assert units[kube_proxy.CONFIG] == [kube_proxy.UNIT]
+    unread = [path for path, readers in units.items() if not readers]
+    assert unread and all(p.startswith("/etc/sysctl.d/") or "modules-load" in p for p in unread), unread
