@@ -17,9 +17,10 @@ import yaml
 
 from render import addons
 from spec import ClusterSpec
+from tests.support import golden
 from tests.test_cni_render import MIRROR, NODES, find, spec_for
 
-GOLDEN = Path(__file__).parent / "golden" / "addons"
+GOLDEN = golden.GOLDEN / "addons"
 SINGLE = [{"name": "solo", "address": "192.168.10.5", "roles": ["etcd", "control-plane", "worker"]}]
 
 
@@ -55,12 +56,7 @@ def golden_spec() -> ClusterSpec:
 )
 def test_golden(file: str, render: Any) -> None:
     text = yaml.dump_all(render(golden_spec()), Dumper=BlockDumper, sort_keys=True)
-    path = GOLDEN / file
-    if os.environ.get("UPDATE_GOLDEN") == "1":
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    assert path.exists(), f"{path} missing: run with UPDATE_GOLDEN=1"
-    assert text == path.read_text(), f"{file} changed: review, then regenerate with UPDATE_GOLDEN=1"
+    golden.assert_golden(GOLDEN / file, text)
 
 
 def test_coredns_serves_the_stacks_domain_on_dns_service_ip() -> None:

@@ -24,7 +24,8 @@ from cryptography.x509.oid import NameOID
 
 from render import csr_policy as cp
 from spec.model import ClusterSpec
-from tests.test_runtime_render import spec_of
+from tests.support.specs import TWO_NODES, config_spec
+from tests.support.tools import assert_units_verify, shellcheck
 
 KEY = ec.generate_private_key(ec.SECP256R1())
 GOOD_USAGES = ["digital signature", "key encipherment", "server auth"]
@@ -32,8 +33,8 @@ NODE_GROUPS = ["system:nodes", "system:authenticated"]
 
 
 def cluster() -> ClusterSpec:
-    return spec_of(
-        nodes=[
+    return config_spec(
+        [
             {
                 "name": "cp1",
                 "address": "cp1.example.com",
@@ -42,7 +43,7 @@ def cluster() -> ClusterSpec:
             },
             {"name": "w1", "address": "192.168.10.21", "roles": ["worker"]},
             {"name": "w6", "address": "fd00::21", "roles": ["worker"]},
-        ]
+        ],
     )
 
 
@@ -344,31 +345,19 @@ def test_shell_approver_gives_the_same_answers_as_decide(tmp_path: Path) -> None
 
 @pytest.mark.realtool
 def test_approver_script_passes_shellcheck(tmp_path: Path) -> None:
-    if shutil.which("shellcheck") is None:
-        pytest.skip("shellcheck is not installed (apt-get install shellcheck)")
-    for i, text in enumerate([cp.approver_script(), cp.enable_script("0" * 64), cp.disable_script()]):
-        path = tmp_path / f"s{i}.sh"
-        path.write_text(text)
-        result = subprocess.run(["shellcheck", "-s", "sh", str(path)], capture_output=True, text=True)
-        assert result.returncode == 0, result.stdout
+    texts = [cp.approver_script(), cp.enable_script("0" * 64), cp.disable_script()]
+    result = shellcheck(tmp_path, {f"s{i}": text for i, text in enumerate(texts)})
+    assert result.returncode == 0, result.stdout
 
 
 @pytest.mark.realtool
 def test_approver_units_pass_systemd_analyze_verify(tmp_path: Path) -> None:
-    if shutil.which("systemd-analyze") is None:
-        pytest.skip("systemd-analyze is not installed (apt-get install systemd)")
-    stand_in = tmp_path / "approver"
-    stand_in.write_text("#!/bin/sh\n")
-    stand_in.chmod(0o755)
-    paths = []
-    for meta, content in cp.approver_static_files(cluster()):
-        if meta.path.endswith((".service", ".timer")):
-            path = tmp_path / Path(meta.path).name
-            path.write_text(content.replace(cp.APPROVER_SCRIPT, str(stand_in)))
-            paths.append(str(path))
-    result = subprocess.run(["systemd-analyze", "verify", "--man=no", *paths], capture_output=True, text=True)
-    problems = [line for line in result.stderr.splitlines() if "csr-approver" in line]
-    assert result.returncode == 0 and not problems, result.stderr
+    units = {
+        Path(meta.path).name: content
+        for meta, content in cp.approver_static_files(cluster())
+        if meta.path.endswith((".service", ".timer"))
+    }
+    assert_units_verify(tmp_path, units, (cp.APPROVER_SCRIPT,), about="csr-approver")
 
 
 # --- --until-serving: approve, then verify the kubelet's TLS certificate against the cluster CA ----
