@@ -13,8 +13,8 @@ from components.bootstrap import Bootstrap
 from mockrun.program import run_function
 from render import bootstrap as bs
 from render.pki_plan import APISERVER_KUBELET_CLIENT_CN, CSR_APPROVER_CN
-from tests.support.specs import TWO_NODES, config_spec
 from tests.support.fakes import CA_PEM, TOKEN_SECRET, fake_pki
+from tests.support.specs import TWO_NODES, config_spec
 
 
 def test_token_secret_has_the_bootstrap_token_shape() -> None:

@@ -4,7 +4,6 @@ minor, configs, `systemd-analyze verify` on every rendered unit, and the compone
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
 import shutil
 import subprocess
@@ -13,11 +12,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mockrun.program import REPO, preset_config, presets, run_function
+from mockrun.program import run_function
 from render import control_plane as cp
 from render import etcd
 from spec import defaults as d
-from spec import load_spec
 from spec.model import ClusterSpec
 from tests.support import golden
 from tests.support.specs import PRESETS, preset_spec

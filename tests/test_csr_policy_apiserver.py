@@ -30,7 +30,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from render import bootstrap as bs
 from render import csr_policy as cp
 from render.kubeconfig import render_kubeconfig
-from tests.test_csr_policy import allow_lists, cluster, dns, ip, request
+from tests.support.csr import allow_lists, cluster, dns, ip, request
 
 pytestmark = pytest.mark.realtool
 

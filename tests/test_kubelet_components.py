@@ -10,21 +10,16 @@ from __future__ import annotations
 
 import base64
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Any
 
-import pulumi
 import pulumi_kubernetes as k8s
 import pytest
 import yaml
-from pulumi_command import remote
 
 from components.api_objects import ClusterSite
 from components.bootstrap import Bootstrap
 from components.csr_approver import CsrApprover, NodeJoin
 from components.host import NodeSite
 from components.runtime import Runtime
-from components.steps import HostSteps
 from components.worker_node import WorkerNode
 from mockrun.program import Graph, run_function
 from mockrun.recorder import Registration

@@ -6,10 +6,6 @@ workers). Regenerate after an intended change with UPDATE_GOLDEN=1 and review th
 
 from __future__ import annotations
 
-import difflib
-import os
-from pathlib import Path
-
 import pytest
 
 from mockrun.program import STACKS

@@ -12,7 +12,7 @@ from render import runtime as rt
 from render.common import MANAGED_MARKER
 from spec.model import ClusterSpec, NodeSpec
 from tests.support.kubelet import run_service
-from tests.support.specs import PRESETS, TWO_NODES, config_spec, preset_spec
+from tests.support.specs import ONE_NODE, PRESETS, TWO_NODES, config_spec, preset_spec
 from tests.support.tools import assert_units_verify, shellcheck
 
 
@@ -71,9 +71,7 @@ def test_control_plane_labels_split_between_kubelet_and_api() -> None:
 
 
 def test_a_control_plane_that_is_a_worker_is_not_tainted() -> None:
-    spec = config_spec(
-        [{"name": "solo", "address": "192.168.10.5", "roles": ["etcd", "control-plane", "worker"]}],
-    )
+    spec = config_spec(ONE_NODE)
     assert kl.registration_taints(spec.node("solo")) == []
 
 

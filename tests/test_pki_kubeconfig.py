@@ -6,7 +6,6 @@ UPDATE_GOLDEN=1 rewrites tests/golden/pki/*.yaml from the current rendering.
 from __future__ import annotations
 
 import base64
-import os
 import shutil
 import subprocess
 from pathlib import Path

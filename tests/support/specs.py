@@ -25,6 +25,9 @@ THREE_NODES: list[dict[str, Any]] = [
     {"name": "w2", "address": "192.168.10.22", "roles": ["worker"]},
 ]
 TWO_NODES = THREE_NODES[:2]  # cp1 and w1
+ONE_NODE: list[dict[str, Any]] = [
+    {"name": "solo", "address": "192.168.10.5", "roles": ["etcd", "control-plane", "worker"]}
+]
 SSH_SECRET = frozenset({"ssh"})
 
 
@@ -68,3 +71,19 @@ def config_spec(nodes: list[dict[str, Any]], *, stack: str = "test", **top: Any)
     """The spec of config_raw(nodes, **top)."""
     spec, _ = load_spec(config_raw(nodes, **top), stack, SSH_SECRET)
     return spec
+
+
+def cni_spec(cni: dict[str, Any], nodes: list[dict[str, Any]] | None = None, **top: Any) -> ClusterSpec:
+    """config_spec of THREE_NODES (or `nodes`) with this cni and pod CIDR POD (unless `top` sets one)."""
+    return config_spec(nodes or THREE_NODES, cni=cni, **merged({"network": {"podCidr": POD}}, top))
+
+
+def addons_golden_spec() -> ClusterSpec:
+    """The non-default spec of the addons golden files (tests/golden/addons/)."""
+    return cni_spec(
+        {"name": "calico"},
+        network={"serviceCidr": "10.100.0.0/16", "clusterDomain": "corp.example"},
+        images={"registry": MIRROR},
+        runtime={"kata": True},
+        addons={"smokeTest": True},
+    )
