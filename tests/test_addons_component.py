@@ -12,6 +12,7 @@ from components.api_objects import ClusterSite, k8s_object, object_part
 from mockrun.program import Graph, run_function
 from render import addons as render
 from spec import ClusterSpec
+from tests.support.graphs import assert_after
 from tests.support.specs import addons_golden_spec, cni_spec
 
 ADDONS = "k8s-from-scratch:index:Addons"
@@ -61,13 +62,8 @@ def test_coredns_service_ip_and_deployment_order() -> None:
     graph = run(addons_golden_spec())
     assert graph.named("addons-service-kube-dns").inputs["spec"]["clusterIP"] == "10.100.0.10"
     deployment = graph.named("addons-deployment-coredns")
-    for needed in (
-        "serviceaccount-coredns",
-        "clusterrole-system-coredns",
-        "clusterrolebinding-system-coredns",
-        "configmap-coredns",
-    ):
-        assert graph.named(f"addons-{needed}").urn in deployment.dependencies, needed
+    needed = ("serviceaccount-coredns", "clusterrole-system-coredns", "clusterrolebinding-system-coredns")
+    assert_after(graph, deployment, [f"addons-{n}" for n in (*needed, "configmap-coredns")])
     assert "annotations" not in deployment.inputs["metadata"]  # with a CNI, Pulumi waits for Ready
 
 
@@ -80,15 +76,11 @@ def test_without_a_cni_coredns_is_not_awaited() -> None:
 
 def test_smoke_job_waits_for_dns_and_the_server() -> None:
     graph = run(addons_golden_spec())
-    job = graph.named("addons-smoke-job-smoke-check")
-    for name in (
-        "addons-deployment-coredns",
-        "addons-service-kube-dns",
-        "addons-smoke-deployment-smoke-server",
-        "addons-smoke-service-smoke-server",
-        "addons-smoke-namespace-k8s-from-scratch-smoke",
-    ):
-        assert graph.named(name).urn in job.dependencies, name
+    dns = ["addons-deployment-coredns", "addons-service-kube-dns"]
+    smoke = ["deployment-smoke-server", "service-smoke-server", "namespace-k8s-from-scratch-smoke"]
+    assert_after(
+        graph, graph.named("addons-smoke-job-smoke-check"), dns + [f"addons-smoke-{s}" for s in smoke]
+    )
     server = graph.named("addons-smoke-deployment-smoke-server")
     assert graph.named("addons-smoke-namespace-k8s-from-scratch-smoke").urn in server.dependencies
 

@@ -17,6 +17,7 @@ from components.cni import Cni, ManifestFetchError, fetch_url
 from mockrun import k8s_mock
 from mockrun.program import Graph, run_function
 from spec import ClusterSpec
+from tests.support.graphs import assert_after
 from tests.support.objects import container, env, find, strings
 from tests.support.specs import MIRROR, POD, cni_spec
 
@@ -51,6 +52,14 @@ def children_have_parent_and_provider(graph: Graph) -> None:
             assert reg.provider.startswith(provider.urn), reg.name
 
 
+def run_manifest_cni(name: str, url: str) -> tuple[Graph, list[dict[str, Any]]]:
+    """The manifest CNI `name` at MTU 1500, nft iptables, images from MIRROR: it fetched `url` only."""
+    k8s_mock.fetched.clear()
+    graph = run(cni_spec({"name": name, "mtu": 1500}, iptablesBackend="nft", images={"registry": MIRROR}))
+    assert k8s_mock.fetched == [url]
+    return graph, objects(graph)
+
+
 @pytest.fixture
 def warnings(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     said: list[str] = []
@@ -77,14 +86,9 @@ def test_flannel_objects_are_applied_without_a_chart_or_a_download(warnings: lis
         f"{MIRROR}/flannel-io/flannel:v0.28.10"
     )
     # The DaemonSet after everything its pods mount or run as.
-    daemonset = graph.named("cni-daemonset-kube-flannel-ds")
-    for part in (
-        "namespace-kube-flannel",
-        "configmap-kube-flannel-cfg",
-        "serviceaccount-flannel",
-        "clusterrolebinding-flannel",
-    ):
-        assert graph.named(f"cni-{part}").urn in daemonset.dependencies, part
+    parts = ("namespace-kube-flannel", "configmap-kube-flannel-cfg", "serviceaccount-flannel")
+    needed = [f"cni-{p}" for p in (*parts, "clusterrolebinding-flannel")]
+    assert_after(graph, graph.named("cni-daemonset-kube-flannel-ds"), needed)
     children_have_parent_and_provider(graph)
     assert warnings == []
     assert only(graph, CNI_TYPE).outputs == {"cni": "flannel", "podCidr": POD, "notice": ""}
@@ -160,13 +164,9 @@ def test_chart_from_a_local_mirror_directory() -> None:
 
 
 def test_canal_manifest_objects(monkeypatch: pytest.MonkeyPatch) -> None:
-    k8s_mock.fetched.clear()
-    spec = cni_spec({"name": "canal", "mtu": 1500}, iptablesBackend="nft", images={"registry": MIRROR})
-    graph = run(spec)
-    assert k8s_mock.fetched == [
-        "https://raw.githubusercontent.com/projectcalico/calico/v3.31.7/manifests/canal.yaml"
-    ]
-    objs = objects(graph)
+    graph, objs = run_manifest_cni(
+        "canal", "https://raw.githubusercontent.com/projectcalico/calico/v3.31.7/manifests/canal.yaml"
+    )
     net_conf = json.loads(find(objs, "ConfigMap", "canal-config")["data"]["net-conf.json"])
     assert net_conf == {"Network": POD, "Backend": {"Type": "vxlan", "MTU": 1500}}
     assert find(objs, "ConfigMap", "canal-config")["data"]["veth_mtu"] == "1450"
@@ -176,13 +176,9 @@ def test_canal_manifest_objects(monkeypatch: pytest.MonkeyPatch) -> None:
     assert graph.of_type(RELEASE) == []
     children_have_parent_and_provider(graph)
     # Workloads after everything they mount or run as.
-    daemonset = graph.named("cni-daemonset-canal")
-    for part in (
-        "configmap-canal-config",
-        "serviceaccount-canal",
-        "customresourcedefinition-felixconfigurations.crd.projectcalico.org",
-    ):
-        assert graph.named(f"cni-{part}").urn in daemonset.dependencies, part
+    felix_crd = "customresourcedefinition-felixconfigurations.crd.projectcalico.org"
+    needed = [f"cni-{p}" for p in ("configmap-canal-config", "serviceaccount-canal", felix_crd)]
+    assert_after(graph, graph.named("cni-daemonset-canal"), needed)
     assert (
         "status"
         not in graph.named("cni-customresourcedefinition-felixconfigurations.crd.projectcalico.org").inputs
@@ -203,13 +199,9 @@ def test_canal_from_a_mirrored_manifest_file(tmp_path: Path) -> None:
 
 
 def test_weave_manifest_objects_and_archived_warning(warnings: list[str]) -> None:
-    k8s_mock.fetched.clear()
-    spec = cni_spec({"name": "weave", "mtu": 1500}, iptablesBackend="nft", images={"registry": MIRROR})
-    graph = run(spec)
-    assert k8s_mock.fetched == [
-        "https://github.com/weaveworks/weave/releases/download/v2.8.1/weave-daemonset-k8s-1.11.yaml"
-    ]
-    objs = objects(graph)
+    graph, objs = run_manifest_cni(
+        "weave", "https://github.com/weaveworks/weave/releases/download/v2.8.1/weave-daemonset-k8s-1.11.yaml"
+    )
     weave = container(find(objs, "DaemonSet", "weave-net"), "weave")
     assert env(weave)["IPALLOC_RANGE"] == POD
     assert env(weave)["WEAVE_MTU"] == "1376"

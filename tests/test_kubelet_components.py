@@ -71,6 +71,16 @@ def deps(graph: Graph, reg: Registration) -> set[str]:
     return {graph.by_urn(u).name for u in reg.dependencies}
 
 
+def named_if(graph: Graph, name: str, present: bool) -> Registration | None:
+    """The one resource `name` where `present`; elsewhere there is none."""
+    found = [r for r in graph.registrations if r.name == name]
+    if not present:
+        assert found == []
+        return None
+    (reg,) = found
+    return reg
+
+
 GRAPHS: dict[str, tuple[ClusterSpec, Graph]] = {}
 
 
@@ -126,15 +136,12 @@ def test_each_node_gets_its_kubelet_and_proxy_settings(preset: tuple[ClusterSpec
         assert files[kl.UNIT_FILE][1] == kl.kubelet_unit(spec, node)
         assert files[kl.CLIENT_CA] == ("0644", CA_PEM)
         assert files[kl.BOOTSTRAP_KUBECONFIG] == ("0600", BOOTSTRAP_KUBECONFIG)
-        proxies = [r for r in graph.registrations if r.name == f"{node.name}-node-kube-proxy"]
-        if spec.kube_proxy.enabled:
-            (proxy,) = proxies
+        proxy = named_if(graph, f"{node.name}-node-kube-proxy", spec.kube_proxy.enabled)
+        if proxy is not None:
             files = bundle(proxy)
             assert yaml.safe_load(files[kp.CONFIG][1]) == kp.kube_proxy_config(spec, node)
             assert files[kp.KUBECONFIG] == ("0600", PROXY_KUBECONFIG)
             assert f"{node.name}-node-kubelet" in deps(graph, proxy)
-        else:
-            assert proxies == []
 
 
 def test_kubelet_never_starts_before_its_runtime_and_the_bootstrap_objects(
@@ -190,15 +197,12 @@ def test_nodes_join_through_our_approver_and_control_planes_get_their_role(
         assert f"{node.name} DNS {node.name}\n" in allow.inputs["data"][cp.ALLOW_KEY]
         assert "bootstrap-namespace" in deps(graph, allow)
         assert allow.provider.startswith(graph.named("k8s").urn)
-        patches = [r for r in graph.registrations if r.name == f"join-{node.name}-role"]
-        if node.is_control_plane:
-            (patch,) = patches
+        patch = named_if(graph, f"join-{node.name}-role", node.is_control_plane)
+        if patch is not None:
             assert patch.type == "kubernetes:core/v1:NodePatch"
             assert patch.inputs["metadata"] == {"name": node.name, "labels": {kl.CONTROL_PLANE_ROLE: ""}}
             assert deps(graph, patch) == {f"join-{node.name}-serving"}
             assert patch.provider.startswith(graph.named("k8s").urn)
-        else:
-            assert patches == []
 
 
 def test_an_approver_runs_on_every_control_plane_with_its_own_identity(

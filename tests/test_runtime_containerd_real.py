@@ -26,6 +26,7 @@ import pytest
 
 from render import runtime as rt
 from tests.support.specs import TWO_NODES, config_spec
+from tests.support.tools import stop
 
 pytestmark = pytest.mark.realtool
 
@@ -146,15 +147,6 @@ def start(binary: str, config: Path, base: Path) -> subprocess.Popen[bytes]:
     return proc
 
 
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=5)
-
-
 def cases() -> list[tuple[str, str]]:
     """(binary, version whose format we render): each binary's own, and on a containerd 2.x also
     the pinned default version's format (2.2 -> config version 3, which 2.3 migrates)."""
@@ -206,7 +198,7 @@ def test_containerd_serves_cri_with_our_handlers(
         info = cri_status_info(where.address)
         cri_config = json.loads(info["config"])
     finally:
-        stop(proc)
+        stop(proc, grace=15)
 
     runtimes = find(cri_config, "runtimes")
     assert find(cri_config, "defaultRuntimeName") == "runc"

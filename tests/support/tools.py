@@ -67,3 +67,13 @@ def assert_units_verify(
     names = [about] if about else list(units)
     problems = [line for line in result.stderr.splitlines() if any(name in line for name in names)]
     assert result.returncode == 0 and not problems, result.stderr
+
+
+def stop(proc: subprocess.Popen[bytes], grace: float) -> None:
+    """Terminates a process this test started; kills it if it is still there after `grace` s."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=5)
