@@ -12,8 +12,8 @@ from components.api_objects import ClusterSite, k8s_object, object_part
 from mockrun.program import Graph, run_function
 from render import addons as render
 from spec import ClusterSpec
-from tests.test_addons_render import golden_spec
-from tests.test_cni_render import spec_for
+from tests.support.graphs import assert_after
+from tests.support.specs import addons_golden_spec, cni_spec
 
 ADDONS = "k8s-from-scratch:index:Addons"
 
@@ -31,7 +31,7 @@ def kube(graph: Graph) -> list[Any]:
 
 
 def test_each_object_is_one_typed_resource_with_the_rendered_inputs() -> None:
-    spec = golden_spec()
+    spec = addons_golden_spec()
     graph = run(spec)
     registered = {(r.inputs["kind"], r.inputs["metadata"]["name"]): r for r in kube(graph)}
     expected = render.all_objects(spec)
@@ -44,7 +44,7 @@ def test_each_object_is_one_typed_resource_with_the_rendered_inputs() -> None:
 
 
 def test_children_are_parented_and_use_the_cluster_provider() -> None:
-    graph = run(golden_spec())
+    graph = run(addons_golden_spec())
     (component,) = graph.of_type(ADDONS)
     (provider,) = graph.of_type("pulumi:providers:kubernetes")
     for reg in kube(graph):
@@ -59,48 +59,39 @@ def test_children_are_parented_and_use_the_cluster_provider() -> None:
 
 
 def test_coredns_service_ip_and_deployment_order() -> None:
-    graph = run(golden_spec())
+    graph = run(addons_golden_spec())
     assert graph.named("addons-service-kube-dns").inputs["spec"]["clusterIP"] == "10.100.0.10"
     deployment = graph.named("addons-deployment-coredns")
-    for needed in (
-        "serviceaccount-coredns",
-        "clusterrole-system-coredns",
-        "clusterrolebinding-system-coredns",
-        "configmap-coredns",
-    ):
-        assert graph.named(f"addons-{needed}").urn in deployment.dependencies, needed
+    needed = ("serviceaccount-coredns", "clusterrole-system-coredns", "clusterrolebinding-system-coredns")
+    assert_after(graph, deployment, [f"addons-{n}" for n in (*needed, "configmap-coredns")])
     assert "annotations" not in deployment.inputs["metadata"]  # with a CNI, Pulumi waits for Ready
 
 
 def test_without_a_cni_coredns_is_not_awaited() -> None:
-    graph = run(spec_for({"name": "none"}))
+    graph = run(cni_spec({"name": "none"}))
     deployment = graph.named("addons-deployment-coredns")
     assert deployment.inputs["metadata"]["annotations"] == {"pulumi.com/skipAwait": "true"}
     assert graph.of_type("kubernetes:batch/v1:Job") == []
 
 
 def test_smoke_job_waits_for_dns_and_the_server() -> None:
-    graph = run(golden_spec())
-    job = graph.named("addons-smoke-job-smoke-check")
-    for name in (
-        "addons-deployment-coredns",
-        "addons-service-kube-dns",
-        "addons-smoke-deployment-smoke-server",
-        "addons-smoke-service-smoke-server",
-        "addons-smoke-namespace-k8s-from-scratch-smoke",
-    ):
-        assert graph.named(name).urn in job.dependencies, name
+    graph = run(addons_golden_spec())
+    dns = ["addons-deployment-coredns", "addons-service-kube-dns"]
+    smoke = ["deployment-smoke-server", "service-smoke-server", "namespace-k8s-from-scratch-smoke"]
+    assert_after(
+        graph, graph.named("addons-smoke-job-smoke-check"), dns + [f"addons-smoke-{s}" for s in smoke]
+    )
     server = graph.named("addons-smoke-deployment-smoke-server")
     assert graph.named("addons-smoke-namespace-k8s-from-scratch-smoke").urn in server.dependencies
 
 
 def test_nothing_asked_nothing_applied() -> None:
-    graph = run(spec_for({"name": "flannel"}, addons={"coredns": False}))
+    graph = run(cni_spec({"name": "flannel"}, addons={"coredns": False}))
     assert kube(graph) == []
 
 
 def test_runtime_class_registered_for_kata() -> None:
-    graph = run(spec_for({"name": "flannel"}, runtime={"kata": True}))
+    graph = run(cni_spec({"name": "flannel"}, runtime={"kata": True}))
     rc = graph.named("addons-runtimeclass-kata")
     assert rc.type == "kubernetes:node.k8s.io/v1:RuntimeClass"
     assert rc.inputs["handler"] == "kata"

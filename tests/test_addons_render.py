@@ -6,7 +6,6 @@ with UPDATE_GOLDEN=1 after a deliberate change and review the diff.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -17,10 +16,11 @@ import yaml
 
 from render import addons
 from spec import ClusterSpec
-from tests.test_cni_render import MIRROR, NODES, find, spec_for
+from tests.support import golden
+from tests.support.objects import find
+from tests.support.specs import MIRROR, ONE_NODE, THREE_NODES, addons_golden_spec, cni_spec
 
-GOLDEN = Path(__file__).parent / "golden" / "addons"
-SINGLE = [{"name": "solo", "address": "192.168.10.5", "roles": ["etcd", "control-plane", "worker"]}]
+GOLDEN = golden.GOLDEN / "addons"
 
 
 class BlockDumper(yaml.SafeDumper):
@@ -35,16 +35,6 @@ def _str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
 BlockDumper.add_representer(str, _str)
 
 
-def golden_spec() -> ClusterSpec:
-    return spec_for(
-        {"name": "calico"},
-        network={"serviceCidr": "10.100.0.0/16", "clusterDomain": "corp.example"},
-        images={"registry": MIRROR},
-        runtime={"kata": True},
-        addons={"smokeTest": True},
-    )
-
-
 @pytest.mark.parametrize(
     ("file", "render"),
     [
@@ -54,17 +44,12 @@ def golden_spec() -> ClusterSpec:
     ],
 )
 def test_golden(file: str, render: Any) -> None:
-    text = yaml.dump_all(render(golden_spec()), Dumper=BlockDumper, sort_keys=True)
-    path = GOLDEN / file
-    if os.environ.get("UPDATE_GOLDEN") == "1":
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    assert path.exists(), f"{path} missing: run with UPDATE_GOLDEN=1"
-    assert text == path.read_text(), f"{file} changed: review, then regenerate with UPDATE_GOLDEN=1"
+    text = yaml.dump_all(render(addons_golden_spec()), Dumper=BlockDumper, sort_keys=True)
+    golden.assert_golden(GOLDEN / file, text)
 
 
 def test_coredns_serves_the_stacks_domain_on_dns_service_ip() -> None:
-    spec = golden_spec()
+    spec = addons_golden_spec()
     objs = addons.coredns_objects(spec)
     service = find(objs, "Service", "kube-dns")
     assert service["spec"]["clusterIP"] == "10.100.0.10" == spec.network.dns_service_ip
@@ -76,7 +61,7 @@ def test_coredns_serves_the_stacks_domain_on_dns_service_ip() -> None:
 
 
 def test_coredns_default_domain_and_image() -> None:
-    objs = addons.coredns_objects(spec_for({"name": "flannel"}))
+    objs = addons.coredns_objects(cni_spec({"name": "flannel"}))
     assert "kubernetes cluster.local in-addr.arpa" in find(objs, "ConfigMap", "coredns")["data"]["Corefile"]
     deployment = find(objs, "Deployment", "coredns")
     (container,) = deployment["spec"]["template"]["spec"]["containers"]
@@ -85,12 +70,12 @@ def test_coredns_default_domain_and_image() -> None:
 
 
 def test_coredns_follows_the_version_pin_and_mirror() -> None:
-    spec = spec_for({"name": "flannel"}, versions={"coredns": "1.12.4"}, images={"registry": MIRROR})
+    spec = cni_spec({"name": "flannel"}, versions={"coredns": "1.12.4"}, images={"registry": MIRROR})
     assert addons.coredns_image(spec) == f"{MIRROR}/coredns/coredns:v1.12.4"
 
 
 def test_coredns_is_highly_available() -> None:
-    objs = addons.coredns_objects(spec_for({"name": "flannel"}))
+    objs = addons.coredns_objects(cni_spec({"name": "flannel"}))
     deployment = find(objs, "Deployment", "coredns")["spec"]
     assert deployment["replicas"] == 2
     anti = deployment["template"]["spec"]["affinity"]["podAntiAffinity"]
@@ -107,15 +92,15 @@ def test_coredns_is_highly_available() -> None:
 
 
 def test_runtime_class_only_with_kata() -> None:
-    assert addons.runtime_class_objects(spec_for({"name": "flannel"})) == []
-    (rc,) = addons.runtime_class_objects(spec_for({"name": "flannel"}, runtime={"kata": True}))
+    assert addons.runtime_class_objects(cni_spec({"name": "flannel"})) == []
+    (rc,) = addons.runtime_class_objects(cni_spec({"name": "flannel"}, runtime={"kata": True}))
     assert rc["apiVersion"] == "node.k8s.io/v1"
     assert (rc["metadata"]["name"], rc["handler"]) == ("kata", "kata")
     assert rc["overhead"]["podFixed"] == {"cpu": "250m", "memory": "160Mi"}
 
 
 def test_smoke_test_is_opt_in() -> None:
-    assert addons.smoke_objects(spec_for({"name": "flannel"})) == []
+    assert addons.smoke_objects(cni_spec({"name": "flannel"})) == []
 
 
 def smoke_job(spec: ClusterSpec) -> dict[str, Any]:
@@ -128,7 +113,7 @@ def job_env(job: dict[str, Any]) -> dict[str, str]:
 
 
 def test_smoke_check_runs_on_another_node_than_the_server() -> None:
-    job = smoke_job(spec_for({"name": "flannel"}, addons={"smokeTest": True}))
+    job = smoke_job(cni_spec({"name": "flannel"}, addons={"smokeTest": True}))
     anti = job["spec"]["template"]["spec"]["affinity"]["podAntiAffinity"]
     (term,) = anti["requiredDuringSchedulingIgnoredDuringExecution"]
     assert term["labelSelector"]["matchLabels"] == {"app.kubernetes.io/name": "smoke-server"}
@@ -137,14 +122,14 @@ def test_smoke_check_runs_on_another_node_than_the_server() -> None:
 
 
 def test_smoke_check_on_a_single_worker_prefers_another_node() -> None:
-    job = smoke_job(spec_for({"name": "flannel"}, nodes=SINGLE, addons={"smokeTest": True}))
+    job = smoke_job(cni_spec({"name": "flannel"}, nodes=ONE_NODE, addons={"smokeTest": True}))
     anti = job["spec"]["template"]["spec"]["affinity"]["podAntiAffinity"]
     assert "requiredDuringSchedulingIgnoredDuringExecution" not in anti
     assert anti["preferredDuringSchedulingIgnoredDuringExecution"]
 
 
 def test_smoke_check_expects_the_stacks_addresses() -> None:
-    env = job_env(smoke_job(golden_spec()))
+    env = job_env(smoke_job(addons_golden_spec()))
     assert env["DOMAIN"] == "corp.example"
     assert env["API_IP"] == "10.100.0.1"
     assert env["DNS_IP"] == "10.100.0.10"
@@ -152,7 +137,7 @@ def test_smoke_check_expects_the_stacks_addresses() -> None:
 
 
 def test_smoke_pods_meet_restricted_pod_security() -> None:
-    objs = addons.smoke_objects(golden_spec())
+    objs = addons.smoke_objects(addons_golden_spec())
     ns = find(objs, "Namespace", "k8s-from-scratch-smoke")
     assert ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
     for obj in objs:
@@ -170,9 +155,9 @@ def test_smoke_pods_meet_restricted_pod_security() -> None:
 
 
 def test_all_objects() -> None:
-    kinds = [o["kind"] for o in addons.all_objects(golden_spec())]
+    kinds = [o["kind"] for o in addons.all_objects(addons_golden_spec())]
     assert kinds.count("RuntimeClass") == 1 and kinds.count("Job") == 1 and "PodDisruptionBudget" in kinds
-    no_dns = spec_for({"name": "flannel"}, addons={"coredns": False})
+    no_dns = cni_spec({"name": "flannel"}, addons={"coredns": False})
     assert addons.all_objects(no_dns) == []
 
 
@@ -194,7 +179,7 @@ def run_check(tmp_path: Path, api: str, pod: str, curl_rc: int, nameserver: str 
     resolv = tmp_path / "resolv.conf"
     resolv.write_text(f"search default.svc.corp.example\nnameserver {nameserver}\noptions ndots:5\n")
     env = {
-        **job_env(smoke_job(golden_spec())),
+        **job_env(smoke_job(addons_golden_spec())),
         "PATH": f"{bin_dir}:/usr/bin:/bin",
         "FAKE_API": api,
         "FAKE_POD": pod,
@@ -246,4 +231,4 @@ def test_smoke_script_passes_shellcheck(tmp_path: Path) -> None:
 
 
 def test_three_node_fixture_has_two_workers() -> None:
-    assert sum("worker" in n["roles"] for n in NODES) == 2  # what the cross-node tests rely on
+    assert sum("worker" in n["roles"] for n in THREE_NODES) == 2  # what the cross-node tests rely on

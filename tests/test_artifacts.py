@@ -13,30 +13,23 @@ from pathlib import Path
 
 import pytest
 
-from mockrun.program import preset_config, presets
 from render import artifacts as a
-from spec import SpecError, load_spec
+from spec import SpecError
 from spec.checksums import CHECKSUMS
-from spec.model import BinariesSpec, ClusterSpec
+from spec.model import BinariesSpec
+from tests.support.specs import PRESETS, config_spec, preset_spec
 
-
-def _spec(**extra: object) -> ClusterSpec:
-    raw = {
-        "nodes": [
-            {"name": "cp", "address": "10.1.0.1", "roles": ["etcd", "control-plane"]},
-            {"name": "w", "address": "10.1.0.2", "roles": ["worker"], "arch": "arm64"},
-            {"name": "e1", "address": "10.1.0.3", "roles": ["etcd"]},
-            {"name": "e2", "address": "10.1.0.4", "roles": ["etcd"]},
-        ],
-        "ssh": {"privateKey": "k"},
-        **extra,
-    }
-    spec, _ = load_spec(raw, "t", frozenset({"ssh"}))
-    return spec
+# a control plane, an arm64 worker and two etcd-only members
+NODES = [
+    {"name": "cp", "address": "10.1.0.1", "roles": ["etcd", "control-plane"]},
+    {"name": "w", "address": "10.1.0.2", "roles": ["worker"], "arch": "arm64"},
+    {"name": "e1", "address": "10.1.0.3", "roles": ["etcd"]},
+    {"name": "e2", "address": "10.1.0.4", "roles": ["etcd"]},
+]
 
 
 def test_roles_decide_the_artifacts() -> None:
-    spec = _spec()
+    spec = config_spec(NODES)
     cp, w, e1, _ = spec.nodes
     cp_art = {x.name: x for x in a.node_artifacts(spec, cp)}
     w_art = {x.name: x for x in a.node_artifacts(spec, w)}
@@ -51,7 +44,8 @@ def test_roles_decide_the_artifacts() -> None:
 
 
 def test_crio_kata_and_disabled_kube_proxy() -> None:
-    spec = _spec(
+    spec = config_spec(
+        NODES,
         runtime={"name": "crio", "kata": True},
         cni={"name": "cilium", "kubeProxyReplacement": True},
         kubeProxy={"mode": "disabled"},
@@ -71,15 +65,14 @@ def test_upstream_and_mirror_urls() -> None:
     assert etcd.url("https://m.example/k8s/") == (
         "https://m.example/k8s/etcd/3.6.15/etcd-v3.6.15-linux-amd64.tar.gz"
     )
-    server = a.node_artifacts(_spec(), _spec().nodes[0])[0]
+    server = a.node_artifacts(config_spec(NODES), config_spec(NODES).nodes[0])[0]
     assert server.url(None) == "https://dl.k8s.io/v1.35.4/kubernetes-server-linux-amd64.tar.gz"
     assert a.artifact("runc", "1.4.3", "arm64").url(None).endswith("/v1.4.3/runc.arm64")
 
 
-@pytest.mark.parametrize("path", presets(), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", PRESETS, ids=lambda p: p.name)
 def test_every_preset_has_every_checksum(path: Path) -> None:
-    raw, secret = preset_config(path)
-    spec, _ = load_spec(raw, "x", frozenset(secret))  # a lab stack's checksums are its mirror's
+    spec = preset_spec(path)  # a lab stack's checksums are its mirror's
     for node in spec.nodes:
         for art in a.node_artifacts(spec, node):
             algo, _, digest = (a.checksum(spec, art) or "").partition(":")
@@ -88,23 +81,25 @@ def test_every_preset_has_every_checksum(path: Path) -> None:
 
 def test_unpinned_version_is_a_clear_error_of_load_spec_naming_the_key() -> None:
     with pytest.raises(SpecError, match=r"no pinned checksum for etcd 3\.6\.99") as err:
-        _spec(versions={"etcd": "3.6.99"})
+        config_spec(NODES, versions={"etcd": "3.6.99"})
     problems = err.value.problems
     assert [(p.path, p.value) for p in problems] == [("versions.etcd", "3.6.99")]  # reported once
     assert "binaries.checksums.etcd/3.6.99/amd64" in problems[0].remedy
     with pytest.raises(LookupError):  # not one of the spec's downloads: it has no checksum
-        a.install_script(_spec(), a.artifact("etcd", "3.6.99", "amd64"))
+        a.install_script(config_spec(NODES), a.artifact("etcd", "3.6.99", "amd64"))
 
 
 def test_a_refused_version_is_not_refused_twice() -> None:
     with pytest.raises(SpecError) as err:
-        _spec(versions={"etcd": "3.4.23"})  # too old, and unpinned: one problem says so
+        config_spec(NODES, versions={"etcd": "3.4.23"})  # too old, and unpinned: one problem says so
     assert [p.path for p in err.value.problems] == ["versions.etcd"]
 
 
 def test_checksum_override_wins_and_fills_gaps() -> None:
     digest = "sha256:" + "a" * 64
-    spec = _spec(versions={"etcd": "3.6.99"}, binaries={"checksums": {"etcd/3.6.99/amd64": digest}})
+    spec = config_spec(
+        NODES, versions={"etcd": "3.6.99"}, binaries={"checksums": {"etcd/3.6.99/amd64": digest}}
+    )
     assert a.checksum(spec, a.artifact("etcd", "3.6.99", "amd64")) == digest
     assert f"SUM='{'a' * 64}'" in a.install_script(spec, a.artifact("etcd", "3.6.99", "amd64"))
     pinned = CHECKSUMS["etcd/3.6.15/amd64"]
@@ -112,7 +107,7 @@ def test_checksum_override_wins_and_fills_gaps() -> None:
 
 
 def test_kubernetes_tarballs_use_sha512() -> None:
-    spec = _spec()
+    spec = config_spec(NODES)
     script = a.install_script(spec, a.node_artifacts(spec, spec.nodes[0])[0])
     assert "ALGO='sha512'" in script and "URL='https://dl.k8s.io/v1.35.4/" in script
 
@@ -150,7 +145,7 @@ def test_install_is_verified_atomic_idempotent_and_removable(tmp_path: Path) -> 
     (mirror / "etcd" / version / f"{stem}.tar.gz").write_bytes(data)
     sha = hashlib.sha256(data).hexdigest()
     spec = dataclasses.replace(
-        _spec(),
+        config_spec(NODES),
         binaries=BinariesSpec(
             base_url=f"file://{mirror}", checksums={f"etcd/{version}/amd64": f"sha256:{sha}"}
         ),
@@ -198,7 +193,7 @@ def test_install_is_verified_atomic_idempotent_and_removable(tmp_path: Path) -> 
 def test_rendered_artifact_scripts_pass_shellcheck(tmp_path: Path) -> None:
     if shutil.which("shellcheck") is None:
         pytest.skip("shellcheck is not installed (apt-get install shellcheck)")
-    spec = _spec(runtime={"name": "crio", "kata": True})
+    spec = config_spec(NODES, runtime={"name": "crio", "kata": True})
     scripts = []
     for node in spec.nodes:
         for art in a.node_artifacts(spec, node):

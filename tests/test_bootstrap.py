@@ -13,8 +13,8 @@ from components.bootstrap import Bootstrap
 from mockrun.program import run_function
 from render import bootstrap as bs
 from render.pki_plan import APISERVER_KUBELET_CLIENT_CN, CSR_APPROVER_CN
-from tests.test_kubelet_components import CA_PEM, TOKEN_SECRET, fake_pki
-from tests.test_runtime_render import spec_of
+from tests.support.fakes import CA_PEM, TOKEN_SECRET, fake_pki
+from tests.support.specs import TWO_NODES, config_spec
 
 
 def test_token_secret_has_the_bootstrap_token_shape() -> None:
@@ -29,7 +29,7 @@ def test_token_secret_has_the_bootstrap_token_shape() -> None:
 
 
 def test_cluster_info_carries_server_and_ca_but_no_credentials() -> None:
-    spec = spec_of(apiEndpoint="k8s.example.com:6443")
+    spec = config_spec(TWO_NODES, apiEndpoint="k8s.example.com:6443")
     cm = bs.cluster_info_configmap(spec, CA_PEM)
     assert cm["metadata"] == {"name": "cluster-info", "namespace": "kube-public"}
     kubeconfig = yaml.safe_load(cm["data"]["kubeconfig"])
@@ -139,7 +139,7 @@ def test_approver_may_read_csrs_approve_only_kubelet_serving_and_delete_nodes() 
 
 
 def test_component_applies_every_object_with_the_provider() -> None:
-    spec = spec_of()
+    spec = config_spec(TWO_NODES)
 
     def program() -> None:
         pki = fake_pki()

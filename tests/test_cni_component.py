@@ -17,7 +17,9 @@ from components.cni import Cni, ManifestFetchError, fetch_url
 from mockrun import k8s_mock
 from mockrun.program import Graph, run_function
 from spec import ClusterSpec
-from tests.test_cni_render import MIRROR, POD, container, env, find, spec_for, strings
+from tests.support.graphs import assert_after
+from tests.support.objects import container, env, find, strings
+from tests.support.specs import MIRROR, POD, cni_spec
 
 CNI_TYPE = "k8s-from-scratch:index:Cni"
 RELEASE = "kubernetes:helm.sh/v3:Release"
@@ -50,6 +52,14 @@ def children_have_parent_and_provider(graph: Graph) -> None:
             assert reg.provider.startswith(provider.urn), reg.name
 
 
+def run_manifest_cni(name: str, url: str) -> tuple[Graph, list[dict[str, Any]]]:
+    """The manifest CNI `name` at MTU 1500, nft iptables, images from MIRROR: it fetched `url` only."""
+    k8s_mock.fetched.clear()
+    graph = run(cni_spec({"name": name, "mtu": 1500}, iptablesBackend="nft", images={"registry": MIRROR}))
+    assert k8s_mock.fetched == [url]
+    return graph, objects(graph)
+
+
 @pytest.fixture
 def warnings(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     said: list[str] = []
@@ -62,7 +72,7 @@ def warnings(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 def test_flannel_objects_are_applied_without_a_chart_or_a_download(warnings: list[str]) -> None:
     k8s_mock.fetched.clear()
-    spec = spec_for(
+    spec = cni_spec(
         {"name": "flannel", "backend": "wireguard", "mtu": 9000},
         kubeProxy={"mode": "nftables"},
         images={"registry": MIRROR},
@@ -76,14 +86,9 @@ def test_flannel_objects_are_applied_without_a_chart_or_a_download(warnings: lis
         f"{MIRROR}/flannel-io/flannel:v0.28.10"
     )
     # The DaemonSet after everything its pods mount or run as.
-    daemonset = graph.named("cni-daemonset-kube-flannel-ds")
-    for part in (
-        "namespace-kube-flannel",
-        "configmap-kube-flannel-cfg",
-        "serviceaccount-flannel",
-        "clusterrolebinding-flannel",
-    ):
-        assert graph.named(f"cni-{part}").urn in daemonset.dependencies, part
+    parts = ("namespace-kube-flannel", "configmap-kube-flannel-cfg", "serviceaccount-flannel")
+    needed = [f"cni-{p}" for p in (*parts, "clusterrolebinding-flannel")]
+    assert_after(graph, graph.named("cni-daemonset-kube-flannel-ds"), needed)
     children_have_parent_and_provider(graph)
     assert warnings == []
     assert only(graph, CNI_TYPE).outputs == {"cni": "flannel", "podCidr": POD, "notice": ""}
@@ -96,7 +101,7 @@ def test_flannel_objects_are_applied_without_a_chart_or_a_download(warnings: lis
     ("backend", "encapsulation"), [("vxlan", "VXLAN"), ("ipip", "IPIP"), ("bgp", "None")]
 )
 def test_calico_chart_inputs(backend: str, encapsulation: str) -> None:
-    spec = spec_for(
+    spec = cni_spec(
         {"name": "calico", "backend": backend, "mtu": 1500},
         iptablesBackend="legacy",
         images={"registry": MIRROR},
@@ -123,7 +128,7 @@ def test_calico_chart_inputs(backend: str, encapsulation: str) -> None:
 
 
 def test_cilium_chart_inputs_with_kube_proxy_replacement() -> None:
-    spec = spec_for(
+    spec = cni_spec(
         {
             "name": "cilium",
             "kubeProxyReplacement": True,
@@ -149,7 +154,7 @@ def test_cilium_chart_inputs_with_kube_proxy_replacement() -> None:
 
 
 def test_chart_from_a_local_mirror_directory() -> None:
-    graph = run(spec_for({"name": "cilium", "chartRepository": "/srv/charts"}))
+    graph = run(cni_spec({"name": "cilium", "chartRepository": "/srv/charts"}))
     chart = only(graph, RELEASE)
     assert chart.inputs["chart"] == "/srv/charts/cilium-1.19.3.tgz"
     assert "repositoryOpts" not in chart.inputs
@@ -159,13 +164,9 @@ def test_chart_from_a_local_mirror_directory() -> None:
 
 
 def test_canal_manifest_objects(monkeypatch: pytest.MonkeyPatch) -> None:
-    k8s_mock.fetched.clear()
-    spec = spec_for({"name": "canal", "mtu": 1500}, iptablesBackend="nft", images={"registry": MIRROR})
-    graph = run(spec)
-    assert k8s_mock.fetched == [
-        "https://raw.githubusercontent.com/projectcalico/calico/v3.31.7/manifests/canal.yaml"
-    ]
-    objs = objects(graph)
+    graph, objs = run_manifest_cni(
+        "canal", "https://raw.githubusercontent.com/projectcalico/calico/v3.31.7/manifests/canal.yaml"
+    )
     net_conf = json.loads(find(objs, "ConfigMap", "canal-config")["data"]["net-conf.json"])
     assert net_conf == {"Network": POD, "Backend": {"Type": "vxlan", "MTU": 1500}}
     assert find(objs, "ConfigMap", "canal-config")["data"]["veth_mtu"] == "1450"
@@ -175,13 +176,9 @@ def test_canal_manifest_objects(monkeypatch: pytest.MonkeyPatch) -> None:
     assert graph.of_type(RELEASE) == []
     children_have_parent_and_provider(graph)
     # Workloads after everything they mount or run as.
-    daemonset = graph.named("cni-daemonset-canal")
-    for part in (
-        "configmap-canal-config",
-        "serviceaccount-canal",
-        "customresourcedefinition-felixconfigurations.crd.projectcalico.org",
-    ):
-        assert graph.named(f"cni-{part}").urn in daemonset.dependencies, part
+    felix_crd = "customresourcedefinition-felixconfigurations.crd.projectcalico.org"
+    needed = [f"cni-{p}" for p in ("configmap-canal-config", "serviceaccount-canal", felix_crd)]
+    assert_after(graph, graph.named("cni-daemonset-canal"), needed)
     assert (
         "status"
         not in graph.named("cni-customresourcedefinition-felixconfigurations.crd.projectcalico.org").inputs
@@ -192,7 +189,7 @@ def test_canal_from_a_mirrored_manifest_file(tmp_path: Path) -> None:
     upstream = k8s_mock.CANAL_SHAPE.replace("{version}", "3.31.7").replace("10.244.0.0/16", "192.168.0.0/16")
     path = tmp_path / "canal.yaml"
     path.write_text(upstream)
-    graph = run(spec_for({"name": "canal", "manifestUrl": str(path)}))
+    graph = run(cni_spec({"name": "canal", "manifestUrl": str(path)}))
     objs = objects(graph)
     assert json.loads(find(objs, "ConfigMap", "canal-config")["data"]["net-conf.json"])["Network"] == POD
     assert "192.168.0.0/16" not in " ".join(strings(objs))
@@ -202,13 +199,9 @@ def test_canal_from_a_mirrored_manifest_file(tmp_path: Path) -> None:
 
 
 def test_weave_manifest_objects_and_archived_warning(warnings: list[str]) -> None:
-    k8s_mock.fetched.clear()
-    spec = spec_for({"name": "weave", "mtu": 1500}, iptablesBackend="nft", images={"registry": MIRROR})
-    graph = run(spec)
-    assert k8s_mock.fetched == [
-        "https://github.com/weaveworks/weave/releases/download/v2.8.1/weave-daemonset-k8s-1.11.yaml"
-    ]
-    objs = objects(graph)
+    graph, objs = run_manifest_cni(
+        "weave", "https://github.com/weaveworks/weave/releases/download/v2.8.1/weave-daemonset-k8s-1.11.yaml"
+    )
     weave = container(find(objs, "DaemonSet", "weave-net"), "weave")
     assert env(weave)["IPALLOC_RANGE"] == POD
     assert env(weave)["WEAVE_MTU"] == "1376"
@@ -220,7 +213,7 @@ def test_weave_manifest_objects_and_archived_warning(warnings: list[str]) -> Non
 
 
 def test_weave_encryption_password_is_a_secret_applied_first() -> None:
-    graph = run(spec_for({"name": "weave", "encryption": True}))
+    graph = run(cni_spec({"name": "weave", "encryption": True}))
     password = only(graph, "random:index/randomPassword:RandomPassword")
     secret = only(graph, "kubernetes:core/v1:Secret")
     daemonset = graph.named("cni-daemonset-weave-net")
@@ -239,7 +232,7 @@ def test_weave_encryption_password_is_a_secret_applied_first() -> None:
 
 
 def test_none_applies_nothing_and_says_why(warnings: list[str]) -> None:
-    graph = run(spec_for({"name": "none"}))
+    graph = run(cni_spec({"name": "none"}))
     assert [r.type for r in graph.registrations if r.type.startswith(("kubernetes:", "random:"))] == []
     component = only(graph, CNI_TYPE)
     notice = component.outputs["notice"]
@@ -252,7 +245,7 @@ def test_none_component_exposes_the_notice_for_the_stack_output() -> None:
 
     def program() -> None:
         provider = k8s.Provider("k8s", kubeconfig="x")
-        seen["cni"] = Cni("cni", ClusterSite(spec_for({"name": "none"}), provider))
+        seen["cni"] = Cni("cni", ClusterSite(cni_spec({"name": "none"}), provider))
 
     run_function(program)
     assert "cni plugin not initialized" in seen["cni"].notice
@@ -267,7 +260,7 @@ def test_every_cni_registers_the_stacks_pod_cidr(cni: str) -> None:
     options: dict[str, Any] = {"name": cni}
     if cni == "cilium":
         options["ipam"] = "cluster-pool"
-    graph = run(spec_for(options, network={"podCidr": "172.20.0.0/14"}))
+    graph = run(cni_spec(options, network={"podCidr": "172.20.0.0/14"}))
     applied = [r.inputs for r in graph.registrations if r.type.startswith("kubernetes:")]
     found = " ".join(strings(applied))
     assert "172.20.0.0/14" in found
@@ -280,7 +273,7 @@ def test_cni_under_a_parent_component() -> None:
         provider = k8s.Provider("k8s", kubeconfig="x", opts=pulumi.ResourceOptions(parent=parent))
         Cni(
             "cluster-cni",
-            ClusterSite(spec_for({"name": "flannel"}), provider),
+            ClusterSite(cni_spec({"name": "flannel"}), provider),
             pulumi.ResourceOptions(parent=parent),
         )
 
@@ -302,4 +295,4 @@ def test_fetch_url_reads_files_and_names_the_fix_when_it_cannot(tmp_path: Path) 
 
 def test_a_manifest_that_cannot_be_fetched_stops_the_run() -> None:
     with pytest.raises(Exception, match="nothing serves"):
-        run(spec_for({"name": "canal", "manifestUrl": "https://unreachable.example/canal.yaml"}))
+        run(cni_spec({"name": "canal", "manifestUrl": "https://unreachable.example/canal.yaml"}))

@@ -9,43 +9,12 @@ import pytest
 import yaml
 
 from mockrun import k8s_mock
-from mockrun.program import TEST_SSH_KEY
 from render import cni as render_cni
 from render.cni import charts, flannel, manifests
 from render.cni.images import mirror_image, split_registry
-from spec import ClusterSpec, load_spec
-
-POD = "10.42.0.0/16"  # not any CNI's default, so finding it proves it was carried
-MIRROR = "mirror.example:5000/k8s"
-NODES = [
-    {"name": "cp1", "address": "192.168.10.11", "roles": ["etcd", "control-plane"]},
-    {"name": "w1", "address": "192.168.10.21", "roles": ["worker"]},
-    {"name": "w2", "address": "192.168.10.22", "roles": ["worker"]},
-]
-
-
-def spec_for(cni: dict[str, Any], nodes: list[dict[str, Any]] | None = None, **top: Any) -> ClusterSpec:
-    """A valid spec with three nodes, pod CIDR POD and the given cni and top-level keys."""
-    network = {"podCidr": POD, **top.pop("network", {})}
-    raw = {
-        "nodes": nodes or NODES,
-        "ssh": {"privateKey": TEST_SSH_KEY},
-        "cni": cni,
-        "network": network,
-        **top,
-    }
-    spec, _ = load_spec(raw, "test", frozenset({"ssh"}))
-    return spec
-
-
-def strings(value: Any) -> list[str]:
-    """Every string inside a nested value (JSON documents inside strings included)."""
-    if isinstance(value, dict):
-        return [s for v in value.values() for s in strings(v)]
-    if isinstance(value, list):
-        return [s for v in value for s in strings(v)]
-    return [value] if isinstance(value, str) else []
-
+from spec import ClusterSpec
+from tests.support.objects import container, env, find, strings
+from tests.support.specs import MIRROR, POD, cni_spec
 
 # --- image mirror -----------------------------------------------------------------------------
 
@@ -76,7 +45,7 @@ def test_mirror_keeps_path_tag_and_digest() -> None:
 
 
 def test_none_plan_applies_nothing_and_says_why() -> None:
-    plan = render_cni.plan(spec_for({"name": "none"}))
+    plan = render_cni.plan(cni_spec({"name": "none"}))
     assert plan.chart is None and plan.manifest_url is None
     (notice,) = plan.notices
     assert "NotReady" in notice
@@ -95,14 +64,14 @@ def test_none_plan_applies_nothing_and_says_why() -> None:
 def test_chart_cnis_reference_upstream_by_version(
     cni: str, chart: str, version: str, repo: str, namespace: str
 ) -> None:
-    plan = render_cni.plan(spec_for({"name": cni}))
+    plan = render_cni.plan(cni_spec({"name": cni}))
     assert plan.chart is not None and plan.manifest_url is None
     assert plan.chart.source == charts.ChartSource(chart, version, repo)
     assert plan.chart.namespace == namespace
 
 
 def test_chart_version_follows_the_versions_pin() -> None:
-    plan = render_cni.plan(spec_for({"name": "cilium"}, versions={"cilium": "1.18.6"}))
+    plan = render_cni.plan(cni_spec({"name": "cilium"}, versions={"cilium": "1.18.6"}))
     assert plan.chart is not None and plan.chart.source.version == "1.18.6"
 
 
@@ -121,7 +90,7 @@ def test_chart_version_follows_the_versions_pin() -> None:
     ],
 )
 def test_chart_repository_override(override: str, expected: charts.ChartSource) -> None:
-    spec = spec_for({"name": "cilium", "chartRepository": override})
+    spec = cni_spec({"name": "cilium", "chartRepository": override})
     assert charts.chart_source(spec, "cilium") == expected
 
 
@@ -136,20 +105,20 @@ def test_chart_repository_override(override: str, expected: charts.ChartSource) 
     ],
 )
 def test_manifest_cnis_reference_the_pinned_release(cni: str, url: str) -> None:
-    assert render_cni.plan(spec_for({"name": cni})).manifest_url == url
+    assert render_cni.plan(cni_spec({"name": cni})).manifest_url == url
 
 
 def test_manifest_url_override_and_local_path() -> None:
-    assert manifests.manifest_url(spec_for({"name": "canal", "manifestUrl": "https://m.example/c.yaml"})) == (
+    assert manifests.manifest_url(cni_spec({"name": "canal", "manifestUrl": "https://m.example/c.yaml"})) == (
         "https://m.example/c.yaml"
     )
-    assert manifests.manifest_url(spec_for({"name": "weave", "manifestUrl": "/srv/weave.yaml"})) == (
+    assert manifests.manifest_url(cni_spec({"name": "weave", "manifestUrl": "/srv/weave.yaml"})) == (
         "file:///srv/weave.yaml"
     )
 
 
 def test_weave_plan_warns_that_upstream_is_archived() -> None:
-    (notice,) = render_cni.plan(spec_for({"name": "weave"})).notices
+    (notice,) = render_cni.plan(cni_spec({"name": "weave"})).notices
     assert "archived" in notice and "2.8.1" in notice
 
 
@@ -170,21 +139,21 @@ def net_conf(spec: Any) -> dict[str, Any]:
 
 @pytest.mark.parametrize("backend", ["vxlan", "host-gw", "wireguard"])
 def test_flannel_net_conf_carries_pod_cidr_and_backend(backend: str) -> None:
-    conf = net_conf(spec_for({"name": "flannel", "backend": backend}))
+    conf = net_conf(cni_spec({"name": "flannel", "backend": backend}))
     assert conf == {"Network": POD, "EnableNFTables": False, "Backend": {"Type": backend}}
 
 
 def test_flannel_mtu_is_the_node_mtu_given_to_its_backend() -> None:
-    assert net_conf(spec_for({"name": "flannel", "mtu": 9000}))["Backend"] == {"Type": "vxlan", "MTU": 9000}
-    assert "MTU" not in net_conf(spec_for({"name": "flannel"}))["Backend"]
+    assert net_conf(cni_spec({"name": "flannel", "mtu": 9000}))["Backend"] == {"Type": "vxlan", "MTU": 9000}
+    assert "MTU" not in net_conf(cni_spec({"name": "flannel"}))["Backend"]
 
 
 def test_flannel_follows_kube_proxy_into_nftables() -> None:
-    assert net_conf(spec_for({"name": "flannel"}, kubeProxy={"mode": "nftables"}))["EnableNFTables"] is True
+    assert net_conf(cni_spec({"name": "flannel"}, kubeProxy={"mode": "nftables"}))["EnableNFTables"] is True
 
 
 def test_flannel_objects_are_what_it_needs_and_no_more() -> None:
-    objs = flannel_of(spec_for({"name": "flannel"}))
+    objs = flannel_of(cni_spec({"name": "flannel"}))
     assert set(objs) == {
         ("Namespace", "kube-flannel"),
         ("ServiceAccount", "flannel"),
@@ -217,11 +186,11 @@ def test_flannel_images_are_the_pinned_ones_and_follow_the_mirror() -> None:
         pod = flannel_of(spec)[("DaemonSet", "kube-flannel-ds")]["spec"]["template"]["spec"]
         return {c["image"] for c in pod["initContainers"] + pod["containers"]}
 
-    assert images(spec_for({"name": "flannel"})) == {
+    assert images(cni_spec({"name": "flannel"})) == {
         "ghcr.io/flannel-io/flannel:v0.28.10",
         "ghcr.io/flannel-io/flannel-cni-plugin:v1.9.1-flannel1",
     }
-    mirrored = spec_for({"name": "flannel"}, images={"registry": MIRROR}, versions={"flannel": "0.28.9"})
+    mirrored = cni_spec({"name": "flannel"}, images={"registry": MIRROR}, versions={"flannel": "0.28.9"})
     assert images(mirrored) == {
         f"{MIRROR}/flannel-io/flannel:v0.28.9",
         f"{MIRROR}/flannel-io/flannel-cni-plugin:v1.9.1-flannel1",
@@ -243,7 +212,7 @@ def test_flannel_images_are_the_pinned_ones_and_follow_the_mirror() -> None:
 def test_calico_installation_pool_backend_and_pod_mtu(
     backend: str, encapsulation: str, bgp: str, mtu: int
 ) -> None:
-    installation = charts.calico_installation(spec_for({"name": "calico", "backend": backend, "mtu": 1500}))
+    installation = charts.calico_installation(cni_spec({"name": "calico", "backend": backend, "mtu": 1500}))
     assert installation["apiVersion"] == "operator.tigera.io/v1" and installation["kind"] == "Installation"
     network = installation["spec"]["calicoNetwork"]
     (pool,) = network["ipPools"]
@@ -255,7 +224,7 @@ def test_calico_installation_pool_backend_and_pod_mtu(
 
 
 def test_calico_values_embed_the_installation() -> None:
-    spec = spec_for({"name": "calico"})
+    spec = cni_spec({"name": "calico"})
     values = charts.calico_values(spec)
     installation = dict(values["installation"])
     assert installation.pop("enabled") is True
@@ -265,17 +234,17 @@ def test_calico_values_embed_the_installation() -> None:
 
 @pytest.mark.parametrize(("backend", "felix"), [("nft", "NFT"), ("legacy", "Legacy")])
 def test_calico_felix_iptables_backend(backend: str, felix: str) -> None:
-    values = charts.calico_values(spec_for({"name": "calico"}, iptablesBackend=backend))
+    values = charts.calico_values(cni_spec({"name": "calico"}, iptablesBackend=backend))
     assert values["defaultFelixConfiguration"] == {"enabled": True, "iptablesBackend": felix}
 
 
 def test_calico_nftables_dataplane_with_nftables_kube_proxy() -> None:
-    spec = spec_for({"name": "calico"}, kubeProxy={"mode": "nftables"})
+    spec = cni_spec({"name": "calico"}, kubeProxy={"mode": "nftables"})
     assert charts.calico_installation(spec)["spec"]["calicoNetwork"]["linuxDataplane"] == "Nftables"
 
 
 def test_calico_images_from_the_mirror() -> None:
-    values = charts.calico_values(spec_for({"name": "calico"}, images={"registry": MIRROR}))
+    values = charts.calico_values(cni_spec({"name": "calico"}, images={"registry": MIRROR}))
     assert values["installation"]["registry"] == MIRROR + "/"
     assert values["tigeraOperator"] == {"registry": MIRROR}
 
@@ -285,13 +254,13 @@ def test_release_namespace_is_created_and_allows_host_network_pods(cni: str, nam
     ns = charts.chart_namespace(cni)
     assert ns is not None and ns["metadata"]["name"] == name
     assert ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "privileged"
-    plan = render_cni.plan(spec_for({"name": cni}))
+    plan = render_cni.plan(cni_spec({"name": cni}))
     assert plan.chart is not None and plan.chart.prerequisites == (ns,)
 
 
 def test_cilium_lives_in_kube_system() -> None:
     assert charts.chart_namespace("cilium") is None
-    plan = render_cni.plan(spec_for({"name": "cilium"}))
+    plan = render_cni.plan(cni_spec({"name": "cilium"}))
     assert plan.chart is not None and plan.chart.prerequisites == ()
 
 
@@ -299,7 +268,7 @@ def test_cilium_lives_in_kube_system() -> None:
 
 
 def test_cilium_kube_proxy_replacement_uses_the_real_api_endpoint() -> None:
-    spec = spec_for(
+    spec = cni_spec(
         {"name": "cilium", "kubeProxyReplacement": True},
         kubeProxy={"mode": "disabled"},
         apiEndpoint="api.example.internal:8443",
@@ -307,30 +276,30 @@ def test_cilium_kube_proxy_replacement_uses_the_real_api_endpoint() -> None:
     values = charts.cilium_values(spec)
     assert values["kubeProxyReplacement"] == "true"
     assert (values["k8sServiceHost"], values["k8sServicePort"]) == ("api.example.internal", 8443)
-    assert charts.cilium_values(spec_for({"name": "cilium"}))["kubeProxyReplacement"] == "false"
+    assert charts.cilium_values(cni_spec({"name": "cilium"}))["kubeProxyReplacement"] == "false"
 
 
 def test_cilium_ipam_cluster_pool_carries_pod_cidr_and_node_mask() -> None:
     values = charts.cilium_values(
-        spec_for({"name": "cilium", "ipam": "cluster-pool"}, network={"nodeCidrMaskSize": 25})
+        cni_spec({"name": "cilium", "ipam": "cluster-pool"}, network={"nodeCidrMaskSize": 25})
     )
     assert values["ipam"] == {
         "mode": "cluster-pool",
         "operator": {"clusterPoolIPv4PodCIDRList": [POD], "clusterPoolIPv4MaskSize": 25},
     }
-    assert charts.cilium_values(spec_for({"name": "cilium"}))["ipam"] == {"mode": "kubernetes"}
+    assert charts.cilium_values(cni_spec({"name": "cilium"}))["ipam"] == {"mode": "kubernetes"}
 
 
 @pytest.mark.parametrize("backend", ["vxlan", "geneve"])
 def test_cilium_tunnel(backend: str) -> None:
-    values = charts.cilium_values(spec_for({"name": "cilium", "backend": backend, "mtu": 9000}))
+    values = charts.cilium_values(cni_spec({"name": "cilium", "backend": backend, "mtu": 9000}))
     assert (values["routingMode"], values["tunnelProtocol"]) == ("tunnel", backend)
     assert values["MTU"] == 9000
     assert "ipv4NativeRoutingCIDR" not in values
 
 
 def test_cilium_native_routing_over_the_pod_cidr() -> None:
-    values = charts.cilium_values(spec_for({"name": "cilium", "backend": "native"}))
+    values = charts.cilium_values(cni_spec({"name": "cilium", "backend": "native"}))
     assert values["routingMode"] == "native"
     assert values["ipv4NativeRoutingCIDR"] == POD
     assert values["autoDirectNodeRoutes"] is True
@@ -339,12 +308,12 @@ def test_cilium_native_routing_over_the_pod_cidr() -> None:
 
 def test_cilium_operator_replicas_fit_the_nodes() -> None:
     single = [{"name": "one", "address": "192.168.10.5", "roles": ["etcd", "control-plane", "worker"]}]
-    assert charts.cilium_values(spec_for({"name": "cilium"}, nodes=single))["operator"]["replicas"] == 1
-    assert charts.cilium_values(spec_for({"name": "cilium"}))["operator"]["replicas"] == 2
+    assert charts.cilium_values(cni_spec({"name": "cilium"}, nodes=single))["operator"]["replicas"] == 1
+    assert charts.cilium_values(cni_spec({"name": "cilium"}))["operator"]["replicas"] == 2
 
 
 def test_cilium_images_from_the_mirror() -> None:
-    values = charts.cilium_values(spec_for({"name": "cilium"}, images={"registry": MIRROR}))
+    values = charts.cilium_values(cni_spec({"name": "cilium"}, images={"registry": MIRROR}))
     assert values["image"]["repository"] == f"{MIRROR}/cilium/cilium"
     assert values["operator"]["image"]["repository"] == f"{MIRROR}/cilium/operator"
     assert values["envoy"]["image"]["repository"] == f"{MIRROR}/cilium/cilium-envoy"
@@ -362,20 +331,6 @@ def weave_upstream() -> list[dict[str, Any]]:
     return manifests.parse_manifest(k8s_mock.WEAVE_SHAPE.replace("{version}", "2.8.1"))
 
 
-def find(objs: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
-    (obj,) = [o for o in objs if o["kind"] == kind and o["metadata"]["name"] == name]
-    return obj
-
-
-def container(obj: dict[str, Any], name: str) -> dict[str, Any]:
-    (c,) = [c for c in obj["spec"]["template"]["spec"]["containers"] if c["name"] == name]
-    return c
-
-
-def env(c: dict[str, Any]) -> dict[str, Any]:
-    return {e["name"]: e.get("value", e.get("valueFrom")) for e in c.get("env") or []}
-
-
 def test_parse_manifest_expands_lists_and_skips_empty_documents() -> None:
     objs = manifests.parse_manifest(
         "---\n---\napiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: A}\n"
@@ -387,7 +342,7 @@ def test_parse_manifest_expands_lists_and_skips_empty_documents() -> None:
 
 def test_canal_net_conf_carries_pod_cidr_and_mtus() -> None:
     upstream = canal_upstream()
-    objs = manifests.canal_objects(upstream, spec_for({"name": "canal", "mtu": 1500}))
+    objs = manifests.canal_objects(upstream, cni_spec({"name": "canal", "mtu": 1500}))
     config = find(objs, "ConfigMap", "canal-config")["data"]
     assert json.loads(config["net-conf.json"]) == {"Network": POD, "Backend": {"Type": "vxlan", "MTU": 1500}}
     assert config["veth_mtu"] == "1450"
@@ -398,7 +353,7 @@ def test_canal_net_conf_carries_pod_cidr_and_mtus() -> None:
 
 def test_canal_without_mtu_keeps_detection() -> None:
     config = find(
-        manifests.canal_objects(canal_upstream(), spec_for({"name": "canal"})), "ConfigMap", "canal-config"
+        manifests.canal_objects(canal_upstream(), cni_spec({"name": "canal"})), "ConfigMap", "canal-config"
     )
     assert config["data"]["veth_mtu"] == "0"
     assert "MTU" not in json.loads(config["data"]["net-conf.json"])["Backend"]
@@ -406,7 +361,7 @@ def test_canal_without_mtu_keeps_detection() -> None:
 
 @pytest.mark.parametrize(("backend", "felix"), [("auto", "Auto"), ("nft", "NFT"), ("legacy", "Legacy")])
 def test_canal_felix_iptables_backend(backend: str, felix: str) -> None:
-    objs = manifests.canal_objects(canal_upstream(), spec_for({"name": "canal"}, iptablesBackend=backend))
+    objs = manifests.canal_objects(canal_upstream(), cni_spec({"name": "canal"}, iptablesBackend=backend))
     node_env = env(container(find(objs, "DaemonSet", "canal"), "calico-node"))
     assert node_env["FELIX_IPTABLESBACKEND"] == felix
     assert node_env["FELIX_IPTABLESREFRESHINTERVAL"] == "60"  # upstream's own settings kept
@@ -415,7 +370,7 @@ def test_canal_felix_iptables_backend(backend: str, felix: str) -> None:
 
 def test_canal_nftables_kube_proxy() -> None:
     objs = manifests.canal_objects(
-        canal_upstream(), spec_for({"name": "canal"}, kubeProxy={"mode": "nftables"})
+        canal_upstream(), cni_spec({"name": "canal"}, kubeProxy={"mode": "nftables"})
     )
     assert env(container(find(objs, "DaemonSet", "canal"), "calico-node"))["FELIX_NFTABLESMODE"] == "Enabled"
     assert (
@@ -424,7 +379,7 @@ def test_canal_nftables_kube_proxy() -> None:
 
 
 def test_canal_images_mirrored_and_status_dropped() -> None:
-    objs = manifests.canal_objects(canal_upstream(), spec_for({"name": "canal"}, images={"registry": MIRROR}))
+    objs = manifests.canal_objects(canal_upstream(), cni_spec({"name": "canal"}, images={"registry": MIRROR}))
     pod = find(objs, "DaemonSet", "canal")["spec"]["template"]["spec"]
     images = [c["image"] for c in pod["initContainers"] + pod["containers"]]
     assert images == [
@@ -443,11 +398,11 @@ def test_canal_images_mirrored_and_status_dropped() -> None:
 def test_canal_refuses_a_manifest_of_another_shape() -> None:
     upstream = [o for o in canal_upstream() if o["kind"] != "ConfigMap"]
     with pytest.raises(manifests.ManifestShapeError, match="canal-config"):
-        manifests.canal_objects(upstream, spec_for({"name": "canal"}))
+        manifests.canal_objects(upstream, cni_spec({"name": "canal"}))
 
 
 def test_weave_env_carries_pod_cidr_mtu_backend_and_password() -> None:
-    spec = spec_for({"name": "weave", "mtu": 1500, "encryption": True}, iptablesBackend="nft")
+    spec = cni_spec({"name": "weave", "mtu": 1500, "encryption": True}, iptablesBackend="nft")
     objs = manifests.weave_objects(weave_upstream(), spec)
     weave_env = env(container(find(objs, "DaemonSet", "weave-net"), "weave"))
     assert weave_env["IPALLOC_RANGE"] == POD
@@ -461,7 +416,7 @@ def test_weave_defaults_leave_detection_to_weave() -> None:
     weave_env = env(
         container(
             find(
-                manifests.weave_objects(weave_upstream(), spec_for({"name": "weave"})),
+                manifests.weave_objects(weave_upstream(), cni_spec({"name": "weave"})),
                 "DaemonSet",
                 "weave-net",
             ),
@@ -472,7 +427,7 @@ def test_weave_defaults_leave_detection_to_weave() -> None:
 
 
 def test_weave_docker_hub_images_mirrored() -> None:
-    objs = manifests.weave_objects(weave_upstream(), spec_for({"name": "weave"}, images={"registry": MIRROR}))
+    objs = manifests.weave_objects(weave_upstream(), cni_spec({"name": "weave"}, images={"registry": MIRROR}))
     pod = find(objs, "DaemonSet", "weave-net")["spec"]["template"]["spec"]
     assert [c["image"] for c in pod["initContainers"] + pod["containers"]] == [
         f"{MIRROR}/weaveworks/weave-kube:2.8.1",
@@ -483,7 +438,7 @@ def test_weave_docker_hub_images_mirrored() -> None:
 
 def test_manifest_objects_parse_and_adapt_text() -> None:
     text = yaml.safe_dump_all(weave_upstream())
-    objs = manifests.manifest_objects(spec_for({"name": "weave"}), text)
+    objs = manifests.manifest_objects(cni_spec({"name": "weave"}), text)
     assert POD in strings(objs)
 
 
@@ -506,7 +461,7 @@ def test_every_cni_carries_the_stacks_pod_cidr_and_no_other(cni: str, pod: str) 
     options: dict[str, Any] = {"name": cni}
     if cni == "cilium":
         options["ipam"] = "cluster-pool"  # with ipam kubernetes cilium takes node podCIDRs instead
-    found = " ".join(strings(rendered(spec_for(options, network={"podCidr": pod}))))
+    found = " ".join(strings(rendered(cni_spec(options, network={"podCidr": pod}))))
     assert pod in found
     for other in ("10.244.0.0/16", "10.42.0.0/16", "172.20.0.0/14", "10.32.0.0/12"):
         if other != pod:

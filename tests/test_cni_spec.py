@@ -6,14 +6,12 @@ from typing import Any
 
 import pytest
 
-from mockrun.program import TEST_SSH_KEY
 from spec import SpecError, load_spec
-from tests.test_cni_render import NODES
+from tests.support.specs import SSH_SECRET, THREE_NODES, config_raw
 
 
 def load(cni: dict[str, Any], **top: Any) -> list[Any]:
-    raw = {"nodes": NODES, "ssh": {"privateKey": TEST_SSH_KEY}, "cni": cni, **top}
-    _, warnings = load_spec(raw, "test", frozenset({"ssh"}))
+    _, warnings = load_spec(config_raw(THREE_NODES, cni=cni, **top), "test", SSH_SECRET)
     return warnings
 
 
@@ -120,9 +118,9 @@ def test_calico_ipip_cannot_carry_ipv6() -> None:
 
     from spec.problems import Problems
     from spec.validate import validate
-    from tests.test_cni_render import spec_for
+    from tests.support.specs import cni_spec
 
-    spec = spec_for({"name": "calico", "backend": "ipip"})
+    spec = cni_spec({"name": "calico", "backend": "ipip"})
     v6 = replace(
         spec.network,
         pod_cidr="fd00:10:244::/56",

@@ -4,7 +4,6 @@ minor, configs, `systemd-analyze verify` on every rendered unit, and the compone
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
 import shutil
 import subprocess
@@ -13,21 +12,17 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mockrun.program import REPO, preset_config, presets, run_function
+from mockrun.program import run_function
 from render import control_plane as cp
 from render import etcd
 from spec import defaults as d
-from spec import load_spec
 from spec.model import ClusterSpec
+from tests.support import golden
+from tests.support.specs import PRESETS, preset_spec
+from tests.support.tools import shellcheck
 
-GOLDEN = REPO / "tests" / "golden" / "control_plane"
+GOLDEN = golden.GOLDEN / "control_plane"
 GOLDEN_PRESETS = ("s4-oraclelinux7-everything-systemd", "ha-calico")
-
-
-def _preset(stack: str) -> ClusterSpec:
-    raw, secret = preset_config(REPO / "stacks" / f"Pulumi.{stack}.yaml")
-    spec, _ = load_spec(raw, stack, frozenset(secret))
-    return spec
 
 
 def _at_minor(spec: ClusterSpec, minor: tuple[int, int]) -> ClusterSpec:
@@ -46,14 +41,9 @@ def _rendered(spec: ClusterSpec) -> dict[str, str]:
 
 @pytest.mark.parametrize("stack", GOLDEN_PRESETS)
 def test_control_plane_flags_match_golden_files(stack: str) -> None:
-    rendered = _rendered(_preset(stack))
+    rendered = _rendered(preset_spec(stack))
     for component, text in rendered.items():
-        path = GOLDEN / stack / f"{component}.flags"
-        if os.environ.get("UPDATE_GOLDEN") == "1":
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text)
-        assert path.exists(), f"missing golden file {path}: run with UPDATE_GOLDEN=1"
-        assert text == path.read_text(), f"{path} differs: review, then UPDATE_GOLDEN=1"
+        golden.assert_golden(GOLDEN / stack / f"{component}.flags", text)
 
 
 def test_golden_files_hold_what_the_seeds_need() -> None:
@@ -82,10 +72,9 @@ def _everything(spec: ClusterSpec) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("minor", d.SUPPORTED_KUBERNETES_MINORS, ids=lambda m: f"{m[0]}.{m[1]}")
-@pytest.mark.parametrize("path", presets(), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", PRESETS, ids=lambda p: p.name)
 def test_no_removed_flag_or_api_version_is_rendered(path: Path, minor: tuple[int, int]) -> None:
-    raw, secret = preset_config(path)
-    spec = _at_minor(load_spec(raw, "x", frozenset(secret))[0], minor)
+    spec = _at_minor(preset_spec(path), minor)
     for key, text in _everything(spec).items():
         component = key.split("/")[-1] if "/" in key else ""
         assert cp.forbidden_in(component, text) == [], key
@@ -93,7 +82,7 @@ def test_no_removed_flag_or_api_version_is_rendered(path: Path, minor: tuple[int
 
 
 def test_the_forbidden_check_does_catch_removed_things() -> None:
-    spec = _preset("ha-calico")
+    spec = preset_spec("ha-calico")
     unit = cp.unit_texts(spec, spec.nodes[0])[cp.KCM]
     assert cp.forbidden_in(cp.KCM, unit + "  --port=10252 \\\n") == ["--port"]
     assert cp.forbidden_in(cp.KCM, unit) == []  # --secure-port is not --port
@@ -106,18 +95,18 @@ def test_the_forbidden_check_does_catch_removed_things() -> None:
 
 
 def test_unsupported_minor_is_refused() -> None:
-    spec = _at_minor(_preset("ha-calico"), (1, 33))
+    spec = _at_minor(preset_spec("ha-calico"), (1, 33))
     with pytest.raises(ValueError, match="no control-plane flags"):
         cp.apiserver_flags(spec, spec.nodes[0])
 
 
 def test_encryption_config_by_provider() -> None:
-    spec = _preset("ha-calico")
+    spec = preset_spec("ha-calico")
     doc = yaml.safe_load(cp.encryption_config(spec, "S0VZ"))
     assert doc["apiVersion"] == "apiserver.config.k8s.io/v1"
     providers = doc["resources"][0]["providers"]
     assert providers == [{"secretbox": {"keys": [{"name": "key1", "secret": "S0VZ"}]}}, {"identity": {}}]
-    s4 = yaml.safe_load(cp.encryption_config(_preset(GOLDEN_PRESETS[0]), "S0VZ"))
+    s4 = yaml.safe_load(cp.encryption_config(preset_spec(GOLDEN_PRESETS[0]), "S0VZ"))
     assert list(s4["resources"][0]["providers"][0]) == ["aescbc"]
     none = dataclasses.replace(spec, security=dataclasses.replace(spec.security, encryption_at_rest="none"))
     assert yaml.safe_load(cp.encryption_config(none, "S0VZ"))["resources"][0]["providers"] == [
@@ -132,13 +121,13 @@ def test_audit_policy_and_scheduler_config() -> None:
     assert levels == {"None", "Metadata", "RequestResponse"}
     secrets_rule = next(r for r in policy["rules"] if "secrets" in str(r.get("resources")))
     assert secrets_rule["level"] == "Metadata"  # never the content of a Secret
-    sched = yaml.safe_load(cp.scheduler_config(_preset("ha-calico")))
+    sched = yaml.safe_load(cp.scheduler_config(preset_spec("ha-calico")))
     assert sched["apiVersion"] == "kubescheduler.config.k8s.io/v1"
     assert sched["clientConnection"]["kubeconfig"] == cp.SCHEDULER_KUBECONFIG
 
 
 def test_audit_off_and_tls13() -> None:
-    spec = _preset("ha-calico")
+    spec = preset_spec("ha-calico")
     sec = dataclasses.replace(
         spec.security,
         audit=dataclasses.replace(spec.security.audit, enabled=False),
@@ -150,7 +139,7 @@ def test_audit_off_and_tls13() -> None:
 
 
 def test_health_checks_authenticate() -> None:
-    check = cp.apiserver_health_check(_preset("ha-calico"))
+    check = cp.apiserver_health_check(preset_spec("ha-calico"))
     assert "/livez" in check and "/readyz" in check and "--cert /etc/kubernetes/pki/" in check
 
 
@@ -182,12 +171,11 @@ def _verify(root: Path, names: list[str]) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.realtool
-@pytest.mark.parametrize("path", presets(), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", PRESETS, ids=lambda p: p.name)
 def test_systemd_analyze_verify_passes_on_every_rendered_unit(path: Path, tmp_path: Path) -> None:
     if shutil.which("systemd-analyze") is None or not Path("/usr/lib/systemd/system").is_dir():
         pytest.skip("systemd-analyze is not installed (apt-get install systemd)")
-    raw, secret = preset_config(path)
-    spec, _ = load_spec(raw, "x", frozenset(secret))
+    spec = preset_spec(path)
     units: dict[str, str] = {}
     for node in spec.nodes:  # one node per role mix is enough; names collide across nodes
         node_units = {}
@@ -207,7 +195,7 @@ def test_systemd_analyze_verify_passes_on_every_rendered_unit(path: Path, tmp_pa
 def test_systemd_analyze_verify_rejects_a_broken_unit(tmp_path: Path) -> None:
     if shutil.which("systemd-analyze") is None or not Path("/usr/lib/systemd/system").is_dir():
         pytest.skip("systemd-analyze is not installed (apt-get install systemd)")
-    spec = _preset("ha-calico")
+    spec = preset_spec("ha-calico")
     text = cp.unit_texts(spec, spec.nodes[0])[cp.SCHEDULER].replace("Type=simple", "Type=bogus")
     root = _verify_root(tmp_path, {"kube-scheduler.service": text})
     result = _verify(root, ["kube-scheduler.service"])
@@ -223,7 +211,7 @@ ENCRYPTION_KEYS: list[str] = []  # what the Pki under the mocks made, newest las
 def _build(spec: ClusterSpec) -> None:
     from components.control_plane import ControlPlane
     from components.pki import Pki
-    from tests.test_etcd import build_members
+    from tests.support.wiring import build_members
 
     pki = Pki("pki", spec)
     pki.encryption_key.apply(ENCRYPTION_KEYS.append)
@@ -244,7 +232,7 @@ def _build(spec: ClusterSpec) -> None:
 
 
 def test_control_plane_graph() -> None:
-    spec = _preset("ha-calico")
+    spec = preset_spec("ha-calico")
     graph = run_function(lambda: _build(spec))
     planes = graph.of_type("k8s-from-scratch:index:ControlPlane")
     assert [p.name for p in planes] == ["cp-cp1", "cp-cp2", "cp-cp3"]
@@ -282,14 +270,11 @@ def test_control_plane_graph() -> None:
 
 
 @pytest.mark.realtool
-@pytest.mark.parametrize("path", presets(), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", PRESETS, ids=lambda p: p.name)
 def test_etcd_and_control_plane_scripts_pass_shellcheck(path: Path, tmp_path: Path) -> None:
     from render import systemd
 
-    if shutil.which("shellcheck") is None:
-        pytest.skip("shellcheck is not installed (apt-get install shellcheck)")
-    raw, secret = preset_config(path)
-    spec, _ = load_spec(raw, "x", frozenset(secret))
+    spec = preset_spec(path)
     scripts = {
         "etcd-user": etcd.user_script(),
         "etcd-user-remove": etcd.remove_user_script(),
@@ -308,11 +293,5 @@ def test_etcd_and_control_plane_scripts_pass_shellcheck(path: Path, tmp_path: Pa
         ),
         "scheduler-stop": systemd.stop_script("kube-scheduler.service"),
     }
-    for name, text in scripts.items():
-        (tmp_path / f"{name}.sh").write_text(text)
-    result = subprocess.run(
-        ["shellcheck", "-s", "sh", *sorted(str(p) for p in tmp_path.glob("*.sh"))],
-        capture_output=True,
-        text=True,
-    )
+    result = shellcheck(tmp_path, scripts)
     assert result.returncode == 0, result.stdout[:5000]

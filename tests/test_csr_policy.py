@@ -23,53 +23,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from render import csr_policy as cp
-from spec.model import ClusterSpec
-from tests.test_runtime_render import spec_of
+from tests.support.csr import allow_lists, cluster, dns, ip, request
+from tests.support.tools import assert_units_verify, shellcheck
 
-KEY = ec.generate_private_key(ec.SECP256R1())
 GOOD_USAGES = ["digital signature", "key encipherment", "server auth"]
 NODE_GROUPS = ["system:nodes", "system:authenticated"]
-
-
-def cluster() -> ClusterSpec:
-    return spec_of(
-        nodes=[
-            {
-                "name": "cp1",
-                "address": "cp1.example.com",
-                "internalAddress": "192.168.10.11",
-                "roles": ["etcd", "control-plane"],
-            },
-            {"name": "w1", "address": "192.168.10.21", "roles": ["worker"]},
-            {"name": "w6", "address": "fd00::21", "roles": ["worker"]},
-        ]
-    )
-
-
-def request(
-    cn: str | None,
-    sans: list[x509.GeneralName] | None,
-    orgs: tuple[str, ...] = ("system:nodes",),
-    extra: list[x509.NameAttribute] | None = None,
-    multi_valued: bool = False,
-) -> str:
-    attrs = [x509.NameAttribute(NameOID.ORGANIZATION_NAME, o) for o in orgs] + (extra or [])
-    if cn is not None:
-        attrs.append(x509.NameAttribute(NameOID.COMMON_NAME, cn))
-    name = x509.Name([x509.RelativeDistinguishedName(attrs)]) if multi_valued else x509.Name(attrs)
-    builder = x509.CertificateSigningRequestBuilder().subject_name(name)
-    if sans is not None:
-        builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
-    pem = builder.sign(KEY, hashes.SHA256()).public_bytes(serialization.Encoding.PEM)
-    return base64.b64encode(pem).decode()
-
-
-def dns(v: str) -> x509.DNSName:
-    return x509.DNSName(v)
-
-
-def ip(v: str) -> x509.IPAddress:
-    return x509.IPAddress(ipaddress.ip_address(v))
 
 
 def csr(
@@ -212,11 +170,6 @@ def test_node_files_list_each_nodes_own_names_in_openssl_forms() -> None:
         assert rows and {row[0] for row in rows} == {name}, f"{name}'s file names another node"
 
 
-def allow_lists() -> list[dict[str, Any]]:
-    """Every kubelet node's allow-list ConfigMap, as the program creates them."""
-    return [cp.allow_configmap(n) for n in cluster().kubelet_nodes]
-
-
 def test_allow_configmaps_hold_each_nodes_own_list() -> None:
     maps = allow_lists()
     assert [m["metadata"]["name"] for m in maps] == [f"csr-allow-{n.name}" for n in cluster().kubelet_nodes]
@@ -344,31 +297,19 @@ def test_shell_approver_gives_the_same_answers_as_decide(tmp_path: Path) -> None
 
 @pytest.mark.realtool
 def test_approver_script_passes_shellcheck(tmp_path: Path) -> None:
-    if shutil.which("shellcheck") is None:
-        pytest.skip("shellcheck is not installed (apt-get install shellcheck)")
-    for i, text in enumerate([cp.approver_script(), cp.enable_script("0" * 64), cp.disable_script()]):
-        path = tmp_path / f"s{i}.sh"
-        path.write_text(text)
-        result = subprocess.run(["shellcheck", "-s", "sh", str(path)], capture_output=True, text=True)
-        assert result.returncode == 0, result.stdout
+    texts = [cp.approver_script(), cp.enable_script("0" * 64), cp.disable_script()]
+    result = shellcheck(tmp_path, {f"s{i}": text for i, text in enumerate(texts)})
+    assert result.returncode == 0, result.stdout
 
 
 @pytest.mark.realtool
 def test_approver_units_pass_systemd_analyze_verify(tmp_path: Path) -> None:
-    if shutil.which("systemd-analyze") is None:
-        pytest.skip("systemd-analyze is not installed (apt-get install systemd)")
-    stand_in = tmp_path / "approver"
-    stand_in.write_text("#!/bin/sh\n")
-    stand_in.chmod(0o755)
-    paths = []
-    for meta, content in cp.approver_static_files(cluster()):
-        if meta.path.endswith((".service", ".timer")):
-            path = tmp_path / Path(meta.path).name
-            path.write_text(content.replace(cp.APPROVER_SCRIPT, str(stand_in)))
-            paths.append(str(path))
-    result = subprocess.run(["systemd-analyze", "verify", "--man=no", *paths], capture_output=True, text=True)
-    problems = [line for line in result.stderr.splitlines() if "csr-approver" in line]
-    assert result.returncode == 0 and not problems, result.stderr
+    units = {
+        Path(meta.path).name: content
+        for meta, content in cp.approver_static_files(cluster())
+        if meta.path.endswith((".service", ".timer"))
+    }
+    assert_units_verify(tmp_path, units, (cp.APPROVER_SCRIPT,), about="csr-approver")
 
 
 # --- --until-serving: approve, then verify the kubelet's TLS certificate against the cluster CA ----

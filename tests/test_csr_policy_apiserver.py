@@ -30,7 +30,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from render import bootstrap as bs
 from render import csr_policy as cp
 from render.kubeconfig import render_kubeconfig
-from tests.test_csr_policy import allow_lists, cluster, dns, ip, request
+from tests.support.csr import allow_lists, cluster, dns, ip, request
+from tests.support.tools import stop
 
 pytestmark = pytest.mark.realtool
 
@@ -180,12 +181,7 @@ class Cluster:
 
     def stop(self) -> None:
         for p in reversed(self.procs):
-            p.terminate()
-            try:
-                p.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait(timeout=5)
+            stop(p, grace=20)
 
     def kubectl(
         self, kubeconfig: Path, *args: str, stdin: str | None = None, check: bool = True

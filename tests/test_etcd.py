@@ -20,27 +20,26 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from components.etcd_member import EtcdMember
 from components.pki import Pki
 from render import etcd
 from render.systemd import render_unit
-from spec import load_spec
 from spec.model import ClusterSpec
+from tests.support.specs import config_spec
+from tests.support.wiring import build_members
 
 REMOVED_ETCD_FLAGS = ("--enable-v2", "--experimental-enable-v2v3", "--logger=capnslog", "--ca-file")
 
 
-def _spec(addresses: tuple[str, ...] = ("10.1.0.1", "10.1.0.2", "10.1.0.3"), **extra: object) -> ClusterSpec:
-    nodes = [
+def etcd_nodes(addresses: tuple[str, ...] = ("10.1.0.1", "10.1.0.2", "10.1.0.3")) -> list[dict[str, object]]:
+    """Nodes e1, e2, ... at these addresses, each an etcd member and a control plane."""
+    return [
         {"name": f"e{i + 1}", "address": a, "roles": ["etcd", "control-plane"]}
         for i, a in enumerate(addresses)
     ]
-    spec, _ = load_spec({"nodes": nodes, "ssh": {"privateKey": "k"}, **extra}, "t", frozenset({"ssh"}))
-    return spec
 
 
 def test_flags_name_every_member_and_use_tls_everywhere() -> None:
-    spec = _spec()
+    spec = config_spec(etcd_nodes())
     f = dict(etcd.flags(spec, spec.nodes[1]))
     assert f["initial-cluster"] == (
         "e1=https://10.1.0.1:2380,e2=https://10.1.0.2:2380,e3=https://10.1.0.3:2380"
@@ -57,18 +56,18 @@ def test_flags_name_every_member_and_use_tls_everywhere() -> None:
 
 
 def test_flags_by_version_and_tls13() -> None:
-    spec = _spec()
+    spec = config_spec(etcd_nodes())
     old = dict(etcd.flags(spec, spec.nodes[0], version="3.4.23"))
     assert "tls-min-version" not in old  # 3.4.23 does not know it
     assert dict(etcd.flags(spec, spec.nodes[0], version="3.5.21"))["tls-min-version"] == "TLS1.2"
-    tls13 = _spec(security={"tlsMinVersion": "VersionTLS13"})
+    tls13 = config_spec(etcd_nodes(), security={"tlsMinVersion": "VersionTLS13"})
     f = dict(etcd.flags(tls13, tls13.nodes[0]))
     assert f["tls-min-version"] == "TLS1.3" and "cipher-suites" not in f
 
 
 @pytest.mark.parametrize("version", ["3.4.23", "3.5.21", "3.6.15"])
 def test_no_removed_etcd_flag_is_rendered(version: str) -> None:
-    spec = _spec()
+    spec = config_spec(etcd_nodes())
     text = render_unit(etcd.unit(spec, spec.nodes[0], version))
     for flag in REMOVED_ETCD_FLAGS:
         assert flag not in text
@@ -76,7 +75,7 @@ def test_no_removed_etcd_flag_is_rendered(version: str) -> None:
 
 
 def test_unit_runs_as_the_etcd_user_with_notify() -> None:
-    spec = _spec()
+    spec = config_spec(etcd_nodes())
     text = etcd.unit_text(spec, spec.nodes[0])
     assert "User=etcd" in text and "Type=notify" in text
     assert "ExecStart=/usr/local/bin/etcd \\\n  --name=e1 \\\n" in text
@@ -117,18 +116,27 @@ class Pair:
         os.chmod(key_path, 0o600)
 
 
-def _ca(cn: str) -> Pair:
-    key = _key()
+def _unsigned(
+    cn: str, issuer: x509.Name, key: ec.EllipticCurvePrivateKey, ca: bool
+) -> x509.CertificateBuilder:
+    """A certificate for `cn`, valid for a day, a CA or not, before the key usages are added."""
     now = datetime.datetime.now(datetime.UTC)
-    cert = (
+    return (
         x509.CertificateBuilder()
         .subject_name(_name(cn))
-        .issuer_name(_name(cn))
+        .issuer_name(issuer)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+    )
+
+
+def _ca(cn: str) -> Pair:
+    key = _key()
+    cert = (
+        _unsigned(cn, _name(cn), key, ca=True)
         .add_extension(
             x509.KeyUsage(True, False, False, False, False, True, True, False, False), critical=True
         )
@@ -140,19 +148,11 @@ def _ca(cn: str) -> Pair:
 def _leaf(ca: Pair, cn: str, server: bool, client: bool, sans: tuple[str, ...] = ()) -> Pair:
     """As the certificate table says: etcd server and peer certs are serverAuth + clientAuth."""
     key = _key()
-    now = datetime.datetime.now(datetime.UTC)
     usages = ([ExtendedKeyUsageOID.SERVER_AUTH] if server else []) + (
         [ExtendedKeyUsageOID.CLIENT_AUTH] if client else []
     )
     builder = (
-        x509.CertificateBuilder()
-        .subject_name(_name(cn))
-        .issuer_name(ca.cert.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        _unsigned(cn, ca.cert.subject, key, ca=False)
         .add_extension(
             x509.KeyUsage(True, False, True, False, False, False, False, False, False), critical=True
         )
@@ -221,7 +221,7 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
     if not all(_free(ip, p) for ip in ADDRESSES for p in (2379, 2380)):
         pytest.skip("the loopback addresses for the test cluster are busy")
     version = subprocess.run(["etcd", "--version"], capture_output=True, text=True).stdout.split()[2]
-    spec = _spec(ADDRESSES)
+    spec = config_spec(etcd_nodes(ADDRESSES))
     etcd_ca, other_ca = _ca("etcd-ca"), _ca("another-ca")
     layouts: dict[str, etcd.EtcdLayout] = {}
     procs: dict[str, subprocess.Popen[bytes]] = {}
@@ -315,25 +315,10 @@ def test_real_three_member_cluster_from_rendered_flags(cluster: Cluster) -> None
 # --- the component under the mocks -----------------------------------------------------------
 
 
-def build_members(spec: ClusterSpec, pki: Pki | None = None) -> list[EtcdMember]:
-    """Hosts and members as the Cluster wires them: each member restarts after the previous."""
-    from components.host import Host, NodeSite, connection
-
-    pki = pki or Pki("pki", spec)
-    members: list[EtcdMember] = []
-    for node in spec.etcd_nodes:
-        host = Host(f"host-{node.name}", spec, node, connection(node))
-        previous = [members[-1].service] if members else []
-        members.append(
-            EtcdMember(f"etcd-{node.name}", NodeSite(spec, node, host), pki, restart_after=previous)
-        )
-    return members
-
-
 def test_etcd_member_graph_secrets_and_rolling_restart() -> None:
     from mockrun.program import run_function
 
-    spec = _spec()
+    spec = config_spec(etcd_nodes())
     keys: list[str] = []
 
     def program() -> None:
@@ -375,7 +360,7 @@ def test_changed_cert_changes_only_the_hash_in_the_service_command() -> None:
 
     from mockrun.program import run_function
 
-    spec = _spec()
+    spec = config_spec(etcd_nodes())
     first = run_function(lambda: build_members(spec)).named("etcd-e1-service").inputs["create"]
     second_spec = dataclasses.replace(spec, cluster_name="other")  # changes the unit's text
     second = run_function(lambda: build_members(second_spec)).named("etcd-e1-service").inputs["create"]

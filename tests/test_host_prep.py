@@ -3,33 +3,26 @@ real on sample /etc/os-release files, and the Host component's graph under the m
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from components.host import Host, connection
-from mockrun.program import preset_config, presets, run_function
+from mockrun.program import run_function
 from render import host_prep as h
 from render import scripts, systemd
-from spec import load_spec
 from spec.model import ClusterSpec
+from tests.support.specs import PRESETS, config_spec, preset_spec
+from tests.support.tools import shellcheck
 
-
-def _spec(**extra: object) -> ClusterSpec:
-    raw = {
-        "nodes": [
-            {"name": "cp", "address": "10.1.0.1", "roles": ["etcd", "control-plane"]},
-            {"name": "w", "address": "10.1.0.2", "roles": ["worker"], "arch": "arm64", "os": "rhel7"},
-            {"name": "e1", "address": "10.1.0.3", "roles": ["etcd"]},
-            {"name": "e2", "address": "10.1.0.4", "roles": ["etcd"]},
-        ],
-        "ssh": {"privateKey": "k"},
-        **extra,
-    }
-    spec, _ = load_spec(raw, "t", frozenset({"ssh"}))
-    return spec
+# a control plane, an arm64 worker on RHEL 7 and two etcd-only members
+NODES = [
+    {"name": "cp", "address": "10.1.0.1", "roles": ["etcd", "control-plane"]},
+    {"name": "w", "address": "10.1.0.2", "roles": ["worker"], "arch": "arm64", "os": "rhel7"},
+    {"name": "e1", "address": "10.1.0.3", "roles": ["etcd"]},
+    {"name": "e2", "address": "10.1.0.4", "roles": ["etcd"]},
+]
 
 
 def _all_scripts(spec: ClusterSpec) -> dict[str, str]:
@@ -43,7 +36,7 @@ def _all_scripts(spec: ClusterSpec) -> dict[str, str]:
 
 
 def test_firewall_ports_follow_roles_and_cni() -> None:
-    spec = _spec(cni={"name": "calico", "backend": "vxlan"})
+    spec = config_spec(NODES, cni={"name": "calico", "backend": "vxlan"})
     cp, w, e1, _ = spec.nodes
     assert h.firewall_ports(spec, e1) == ("2379-2380/tcp",)
     cp_ports = h.firewall_ports(spec, cp)
@@ -51,16 +44,16 @@ def test_firewall_ports_follow_roles_and_cni() -> None:
     worker = set(h.firewall_ports(spec, w))
     assert {"10250/tcp", "30000-32767/tcp", "30000-32767/udp", "4789/udp", "5473/tcp"} <= worker
     assert "6443/tcp" not in worker and "2379-2380/tcp" not in worker
-    flannel = _spec()
+    flannel = config_spec(NODES)
     assert "8472/udp" in h.firewall_ports(flannel, flannel.nodes[1])
-    weave = _spec(cni={"name": "weave"})
+    weave = config_spec(NODES, cni={"name": "weave"})
     assert {"6783/tcp", "6783-6784/udp"} <= set(h.firewall_ports(weave, weave.nodes[1]))
-    cilium = _spec(cni={"name": "cilium"})
+    cilium = config_spec(NODES, cni={"name": "cilium"})
     assert {"8472/udp", "4240/tcp"} <= set(h.firewall_ports(cilium, cilium.nodes[1]))
 
 
 def test_etcd_only_node_skips_kubelet_host_settings() -> None:
-    spec = _spec()
+    spec = config_spec(NODES)
     parts = [s.part for s in h.host_steps(spec, spec.nodes[2])]
     assert parts == ["packages", "selinux", "firewall", "timesync"]
     assert h.kernel_files(spec, spec.nodes[2]) == []
@@ -69,7 +62,7 @@ def test_etcd_only_node_skips_kubelet_host_settings() -> None:
 
 
 def test_kernel_files_persist_modules_and_sysctls() -> None:
-    spec = _spec(kubeProxy={"mode": "ipvs"})
+    spec = config_spec(NODES, kubeProxy={"mode": "ipvs"})
     (mods_meta, mods), (ctl_meta, ctl) = h.kernel_files(spec, spec.nodes[1])
     assert mods_meta.path == "/etc/modules-load.d/k8s-from-scratch.conf"
     assert ctl_meta.path == "/etc/sysctl.d/90-k8s-from-scratch.conf"
@@ -78,7 +71,7 @@ def test_kernel_files_persist_modules_and_sysctls() -> None:
 
 
 def test_preflight_thresholds_per_role() -> None:
-    spec = _spec()
+    spec = config_spec(NODES)
     cp = h.preflight_script(spec, spec.nodes[0])
     worker = h.preflight_script(spec, spec.nodes[1])
     assert "MEM_MIN_MB='1700'" in cp
@@ -91,7 +84,7 @@ def test_preflight_thresholds_per_role() -> None:
 
 
 def test_options_reach_the_scripts() -> None:
-    spec = _spec(iptablesBackend="legacy", security={"selinux": "enforcing"})
+    spec = config_spec(NODES, iptablesBackend="legacy", security={"selinux": "enforcing"})
     steps = {s.part: s for s in h.host_steps(spec, spec.nodes[1])}
     assert "BACKEND='legacy'" in steps["iptables"].create
     assert "SELINUX_MODE='enforcing'" in steps["selinux"].create
@@ -101,33 +94,21 @@ def test_options_reach_the_scripts() -> None:
 
 
 @pytest.mark.realtool
-@pytest.mark.parametrize("path", presets(), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", PRESETS, ids=lambda p: p.name)
 def test_every_rendered_host_script_passes_shellcheck(path: Path, tmp_path: Path) -> None:
-    if shutil.which("shellcheck") is None:
-        pytest.skip("shellcheck is not installed (apt-get install shellcheck)")
-    raw, secret = preset_config(path)
-    spec, _ = load_spec(raw, "x", frozenset(secret))
-    scripts = _all_scripts(spec)
+    scripts = _all_scripts(preset_spec(path))
     scripts["service"] = systemd.service_script("x.service", "abc", "curl -sf https://127.0.0.1/")
     scripts["wait"] = systemd.wait_script("x", "true", unit="x.service")
     scripts["stop"] = systemd.stop_script("x.service", ["/var/lib/x"])
-    for name, text in scripts.items():
-        (tmp_path / f"{name}.sh").write_text(text)
-    result = subprocess.run(
-        ["shellcheck", "-s", "sh", *sorted(str(p) for p in tmp_path.glob("*.sh"))],
-        capture_output=True,
-        text=True,
-    )
+    result = shellcheck(tmp_path, scripts)
     assert result.returncode == 0, result.stdout[:5000]
 
 
 @pytest.mark.realtool
 def test_shellcheck_catches_a_broken_script(tmp_path: Path) -> None:
-    if shutil.which("shellcheck") is None:
-        pytest.skip("shellcheck is not installed (apt-get install shellcheck)")
-    broken = tmp_path / "b.sh"
-    broken.write_text(h.preflight_script(_spec(), _spec().nodes[0]) + "if [ $x = 1 ]; then echo; fi\n")
-    assert subprocess.run(["shellcheck", "-s", "sh", str(broken)], capture_output=True).returncode != 0
+    spec = config_spec(NODES)
+    broken = h.preflight_script(spec, spec.nodes[0]) + "if [ $x = 1 ]; then echo; fi\n"
+    assert shellcheck(tmp_path, {"b": broken}).returncode != 0
 
 
 OS_RELEASES = {
@@ -190,7 +171,7 @@ def _parts(text: str) -> list[str]:
 
 
 def test_host_component_graph() -> None:
-    spec = _spec()
+    spec = config_spec(NODES)
     graph = _host_graph(spec, 1)
     host = graph.named("host-w")
     assert host.type == "k8s-from-scratch:index:Host"
@@ -236,7 +217,7 @@ def test_host_component_graph() -> None:
 
 
 def test_etcd_only_host_has_no_kernel_files_step() -> None:
-    spec = _spec()
+    spec = config_spec(NODES)
     prepare = _host_graph(spec, 2).named("host-e1-prepare")
     assert _parts(prepare.inputs["create"]) == ["preflight", "packages", "selinux", "firewall", "timesync"]
     assert "stdin" not in prepare.inputs or not prepare.inputs["stdin"]
@@ -246,5 +227,5 @@ def test_unpinned_binaries_are_refused_before_any_host_exists() -> None:
     from spec import SpecError
 
     with pytest.raises(SpecError, match="no pinned checksum") as err:  # load_spec refuses them
-        _spec(versions={"containerd": "2.2.99"})
+        config_spec(NODES, versions={"containerd": "2.2.99"})
     assert {p.path for p in err.value.problems} == {"versions.containerd"}

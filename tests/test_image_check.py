@@ -12,10 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from mockrun.program import TEST_SSH_KEY
 from render import image_check
-from spec import load_spec
 from spec.model import ClusterSpec
+from tests.support.specs import ONE_NODE, config_spec, preset_spec, stack_file
 
 
 @pytest.mark.parametrize(
@@ -41,13 +40,7 @@ def test_manifest_urls_are_the_registry_api_ones(image: str, plain: bool, url: s
 
 
 def spec_pulling_from(registry: str, plain_http: bool) -> ClusterSpec:
-    raw = {
-        "ssh": {"privateKey": TEST_SSH_KEY},
-        "nodes": [{"name": "a", "address": "10.0.0.2", "roles": ["etcd", "control-plane", "worker"]}],
-        "images": {"registry": registry, "plainHttp": plain_http},
-    }
-    spec, _ = load_spec(raw, "t", frozenset({"ssh"}))
-    return spec
+    return config_spec(ONE_NODE, images={"registry": registry, "plainHttp": plain_http})
 
 
 def test_plain_http_applies_to_the_named_registry_only() -> None:
@@ -132,12 +125,10 @@ def test_the_check_script_passes_shellcheck(tmp_path: Path) -> None:
 
 
 def test_the_check_runs_on_the_first_kubelet_node_before_any_cni_or_addon_object() -> None:
-    from mockrun.program import REPO, preset_config, run_preset
+    from mockrun.program import run_preset
 
-    path = REPO / "stacks" / "Pulumi.s3-raspberrypi-crio-flannel.yaml"
-    raw, secret = preset_config(path)
-    spec, _ = load_spec(raw, "s3-raspberrypi-crio-flannel", frozenset(secret))
-    graph = run_preset(path)
+    spec = preset_spec("s3-raspberrypi-crio-flannel")
+    graph = run_preset(stack_file("s3-raspberrypi-crio-flannel"))
     first = spec.kubelet_nodes[0]
     check = graph.named(f"{spec.cluster_name}-{first.name}-image-check")
     assert check.inputs["connection"]["host"] == first.address

@@ -10,21 +10,16 @@ from __future__ import annotations
 
 import base64
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Any
 
-import pulumi
 import pulumi_kubernetes as k8s
 import pytest
 import yaml
-from pulumi_command import remote
 
 from components.api_objects import ClusterSite
 from components.bootstrap import Bootstrap
 from components.csr_approver import CsrApprover, NodeJoin
 from components.host import NodeSite
 from components.runtime import Runtime
-from components.steps import HostSteps
 from components.worker_node import WorkerNode
 from mockrun.program import Graph, run_function
 from mockrun.recorder import Registration
@@ -33,44 +28,16 @@ from render import kube_proxy as kp
 from render import kubelet as kl
 from render import runtime as rt
 from spec.model import ClusterSpec
-from tests.test_kubelet_render import PRESETS, preset_spec
-
-CA_PEM = "-----BEGIN CERTIFICATE-----\nY2E=\n-----END CERTIFICATE-----\n"
-TOKEN_SECRET = "0123456789abcdef"
-BOOTSTRAP_KUBECONFIG = f"kind: Config\nusers:\n- user:\n    token: abcdef.{TOKEN_SECRET}\n"
-PROXY_KUBECONFIG = "kind: Config\nusers:\n- user:\n    client-key-data: UFJPWFktS0VZ\n"
-APPROVER_KUBECONFIG = "kind: Config\nusers:\n- user:\n    client-key-data: QVBQUk9WRVItS0VZ\n"
-SECRETS = (TOKEN_SECRET, "UFJPWFktS0VZ", "QVBQUk9WRVItS0VZ")
-
-
-class FakeHost(pulumi.ComponentResource):
-    """What components.host.Host exposes (components.host.PreparedHost): `.steps` and `.ready`."""
-
-    def __init__(self, name: str, address: str) -> None:
-        super().__init__("test:index:Host", name, None, None)
-        connection = remote.ConnectionArgs(
-            host=address, user="root", private_key=pulumi.Output.secret("ssh-key")
-        )
-        self.steps = HostSteps(connection)
-        self.ready = remote.Command(
-            f"{name}-ready",
-            connection=connection,
-            create="true",
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        self.register_outputs({})
-
-
-def fake_pki() -> Any:
-    return SimpleNamespace(
-        ca=SimpleNamespace(cert_pem=pulumi.Output.from_input(CA_PEM)),
-        bootstrap_kubeconfig=pulumi.Output.secret(BOOTSTRAP_KUBECONFIG),
-        kube_proxy_kubeconfig=pulumi.Output.secret(PROXY_KUBECONFIG),
-        csr_approver_kubeconfig=pulumi.Output.secret(APPROVER_KUBECONFIG),
-        bootstrap_token_id=pulumi.Output.from_input("abcdef"),
-        bootstrap_token_secret=pulumi.Output.secret(TOKEN_SECRET),
-        admin_kubeconfig=pulumi.Output.secret("kind: Config\n"),
-    )
+from tests.support.fakes import (
+    APPROVER_KUBECONFIG,
+    BOOTSTRAP_KUBECONFIG,
+    CA_PEM,
+    PROXY_KUBECONFIG,
+    SECRETS,
+    FakeHost,
+    fake_pki,
+)
+from tests.support.specs import PRESETS, preset_spec
 
 
 def build(spec: ClusterSpec) -> Graph:
@@ -102,6 +69,16 @@ def bundle(reg: Registration) -> dict[str, tuple[str, str]]:
 
 def deps(graph: Graph, reg: Registration) -> set[str]:
     return {graph.by_urn(u).name for u in reg.dependencies}
+
+
+def named_if(graph: Graph, name: str, present: bool) -> Registration | None:
+    """The one resource `name` where `present`; elsewhere there is none."""
+    found = [r for r in graph.registrations if r.name == name]
+    if not present:
+        assert found == []
+        return None
+    (reg,) = found
+    return reg
 
 
 GRAPHS: dict[str, tuple[ClusterSpec, Graph]] = {}
@@ -159,15 +136,12 @@ def test_each_node_gets_its_kubelet_and_proxy_settings(preset: tuple[ClusterSpec
         assert files[kl.UNIT_FILE][1] == kl.kubelet_unit(spec, node)
         assert files[kl.CLIENT_CA] == ("0644", CA_PEM)
         assert files[kl.BOOTSTRAP_KUBECONFIG] == ("0600", BOOTSTRAP_KUBECONFIG)
-        proxies = [r for r in graph.registrations if r.name == f"{node.name}-node-kube-proxy"]
-        if spec.kube_proxy.enabled:
-            (proxy,) = proxies
+        proxy = named_if(graph, f"{node.name}-node-kube-proxy", spec.kube_proxy.enabled)
+        if proxy is not None:
             files = bundle(proxy)
             assert yaml.safe_load(files[kp.CONFIG][1]) == kp.kube_proxy_config(spec, node)
             assert files[kp.KUBECONFIG] == ("0600", PROXY_KUBECONFIG)
             assert f"{node.name}-node-kubelet" in deps(graph, proxy)
-        else:
-            assert proxies == []
 
 
 def test_kubelet_never_starts_before_its_runtime_and_the_bootstrap_objects(
@@ -223,15 +197,12 @@ def test_nodes_join_through_our_approver_and_control_planes_get_their_role(
         assert f"{node.name} DNS {node.name}\n" in allow.inputs["data"][cp.ALLOW_KEY]
         assert "bootstrap-namespace" in deps(graph, allow)
         assert allow.provider.startswith(graph.named("k8s").urn)
-        patches = [r for r in graph.registrations if r.name == f"join-{node.name}-role"]
-        if node.is_control_plane:
-            (patch,) = patches
+        patch = named_if(graph, f"join-{node.name}-role", node.is_control_plane)
+        if patch is not None:
             assert patch.type == "kubernetes:core/v1:NodePatch"
             assert patch.inputs["metadata"] == {"name": node.name, "labels": {kl.CONTROL_PLANE_ROLE: ""}}
             assert deps(graph, patch) == {f"join-{node.name}-serving"}
             assert patch.provider.startswith(graph.named("k8s").urn)
-        else:
-            assert patches == []
 
 
 def test_an_approver_runs_on_every_control_plane_with_its_own_identity(

@@ -6,19 +6,16 @@ workers). Regenerate after an intended change with UPDATE_GOLDEN=1 and review th
 
 from __future__ import annotations
 
-import difflib
-import os
-from pathlib import Path
-
 import pytest
 
 from mockrun.program import STACKS
 from render import kube_proxy as kp
 from render import kubelet as kl
 from render import runtime as rt
-from tests.test_kubelet_render import preset_spec
+from tests.support import golden
+from tests.support.specs import preset_spec
 
-GOLDEN = Path(__file__).parent / "golden" / "worker"
+GOLDEN = golden.GOLDEN / "worker"
 PRESETS = {
     "s1": STACKS / "Pulumi.s1-centos8-containerd-weave.yaml",
     "s2": STACKS / "Pulumi.s2-ubuntu-crio-kata-weave.yaml",
@@ -45,14 +42,7 @@ CASES = rendered()
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_matches_golden(name: str) -> None:
-    path = GOLDEN / name
-    if os.environ.get("UPDATE_GOLDEN") == "1":
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(CASES[name])
-    assert path.exists(), f"{path} is missing: run with UPDATE_GOLDEN=1 and review it"
-    want = path.read_text()
-    diff = "".join(difflib.unified_diff(want.splitlines(True), CASES[name].splitlines(True), "golden", "now"))
-    assert CASES[name] == want, diff
+    golden.assert_golden(GOLDEN / name, CASES[name])
 
 
 def test_golden_covers_all_four_config_kinds_and_nothing_stale() -> None:

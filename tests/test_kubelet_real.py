@@ -22,8 +22,8 @@ import yaml
 from render import kube_proxy as kp
 from render import kubelet as kl
 from spec.model import ClusterSpec, NodeSpec
-from tests.test_kubelet_render import PRESETS, preset_spec, run_service
-from tests.test_runtime_render import spec_of
+from tests.support.kubelet import run_service
+from tests.support.specs import PRESETS, TWO_NODES, config_spec, preset_spec
 
 pytestmark = pytest.mark.realtool
 
@@ -96,14 +96,14 @@ def test_kubelet_accepts_every_preset_nodes_flags_and_config(path: Path, tmp_pat
 
 @pytest.mark.skipif(KUBELET is None, reason="no kubelet binary (toolchain/build.sh kubernetes)")
 def test_kubelet_refuses_a_bad_value_so_acceptance_means_something(tmp_path: Path) -> None:
-    spec = spec_of()
+    spec = config_spec(TWO_NODES)
     result = run_kubelet(tmp_path, spec, spec.node("w1"), host_facts(tmp_path), readOnlyPort=70000)
     assert "failed to validate kubelet configuration" in result.stderr and ACCEPTED not in result.stderr
 
 
 @pytest.mark.skipif(KUBELET is None or not CGROUP_V1, reason="needs kubelet >= 1.35 on a cgroup v1 host")
 def test_on_cgroup_v1_kubelet_runs_only_with_the_host_facts_drop_in(tmp_path: Path) -> None:
-    spec = spec_of()
+    spec = config_spec(TWO_NODES)
     (tmp_path / "without").mkdir()
     without = run_kubelet(tmp_path / "without", spec, spec.node("w1"), None)
     assert "configured to not run on a host using cgroup v1" in without.stderr, without.stderr[-2000:]
@@ -114,7 +114,7 @@ def test_on_cgroup_v1_kubelet_runs_only_with_the_host_facts_drop_in(tmp_path: Pa
 @pytest.mark.parametrize("mode", ["iptables", "ipvs", "nftables"])
 def test_kube_proxy_loads_and_validates_each_mode(mode: str, tmp_path: Path) -> None:
     assert KUBE_PROXY is not None
-    spec = spec_of(kubeProxy={"mode": mode}, network={"podCidr": "10.32.0.0/16"})
+    spec = config_spec(TWO_NODES, kubeProxy={"mode": mode}, network={"podCidr": "10.32.0.0/16"})
     config = tmp_path / "config.yaml"
     config.write_text(kp.render_kube_proxy_config(spec, spec.node("w1")))
     out = tmp_path / "out.yaml"
@@ -135,7 +135,7 @@ def test_kube_proxy_loads_and_validates_each_mode(mode: str, tmp_path: Path) -> 
 @pytest.mark.skipif(KUBE_PROXY is None, reason="no kube-proxy binary (toolchain/build.sh kubernetes)")
 def test_kube_proxy_refuses_a_bad_mode_so_acceptance_means_something(tmp_path: Path) -> None:
     assert KUBE_PROXY is not None
-    spec = spec_of()
+    spec = config_spec(TWO_NODES)
     text = kp.render_kube_proxy_config(spec, spec.node("w1")).replace("mode: iptables", "mode: bogus")
     (tmp_path / "c.yaml").write_text(text)
     result = subprocess.run(

@@ -2,29 +2,18 @@
 
 from __future__ import annotations
 
-import re
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 
-from mockrun.program import preset_config, presets
 from render import kubelet as kl
 from render import runtime as rt
 from render.common import MANAGED_MARKER
-from spec import load_spec
 from spec.model import ClusterSpec, NodeSpec
-from tests.test_runtime_render import spec_of
-
-PRESETS = presets()  # the lab (Pulumi.dev.yaml) included
-
-
-def preset_spec(path: Path) -> ClusterSpec:
-    raw, secret = preset_config(path)
-    spec, _ = load_spec(raw, "test", frozenset(secret))
-    return spec
+from tests.support.kubelet import run_service
+from tests.support.specs import ONE_NODE, PRESETS, TWO_NODES, config_spec, preset_spec
+from tests.support.tools import assert_units_verify, shellcheck
 
 
 def config(spec: ClusterSpec, node: NodeSpec) -> dict:
@@ -73,7 +62,7 @@ def test_every_kubelet_node_of_every_preset_gets_its_spec(path: Path) -> None:
 
 
 def test_control_plane_labels_split_between_kubelet_and_api() -> None:
-    spec = spec_of()
+    spec = config_spec(TWO_NODES)
     cp, worker = spec.node("cp1"), spec.node("w1")
     assert kl.api_labels(cp) == {kl.CONTROL_PLANE_ROLE: ""}
     assert kl.api_labels(worker) == {}
@@ -82,15 +71,13 @@ def test_control_plane_labels_split_between_kubelet_and_api() -> None:
 
 
 def test_a_control_plane_that_is_a_worker_is_not_tainted() -> None:
-    spec = spec_of(
-        nodes=[{"name": "solo", "address": "192.168.10.5", "roles": ["etcd", "control-plane", "worker"]}]
-    )
+    spec = config_spec(ONE_NODE)
     assert kl.registration_taints(spec.node("solo")) == []
 
 
 def test_user_taint_of_the_control_plane_key_is_not_doubled() -> None:
-    spec = spec_of(
-        nodes=[
+    spec = config_spec(
+        [
             {
                 "name": "cp1",
                 "address": "192.168.10.11",
@@ -98,7 +85,7 @@ def test_user_taint_of_the_control_plane_key_is_not_doubled() -> None:
                 "taints": ["node-role.kubernetes.io/control-plane:NoSchedule", "a.example/x=y:NoExecute"],
             },
             {"name": "w1", "address": "192.168.10.21", "roles": ["worker"]},
-        ]
+        ],
     )
     taints = config(spec, spec.node("cp1"))["registerWithTaints"]
     assert taints == [
@@ -108,82 +95,22 @@ def test_user_taint_of_the_control_plane_key_is_not_doubled() -> None:
 
 
 def test_tls13_drops_the_cipher_list_and_cgroupfs_follows_the_spec() -> None:
-    spec = spec_of(security={"tlsMinVersion": "VersionTLS13"}, runtime={"cgroupDriver": "cgroupfs"})
+    spec = config_spec(
+        TWO_NODES, security={"tlsMinVersion": "VersionTLS13"}, runtime={"cgroupDriver": "cgroupfs"}
+    )
     c = config(spec, spec.node("w1"))
     assert c["tlsMinVersion"] == "VersionTLS13" and "tlsCipherSuites" not in c
     assert c["cgroupDriver"] == "cgroupfs"
 
 
 def test_crio_kubelet_points_at_the_crio_socket() -> None:
-    spec = spec_of(runtime={"name": "crio"})
+    spec = config_spec(TWO_NODES, runtime={"name": "crio"})
     c = config(spec, spec.node("w1"))
     assert c["containerRuntimeEndpoint"] == "unix:///var/run/crio/crio.sock"
     assert "After=network-online.target crio.service" in kl.kubelet_unit(spec, spec.node("w1"))
 
 
 # --- the service script against a fake host ------------------------------------------------------
-
-
-def with_vars(script: str, **values: str) -> str:
-    """A rendered script with some of its header assignments replaced (paths into a tmp dir)."""
-    for key, value in values.items():
-        script, n = re.subn(rf"^{key}=.*$", f"{key}='{value}'", script, count=1, flags=re.M)
-        assert n == 1, key
-    return script
-
-
-def fake_bin(tmp_path: Path, fs_type: str | None, resolved: bool) -> Path:
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    tools = {
-        "systemctl": (
-            '#!/bin/sh\necho "systemctl $*" >>"$CALLS"\n'
-            'case "$1" in\n'
-            f'  is-active) [ "$3" = systemd-resolved ] && exit {0 if resolved else 3}; exit 0 ;;\n'
-            "  show) echo 0 ;;\nesac\nexit 0\n"
-        ),
-        "sleep": "#!/bin/sh\nexit 0\n",
-        "journalctl": "#!/bin/sh\necho 'kubelet: fake journal line'\n",
-    }
-    if fs_type is not None:
-        tools["stat"] = f"#!/bin/sh\necho {fs_type}\n"
-    for name, body in tools.items():
-        (bin_dir / name).write_text(body)
-        (bin_dir / name).chmod(0o755)
-    return bin_dir
-
-
-def run_service(
-    tmp_path: Path,
-    mem_kb: int,
-    fs_type: str,
-    resolved: bool,
-    bootstrapped: bool,
-    wait: int = 3,
-    real_host: bool = False,
-):
-    """The kubelet service script with fakes; `real_host` reads this machine's cgroup fs and RAM."""
-    spec = spec_of()
-    (tmp_path / "meminfo").write_text(f"MemTotal:       {mem_kb} kB\nMemFree: 1 kB\n")
-    (tmp_path / "resolv.conf").write_text("nameserver 192.0.2.1\n")
-    state = tmp_path / "var-lib-kubelet"
-    state.mkdir()
-    if bootstrapped:
-        (state / "kubeconfig").write_text("x")
-        (state / "client.pem").write_text("x")
-    script = with_vars(
-        kl.service_script(spec, spec.node("w1"), "ab" * 32),
-        HOST_FACTS=str(tmp_path / "config.d/50-host-facts.conf"),
-        KUBECONFIG=str(state / "kubeconfig"),
-        CLIENT_CERT=str(state / "client.pem"),
-        CGROUP_FS="/sys/fs/cgroup" if real_host else str(tmp_path),
-        RESOLVED_CONF=str(tmp_path / "resolv.conf"),
-        MEMINFO="/proc/meminfo" if real_host else str(tmp_path / "meminfo"),
-        WAIT=str(wait),
-    )
-    bin_dir = fake_bin(tmp_path, None if real_host else fs_type, resolved)
-    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "CALLS": str(tmp_path / "calls")}
-    return subprocess.run(["sh", "-c", script], text=True, capture_output=True, env=env, timeout=60)
 
 
 def test_host_facts_on_a_small_cgroup_v1_host_with_systemd_resolved(tmp_path: Path) -> None:
@@ -221,33 +148,18 @@ def test_failed_tls_bootstrap_is_reported_with_the_journal(tmp_path: Path) -> No
 @pytest.mark.realtool
 @pytest.mark.parametrize("which", ["service", "stop"])
 def test_kubelet_scripts_pass_shellcheck(which: str, tmp_path: Path) -> None:
-    if shutil.which("shellcheck") is None:
-        pytest.skip("shellcheck is not installed (apt-get install shellcheck)")
-    spec = spec_of()
+    spec = config_spec(TWO_NODES)
     node = spec.node("w1")
     text = {
         "service": kl.service_script(spec, node, "0" * 64),
         "stop": kl.stop_script(),
     }[which]
-    path = tmp_path / "s.sh"
-    path.write_text(text)
-    result = subprocess.run(["shellcheck", "-s", "sh", str(path)], capture_output=True, text=True)
+    result = shellcheck(tmp_path, {"s": text})
     assert result.returncode == 0, result.stdout
 
 
 @pytest.mark.realtool
 def test_kubelet_unit_passes_systemd_analyze_verify(tmp_path: Path) -> None:
-    if shutil.which("systemd-analyze") is None:
-        pytest.skip("systemd-analyze is not installed (apt-get install systemd)")
-    spec = spec_of()
-    stand_in = tmp_path / "kubelet"
-    stand_in.write_text("#!/bin/sh\n")
-    stand_in.chmod(0o755)
-    unit = kl.kubelet_unit(spec, spec.node("cp1")).replace("/usr/local/bin/kubelet", str(stand_in))
-    path = tmp_path / "kubelet.service"
-    path.write_text(unit)
-    result = subprocess.run(
-        ["systemd-analyze", "verify", "--man=no", str(path)], capture_output=True, text=True
-    )
-    problems = [line for line in result.stderr.splitlines() if "kubelet.service" in line]
-    assert result.returncode == 0 and not problems, result.stderr
+    spec = config_spec(TWO_NODES)
+    unit = kl.kubelet_unit(spec, spec.node("cp1"))
+    assert_units_verify(tmp_path, {"kubelet.service": unit}, ("/usr/local/bin/kubelet",))

@@ -23,6 +23,7 @@ from spec.binaries import checksum
 from spec.model import ClusterSpec
 from spec.parse import parse
 from tests.harness.lab_fakes import VERSIONS, fake_toolchain
+from tests.support.specs import ONE_NODE, config_spec
 
 LAB_SH = REPO / "lab" / "lab.sh"
 
@@ -212,8 +213,7 @@ def test_load_spec_refuses_a_mirror_built_for_other_versions(
 
 def test_load_spec_leaves_stacks_without_lab_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("K8SFS_LAB_MIRROR_DIR", str(tmp_path / "none"))
-    raw = {"nodes": [{"name": "a", "address": "10.0.0.1", "roles": ["etcd", "control-plane", "worker"]}]}
-    spec, _ = load_spec({**raw, "ssh": {"privateKey": "k"}}, "x", frozenset({"ssh"}))
+    spec = config_spec(ONE_NODE)
     assert spec.binaries.base_url is None and spec.binaries.checksums == {}
 
 
@@ -315,11 +315,7 @@ def test_lab_component_follows_the_stack_subnet_work_dir_and_counts(monkeypatch:
 
 
 def test_lab_component_without_lab_makes_nothing() -> None:
-    raw = {
-        "nodes": [{"name": "a", "address": "10.0.0.1", "roles": ["etcd", "control-plane", "worker"]}],
-        "ssh": {"privateKey": "k"},
-    }
-    spec, _ = load_spec(raw, "x", frozenset({"ssh"}))
+    spec = config_spec(ONE_NODE)
     graph, seen = run_lab(spec)
     assert graph.children(graph.named("lab")) == []
     assert graph.of_type("command:local:Command") == []

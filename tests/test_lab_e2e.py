@@ -40,14 +40,15 @@ import yaml
 from bench.graph_diff import owned_by
 from components.ssh import Target, run
 from lab import mirror
-from mockrun.program import REPO, preset_config, presets
+from mockrun.program import REPO, preset_config
 from render import addons, etcd, kubelet, ports
 from render import control_plane as cp
 from render.cni.images import mirror_image
-from spec import ClusterSpec, load_spec
+from spec import ClusterSpec
 from spec import defaults as d
 from spec.parse import parse
 from tests.harness.pulumi_cli import Stack, pulumi_cli
+from tests.support.specs import PRESETS, preset_spec
 
 pytestmark = pytest.mark.lab
 
@@ -287,13 +288,8 @@ def test_our_typed_objects_are_accepted_by_the_api_server_for_every_preset(lab: 
     one) renders them, pass the real kube-apiserver's server-side dry run."""
     from render import bootstrap
 
-    specs = []
-    for path in presets():
-        raw, secret = preset_config(path)
-        specs.append(load_spec(raw, "x", frozenset(secret))[0])
-    raw, secret = preset_config(REPO / "stacks" / "Pulumi.s2-ubuntu-crio-kata-weave.yaml")
-    raw["addons"] = {"smokeTest": True}
-    specs.append(load_spec(raw, "x", frozenset(secret))[0])
+    specs = [preset_spec(path) for path in PRESETS]
+    specs.append(preset_spec("s2-ubuntu-crio-kata-weave", {"addons": {"smokeTest": True}}))
     # The lab's API server has its own service range: kube-dns's clusterIP must come from it.
     specs = [dataclasses.replace(spec, network=lab.spec.network) for spec in specs]
     objects: list[dict[str, Any]] = []

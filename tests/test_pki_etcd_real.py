@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_pki_support import Built, built
+from tests.support.pki import built, pem_files
 
 pytestmark = pytest.mark.realtool
 
@@ -47,14 +47,6 @@ def free_ports(n: int) -> list[int]:
     finally:
         for s in socks:
             s.close()
-
-
-def pem_files(b: Built, tmp: Path, name: str) -> tuple[str, str]:
-    cert, key = b.certs[name]
-    (tmp / f"{name}.crt").write_text(cert)
-    (tmp / f"{name}.key").write_text(key)
-    (tmp / f"{name}.key").chmod(0o600)
-    return str(tmp / f"{name}.crt"), str(tmp / f"{name}.key")
 
 
 @pytest.fixture(scope="module")

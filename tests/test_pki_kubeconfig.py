@@ -6,7 +6,6 @@ UPDATE_GOLDEN=1 rewrites tests/golden/pki/*.yaml from the current rendering.
 from __future__ import annotations
 
 import base64
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -15,9 +14,10 @@ import pytest
 import yaml
 
 from render.kubeconfig import kubeconfig_dict, render_kubeconfig
-from tests.test_pki_support import built
+from tests.support import golden
+from tests.support.pki import built
 
-GOLDEN = Path(__file__).resolve().parent / "golden" / "pki"
+GOLDEN = golden.GOLDEN / "pki"
 CA = "-----BEGIN CERTIFICATE-----\nCA\n-----END CERTIFICATE-----\n"
 CERT = "-----BEGIN CERTIFICATE-----\nLEAF\n-----END CERTIFICATE-----\n"
 KEY = "-----BEGIN EC PRIVATE KEY-----\nKEY\n-----END EC PRIVATE KEY-----\n"
@@ -40,12 +40,7 @@ CASES = {
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_golden(name: str) -> None:
     rendered = CASES[name]()
-    path = GOLDEN / name
-    if os.environ.get("UPDATE_GOLDEN") == "1":
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(rendered)
-    assert path.exists(), f"{path} missing: run with UPDATE_GOLDEN=1"
-    assert rendered == path.read_text(), f"{name} changed: review, then UPDATE_GOLDEN=1"
+    golden.assert_golden(GOLDEN / name, rendered)
 
 
 def test_credentials_are_embedded_base64_pems() -> None:

@@ -22,10 +22,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from mockrun.program import REPO
 from render import control_plane as cp_render
 from render import pki_plan
-from tests.test_pki_support import PRESET_IDS, Built, build, built, built_rsa, openssl, spec_of
+from tests.support.pki import Built, build, built, built_rsa, openssl
+from tests.support.specs import PRESET_IDS, preset_spec
 
 CURVES = {"P256": "secp256r1", "P384": "secp384r1", "P521": "secp521r1"}
 EKU_OIDS = {"server_auth": ExtendedKeyUsageOID.SERVER_AUTH, "client_auth": ExtendedKeyUsageOID.CLIENT_AUTH}
@@ -308,7 +308,7 @@ def shifted_now(shift: timedelta) -> datetime:
 
 
 def test_the_trigger_moves_when_the_renewal_window_opens() -> None:
-    spec = spec_of(Path(__file__).resolve().parents[1] / "stacks" / "Pulumi.ha-calico.yaml")
+    spec = preset_spec("ha-calico")
     p = spec.pki
     opens = timedelta(days=p.cert_validity_days - p.renew_before_days)
     for shift, expected in (
@@ -338,7 +338,7 @@ def masked_inputs(b: Built) -> dict[str, dict]:
 
 
 def test_two_evaluations_give_identical_inputs() -> None:
-    spec = spec_of(Path(__file__).resolve().parents[1] / "stacks" / "Pulumi.ha-calico.yaml")
+    spec = preset_spec("ha-calico")
     first, second = masked_inputs(build(spec)), masked_inputs(build(spec))
     assert first == second
     key_inputs = first["pki-admin-key"]["inputs"]
@@ -348,8 +348,7 @@ def test_two_evaluations_give_identical_inputs() -> None:
 def test_local_kubeconfigs_follow_the_apiserver_port_of_a_single_control_plane() -> None:
     """apiEndpoint naming the only control plane on 7443: kube-apiserver binds 7443, so its
     controller-manager and scheduler must dial 7443 too (they once kept 6443)."""
-    path = REPO / "stacks" / "Pulumi.s5-no-cni.yaml"
-    spec = spec_of(path, {"apiEndpoint": "172.18.0.2:7443"})
+    spec = preset_spec("s5-no-cni", {"apiEndpoint": "172.18.0.2:7443"})
     node = spec.control_plane_nodes[0]
     assert "--secure-port=7443" in cp_render.unit_texts(spec, node)[cp_render.APISERVER]
     b = build(spec)

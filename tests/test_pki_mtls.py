@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_pki_support import Built, built, built_rsa, need_openssl
+from tests.support.pki import Built, built, built_rsa, need_openssl, pem_files
 
 pytestmark = pytest.mark.realtool
 
@@ -40,31 +40,24 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def files(b: Built, tmp: Path, name: str) -> tuple[str, str]:
-    cert, key = b.certs[name]
-    (tmp / f"{name}.crt").write_text(cert)
-    (tmp / f"{name}.key").write_text(key)
-    (tmp / f"{name}.key").chmod(0o600)
-    return str(tmp / f"{name}.crt"), str(tmp / f"{name}.key")
-
-
 def handshake(
     b: Built,
     tmp: Path,
     *,
-    server: str,
-    client_ca: str,
     client: str,
-    server_ca: str,
-    name: str,
+    server: str = "apiserver",
+    client_ca: str = "ca",
+    server_ca: str = "ca",
+    name: str = "kubernetes",
 ) -> Handshake:
     """`server` requires a client certificate signed by `client_ca`; `client` trusts `server_ca`
-    and verifies that the server certificate carries `name` (a DNS name or an IP address)."""
+    and verifies that the server certificate carries `name` (a DNS name or an IP address).
+    The defaults are kube-apiserver's: served as "kubernetes", cluster CA on both sides."""
     openssl = need_openssl()
-    s_cert, s_key = files(b, tmp, server)
-    c_cert, c_key = files(b, tmp, client)
-    trust_clients, _ = files(b, tmp, client_ca)
-    trust_server, _ = files(b, tmp, server_ca)
+    s_cert, s_key = pem_files(b, tmp, server)
+    c_cert, c_key = pem_files(b, tmp, client)
+    trust_clients, _ = pem_files(b, tmp, client_ca)
+    trust_server, _ = pem_files(b, tmp, server_ca)
     port = free_port()
     out, err = tmp / f"server-{port}.out", tmp / f"server-{port}.err"
     with out.open("w") as o, err.open("w") as e:
@@ -116,6 +109,12 @@ def handshake(
 
 
 HA = "Pulumi.ha-calico.yaml"
+AGGREGATED = {"client_ca": "front-proxy-ca"}  # an extension API server, dialled as the apiserver
+
+
+def etcd_ca(server: str) -> dict[str, str]:
+    """An etcd member's `server` certificate, clients and server both trusting the etcd CA."""
+    return {"server": server, "client_ca": "etcd-ca", "server_ca": "etcd-ca"}
 
 
 @pytest.fixture
@@ -128,9 +127,7 @@ def ha() -> Built:
 
 @pytest.mark.parametrize("client", ["admin", "controller-manager", "scheduler", "kube-proxy", "csr-approver"])
 def test_apiserver_accepts_cluster_clients(ha: Built, tmp_path: Path, client: str) -> None:
-    h = handshake(
-        ha, tmp_path, server="apiserver", client_ca="ca", client=client, server_ca="ca", name="kubernetes"
-    )
+    h = handshake(ha, tmp_path, client=client)
     assert h.ok, h.client + h.server
 
 
@@ -146,58 +143,30 @@ def test_apiserver_accepts_cluster_clients(ha: Built, tmp_path: Path, client: st
     ],
 )
 def test_apiserver_certificate_answers_to_every_way_in(ha: Built, tmp_path: Path, name: str) -> None:
-    h = handshake(ha, tmp_path, server="apiserver", client_ca="ca", client="admin", server_ca="ca", name=name)
+    h = handshake(ha, tmp_path, client="admin", name=name)
     assert h.ok, h.client
 
 
 @pytest.mark.parametrize("client", ["apiserver-etcd-client", "front-proxy-client", "etcd-peer-cp1"])
 def test_apiserver_refuses_clients_of_other_cas(ha: Built, tmp_path: Path, client: str) -> None:
-    h = handshake(
-        ha, tmp_path, server="apiserver", client_ca="ca", client=client, server_ca="ca", name="kubernetes"
-    )
+    h = handshake(ha, tmp_path, client=client)
     assert not h.ok
     assert "verify error" in h.server or "certificate verify failed" in h.server, h.server
 
 
 def test_a_server_only_certificate_cannot_act_as_a_client(ha: Built, tmp_path: Path) -> None:
     # Same CA, but no clientAuth: openssl checks the ssl_client purpose as kube-apiserver checks the EKU.
-    h = handshake(
-        ha,
-        tmp_path,
-        server="apiserver",
-        client_ca="ca",
-        client="apiserver",
-        server_ca="ca",
-        name="kubernetes",
-    )
+    h = handshake(ha, tmp_path, client="apiserver")
     assert not h.ok
     assert "unsuitable certificate purpose" in h.server, h.server
 
 
 def test_client_refuses_a_name_the_apiserver_certificate_lacks(ha: Built, tmp_path: Path) -> None:
-    h = handshake(
-        ha,
-        tmp_path,
-        server="apiserver",
-        client_ca="ca",
-        client="admin",
-        server_ca="ca",
-        name="evil.example.com",
-    )
-    assert not h.ok
+    assert not handshake(ha, tmp_path, client="admin", name="evil.example.com").ok
 
 
 def test_client_refuses_an_apiserver_from_another_ca(ha: Built, tmp_path: Path) -> None:
-    h = handshake(
-        ha,
-        tmp_path,
-        server="apiserver",
-        client_ca="ca",
-        client="admin",
-        server_ca="etcd-ca",
-        name="kubernetes",
-    )
-    assert not h.ok
+    assert not handshake(ha, tmp_path, client="admin", server_ca="etcd-ca").ok
 
 
 # --- etcd: clients and peers against the etcd CA (--trusted-ca-file, --peer-trusted-ca-file) -
@@ -206,44 +175,21 @@ def test_client_refuses_an_apiserver_from_another_ca(ha: Built, tmp_path: Path) 
 @pytest.mark.parametrize("client", ["apiserver-etcd-client", "etcd-healthcheck-client"])
 def test_etcd_server_accepts_etcd_clients(ha: Built, tmp_path: Path, client: str) -> None:
     for ip in ("10.20.0.11", "127.0.0.1", "::1"):
-        h = handshake(
-            ha,
-            tmp_path,
-            server="etcd-server-cp1",
-            client_ca="etcd-ca",
-            client=client,
-            server_ca="etcd-ca",
-            name=ip,
-        )
+        h = handshake(ha, tmp_path, **etcd_ca("etcd-server-cp1"), client=client, name=ip)
         assert h.ok, h.client + h.server
 
 
 @pytest.mark.parametrize("client", ["admin", "apiserver-kubelet-client", "front-proxy-client"])
 def test_etcd_server_refuses_clients_of_other_cas(ha: Built, tmp_path: Path, client: str) -> None:
-    h = handshake(
-        ha,
-        tmp_path,
-        server="etcd-server-cp1",
-        client_ca="etcd-ca",
-        client=client,
-        server_ca="etcd-ca",
-        name="10.20.0.11",
-    )
+    h = handshake(ha, tmp_path, **etcd_ca("etcd-server-cp1"), client=client, name="10.20.0.11")
     assert not h.ok
     assert "verify error" in h.server or "certificate verify failed" in h.server, h.server
 
 
 def test_etcd_server_certificate_is_only_for_its_member(ha: Built, tmp_path: Path) -> None:
-    h = handshake(
-        ha,
-        tmp_path,
-        server="etcd-server-cp1",
-        client_ca="etcd-ca",
-        client="apiserver-etcd-client",
-        server_ca="etcd-ca",
-        name="10.20.0.12",
-    )
-    assert not h.ok
+    assert not handshake(
+        ha, tmp_path, **etcd_ca("etcd-server-cp1"), client="apiserver-etcd-client", name="10.20.0.12"
+    ).ok
 
 
 @pytest.mark.parametrize(
@@ -255,60 +201,26 @@ def test_etcd_peers_authenticate_each_other(
 ) -> None:
     # A peer certificate is a server certificate to the member it serves and a client
     # certificate to the member it dials: both EKUs are exercised here.
-    h = handshake(
-        ha,
-        tmp_path,
-        server=f"etcd-peer-{server}",
-        client_ca="etcd-ca",
-        client=f"etcd-peer-{client}",
-        server_ca="etcd-ca",
-        name=ip,
-    )
+    h = handshake(ha, tmp_path, **etcd_ca(f"etcd-peer-{server}"), client=f"etcd-peer-{client}", name=ip)
     assert h.ok, h.client + h.server
 
 
 @pytest.mark.parametrize("client", ["front-proxy-client", "admin"])
 def test_etcd_peer_refuses_certificates_of_other_cas(ha: Built, tmp_path: Path, client: str) -> None:
-    h = handshake(
-        ha,
-        tmp_path,
-        server="etcd-peer-cp1",
-        client_ca="etcd-ca",
-        client=client,
-        server_ca="etcd-ca",
-        name="10.20.0.11",
-    )
-    assert not h.ok
+    assert not handshake(ha, tmp_path, **etcd_ca("etcd-peer-cp1"), client=client, name="10.20.0.11").ok
 
 
 # --- aggregation: extension API servers trust only the front-proxy CA -----------------------
 
 
 def test_front_proxy_client_is_accepted_by_an_aggregated_server(ha: Built, tmp_path: Path) -> None:
-    h = handshake(
-        ha,
-        tmp_path,
-        server="apiserver",
-        client_ca="front-proxy-ca",
-        client="front-proxy-client",
-        server_ca="ca",
-        name="kubernetes",
-    )
+    h = handshake(ha, tmp_path, **AGGREGATED, client="front-proxy-client")
     assert h.ok, h.client + h.server
 
 
 @pytest.mark.parametrize("client", ["admin", "apiserver-kubelet-client"])
 def test_aggregated_server_refuses_cluster_clients_as_proxies(ha: Built, tmp_path: Path, client: str) -> None:
-    h = handshake(
-        ha,
-        tmp_path,
-        server="apiserver",
-        client_ca="front-proxy-ca",
-        client=client,
-        server_ca="ca",
-        name="kubernetes",
-    )
-    assert not h.ok
+    assert not handshake(ha, tmp_path, **AGGREGATED, client=client).ok
 
 
 # --- the other key types ---------------------------------------------------------------------
@@ -318,31 +230,8 @@ def test_aggregated_server_refuses_cluster_clients_as_proxies(ha: Built, tmp_pat
 def test_handshakes_with_rsa_and_p521_keys(tmp_path: Path, which: str) -> None:
     b = built_rsa() if which == "rsa-3072" else built("Pulumi.s4-oraclelinux7-everything-systemd.yaml")
     member = b.spec.etcd_nodes[0]
-    assert handshake(
-        b,
-        tmp_path,
-        server="apiserver",
-        client_ca="ca",
-        client="admin",
-        server_ca="ca",
-        name="kubernetes.default",
-    ).ok
-    h = handshake(
-        b,
-        tmp_path,
-        server=f"etcd-server-{member.name}",
-        client_ca="etcd-ca",
-        client="apiserver-etcd-client",
-        server_ca="etcd-ca",
-        name=member.internal_address,
-    )
+    assert handshake(b, tmp_path, client="admin", name="kubernetes.default").ok
+    etcd = etcd_ca(f"etcd-server-{member.name}")
+    h = handshake(b, tmp_path, **etcd, client="apiserver-etcd-client", name=member.internal_address)
     assert h.ok, h.client + h.server
-    assert not handshake(
-        b,
-        tmp_path,
-        server="apiserver",
-        client_ca="ca",
-        client="apiserver-etcd-client",
-        server_ca="ca",
-        name="kubernetes",
-    ).ok
+    assert not handshake(b, tmp_path, client="apiserver-etcd-client").ok

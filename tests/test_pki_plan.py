@@ -9,11 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from mockrun.program import REPO
 from mockrun.tls_mock import ALLOWED_USES
 from render import pki_plan
 from spec.model import ClusterSpec
-from tests.test_pki_support import PRESETS, spec_of
+from tests.support.specs import PRESETS, preset_spec
 
 CLIENT = frozenset({"client_auth"})
 SERVER = frozenset({"server_auth"})
@@ -66,7 +65,7 @@ def expected_apiserver_sans(spec: ClusterSpec) -> tuple[set[str], set[str]]:
 @pytest.fixture(params=PRESETS, ids=lambda p: p.name)
 def spec(request: pytest.FixtureRequest) -> ClusterSpec:
     path: Path = request.param
-    return spec_of(path)
+    return preset_spec(path)
 
 
 def test_every_certificate_matches_the_reference_table(spec: ClusterSpec) -> None:
@@ -98,7 +97,7 @@ def test_leaf_key_usages_follow_the_key_algorithm(spec: ClusterSpec) -> None:
 
 
 def test_rsa_leaves_add_key_encipherment() -> None:
-    spec = spec_of(REPO / "stacks" / "Pulumi.ha-calico.yaml", {"pki": {"keyAlgorithm": "RSA"}})
+    spec = preset_spec("ha-calico", {"pki": {"keyAlgorithm": "RSA"}})
     leaves = [c for c in pki_plan.plan(spec) if not c.is_ca]
     assert leaves and all(set(c.key_usages) == {"digital_signature", "key_encipherment"} for c in leaves)
 
@@ -152,7 +151,7 @@ def test_cas_come_before_their_leaves_and_names_are_unique(spec: ClusterSpec) ->
 
 
 def test_ha_preset_apiserver_sans_exactly() -> None:
-    spec = spec_of(REPO / "stacks" / "Pulumi.ha-calico.yaml")
+    spec = preset_spec("ha-calico")
     apiserver = next(c for c in pki_plan.plan(spec) if c.name == "apiserver")
     assert apiserver.dns_names == (
         "kubernetes",
@@ -172,7 +171,7 @@ def test_ha_preset_apiserver_sans_exactly() -> None:
 
 
 def test_s4_preset_uses_its_service_range_curve_and_lifetimes() -> None:
-    spec = spec_of(REPO / "stacks" / "Pulumi.s4-oraclelinux7-everything-systemd.yaml")
+    spec = preset_spec("s4-oraclelinux7-everything-systemd")
     plan = {c.name: c for c in pki_plan.plan(spec)}
     assert plan["apiserver"].ip_addresses == ("10.0.0.1", "127.0.0.1", "192.168.100.10")
     assert plan["apiserver"].dns_names[-1] == "ol7"
@@ -183,7 +182,7 @@ def test_s4_preset_uses_its_service_range_curve_and_lifetimes() -> None:
 
 
 def test_lab_preset_names_every_lab_control_plane() -> None:
-    spec = spec_of(REPO / "Pulumi.dev.yaml")
+    spec = preset_spec("dev")
     apiserver = next(c for c in pki_plan.plan(spec) if c.name == "apiserver")
     assert "lab-cp-1" in apiserver.dns_names
     assert spec.control_plane_nodes[0].address in apiserver.ip_addresses

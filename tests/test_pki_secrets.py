@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 
 from mockrun.recorder import Registration
-from tests.test_pki_support import PRESET_IDS, Built, built
+from tests.support.pki import Built, built
+from tests.support.specs import PRESET_IDS
 
 
 def needles(b: Built) -> list[str]:

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from mockrun.program import load_stack_file, preset_config, presets, run_preset
+from mockrun.program import load_stack_file, presets, run_preset
 from spec import SpecError, load_spec
+from tests.support.specs import preset_spec
 
 PRESETS = presets()
 
@@ -21,8 +22,7 @@ def test_there_are_presets_for_every_seed_and_ha() -> None:
 
 @pytest.mark.parametrize("path", PRESETS, ids=lambda p: p.name)
 def test_preset_runs_under_mocks(path: Path) -> None:
-    raw, secret = preset_config(path)
-    spec, _ = load_spec(raw, "x", frozenset(secret))
+    spec = preset_spec(path)
     graph = run_preset(path)
     clusters = graph.of_type("k8s-from-scratch:index:Cluster")
     assert len(clusters) == 1

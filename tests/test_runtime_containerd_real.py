@@ -25,7 +25,8 @@ from typing import Any
 import pytest
 
 from render import runtime as rt
-from tests.test_runtime_render import spec_of
+from tests.support.specs import TWO_NODES, config_spec
+from tests.support.tools import stop
 
 pytestmark = pytest.mark.realtool
 
@@ -146,19 +147,10 @@ def start(binary: str, config: Path, base: Path) -> subprocess.Popen[bytes]:
     return proc
 
 
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=5)
-
-
 def cases() -> list[tuple[str, str]]:
     """(binary, version whose format we render): each binary's own, and on a containerd 2.x also
     the pinned default version's format (2.2 -> config version 3, which 2.3 migrates)."""
-    pinned = spec_of().versions.containerd
+    pinned = config_spec(TWO_NODES).versions.containerd
     out = []
     for binary in containerd_binaries():
         version = version_of(binary)
@@ -178,7 +170,7 @@ def test_containerd_serves_cri_with_our_handlers(
     binary: str, render_as: str, kata: bool, workdir: Path
 ) -> None:
     version = version_of(binary)
-    spec = spec_of(runtime={"name": "containerd", "kata": kata})
+    spec = config_spec(TWO_NODES, runtime={"name": "containerd", "kata": kata})
     where = layout(workdir, version)
     config = workdir / "config.toml"
     config.write_text(rt.render_containerd_config(spec, where, version=render_as))
@@ -206,7 +198,7 @@ def test_containerd_serves_cri_with_our_handlers(
         info = cri_status_info(where.address)
         cri_config = json.loads(info["config"])
     finally:
-        stop(proc)
+        stop(proc, grace=15)
 
     runtimes = find(cri_config, "runtimes")
     assert find(cri_config, "defaultRuntimeName") == "runc"

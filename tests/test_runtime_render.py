@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import copy
 import dataclasses
-import shutil
 import socket
 import subprocess
 import tomllib
@@ -14,36 +12,17 @@ from typing import Any
 import pytest
 import yaml
 
-from mockrun.program import TEST_SSH_KEY
 from render import runtime as rt
 from render.common import MANAGED_MARKER
 from spec import load_spec
 from spec.model import ClusterSpec
-
-BASE: dict[str, Any] = {
-    "ssh": {"privateKey": TEST_SSH_KEY},
-    "nodes": [
-        {"name": "cp1", "address": "192.168.10.11", "roles": ["etcd", "control-plane"]},
-        {"name": "w1", "address": "192.168.10.21", "roles": ["worker"]},
-    ],
-}
-
-
-def spec_of(**top: Any) -> ClusterSpec:
-    """A valid two-node spec with the given top-level keys set (deep-merged one level)."""
-    raw = copy.deepcopy(BASE)
-    for key, value in top.items():
-        if isinstance(value, dict) and isinstance(raw.get(key), dict):
-            raw[key] = {**raw[key], **value}
-        else:
-            raw[key] = value
-    spec, _ = load_spec(raw, "test", frozenset({"ssh"}))
-    return spec
+from tests.support.specs import SSH_SECRET, TWO_NODES, config_raw, config_spec
+from tests.support.tools import assert_units_verify, shellcheck
 
 
 def with_containerd(version: str) -> ClusterSpec:
-    """spec_of() at a containerd version without a pinned checksum (load_spec would refuse it)."""
-    spec = spec_of()
+    """The two-node spec at a containerd version without a pinned checksum (load_spec refuses it)."""
+    spec = config_spec(TWO_NODES)
     return dataclasses.replace(spec, versions=dataclasses.replace(spec.versions, containerd=version))
 
 
@@ -52,7 +31,9 @@ def with_containerd(version: str) -> ClusterSpec:
 
 def test_every_toml_file_parses_back_to_its_data() -> None:
     """What tomli-w writes is what the config data says, for every format and runtime."""
-    spec = spec_of(runtime={"kata": True}, images={"registry": "10.0.0.1:5000/k8s", "plainHttp": True})
+    spec = config_spec(
+        TWO_NODES, runtime={"kata": True}, images={"registry": "10.0.0.1:5000/k8s", "plainHttp": True}
+    )
     for version in ("1.7.27", "2.0.6", "2.2.1", "2.3.7"):
         text = rt.render_containerd_config(spec, version=version)
         assert tomllib.loads(text) == rt.containerd_config(spec, version=version), version
@@ -67,7 +48,7 @@ def test_every_toml_file_parses_back_to_its_data() -> None:
 
 
 def test_toml_quotes_dotted_keys() -> None:
-    text = rt.render_containerd_config(spec_of(), version="1.7.27")
+    text = rt.render_containerd_config(config_spec(TWO_NODES), version="1.7.27")
     assert '[plugins."io.containerd.grpc.v1.cri"]' in text
 
 
@@ -80,7 +61,7 @@ def cri_v3(doc: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def test_containerd_2_2_uses_config_version_3_with_bin_dirs() -> None:
-    spec = spec_of()
+    spec = config_spec(TWO_NODES)
     doc = tomllib.loads(rt.render_containerd_config(spec))
     assert doc["version"] == 3
     assert doc["grpc"] == {"address": rt.CONTAINERD.socket}
@@ -113,7 +94,7 @@ def test_containerd_2_0_keeps_the_single_bin_dir() -> None:
 
 @pytest.mark.parametrize("version", ["1.7.28", "1.6.20"])
 def test_containerd_1x_uses_version_2_under_the_grpc_cri_plugin(version: str) -> None:
-    doc = tomllib.loads(rt.render_containerd_config(spec_of(), version=version))
+    doc = tomllib.loads(rt.render_containerd_config(config_spec(TWO_NODES), version=version))
     assert doc["version"] == 2
     assert set(doc["plugins"]) == {"io.containerd.grpc.v1.cri"}
     cri = doc["plugins"]["io.containerd.grpc.v1.cri"]
@@ -124,7 +105,7 @@ def test_containerd_1x_uses_version_2_under_the_grpc_cri_plugin(version: str) ->
 
 
 def test_containerd_kata_handler_and_cgroupfs_driver_follow_the_spec() -> None:
-    spec = spec_of(runtime={"kata": True, "cgroupDriver": "cgroupfs"})
+    spec = config_spec(TWO_NODES, runtime={"kata": True, "cgroupDriver": "cgroupfs"})
     runtimes = cri_v3(rt.containerd_config(spec))[1]["containerd"]["runtimes"]
     assert runtimes["runc"]["options"]["SystemdCgroup"] is False
     kata = runtimes[rt.KATA_HANDLER]
@@ -135,7 +116,9 @@ def test_containerd_kata_handler_and_cgroupfs_driver_follow_the_spec() -> None:
 
 
 def test_pause_image_follows_the_registry_mirror_and_pin() -> None:
-    spec = spec_of(images={"registry": "mirror.example.com:5000/k8s"}, versions={"pause": "3.9"})
+    spec = config_spec(
+        TWO_NODES, images={"registry": "mirror.example.com:5000/k8s"}, versions={"pause": "3.9"}
+    )
     assert rt.pause_image(spec) == "mirror.example.com:5000/k8s/pause:3.9"
     assert cri_v3(rt.containerd_config(spec))[0]["pinned_images"]["sandbox"] == rt.pause_image(spec)
     assert rt.crio_config(spec)["crio"]["image"]["pause_image"] == rt.pause_image(spec)
@@ -145,7 +128,7 @@ def test_pause_image_follows_the_registry_mirror_and_pin() -> None:
 
 
 def test_crio_drop_in_sets_systemd_cgroups_runc_default_and_kata_vm_handler() -> None:
-    spec = spec_of(runtime={"name": "crio", "kata": True})
+    spec = config_spec(TWO_NODES, runtime={"name": "crio", "kata": True})
     doc = tomllib.loads(rt.render_crio_config(spec))["crio"]
     assert doc["runtime"]["cgroup_manager"] == "systemd"
     assert doc["runtime"]["default_runtime"] == "runc"
@@ -160,20 +143,20 @@ def test_crio_drop_in_sets_systemd_cgroups_runc_default_and_kata_vm_handler() ->
 
 
 def test_crio_without_kata_has_only_runc() -> None:
-    doc = rt.crio_config(spec_of(runtime={"name": "crio"}))
+    doc = rt.crio_config(config_spec(TWO_NODES, runtime={"name": "crio"}))
     assert list(doc["crio"]["runtime"]["runtimes"]) == ["runc"]
 
 
 @pytest.mark.parametrize("name", ["containerd", "crio"])
 def test_crictl_points_at_the_runtime_socket(name: str) -> None:
-    spec = spec_of(runtime={"name": name})
+    spec = config_spec(TWO_NODES, runtime={"name": name})
     doc = yaml.safe_load(rt.crictl_config(spec))
     assert doc["runtime-endpoint"] == doc["image-endpoint"] == rt.RUNTIMES[name].endpoint
 
 
 @pytest.mark.parametrize("name", ["containerd", "crio"])
 def test_runtime_files_are_ours_and_never_touch_the_other_runtime(name: str) -> None:
-    spec = spec_of(runtime={"name": name})
+    spec = config_spec(TWO_NODES, runtime={"name": name})
     files = rt.runtime_files(spec)
     paths = {f.meta.path for f in files}
     assert f"/etc/systemd/system/{rt.RUNTIMES[name].unit}" in paths
@@ -186,11 +169,11 @@ def test_runtime_files_are_ours_and_never_touch_the_other_runtime(name: str) -> 
 
 
 def test_runtime_version_is_part_of_the_config_so_upgrades_restart() -> None:
-    a = rt.render_crio_config(spec_of(runtime={"name": "crio"}))
-    b = rt.render_crio_config(spec_of(runtime={"name": "crio"}, versions={"crio": "1.35.9"}))
+    a = rt.render_crio_config(config_spec(TWO_NODES, runtime={"name": "crio"}))
+    b = rt.render_crio_config(config_spec(TWO_NODES, runtime={"name": "crio"}, versions={"crio": "1.35.9"}))
     assert a != b
     c = rt.render_containerd_config(with_containerd("2.2.1"))
-    assert c != rt.render_containerd_config(spec_of())
+    assert c != rt.render_containerd_config(config_spec(TWO_NODES))
 
 
 # --- the exclusivity preflight on a fake root ----------------------------------------------------
@@ -254,7 +237,7 @@ def host(tmp_path: Path) -> Any:
 
 
 def test_preflight_passes_on_a_clean_host(host: FakeHost) -> None:
-    spec = spec_of()
+    spec = config_spec(TWO_NODES)
     host.binaries(spec)
     result = host.preflight(spec)
     assert result.returncode == 0, result.stderr
@@ -262,7 +245,7 @@ def test_preflight_passes_on_a_clean_host(host: FakeHost) -> None:
 
 
 def test_preflight_passes_again_over_our_own_running_install(host: FakeHost) -> None:
-    spec = spec_of()
+    spec = config_spec(TWO_NODES)
     host.binaries(spec)
     host.file("/etc/systemd/system/containerd.service", rt.runtime_unit(spec))
     host.socket(rt.CONTAINERD.socket)
@@ -271,7 +254,7 @@ def test_preflight_passes_again_over_our_own_running_install(host: FakeHost) -> 
 
 
 def test_preflight_refuses_docker_and_its_containerd_s1(host: FakeHost) -> None:
-    spec = spec_of()
+    spec = config_spec(TWO_NODES)
     host.binaries(spec)
     host.file("/lib/systemd/system/docker.service", "[Service]\nExecStart=/usr/bin/dockerd\n")
     host.file("/lib/systemd/system/containerd.service", "[Service]\nExecStart=/usr/bin/containerd\n")
@@ -285,7 +268,7 @@ def test_preflight_refuses_docker_and_its_containerd_s1(host: FakeHost) -> None:
 
 
 def test_preflight_refuses_a_foreign_socket_without_a_unit(host: FakeHost) -> None:
-    spec = spec_of(runtime={"name": "crio"})
+    spec = config_spec(TWO_NODES, runtime={"name": "crio"})
     host.binaries(spec)
     host.socket(rt.CRIO.socket)
     result = host.preflight(spec)
@@ -295,9 +278,9 @@ def test_preflight_refuses_a_foreign_socket_without_a_unit(host: FakeHost) -> No
 
 @pytest.mark.parametrize("ours", [True, False])
 def test_preflight_refuses_crio_beside_an_enabled_containerd(host: FakeHost, ours: bool) -> None:
-    spec = spec_of(runtime={"name": "crio"})
+    spec = config_spec(TWO_NODES, runtime={"name": "crio"})
     host.binaries(spec)
-    unit = rt.runtime_unit(spec_of()) if ours else "[Service]\nExecStart=/usr/bin/containerd\n"
+    unit = rt.runtime_unit(config_spec(TWO_NODES)) if ours else "[Service]\nExecStart=/usr/bin/containerd\n"
     host.file("/usr/lib/systemd/system/containerd.service", unit)
     host.enabled("containerd.service")
     result = host.preflight(spec)
@@ -307,14 +290,14 @@ def test_preflight_refuses_crio_beside_an_enabled_containerd(host: FakeHost, our
 
 
 def test_preflight_allows_a_disabled_stopped_other_runtime(host: FakeHost) -> None:
-    spec = spec_of(runtime={"name": "crio"})
+    spec = config_spec(TWO_NODES, runtime={"name": "crio"})
     host.binaries(spec)
     host.file("/usr/lib/systemd/system/containerd.service", "[Service]\n")
     assert host.preflight(spec).returncode == 0
 
 
 def test_preflight_lists_every_missing_binary_and_kata_file(host: FakeHost) -> None:
-    spec = spec_of(runtime={"name": "crio", "kata": True})
+    spec = config_spec(TWO_NODES, runtime={"name": "crio", "kata": True})
     result = host.preflight(spec)
     assert result.returncode == 1
     for b in [*rt.CRIO.binaries, rt.KATA_SHIM, "/opt/cni/bin/loopback", rt.KATA_CONFIG]:
@@ -328,7 +311,7 @@ def test_preflight_lists_every_missing_binary_and_kata_file(host: FakeHost) -> N
 def rendered_scripts() -> dict[str, str]:
     out = {}
     for name in ("containerd", "crio"):
-        spec = spec_of(runtime={"name": name, "kata": True})
+        spec = config_spec(TWO_NODES, runtime={"name": name, "kata": True})
         out[f"{name}-preflight"] = rt.preflight_script(spec, "n1")
         out[f"{name}-service"] = rt.service_script(spec, "0" * 64)
         out[f"{name}-stop"] = rt.stop_script(spec)
@@ -338,33 +321,16 @@ def rendered_scripts() -> dict[str, str]:
 @pytest.mark.realtool
 @pytest.mark.parametrize("name", sorted(rendered_scripts()))
 def test_runtime_scripts_pass_shellcheck(name: str, tmp_path: Path) -> None:
-    if shutil.which("shellcheck") is None:
-        pytest.skip("shellcheck is not installed (apt-get install shellcheck)")
-    path = tmp_path / f"{name}.sh"
-    path.write_text(rendered_scripts()[name])
-    result = subprocess.run(["shellcheck", "-s", "sh", str(path)], capture_output=True, text=True)
+    result = shellcheck(tmp_path, {name: rendered_scripts()[name]})
     assert result.returncode == 0, result.stdout
 
 
 @pytest.mark.realtool
 @pytest.mark.parametrize("name", ["containerd", "crio"])
 def test_runtime_units_pass_systemd_analyze_verify(name: str, tmp_path: Path) -> None:
-    if shutil.which("systemd-analyze") is None:
-        pytest.skip("systemd-analyze is not installed (apt-get install systemd)")
-    unit = rt.runtime_unit(spec_of(runtime={"name": name}))
-    # verify checks that ExecStart binaries exist: point them at a stand-in executable.
-    stand_in = tmp_path / "bin-stand-in"
-    stand_in.write_text("#!/bin/sh\n")
-    stand_in.chmod(0o755)
-    for binary in ("/usr/local/bin/containerd", "/opt/crio/bin/crio"):
-        unit = unit.replace(binary, str(stand_in))
-    path = tmp_path / rt.RUNTIMES[name].unit
-    path.write_text(unit)
-    result = subprocess.run(
-        ["systemd-analyze", "verify", "--man=no", str(path)], capture_output=True, text=True
-    )
-    problems = [line for line in result.stderr.splitlines() if path.name in line]
-    assert result.returncode == 0 and not problems, result.stderr
+    unit = rt.runtime_unit(config_spec(TWO_NODES, runtime={"name": name}))
+    binaries = ("/usr/local/bin/containerd", "/opt/crio/bin/crio")
+    assert_units_verify(tmp_path, {rt.RUNTIMES[name].unit: unit}, binaries)
 
 
 # --- a registry of the user's, and the lab's OOM-score clamp --------------------------------------
@@ -372,7 +338,7 @@ def test_runtime_units_pass_systemd_analyze_verify(name: str, tmp_path: Path) ->
 
 @pytest.mark.parametrize("plain_http, scheme", [(False, "https"), (True, "http")])
 def test_containerd_pulls_through_the_named_registry(plain_http: bool, scheme: str) -> None:
-    spec = spec_of(images={"registry": "mirror.example:5000/k8s", "plainHttp": plain_http})
+    spec = config_spec(TWO_NODES, images={"registry": "mirror.example:5000/k8s", "plainHttp": plain_http})
     files = {f.meta.path: f.content for f in rt.runtime_files(spec)}
     hosts = tomllib.loads(files["/etc/containerd/certs.d/mirror.example:5000/hosts.toml"])
     assert hosts == {
@@ -392,18 +358,20 @@ def test_containerd_pulls_through_the_named_registry(plain_http: bool, scheme: s
 
 
 def test_without_a_registry_containerd_has_no_host_config() -> None:
-    spec = spec_of()
+    spec = config_spec(TWO_NODES)
     assert [f.meta.path for f in rt.runtime_files(spec) if "certs.d" in f.meta.path] == []
     assert "registry" not in rt.containerd_config(spec)["plugins"]["io.containerd.cri.v1.images"]
 
 
 def test_crio_gets_an_insecure_registry_drop_in_only_for_plain_http() -> None:
-    plain = spec_of(runtime={"name": "crio"}, images={"registry": "10.0.0.1:5000", "plainHttp": True})
+    plain = config_spec(
+        TWO_NODES, runtime={"name": "crio"}, images={"registry": "10.0.0.1:5000", "plainHttp": True}
+    )
     files = {f.meta.path: f.content for f in rt.runtime_files(plain)}
     assert tomllib.loads(files[rt.CRIO_REGISTRIES_DROP_IN]) == {
         "registry": [{"location": "10.0.0.1:5000", "insecure": True}]
     }
-    tls = spec_of(runtime={"name": "crio"}, images={"registry": "10.0.0.1:5000"})
+    tls = config_spec(TWO_NODES, runtime={"name": "crio"}, images={"registry": "10.0.0.1:5000"})
     assert rt.CRIO_REGISTRIES_DROP_IN not in {f.meta.path for f in rt.runtime_files(tls)}
 
 
@@ -416,19 +384,19 @@ def test_crio_gets_an_insecure_registry_drop_in_only_for_plain_http() -> None:
     ],
 )
 def test_the_lab_flag_clamps_oom_scores_in_every_config_format(version: str, plugin: str) -> None:
-    lab = spec_of(runtime={"restrictOomScoreAdj": True})
+    lab = config_spec(TWO_NODES, runtime={"restrictOomScoreAdj": True})
     assert rt.containerd_config(lab, version=version)["plugins"][plugin]["restrict_oom_score_adj"] is True
-    real = spec_of()
+    real = config_spec(TWO_NODES)
     assert "restrict_oom_score_adj" not in rt.containerd_config(real, version=version)["plugins"][plugin]
 
 
 def test_plain_http_needs_a_registry_and_warns_off_the_lab() -> None:
     from spec import SpecError
 
-    raw = {**copy.deepcopy(BASE), "images": {"plainHttp": True}}
+    raw = config_raw(TWO_NODES, images={"plainHttp": True})
     with pytest.raises(SpecError) as err:
-        load_spec(raw, "test", frozenset({"ssh"}))
+        load_spec(raw, "test", SSH_SECRET)
     assert "images.plainHttp" in str(err.value)
     raw["images"]["registry"] = "10.0.0.1:5000"
-    _, warnings = load_spec(raw, "test", frozenset({"ssh"}))
+    _, warnings = load_spec(raw, "test", SSH_SECRET)
     assert any("images.plainHttp" in str(w) for w in warnings)

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from render import kubelet as kl
 from render import runtime as rt
-from tests.test_kubelet_render import with_vars
-from tests.test_runtime_render import spec_of
+from tests.support.specs import TWO_NODES, config_spec
+from tests.support.tools import with_vars
 
 
 def fakes(tmp_path: Path, crictl_ok_after: int = 1) -> dict[str, str]:
@@ -51,7 +51,9 @@ def run(script: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
 def test_service_marks_only_state_dirs_it_creates_and_waits_for_the_cri(tmp_path: Path) -> None:
     fresh, existing = tmp_path / "fresh", tmp_path / "existing"
     existing.mkdir()
-    script = with_vars(rt.service_script(spec_of(), "ab" * 32), STATE_DIRS=f"{fresh} {existing}", CTR="ctr")
+    script = with_vars(
+        rt.service_script(config_spec(TWO_NODES), "ab" * 32), STATE_DIRS=f"{fresh} {existing}", CTR="ctr"
+    )
     result = run(script, fakes(tmp_path, crictl_ok_after=3))
     assert result.returncode == 0, result.stderr
     assert (fresh / rt.OWNED_MARK).exists() and not (existing / rt.OWNED_MARK).exists()
@@ -61,14 +63,16 @@ def test_service_marks_only_state_dirs_it_creates_and_waits_for_the_cri(tmp_path
 
 
 def test_service_reports_a_runtime_that_never_answers(tmp_path: Path) -> None:
-    script = with_vars(rt.service_script(spec_of(), "ab" * 32), STATE_DIRS=str(tmp_path / "s"), CTR="ctr")
+    script = with_vars(
+        rt.service_script(config_spec(TWO_NODES), "ab" * 32), STATE_DIRS=str(tmp_path / "s"), CTR="ctr"
+    )
     result = run(script, fakes(tmp_path, crictl_ok_after=1000))
     assert result.returncode == 1
     assert "containerd.service does not answer" in result.stderr and "fake journal line" in result.stderr
 
 
 def stop(tmp_path: Path, ours: bool) -> tuple[subprocess.CompletedProcess[str], dict[str, Path]]:
-    spec = spec_of()
+    spec = config_spec(TWO_NODES)
     dirs = {name: tmp_path / name for name in ("owned", "foreign", "volatile")}
     for d in dirs.values():
         (d / "data").mkdir(parents=True)
@@ -116,7 +120,11 @@ def test_kubelet_stop_removes_its_state_only_when_the_unit_is_ours(tmp_path: Pat
         facts = base / "50-host-facts.conf"
         facts.write_text("kind: KubeletConfiguration\n")
         unit = base / "kubelet.service"
-        unit.write_text(kl.kubelet_unit(spec_of(), spec_of().node("w1")) if ours else "[Service]\n")
+        unit.write_text(
+            kl.kubelet_unit(config_spec(TWO_NODES), config_spec(TWO_NODES).node("w1"))
+            if ours
+            else "[Service]\n"
+        )
         script = with_vars(kl.stop_script(), UNIT_FILE=str(unit), STATE_DIR=str(state), HOST_FACTS=str(facts))
         result = run(script, fakes(base))
         assert result.returncode == 0, result.stderr

@@ -1,6 +1,5 @@
 """Shared by the tests/test_pki_*.py files: build a preset's Pki under the mocks, keep the values.
-
-No tests here. `built(preset)` runs `Pki("pki", spec)` once per preset (cached) through
+ `built(preset)` runs `Pki("pki", spec)` once per preset (cached) through
 mockrun.program.run_function with the faithful tls/random mocks and returns the recorded
 graph plus every value the component exposes, resolved to plain strings.
 """
@@ -19,13 +18,10 @@ import pulumi
 import pytest
 
 from components.pki import CertKeyPair, Clock, Pki, utc_now
-from mockrun.program import REPO, Graph, preset_config, presets, run_function
+from mockrun.program import Graph, run_function
 from render import pki_plan
-from spec import load_spec
 from spec.model import ClusterSpec
-
-PRESETS = presets()
-PRESET_IDS = [p.name for p in PRESETS]
+from tests.support.specs import PRESETS, preset_spec
 
 KUBECONFIG_ATTRS = {
     "admin": "admin_kubeconfig",
@@ -56,13 +52,6 @@ class Built:
 
     def plan(self) -> dict[str, pki_plan.CertSpec]:
         return {c.name: c for c in pki_plan.plan(self.spec)}
-
-
-def spec_of(path: Path, overrides: dict[str, Any] | None = None) -> ClusterSpec:
-    raw, secret = preset_config(path)
-    raw = {**raw, **(overrides or {})}
-    spec, _ = load_spec(raw, path.name.removeprefix("Pulumi.").removesuffix(".yaml"), frozenset(secret))
-    return spec
 
 
 def cert_pairs(pki: Pki) -> dict[str, CertKeyPair]:
@@ -114,14 +103,13 @@ def build(spec: ClusterSpec, clock: Clock = utc_now) -> Built:
 @functools.cache
 def built(preset: str) -> Built:
     path = next(p for p in PRESETS if p.name == preset)
-    return build(spec_of(path))
+    return build(preset_spec(path))
 
 
 @functools.cache
 def built_rsa() -> Built:
     """The HA preset with RSA keys: keyEncipherment and RSA key sizes take the other branch."""
-    path = REPO / "stacks" / "Pulumi.ha-calico.yaml"
-    return build(spec_of(path, {"pki": {"keyAlgorithm": "RSA", "rsaBits": 3072}}))
+    return build(preset_spec("ha-calico", {"pki": {"keyAlgorithm": "RSA", "rsaBits": 3072}}))
 
 
 def need_openssl() -> str:
@@ -135,3 +123,12 @@ def openssl(*args: str, stdin: str | None = None, timeout: float = 20) -> subpro
     return subprocess.run(
         [need_openssl(), *args], input=stdin, capture_output=True, text=True, timeout=timeout, check=False
     )
+
+
+def pem_files(b: Built, tmp: Path, name: str) -> tuple[str, str]:
+    """The certificate and key of plan entry `name` written under tmp (key 0600): their paths."""
+    cert, key = b.certs[name]
+    (tmp / f"{name}.crt").write_text(cert)
+    (tmp / f"{name}.key").write_text(key)
+    (tmp / f"{name}.key").chmod(0o600)
+    return str(tmp / f"{name}.crt"), str(tmp / f"{name}.key")

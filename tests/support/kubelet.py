@@ -1,0 +1,64 @@
+"""The kubelet service script run against a fake host (fake systemctl, stat, meminfo, resolv.conf)."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from render import kubelet as kl
+from tests.support.specs import TWO_NODES, config_spec
+from tests.support.tools import with_vars
+
+
+def fake_bin(tmp_path: Path, fs_type: str | None, resolved: bool) -> Path:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    tools = {
+        "systemctl": (
+            '#!/bin/sh\necho "systemctl $*" >>"$CALLS"\n'
+            'case "$1" in\n'
+            f'  is-active) [ "$3" = systemd-resolved ] && exit {0 if resolved else 3}; exit 0 ;;\n'
+            "  show) echo 0 ;;\nesac\nexit 0\n"
+        ),
+        "sleep": "#!/bin/sh\nexit 0\n",
+        "journalctl": "#!/bin/sh\necho 'kubelet: fake journal line'\n",
+    }
+    if fs_type is not None:
+        tools["stat"] = f"#!/bin/sh\necho {fs_type}\n"
+    for name, body in tools.items():
+        (bin_dir / name).write_text(body)
+        (bin_dir / name).chmod(0o755)
+    return bin_dir
+
+
+def run_service(
+    tmp_path: Path,
+    mem_kb: int,
+    fs_type: str,
+    resolved: bool,
+    bootstrapped: bool,
+    wait: int = 3,
+    real_host: bool = False,
+):
+    """The kubelet service script with fakes; `real_host` reads this machine's cgroup fs and RAM."""
+    spec = config_spec(TWO_NODES)
+    (tmp_path / "meminfo").write_text(f"MemTotal:       {mem_kb} kB\nMemFree: 1 kB\n")
+    (tmp_path / "resolv.conf").write_text("nameserver 192.0.2.1\n")
+    state = tmp_path / "var-lib-kubelet"
+    state.mkdir()
+    if bootstrapped:
+        (state / "kubeconfig").write_text("x")
+        (state / "client.pem").write_text("x")
+    script = with_vars(
+        kl.service_script(spec, spec.node("w1"), "ab" * 32),
+        HOST_FACTS=str(tmp_path / "config.d/50-host-facts.conf"),
+        KUBECONFIG=str(state / "kubeconfig"),
+        CLIENT_CERT=str(state / "client.pem"),
+        CGROUP_FS="/sys/fs/cgroup" if real_host else str(tmp_path),
+        RESOLVED_CONF=str(tmp_path / "resolv.conf"),
+        MEMINFO="/proc/meminfo" if real_host else str(tmp_path / "meminfo"),
+        WAIT=str(wait),
+    )
+    bin_dir = fake_bin(tmp_path, None if real_host else fs_type, resolved)
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "CALLS": str(tmp_path / "calls")}
+    return subprocess.run(["sh", "-c", script], text=True, capture_output=True, env=env, timeout=60)
