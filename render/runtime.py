@@ -299,55 +299,66 @@ def runtime_unit(spec: ClusterSpec) -> str:
 
 
 def _containerd_unit() -> str:
-    return unit_file(
-        {
-            "Unit": [
-                ("Description", "containerd container runtime (k8s-from-scratch)"),
-                ("Documentation", "https://containerd.io"),
-                ("After", "network.target local-fs.target"),
-            ],
-            "Service": [
-                ("ExecStartPre", "-/sbin/modprobe overlay"),
-                exec_start([f"{BIN_DIR}/containerd", "--config", CONTAINERD_CONFIG]),
-                ("Type", "notify"),
-                ("#", "containerd's shims (and the containers under them) outlive a containerd restart."),
-                ("Delegate", "yes"),
-                ("KillMode", "process"),
-                ("Restart", "always"),
-                ("RestartSec", "5"),
-                ("LimitNPROC", "infinity"),
-                ("LimitCORE", "infinity"),
-                ("LimitNOFILE", "infinity"),
-                ("TasksMax", "infinity"),
-                ("OOMScoreAdjust", "-999"),
-            ],
-            **install(),
-        }
+    return _runtime_unit(
+        _about("containerd", "https://containerd.io", after="network.target"),
+        [
+            ("ExecStartPre", "-/sbin/modprobe overlay"),
+            exec_start([f"{BIN_DIR}/containerd", "--config", CONTAINERD_CONFIG]),
+            ("#", "containerd's shims (and the containers under them) outlive a containerd restart."),
+            ("Delegate", "yes"),
+            ("KillMode", "process"),
+        ],
+        restart=("always", "5"),
+        limit="infinity",
     )
 
 
 def _crio_unit() -> str:
+    return _runtime_unit(
+        [
+            *_about("CRI-O", "https://cri-o.io", after="network-online.target"),
+            ("Wants", "network-online.target"),
+        ],
+        [
+            exec_start([f"{CRIO_DIR}/bin/crio"]),
+            ("Environment", "GOTRACEBACK=crash"),
+            ("ExecReload", "/bin/kill -s HUP $MAINPID"),
+            ("TimeoutStartSec", "0"),
+        ],
+        restart=("on-failure", "10"),
+        limit="1048576",
+    )
+
+
+def _about(name: str, docs: str, after: str) -> list[tuple[str, str]]:
+    """A runtime unit's [Unit] section: it needs the network and local filesystems."""
+    return [
+        ("Description", f"{name} container runtime (k8s-from-scratch)"),
+        ("Documentation", docs),
+        ("After", f"{after} local-fs.target"),
+    ]
+
+
+def _runtime_unit(
+    unit: list[tuple[str, str]], start: list[tuple[str, str]], restart: tuple[str, str], limit: str
+) -> str:
+    """A container runtime's unit, as its project ships it: `start` (how it starts), then what
+    every runtime needs: readiness by sd_notify, its restart policy, open files and processes
+    up to `limit` (the runtime and its shims hold many), and never the OOM killer's first pick."""
+    policy, every = restart
     return unit_file(
         {
-            "Unit": [
-                ("Description", "CRI-O container runtime (k8s-from-scratch)"),
-                ("Documentation", "https://cri-o.io"),
-                ("After", "network-online.target local-fs.target"),
-                ("Wants", "network-online.target"),
-            ],
+            "Unit": unit,
             "Service": [
+                *start,
                 ("Type", "notify"),
-                ("Environment", "GOTRACEBACK=crash"),
-                exec_start([f"{CRIO_DIR}/bin/crio"]),
-                ("ExecReload", "/bin/kill -s HUP $MAINPID"),
-                ("TasksMax", "infinity"),
-                ("LimitNOFILE", "1048576"),
-                ("LimitNPROC", "1048576"),
+                ("Restart", policy),
+                ("RestartSec", every),
+                ("LimitNOFILE", limit),
+                ("LimitNPROC", limit),
                 ("LimitCORE", "infinity"),
+                ("TasksMax", "infinity"),
                 ("OOMScoreAdjust", "-999"),
-                ("TimeoutStartSec", "0"),
-                ("Restart", "on-failure"),
-                ("RestartSec", "10"),
             ],
             **install(),
         }
