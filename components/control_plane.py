@@ -46,6 +46,7 @@ def _files(spec: ClusterSpec, node: NodeSpec, pki: Pki) -> dict[str, list[Manage
         ManagedFile(_meta(cp.SA_PUB, "0644"), pki.service_account_public_pem),
         ManagedFile(_meta(cp.ENCRYPTION_CONFIG), encryption, secret=True),
         ManagedFile(_meta(cp.AUDIT_POLICY, "0644"), cp.audit_policy()),
+        ManagedFile(_meta(cp.ADMISSION_CONFIG, "0644"), cp.admission_config()),
         ManagedFile(FileMeta(f"{systemd.UNIT_DIR}/{cp.APISERVER}.service"), units[cp.APISERVER]),
     ]
     kcm = [

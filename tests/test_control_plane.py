@@ -295,3 +295,18 @@ def test_etcd_and_control_plane_scripts_pass_shellcheck(path: Path, tmp_path: Pa
     }
     result = shellcheck(tmp_path, scripts)
     assert result.returncode == 0, result.stdout[:5000]
+
+
+def test_pod_security_is_baseline_by_default_with_kube_system_exempt() -> None:
+    """kube-apiserver reads the PodSecurity defaults from its admission config file."""
+    spec = preset_spec("ha-calico")
+    flags = dict(cp.apiserver_flags(spec, spec.control_plane_nodes[0]))
+    assert flags["admission-control-config-file"] == cp.ADMISSION_CONFIG
+    doc = yaml.safe_load(cp.admission_config())
+    assert doc["kind"] == "AdmissionConfiguration"
+    (plugin,) = doc["plugins"]
+    config = plugin["configuration"]
+    assert plugin["name"] == "PodSecurity" and config["kind"] == "PodSecurityConfiguration"
+    assert config["defaults"]["enforce"] == "baseline" and config["defaults"]["enforce-version"] == "latest"
+    assert config["defaults"]["warn"] == config["defaults"]["audit"] == "restricted"
+    assert config["exemptions"]["namespaces"] == ["kube-system"]
