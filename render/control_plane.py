@@ -17,7 +17,9 @@ from spec import defaults as d
 from spec.model import ClusterSpec, NodeSpec
 from spec.versions import minor_of
 
-USER = "kube"
+# One system user per service, each owning only the keys it reads: the scheduler cannot read the
+# CA key, the controller-manager cannot read the API server's or etcd's client keys.
+APISERVER_USER, KCM_USER, SCHEDULER_USER = "kube-apiserver", "kube-controller-manager", "kube-scheduler"
 PKI = "/etc/kubernetes/pki"
 CONF = "/etc/kubernetes"
 AUDIT_DIR = "/var/log/kubernetes/audit"
@@ -32,6 +34,7 @@ FRONT_PROXY_CA_CRT = f"{PKI}/front-proxy-ca.crt"
 FRONT_PROXY_CLIENT_CRT = f"{PKI}/front-proxy-client.crt"
 FRONT_PROXY_CLIENT_KEY = f"{PKI}/front-proxy-client.key"
 SA_KEY, SA_PUB = f"{PKI}/sa.key", f"{PKI}/sa.pub"
+KCM_SA_KEY = f"{PKI}/controller-manager/sa.key"  # its own copy: it signs legacy tokens with it
 ENCRYPTION_CONFIG = f"{CONF}/encryption-config.yaml"
 AUDIT_POLICY = f"{CONF}/audit-policy.yaml"
 ADMISSION_CONFIG = f"{CONF}/admission-config.yaml"
@@ -41,6 +44,7 @@ SCHEDULER_KUBECONFIG = f"{CONF}/scheduler.conf"
 AUDIT_LOG = f"{AUDIT_DIR}/audit.log"
 
 APISERVER, KCM, SCHEDULER = "kube-apiserver", "kube-controller-manager", "kube-scheduler"
+SERVICE_USERS = {APISERVER: APISERVER_USER, KCM: KCM_USER, SCHEDULER: SCHEDULER_USER}
 
 # Flags removed (or never to be used again) per binary; exact flag names.
 FORBIDDEN_FLAGS: dict[str, tuple[str, ...]] = {
@@ -196,7 +200,7 @@ def controller_manager_flags(spec: ClusterSpec) -> tuple[tuple[str, str], ...]:
         ("client-ca-file", CA_CRT),
         ("requestheader-client-ca-file", FRONT_PROXY_CA_CRT),
         ("root-ca-file", CA_CRT),
-        ("service-account-private-key-file", SA_KEY),
+        ("service-account-private-key-file", KCM_SA_KEY),
         ("use-service-account-credentials", "true"),
         ("cluster-signing-cert-file", CA_CRT),
         ("cluster-signing-key-file", CA_KEY),
@@ -323,14 +327,15 @@ def audit_policy() -> str:
 
 
 def _unit(name: str, description: str, flags: tuple[tuple[str, str], ...], after: tuple[str, ...]) -> Unit:
+    user = SERVICE_USERS[name]
     return Unit(
         name=f"{name}.service",
         description=description,
         documentation="https://kubernetes.io/docs/reference/command-line-tools-reference/",
         exec_start=(f"{BIN_DIR}/{name}", *systemd.flags(flags)),
         after=("network-online.target", *after),
-        user=USER,
-        group=USER,
+        user=user,
+        group=user,
     )
 
 
@@ -384,8 +389,12 @@ def local_health_check(port: int) -> str:
 
 
 def user_script() -> str:
-    return systemd.user_script(USER, "/nonexistent", (f"{PKI}/etcd", AUDIT_DIR), AUDIT_DIR)
+    """The three users; the audit log is the API server's alone."""
+    dirs = (f"{PKI}/etcd", f"{PKI}/controller-manager", AUDIT_DIR)
+    return systemd.user_script(list(SERVICE_USERS.values()), "/nonexistent", dirs, AUDIT_DIR)
 
 
 def remove_user_script() -> str:
-    return systemd.remove_user_script(USER, AUDIT_DIR, ("/var/log/kubernetes", f"{PKI}/etcd", PKI, CONF))
+    """Also the one user all three shared before they had their own (clusters made then)."""
+    dirs = ("/var/log/kubernetes", f"{PKI}/etcd", f"{PKI}/controller-manager", PKI, CONF)
+    return systemd.remove_user_script([*SERVICE_USERS.values(), "kube"], AUDIT_DIR, dirs)

@@ -278,6 +278,23 @@ def test_secrets_are_encrypted_in_etcd(lab: Lab) -> None:
     assert "plaintext-marker-e2e" not in raw
 
 
+def test_each_control_plane_service_reads_only_its_own_keys(lab: Lab) -> None:
+    node = lab.spec.control_plane_nodes[0].name
+    for service, user in cp.SERVICE_USERS.items():
+        assert lab.ssh(node, f"ps -o user= -C {service}").split() == [user], service
+    can_read = "runuser -u {user} -- cat {path} >/dev/null 2>&1 && echo yes || echo no"
+    for user, path, allowed in (
+        (cp.SCHEDULER_USER, cp.CA_KEY, "no"),
+        (cp.SCHEDULER_USER, cp.SA_KEY, "no"),
+        (cp.KCM_USER, cp.APISERVER_KEY, "no"),
+        (cp.KCM_USER, cp.ETCD_CLIENT_KEY, "no"),
+        (cp.APISERVER_USER, cp.CA_KEY, "no"),
+        (cp.KCM_USER, cp.CA_KEY, "yes"),
+        (cp.SCHEDULER_USER, cp.SCHEDULER_KUBECONFIG, "yes"),
+    ):
+        assert lab.ssh(node, can_read.format(user=user, path=path)).strip() == allowed, (user, path)
+
+
 PRIVILEGED_POD = """apiVersion: v1
 kind: Pod
 metadata: {name: e2e-privileged, namespace: NAMESPACE}
