@@ -247,22 +247,22 @@ def test_control_plane_graph() -> None:
     files = kids["cp-cp1-files"]
     assert "stdin" in files.secret_paths
     listing = files.inputs["create"]
-    api, kcm, scheduler = cp.APISERVER_USER, cp.KCM_USER, cp.SCHEDULER_USER
+    api_user, kcm_user, scheduler_user = cp.APISERVER_USER, cp.KCM_USER, cp.SCHEDULER_USER
     for path, mode, owner in (
-        (cp.ENCRYPTION_CONFIG, "0600", api),
-        (cp.APISERVER_KEY, "0600", api),
-        (cp.ETCD_CLIENT_KEY, "0600", api),
-        (cp.SA_KEY, "0600", api),
-        (cp.CA_KEY, "0600", kcm),  # the CA key only where it signs
-        (cp.KCM_SA_KEY, "0600", kcm),
-        (cp.KCM_KUBECONFIG, "0600", kcm),
-        (cp.SCHEDULER_KUBECONFIG, "0600", scheduler),
+        (cp.ENCRYPTION_CONFIG, "0600", api_user),
+        (cp.APISERVER_KEY, "0600", api_user),
+        (cp.ETCD_CLIENT_KEY, "0600", api_user),
+        (cp.SA_KEY, "0600", api_user),
+        (cp.CA_KEY, "0600", kcm_user),  # the CA key only where it signs
+        (cp.KCM_SA_KEY, "0600", kcm_user),
+        (cp.KCM_KUBECONFIG, "0600", kcm_user),
+        (cp.SCHEDULER_KUBECONFIG, "0600", scheduler_user),
         (cp.AUDIT_POLICY, "0644", "root"),
         (cp.CA_CRT, "0644", "root"),
     ):
         assert f"# {path} {mode} {owner}:{owner} sha256:" in listing, path
     owned = re.findall(r"^# (\S+) 0600 (\S+):", listing, flags=re.M)
-    assert [p for p, o in owned if o == scheduler] == [cp.SCHEDULER_KUBECONFIG]  # nothing else
+    assert [p for p, o in owned if o == scheduler_user] == [cp.SCHEDULER_KUBECONFIG]  # nothing else
     (key,) = ENCRYPTION_KEYS[-1:]
     assert all(key not in str(r.inputs.get("create", "")) for r in graph.registrations)
     assert "stdin" in files.inputs and key not in files.inputs["stdin"]  # base64-wrapped in the bundle
