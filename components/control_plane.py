@@ -16,50 +16,57 @@ from render.host_files import FileMeta
 from spec.model import ClusterSpec, NodeSpec
 
 
-def _meta(path: str, mode: str = "0600") -> FileMeta:
-    return FileMeta(path, mode, cp.USER, cp.USER)
+def _public(path: str, content: pulumi.Input[str]) -> ManagedFile:
+    """Certificates, policies and units: readable by all, written by root."""
+    return ManagedFile(FileMeta(path, "0644"), content)
+
+
+def _private(path: str, user: str, content: pulumi.Input[str]) -> ManagedFile:
+    """A key or credential: its one reader's alone."""
+    return ManagedFile(FileMeta(path, "0600", user, user), content, secret=True)
 
 
 def _files(spec: ClusterSpec, node: NodeSpec, pki: Pki) -> dict[str, list[ManagedFile]]:
-    """Files per service that reads them (shared ones listed under each reader)."""
+    """Files per service that reads them (shared public ones listed under each reader). Each
+    service runs as its own user, which owns only its own keys (render.control_plane)."""
     units = cp.unit_texts(spec, node)
-    ca = ManagedFile(_meta(cp.CA_CRT, "0644"), pki.ca.cert_pem)
-    front_ca = ManagedFile(_meta(cp.FRONT_PROXY_CA_CRT, "0644"), pki.front_proxy_ca.cert_pem)
-    sa_key = ManagedFile(_meta(cp.SA_KEY), pki.service_account_key_pem, secret=True)
+    api, kcm_user, scheduler_user = cp.APISERVER_USER, cp.KCM_USER, cp.SCHEDULER_USER
+    ca = _public(cp.CA_CRT, pki.ca.cert_pem)
+    front_ca = _public(cp.FRONT_PROXY_CA_CRT, pki.front_proxy_ca.cert_pem)
     rendered: pulumi.Output[str] = pulumi.Output.from_input(pki.encryption_key).apply(
         lambda k: cp.encryption_config(spec, k)
     )
-    encryption: pulumi.Output[str] = pulumi.Output.secret(rendered)
     apiserver = [
         ca,
         front_ca,
-        sa_key,
-        ManagedFile(_meta(cp.APISERVER_CRT, "0644"), pki.apiserver.cert_pem),
-        ManagedFile(_meta(cp.APISERVER_KEY), pki.apiserver.key_pem, secret=True),
-        ManagedFile(_meta(cp.KUBELET_CLIENT_CRT, "0644"), pki.apiserver_kubelet_client.cert_pem),
-        ManagedFile(_meta(cp.KUBELET_CLIENT_KEY), pki.apiserver_kubelet_client.key_pem, secret=True),
-        ManagedFile(_meta(cp.ETCD_CA_CRT, "0644"), pki.etcd_ca.cert_pem),
-        ManagedFile(_meta(cp.ETCD_CLIENT_CRT, "0644"), pki.apiserver_etcd_client.cert_pem),
-        ManagedFile(_meta(cp.ETCD_CLIENT_KEY), pki.apiserver_etcd_client.key_pem, secret=True),
-        ManagedFile(_meta(cp.FRONT_PROXY_CLIENT_CRT, "0644"), pki.front_proxy_client.cert_pem),
-        ManagedFile(_meta(cp.FRONT_PROXY_CLIENT_KEY), pki.front_proxy_client.key_pem, secret=True),
-        ManagedFile(_meta(cp.SA_PUB, "0644"), pki.service_account_public_pem),
-        ManagedFile(_meta(cp.ENCRYPTION_CONFIG), encryption, secret=True),
-        ManagedFile(_meta(cp.AUDIT_POLICY, "0644"), cp.audit_policy()),
-        ManagedFile(FileMeta(f"{systemd.UNIT_DIR}/{cp.APISERVER}.service"), units[cp.APISERVER]),
+        _private(cp.SA_KEY, api, pki.service_account_key_pem),
+        _public(cp.APISERVER_CRT, pki.apiserver.cert_pem),
+        _private(cp.APISERVER_KEY, api, pki.apiserver.key_pem),
+        _public(cp.KUBELET_CLIENT_CRT, pki.apiserver_kubelet_client.cert_pem),
+        _private(cp.KUBELET_CLIENT_KEY, api, pki.apiserver_kubelet_client.key_pem),
+        _public(cp.ETCD_CA_CRT, pki.etcd_ca.cert_pem),
+        _public(cp.ETCD_CLIENT_CRT, pki.apiserver_etcd_client.cert_pem),
+        _private(cp.ETCD_CLIENT_KEY, api, pki.apiserver_etcd_client.key_pem),
+        _public(cp.FRONT_PROXY_CLIENT_CRT, pki.front_proxy_client.cert_pem),
+        _private(cp.FRONT_PROXY_CLIENT_KEY, api, pki.front_proxy_client.key_pem),
+        _public(cp.SA_PUB, pki.service_account_public_pem),
+        _private(cp.ENCRYPTION_CONFIG, api, pulumi.Output.secret(rendered)),
+        _public(cp.AUDIT_POLICY, cp.audit_policy()),
+        _public(cp.ADMISSION_CONFIG, cp.admission_config()),
+        _public(f"{systemd.UNIT_DIR}/{cp.APISERVER}.service", units[cp.APISERVER]),
     ]
     kcm = [
         ca,
         front_ca,
-        sa_key,
-        ManagedFile(_meta(cp.CA_KEY), pki.ca.key_pem, secret=True),  # signs kubelet certificates
-        ManagedFile(_meta(cp.KCM_KUBECONFIG), pki.controller_manager_kubeconfig, secret=True),
-        ManagedFile(FileMeta(f"{systemd.UNIT_DIR}/{cp.KCM}.service"), units[cp.KCM]),
+        _private(cp.KCM_SA_KEY, kcm_user, pki.service_account_key_pem),
+        _private(cp.CA_KEY, kcm_user, pki.ca.key_pem),  # signs kubelet certificates
+        _private(cp.KCM_KUBECONFIG, kcm_user, pki.controller_manager_kubeconfig),
+        _public(f"{systemd.UNIT_DIR}/{cp.KCM}.service", units[cp.KCM]),
     ]
     scheduler = [
-        ManagedFile(_meta(cp.SCHEDULER_KUBECONFIG), pki.scheduler_kubeconfig, secret=True),
-        ManagedFile(_meta(cp.SCHEDULER_CONFIG, "0644"), cp.scheduler_config(spec)),
-        ManagedFile(FileMeta(f"{systemd.UNIT_DIR}/{cp.SCHEDULER}.service"), units[cp.SCHEDULER]),
+        _private(cp.SCHEDULER_KUBECONFIG, scheduler_user, pki.scheduler_kubeconfig),
+        _public(cp.SCHEDULER_CONFIG, cp.scheduler_config(spec)),
+        _public(f"{systemd.UNIT_DIR}/{cp.SCHEDULER}.service", units[cp.SCHEDULER]),
     ]
     return {cp.APISERVER: apiserver, cp.KCM: kcm, cp.SCHEDULER: scheduler}
 
@@ -102,7 +109,7 @@ class ControlPlane(pulumi.ComponentResource):
             list(bundle.values()),
             # Owned by the kube user, which the user step creates.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[user]),
-            dirs=(f"{cp.PKI}/etcd", cp.PKI),
+            dirs=(f"{cp.PKI}/etcd", f"{cp.PKI}/controller-manager", cp.PKI),
         )
         server = next(a for a in artifacts.node_artifacts(spec, node) if a.name == "kubernetes-server")
 

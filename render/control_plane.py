@@ -17,7 +17,9 @@ from spec import defaults as d
 from spec.model import ClusterSpec, NodeSpec
 from spec.versions import minor_of
 
-USER = "kube"
+# One system user per service, each owning only the keys it reads: the scheduler cannot read the
+# CA key, the controller-manager cannot read the API server's or etcd's client keys.
+APISERVER_USER, KCM_USER, SCHEDULER_USER = "kube-apiserver", "kube-controller-manager", "kube-scheduler"
 PKI = "/etc/kubernetes/pki"
 CONF = "/etc/kubernetes"
 AUDIT_DIR = "/var/log/kubernetes/audit"
@@ -32,14 +34,17 @@ FRONT_PROXY_CA_CRT = f"{PKI}/front-proxy-ca.crt"
 FRONT_PROXY_CLIENT_CRT = f"{PKI}/front-proxy-client.crt"
 FRONT_PROXY_CLIENT_KEY = f"{PKI}/front-proxy-client.key"
 SA_KEY, SA_PUB = f"{PKI}/sa.key", f"{PKI}/sa.pub"
+KCM_SA_KEY = f"{PKI}/controller-manager/sa.key"  # its own copy: it signs legacy tokens with it
 ENCRYPTION_CONFIG = f"{CONF}/encryption-config.yaml"
 AUDIT_POLICY = f"{CONF}/audit-policy.yaml"
+ADMISSION_CONFIG = f"{CONF}/admission-config.yaml"
 SCHEDULER_CONFIG = f"{CONF}/scheduler-config.yaml"
 KCM_KUBECONFIG = f"{CONF}/controller-manager.conf"
 SCHEDULER_KUBECONFIG = f"{CONF}/scheduler.conf"
 AUDIT_LOG = f"{AUDIT_DIR}/audit.log"
 
 APISERVER, KCM, SCHEDULER = "kube-apiserver", "kube-controller-manager", "kube-scheduler"
+SERVICE_USERS = {APISERVER: APISERVER_USER, KCM: KCM_USER, SCHEDULER: SCHEDULER_USER}
 
 # Flags removed (or never to be used again) per binary; exact flag names.
 FORBIDDEN_FLAGS: dict[str, tuple[str, ...]] = {
@@ -138,6 +143,7 @@ def apiserver_flags(spec: ClusterSpec, node: NodeSpec) -> tuple[tuple[str, str],
         ("anonymous-auth", "false"),
         ("authorization-mode", "Node,RBAC"),
         ("enable-admission-plugins", "NodeRestriction"),  # the rest of the defaults stay on
+        ("admission-control-config-file", ADMISSION_CONFIG),  # Pod Security: baseline by default
         ("enable-bootstrap-token-auth", "true"),
         ("client-ca-file", CA_CRT),
         ("tls-cert-file", APISERVER_CRT),
@@ -155,6 +161,8 @@ def apiserver_flags(spec: ClusterSpec, node: NodeSpec) -> tuple[tuple[str, str],
         ("service-account-issuer", service_account_issuer(spec)),
         ("service-account-key-file", SA_PUB),
         ("service-account-signing-key-file", SA_KEY),
+        # Tokens live as long as they say, not a year (the default extends legacy-aware ones).
+        ("service-account-extend-token-expiration", "false"),
         ("encryption-provider-config", ENCRYPTION_CONFIG),
         ("requestheader-client-ca-file", FRONT_PROXY_CA_CRT),
         ("requestheader-allowed-names", "front-proxy-client"),
@@ -192,7 +200,7 @@ def controller_manager_flags(spec: ClusterSpec) -> tuple[tuple[str, str], ...]:
         ("client-ca-file", CA_CRT),
         ("requestheader-client-ca-file", FRONT_PROXY_CA_CRT),
         ("root-ca-file", CA_CRT),
-        ("service-account-private-key-file", SA_KEY),
+        ("service-account-private-key-file", KCM_SA_KEY),
         ("use-service-account-credentials", "true"),
         ("cluster-signing-cert-file", CA_CRT),
         ("cluster-signing-key-file", CA_KEY),
@@ -244,6 +252,42 @@ def encryption_config(spec: ClusterSpec, key_b64: str) -> str:
     return yaml_dump.dump(doc, sort_keys=False)
 
 
+# Pod Security Admission for every namespace without labels of its own: baseline is enforced
+# (no privileged pods, host namespaces or host paths), restricted is warned about and audited.
+# kube-system holds the cluster's own privileged pods (kube-proxy and CNIs that live there); a
+# namespace that needs more opts in with pod-security.kubernetes.io/enforce (flannel's does).
+POD_SECURITY_DEFAULTS = {"enforce": "baseline", "warn": "restricted", "audit": "restricted"}
+POD_SECURITY_EXEMPT_NAMESPACES = ["kube-system"]
+
+
+def admission_config() -> str:
+    """AdmissionConfiguration for --admission-control-config-file: the PodSecurity defaults."""
+    defaults: dict[str, str] = {}
+    for mode, level in POD_SECURITY_DEFAULTS.items():
+        defaults[mode] = level
+        defaults[f"{mode}-version"] = "latest"
+    doc = {
+        "apiVersion": "apiserver.config.k8s.io/v1",
+        "kind": "AdmissionConfiguration",
+        "plugins": [
+            {
+                "name": "PodSecurity",
+                "configuration": {
+                    "apiVersion": "pod-security.admission.config.k8s.io/v1",
+                    "kind": "PodSecurityConfiguration",
+                    "defaults": defaults,
+                    "exemptions": {
+                        "usernames": [],
+                        "runtimeClasses": [],
+                        "namespaces": POD_SECURITY_EXEMPT_NAMESPACES,
+                    },
+                },
+            }
+        ],
+    }
+    return yaml_dump.dump(doc, sort_keys=False)
+
+
 def audit_policy() -> str:
     """S4's policy: noisy reads skipped, Secrets/ConfigMaps at Metadata (never their content),
     pods at RequestResponse, everything else at Metadata."""
@@ -283,14 +327,15 @@ def audit_policy() -> str:
 
 
 def _unit(name: str, description: str, flags: tuple[tuple[str, str], ...], after: tuple[str, ...]) -> Unit:
+    user = SERVICE_USERS[name]
     return Unit(
         name=f"{name}.service",
         description=description,
         documentation="https://kubernetes.io/docs/reference/command-line-tools-reference/",
         exec_start=(f"{BIN_DIR}/{name}", *systemd.flags(flags)),
         after=("network-online.target", *after),
-        user=USER,
-        group=USER,
+        user=user,
+        group=user,
     )
 
 
@@ -344,8 +389,12 @@ def local_health_check(port: int) -> str:
 
 
 def user_script() -> str:
-    return systemd.user_script(USER, "/nonexistent", (f"{PKI}/etcd", AUDIT_DIR), AUDIT_DIR)
+    """The three users; the audit log is the API server's alone."""
+    dirs = (f"{PKI}/etcd", f"{PKI}/controller-manager", AUDIT_DIR)
+    return systemd.user_script(list(SERVICE_USERS.values()), "/nonexistent", dirs, AUDIT_DIR)
 
 
 def remove_user_script() -> str:
-    return systemd.remove_user_script(USER, AUDIT_DIR, ("/var/log/kubernetes", f"{PKI}/etcd", PKI, CONF))
+    """Also the one user all three shared before they had their own (clusters made then)."""
+    dirs = ("/var/log/kubernetes", f"{PKI}/etcd", f"{PKI}/controller-manager", PKI, CONF)
+    return systemd.remove_user_script([*SERVICE_USERS.values(), "kube"], AUDIT_DIR, dirs)

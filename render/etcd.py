@@ -157,9 +157,9 @@ def health_check(
 
 def user_script(layout: EtcdLayout = EtcdLayout()) -> str:
     """Create the service user and the data dir (0700)."""
-    return systemd.user_script(USER, layout.data_dir, (layout.data_dir, layout.pki_dir), layout.data_dir)
+    return systemd.user_script((USER,), layout.data_dir, (layout.data_dir, layout.pki_dir), layout.data_dir)
 
 
 def remove_user_script(layout: EtcdLayout = EtcdLayout()) -> str:
     """Destroy: the member's data, its directories and the user (if we created it)."""
-    return systemd.remove_user_script(USER, layout.data_dir, (layout.pki_dir, "/etc/etcd"))
+    return systemd.remove_user_script((USER,), layout.data_dir, (layout.pki_dir, "/etc/etcd"))

@@ -52,6 +52,7 @@ SMALL_NODE_KUBE_RESERVED = "150Mi"
 
 # Bootstrap waits: client certificate (auto-approved) and serving certificate (our approver).
 BOOTSTRAP_WAIT_S = 180
+POD_PIDS_LIMIT = 4096  # generous for any one pod; a runaway fork loop stops there
 
 
 def registration_taints(node: NodeSpec) -> list[Taint]:
@@ -113,6 +114,10 @@ def kubelet_config(spec: ClusterSpec, node: NodeSpec) -> dict[str, Any]:
     # that swap (S3: re-enabled swap made joins time out).
     config["failSwapOn"] = True
     config["memorySwap"] = {"swapBehavior": "NoSwap"}
+    # Every container gets the runtime's default seccomp profile unless its pod asks otherwise,
+    # and no pod can exhaust the node's PIDs (a fork bomb stays inside its pod).
+    config["seccompDefault"] = True
+    config["podPidsLimit"] = POD_PIDS_LIMIT
     config["registerNode"] = True
     taints = registration_taints(node)
     if taints:
@@ -158,8 +163,9 @@ def kubelet_unit(spec: ClusterSpec, node: NodeSpec) -> str:
 def kubelet_static_files(spec: ClusterSpec, node: NodeSpec) -> list[tuple[FileMeta, str]]:
     """The kubelet files whose content is known at render time (CA and token come from Pki)."""
     return [
-        (FileMeta(CONFIG), render_kubelet_config(spec, node)),
-        (FileMeta(UNIT_FILE), kubelet_unit(spec, node)),
+        # Only root reads them (CIS 4.1.1, 4.1.9): they name every credential kubelet uses.
+        (FileMeta(CONFIG, mode="0600"), render_kubelet_config(spec, node)),
+        (FileMeta(UNIT_FILE, mode="0600"), kubelet_unit(spec, node)),
     ]
 
 

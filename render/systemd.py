@@ -175,34 +175,42 @@ def stop_script(unit: str, remove_paths: Sequence[str] = ()) -> str:
 _USERS_RECORD = STATE_ROOT  # user-<name> there: we created that user, so destroy may remove it
 
 
-def user_script(user: str, home: str, dirs: Sequence[str], private_dir: str) -> str:
-    """Create a service's system user (recorded, so destroy removes only ours) and its directories;
-    `private_dir` is the user's own (0700)."""
-    return f"""#!/bin/sh
-set -eu
-mkdir -p {_USERS_RECORD}
-if ! id -u {user} >/dev/null 2>&1; then
+def user_script(users: Sequence[str], home: str, dirs: Sequence[str], private_dir: str) -> str:
+    """Create services' system users, one per service (recorded, so destroy removes only ours),
+    and their directories; `private_dir` is the first user's own (0700)."""
+    created = "".join(
+        f"""if ! id -u {user} >/dev/null 2>&1; then
   useradd --system --no-create-home --home-dir {home} --shell /sbin/nologin {user}
   touch {_USERS_RECORD}/user-{user}
   echo "created user {user}"
 fi
-mkdir -p {" ".join(dirs)}
-chown {user}:{user} {private_dir}
+"""
+        for user in users
+    )
+    return f"""#!/bin/sh
+set -eu
+mkdir -p {_USERS_RECORD}
+{created}mkdir -p {" ".join(dirs)}
+chown {users[0]}:{users[0]} {private_dir}
 chmod 0700 {private_dir}
 """
 
 
-def remove_user_script(user: str, private_dir: str, dirs: Sequence[str]) -> str:
-    """Destroy: `private_dir` with its data, `dirs` when empty, and the user if we created it."""
+def remove_user_script(users: Sequence[str], private_dir: str, dirs: Sequence[str]) -> str:
+    """Destroy: `private_dir` with its data, `dirs` when empty, and the users we created."""
+    removed = "".join(
+        f"""if [ -f {_USERS_RECORD}/user-{user} ]; then
+  userdel {user} 2>/dev/null || true
+  rm -f {_USERS_RECORD}/user-{user}
+fi
+"""
+        for user in users
+    )
     return f"""#!/bin/sh
 set -eu
 rm -rf {private_dir}
 rmdir {" ".join(dirs)} 2>/dev/null || true
-if [ -f {_USERS_RECORD}/user-{user} ]; then
-  userdel {user} 2>/dev/null || true
-  rm -f {_USERS_RECORD}/user-{user}
-fi
-rmdir {_USERS_RECORD} 2>/dev/null || true
+{removed}rmdir {_USERS_RECORD} 2>/dev/null || true
 """
 
 

@@ -261,7 +261,7 @@ KEYS: dict[str, Key] = {
     "security.encryptionAtRest": Key("secretbox", choices=ENCRYPTION_PROVIDERS),
     "security.audit.enabled": Key(True),
     "security.audit.maxAgeDays": Key(30, minimum=1, maximum=3650),
-    "security.audit.maxBackups": Key(3, minimum=0, maximum=1000),
+    "security.audit.maxBackups": Key(10, minimum=0, maximum=1000),
     "security.audit.maxSizeMb": Key(100, minimum=1, maximum=100000),
     "security.tlsMinVersion": Key("VersionTLS12", choices=TLS_VERSIONS),
     "security.tlsCipherSuites": Key(

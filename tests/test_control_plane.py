@@ -247,15 +247,22 @@ def test_control_plane_graph() -> None:
     files = kids["cp-cp1-files"]
     assert "stdin" in files.secret_paths
     listing = files.inputs["create"]
-    for path, mode in (
-        (cp.ENCRYPTION_CONFIG, "0600"),
-        (cp.APISERVER_KEY, "0600"),
-        (cp.CA_KEY, "0600"),
-        (cp.SA_KEY, "0600"),
-        (cp.KCM_KUBECONFIG, "0600"),
-        (cp.AUDIT_POLICY, "0644"),
+    api_user, kcm_user, scheduler_user = cp.APISERVER_USER, cp.KCM_USER, cp.SCHEDULER_USER
+    for path, mode, owner in (
+        (cp.ENCRYPTION_CONFIG, "0600", api_user),
+        (cp.APISERVER_KEY, "0600", api_user),
+        (cp.ETCD_CLIENT_KEY, "0600", api_user),
+        (cp.SA_KEY, "0600", api_user),
+        (cp.CA_KEY, "0600", kcm_user),  # the CA key only where it signs
+        (cp.KCM_SA_KEY, "0600", kcm_user),
+        (cp.KCM_KUBECONFIG, "0600", kcm_user),
+        (cp.SCHEDULER_KUBECONFIG, "0600", scheduler_user),
+        (cp.AUDIT_POLICY, "0644", "root"),
+        (cp.CA_CRT, "0644", "root"),
     ):
-        assert f"# {path} {mode} kube:kube sha256:" in listing
+        assert f"# {path} {mode} {owner}:{owner} sha256:" in listing, path
+    owned = re.findall(r"^# (\S+) 0600 (\S+):", listing, flags=re.M)
+    assert [p for p, o in owned if o == scheduler_user] == [cp.SCHEDULER_KUBECONFIG]  # nothing else
     (key,) = ENCRYPTION_KEYS[-1:]
     assert all(key not in str(r.inputs.get("create", "")) for r in graph.registrations)
     assert "stdin" in files.inputs and key not in files.inputs["stdin"]  # base64-wrapped in the bundle
@@ -295,3 +302,18 @@ def test_etcd_and_control_plane_scripts_pass_shellcheck(path: Path, tmp_path: Pa
     }
     result = shellcheck(tmp_path, scripts)
     assert result.returncode == 0, result.stdout[:5000]
+
+
+def test_pod_security_is_baseline_by_default_with_kube_system_exempt() -> None:
+    """kube-apiserver reads the PodSecurity defaults from its admission config file."""
+    spec = preset_spec("ha-calico")
+    flags = dict(cp.apiserver_flags(spec, spec.control_plane_nodes[0]))
+    assert flags["admission-control-config-file"] == cp.ADMISSION_CONFIG
+    doc = yaml.safe_load(cp.admission_config())
+    assert doc["kind"] == "AdmissionConfiguration"
+    (plugin,) = doc["plugins"]
+    config = plugin["configuration"]
+    assert plugin["name"] == "PodSecurity" and config["kind"] == "PodSecurityConfiguration"
+    assert config["defaults"]["enforce"] == "baseline" and config["defaults"]["enforce-version"] == "latest"
+    assert config["defaults"]["warn"] == config["defaults"]["audit"] == "restricted"
+    assert config["exemptions"]["namespaces"] == ["kube-system"]

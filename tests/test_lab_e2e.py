@@ -75,14 +75,17 @@ class Lab:
         assert result.code == 0, f"{node}: {command}: {result.stderr}"
         return result.stdout
 
-    def kubectl(self, *args: str, stdin: str = "", check: bool = True) -> str:
-        proc = subprocess.run(
+    def kubectl_proc(self, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
             [str(KUBECTL), "--kubeconfig", str(self.kubeconfig), *args],
             input=stdin,
             text=True,
             capture_output=True,
             timeout=120,
         )
+
+    def kubectl(self, *args: str, stdin: str = "", check: bool = True) -> str:
+        proc = self.kubectl_proc(*args, stdin=stdin)
         assert not check or proc.returncode == 0, proc.stderr
         return proc.stdout
 
@@ -273,6 +276,49 @@ def test_secrets_are_encrypted_in_etcd(lab: Lab) -> None:
     )
     assert raw.startswith(f"k8s:enc:{lab.spec.security.encryption_at_rest}:v1:")
     assert "plaintext-marker-e2e" not in raw
+
+
+def test_each_control_plane_service_reads_only_its_own_keys(lab: Lab) -> None:
+    node = lab.spec.control_plane_nodes[0].name
+    for service, user in cp.SERVICE_USERS.items():
+        assert lab.ssh(node, f"ps -o user= -C {service}").split() == [user], service
+    can_read = "runuser -u {user} -- cat {path} >/dev/null 2>&1 && echo yes || echo no"
+    for user, path, allowed in (
+        (cp.SCHEDULER_USER, cp.CA_KEY, "no"),
+        (cp.SCHEDULER_USER, cp.SA_KEY, "no"),
+        (cp.KCM_USER, cp.APISERVER_KEY, "no"),
+        (cp.KCM_USER, cp.ETCD_CLIENT_KEY, "no"),
+        (cp.APISERVER_USER, cp.CA_KEY, "no"),
+        (cp.KCM_USER, cp.CA_KEY, "yes"),
+        (cp.SCHEDULER_USER, cp.SCHEDULER_KUBECONFIG, "yes"),
+    ):
+        assert lab.ssh(node, can_read.format(user=user, path=path)).strip() == allowed, (user, path)
+
+
+PRIVILEGED_POD = """apiVersion: v1
+kind: Pod
+metadata: {name: e2e-privileged, namespace: NAMESPACE}
+spec:
+  containers:
+  - name: c
+    image: IMAGE
+    securityContext: {privileged: true}
+"""
+
+
+def test_a_privileged_pod_needs_its_namespace_to_opt_in(lab: Lab) -> None:
+    """Pod Security baseline is enforced by default: a namespace must say it allows privileged
+    pods (as flannel's does) before one is admitted."""
+    image = addons.coredns_image(lab.spec)  # any image: admission decides before a pull
+    for namespace, label in (("e2e-psa-default", None), ("e2e-psa-privileged", "privileged")):
+        lab.kubectl("create", "namespace", namespace)
+        if label:
+            lab.kubectl("label", "namespace", namespace, f"pod-security.kubernetes.io/enforce={label}")
+        pod = PRIVILEGED_POD.replace("NAMESPACE", namespace).replace("IMAGE", image)
+        proc = lab.kubectl_proc("apply", "--dry-run=server", "-f", "-", stdin=pod)
+        refused = 'violates PodSecurity "baseline:latest"' in proc.stderr
+        assert (proc.returncode, refused) == ((0, False) if label else (1, True)), proc.stderr
+        lab.kubectl("delete", "namespace", namespace, "--wait=false")
 
 
 def test_the_audit_log_has_entries(lab: Lab) -> None:
