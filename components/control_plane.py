@@ -21,6 +21,11 @@ def _public(path: str, content: pulumi.Input[str]) -> ManagedFile:
     return ManagedFile(FileMeta(path, "0644"), content)
 
 
+def _unit_file(service: str, units: dict[str, str]) -> ManagedFile:
+    """Root's alone, as CIS 1.1.1-1.1.6 want of what starts a control-plane service."""
+    return ManagedFile(FileMeta(f"{systemd.UNIT_DIR}/{service}.service", "0600"), units[service])
+
+
 def _private(path: str, user: str, content: pulumi.Input[str]) -> ManagedFile:
     """A key or credential: its one reader's alone."""
     return ManagedFile(FileMeta(path, "0600", user, user), content, secret=True)
@@ -53,7 +58,7 @@ def _files(spec: ClusterSpec, node: NodeSpec, pki: Pki) -> dict[str, list[Manage
         _private(cp.ENCRYPTION_CONFIG, api, pulumi.Output.secret(rendered)),
         _public(cp.AUDIT_POLICY, cp.audit_policy()),
         _public(cp.ADMISSION_CONFIG, cp.admission_config()),
-        _public(f"{systemd.UNIT_DIR}/{cp.APISERVER}.service", units[cp.APISERVER]),
+        _unit_file(cp.APISERVER, units),
     ]
     kcm = [
         ca,
@@ -61,12 +66,12 @@ def _files(spec: ClusterSpec, node: NodeSpec, pki: Pki) -> dict[str, list[Manage
         _private(cp.KCM_SA_KEY, kcm_user, pki.service_account_key_pem),
         _private(cp.CA_KEY, kcm_user, pki.ca.key_pem),  # signs kubelet certificates
         _private(cp.KCM_KUBECONFIG, kcm_user, pki.controller_manager_kubeconfig),
-        _public(f"{systemd.UNIT_DIR}/{cp.KCM}.service", units[cp.KCM]),
+        _unit_file(cp.KCM, units),
     ]
     scheduler = [
         _private(cp.SCHEDULER_KUBECONFIG, scheduler_user, pki.scheduler_kubeconfig),
         _public(cp.SCHEDULER_CONFIG, cp.scheduler_config(spec)),
-        _public(f"{systemd.UNIT_DIR}/{cp.SCHEDULER}.service", units[cp.SCHEDULER]),
+        _unit_file(cp.SCHEDULER, units),
     ]
     return {cp.APISERVER: apiserver, cp.KCM: kcm, cp.SCHEDULER: scheduler}
 

@@ -27,7 +27,8 @@ def _files(spec: ClusterSpec, node: NodeSpec, pki: Pki, layout: etcd.EtcdLayout)
         # The health check runs as root over SSH; etcd itself never reads these.
         ManagedFile(FileMeta(layout.healthcheck_cert, "0644"), health.cert_pem),
         ManagedFile(FileMeta(layout.healthcheck_key, "0600"), health.key_pem, secret=True),
-        ManagedFile(FileMeta(f"{systemd.UNIT_DIR}/{etcd.UNIT}"), etcd.unit_text(spec, node)),
+        # Root's alone, as CIS 1.1.7 wants of what starts etcd.
+        ManagedFile(FileMeta(f"{systemd.UNIT_DIR}/{etcd.UNIT}", "0600"), etcd.unit_text(spec, node)),
     ]
 
 

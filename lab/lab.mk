@@ -36,7 +36,7 @@ lab-deps:
 
 # The engine (a pulumi on PATH with the pinned plugins is used as is; else built), the binaries
 # the lab hosts install and the images they pull (served by the lab's registry).
-LAB_COMPONENTS ?= engine kubernetes etcd cni containerd crictl
+LAB_COMPONENTS ?= engine kubernetes etcd cni containerd crictl kube-bench
 
 lab-toolchain: lab-deps
 	K8SFS_TOOLCHAIN_DIR="$(TOOLCHAIN_DIR)" toolchain/build.sh $(LAB_COMPONENTS)

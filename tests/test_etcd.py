@@ -340,7 +340,7 @@ def test_etcd_member_graph_secrets_and_rolling_restart() -> None:
         and base64.b64encode(keys[0].encode()).decode() in files.inputs["stdin"]
     )
     assert "/etc/etcd/pki/server.key 0600 etcd:etcd" in files.inputs["create"]
-    assert "/etc/systemd/system/etcd.service 0644" in files.inputs["create"]
+    assert "/etc/systemd/system/etcd.service 0600 root:root" in files.inputs["create"]  # CIS 1.1.7
     assert "chmod 0700 /var/lib/etcd" in e1["etcd-e1-user"].inputs["create"]
 
     service = e1["etcd-e1-service"]

@@ -38,10 +38,10 @@ import pytest
 import yaml
 
 from bench.graph_diff import owned_by
-from components.ssh import Target, run
+from components.ssh import Target, connect, run
 from lab import mirror
 from mockrun.program import REPO, preset_config
-from render import addons, etcd, kubelet, ports
+from render import addons, etcd, kube_bench, kubelet, ports
 from render import control_plane as cp
 from render.cni.images import mirror_image
 from spec import ClusterSpec
@@ -293,6 +293,55 @@ def test_each_control_plane_service_reads_only_its_own_keys(lab: Lab) -> None:
         (cp.SCHEDULER_USER, cp.SCHEDULER_KUBECONFIG, "yes"),
     ):
         assert lab.ssh(node, can_read.format(user=user, path=path)).strip() == allowed, (user, path)
+
+
+KUBE_BENCH = mirror.TOOLCHAIN_DIR / "kube-bench" / "v0.15.6" / "linux-amd64"
+KUBE_BENCH_DIR = "/opt/k8sfs-kube-bench"  # removed again after the run
+# The CIS 1.12 checks our layout still fails, each tracked in issue #16 (docs/security.md): a
+# FAIL that appears, or one that goes away, changes this set.
+KNOWN_FAILS = {
+    "1.1.16": "scheduler.conf is owned by the scheduler's own user, not root",
+    "1.1.18": "controller-manager.conf is owned by the controller-manager's own user, not root",
+    "1.1.19": "each service's keys are owned by its own user, not root",
+    "1.4.1": "the scheduler's profiling is off in its config file, not by the flag kube-bench reads",
+}
+
+
+def _kube_bench(lab: Lab, node: str, targets: str, tmp_path: Path) -> tuple[str, set[str]]:
+    """kube-bench's summary and FAILed check ids on one node, with our paths mapped."""
+    cfg = tmp_path / node / "cfg"
+    shutil.copytree(KUBE_BENCH / "cfg", cfg)
+    upstream = yaml.safe_load((cfg / "config.yaml").read_text())
+    (cfg / "config.yaml").write_text(yaml.safe_dump(kube_bench.config(upstream), sort_keys=False))
+    bundle = tmp_path / node / "kube-bench.tar.gz"
+    subprocess.run(
+        ["tar", "-czf", bundle, "-C", KUBE_BENCH, "kube-bench", "-C", cfg.parent, "cfg"], check=True
+    )
+    client = connect(lab.target(node))
+    try:
+        client.exec_command(f"mkdir -p {KUBE_BENCH_DIR}")[1].channel.recv_exit_status()
+        client.open_sftp().put(str(bundle), f"{KUBE_BENCH_DIR}/kube-bench.tar.gz")
+    finally:
+        client.close()
+    skip = ",".join(kube_bench.NOT_APPLICABLE)
+    out = lab.ssh(
+        node,
+        f"cd {KUBE_BENCH_DIR} && tar -xzf kube-bench.tar.gz && ./kube-bench --config-dir cfg "
+        f"--benchmark cis-1.12 run --targets {targets} --skip {skip} 2>/dev/null; rm -rf {KUBE_BENCH_DIR}",
+    )
+    summary = out[out.rindex("== Summary total ==") :] if "== Summary total ==" in out else out[-400:]
+    fails = {line.split()[1] for line in out.splitlines() if line.startswith("[FAIL]")}
+    return summary.strip(), fails
+
+
+@pytest.mark.only_stacks("dev")  # one control plane and one worker show it
+def test_kube_bench_fails_only_the_known_checks(lab: Lab, tmp_path: Path) -> None:
+    control_plane, worker = lab.spec.control_plane_nodes[0].name, lab.spec.worker_nodes[0].name
+    cp_summary, cp_fails = _kube_bench(lab, control_plane, "master,etcd,node,controlplane,policies", tmp_path)
+    node_summary, node_fails = _kube_bench(lab, worker, "node", tmp_path)
+    print(f"\n[e2e {lab.stack.name}] kube-bench {control_plane}:\n{cp_summary}\n{worker}:\n{node_summary}")
+    assert cp_fails == set(KNOWN_FAILS), cp_fails
+    assert node_fails == set(), node_fails
 
 
 PRIVILEGED_POD = """apiVersion: v1

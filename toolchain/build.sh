@@ -39,7 +39,7 @@ GOARCH=$(go env GOARCH)
 export GOARCH
 PLATFORM="linux-$GOARCH"
 
-ALL_COMPONENTS=(pulumi plugins kubernetes etcd cni containerd crictl)
+ALL_COMPONENTS=(pulumi plugins kubernetes etcd cni containerd crictl kube-bench)
 
 log() { printf '[toolchain %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 die() {
@@ -609,6 +609,23 @@ crictl_binary() {
 	gobuild "$w" "$tmp/crictl" "-X $m/pkg/version.Version=$v" "" "$m/cmd/crictl"
 }
 
+# build_kube_bench: kube-bench from its pinned archive, with its cfg/ (the CIS benchmark
+# definitions it reads at run time) next to it.
+build_kube_bench() {
+	local v=$K8SFS_KUBE_BENCH_VERSION out tmp src
+	out="$TOOLCHAIN_DIR/kube-bench/$v/$PLATFORM"
+	if cached "$out"; then
+		log "kube-bench $v: cached in $out"
+		return 0
+	fi
+	src=$(unpack "kube-bench-$v")
+	tmp=$(staging "$out")
+	gobuild "$src" "$tmp/kube-bench" "-X github.com/aquasecurity/kube-bench/cmd.KubeBenchVersion=$v" "" .
+	cp -a "$src/cfg" "$tmp/cfg"
+	seal "$tmp" "$out"
+	log "wrote $out (kube-bench and cfg/)"
+}
+
 # prune: drop the Go build cache and the wrapper/copy-out folders (several GB
 # after a Kubernetes build); outputs and the module cache stay.
 prune() {
@@ -626,7 +643,7 @@ main() {
 	for c in "$@"; do
 		case $c in
 		all) want+=("${ALL_COMPONENTS[@]}") ;;
-		engine | pulumi | plugins | kubernetes | etcd | cni | containerd | crictl) want+=("$c") ;;
+		engine | pulumi | plugins | kubernetes | etcd | cni | containerd | crictl | kube-bench) want+=("$c") ;;
 		prune) want+=(prune) ;;
 		-h | --help)
 			usage
@@ -655,6 +672,7 @@ build_component() {
 	cni) build_cni ;;
 	containerd) build_containerd ;;
 	crictl) build_crictl ;;
+	kube-bench) build_kube_bench ;;
 	prune) prune ;;
 	esac
 }

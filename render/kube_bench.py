@@ -1,0 +1,55 @@
+"""kube-bench's view of our layout: the CIS checks read kubeadm's paths (static pod manifests,
+/var/lib/kubelet/config.yaml) unless its config.yaml names others. `config` patches kube-bench's
+own config.yaml with where we put each component's unit, config, kubeconfig and data, from the
+same constants the renderers write them with."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from render import control_plane as cp
+from render import etcd, kube_proxy, kubelet
+from render.systemd import UNIT_DIR
+
+# The checks that cannot apply to our layout, each with why (docs/security.md lists them).
+NOT_APPLICABLE = {
+    "1.1.13": "no admin.conf on any host: the admin credential is only a stack output",
+    "1.1.14": "no admin.conf on any host: the admin credential is only a stack output",
+}
+
+
+def _only(path: str) -> dict[str, Any]:
+    return {"confs": [path], "defaultconf": path}
+
+
+def config(upstream: dict[str, Any]) -> dict[str, Any]:
+    """kube-bench's config.yaml (parsed) with our paths in place of kubeadm's."""
+    out = copy.deepcopy(upstream)
+    master = out["master"]
+    for component, unit in (
+        ("apiserver", cp.APISERVER),
+        ("scheduler", cp.SCHEDULER),
+        ("controllermanager", cp.KCM),
+    ):
+        master[component].update(_only(f"{UNIT_DIR}/{unit}.service"))
+    data_dir = etcd.EtcdLayout().data_dir
+    for section in (master["etcd"], out["etcd"]["etcd"]):
+        section.update(_only(f"{UNIT_DIR}/{etcd.UNIT}"), datadirs=[data_dir], defaultdatadir=data_dir)
+    out["node"]["kubelet"].update(
+        _only(kubelet.CONFIG),
+        svc=[kubelet.UNIT_FILE],
+        defaultsvc=kubelet.UNIT_FILE,
+        kubeconfig=[kubelet.KUBECONFIG],
+        defaultkubeconfig=kubelet.KUBECONFIG,
+        cafile=[kubelet.CLIENT_CA],
+        defaultcafile=kubelet.CLIENT_CA,
+    )
+    out["node"]["proxy"].update(
+        _only(kube_proxy.CONFIG),
+        svc=[kube_proxy.UNIT_FILE],
+        defaultsvc=kube_proxy.UNIT_FILE,
+        kubeconfig=[kube_proxy.KUBECONFIG],
+        defaultkubeconfig=kube_proxy.KUBECONFIG,
+    )
+    return out
