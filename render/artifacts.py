@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from render.common import BIN_DIR, STATE_ROOT
+from render.common import BIN_DIR, SBIN_DIR, STATE_ROOT
 from render.script_parts import Part, StepScripts, run_parts
 from render.scripts import script
 from spec import binaries
@@ -106,9 +106,7 @@ _RECIPES = {
         f"{BIN_DIR}/{{binary}}",
         ("containerd", "containerd-shim-runc-v2", "ctr"),
     ),
-    "runc": _Recipe(
-        "runc.{arch}", _GITHUB.format("opencontainers/runc"), "binary", ".", "/usr/local/sbin/runc"
-    ),
+    "runc": _Recipe("runc.{arch}", _GITHUB.format("opencontainers/runc"), "binary", ".", f"{SBIN_DIR}/runc"),
     # File by file: CNIs (flannel, calico, ...) drop their own plugins into the same dir.
     "cni-plugins": _Recipe(
         "cni-plugins-linux-{arch}-v{version}.tgz",

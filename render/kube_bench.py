@@ -19,8 +19,18 @@ NOT_APPLICABLE = {
 }
 
 
-def _only(path: str) -> dict[str, Any]:
-    return {"confs": [path], "defaultconf": path}
+# kube-bench reads each kind of path from a list (tried in order) and a default: "conf" and
+# "datadir" from `confs`/`datadirs`, the others from a list named like the kind.
+_PLURAL = {"conf": "confs", "datadir": "datadirs"}
+
+
+def _paths(**paths: str) -> dict[str, Any]:
+    """kube-bench's keys naming exactly these paths: `conf=...` sets `confs` and `defaultconf`."""
+    out: dict[str, Any] = {}
+    for kind, path in paths.items():
+        out[_PLURAL.get(kind, kind)] = [path]
+        out[f"default{kind}"] = path
+    return out
 
 
 def config(upstream: dict[str, Any]) -> dict[str, Any]:
@@ -32,24 +42,19 @@ def config(upstream: dict[str, Any]) -> dict[str, Any]:
         ("scheduler", cp.SCHEDULER),
         ("controllermanager", cp.KCM),
     ):
-        master[component].update(_only(f"{UNIT_DIR}/{unit}.service"))
-    data_dir = etcd.EtcdLayout().data_dir
+        master[component].update(_paths(conf=f"{UNIT_DIR}/{unit}.service"))
+    etcd_paths = _paths(conf=f"{UNIT_DIR}/{etcd.UNIT}", datadir=etcd.EtcdLayout().data_dir)
     for section in (master["etcd"], out["etcd"]["etcd"]):
-        section.update(_only(f"{UNIT_DIR}/{etcd.UNIT}"), datadirs=[data_dir], defaultdatadir=data_dir)
+        section.update(etcd_paths)
     out["node"]["kubelet"].update(
-        _only(kubelet.CONFIG),
-        svc=[kubelet.UNIT_FILE],
-        defaultsvc=kubelet.UNIT_FILE,
-        kubeconfig=[kubelet.KUBECONFIG],
-        defaultkubeconfig=kubelet.KUBECONFIG,
-        cafile=[kubelet.CLIENT_CA],
-        defaultcafile=kubelet.CLIENT_CA,
+        _paths(
+            conf=kubelet.CONFIG,
+            svc=kubelet.UNIT_FILE,
+            kubeconfig=kubelet.KUBECONFIG,
+            cafile=kubelet.CLIENT_CA,
+        )
     )
     out["node"]["proxy"].update(
-        _only(kube_proxy.CONFIG),
-        svc=[kube_proxy.UNIT_FILE],
-        defaultsvc=kube_proxy.UNIT_FILE,
-        kubeconfig=[kube_proxy.KUBECONFIG],
-        defaultkubeconfig=kube_proxy.KUBECONFIG,
+        _paths(conf=kube_proxy.CONFIG, svc=kube_proxy.UNIT_FILE, kubeconfig=kube_proxy.KUBECONFIG)
     )
     return out

@@ -317,9 +317,9 @@ def _kube_bench(lab: Lab, node: str, targets: str, tmp_path: Path) -> tuple[str,
     subprocess.run(
         ["tar", "-czf", bundle, "-C", KUBE_BENCH, "kube-bench", "-C", cfg.parent, "cfg"], check=True
     )
-    client = connect(lab.target(node))
+    lab.ssh(node, f"mkdir -p {KUBE_BENCH_DIR}")
+    client = connect(lab.target(node))  # sftp: the binary is 80 MB
     try:
-        client.exec_command(f"mkdir -p {KUBE_BENCH_DIR}")[1].channel.recv_exit_status()
         client.open_sftp().put(str(bundle), f"{KUBE_BENCH_DIR}/kube-bench.tar.gz")
     finally:
         client.close()
