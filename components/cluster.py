@@ -4,7 +4,7 @@ Order of bring-up, each edge an explicit dependency:
   Pki ─┐
   Host(node) ─> EtcdMember(node) ─> ControlPlane(node) ─> kubernetes Provider ─> Bootstrap
   Host(node) ─> Runtime(node) ──────────────────────────────────────────────────> WorkerNode(node)
-  Bootstrap ─> CsrApprover(control plane) ─> NodeJoin (serving CSRs approved, role labels)
+  Bootstrap ─> CsrApprover(control plane) ─> NodeJoin (kubelet CSRs approved, role labels)
   NodeJoin ─> Cni ─> Addons
 """
 
@@ -90,7 +90,7 @@ class Cluster(pulumi.ComponentResource):
 
         api = ClusterSite(spec, self.provider)
         # Kubelets join through TLS bootstrapping: the token Secret and RBAC must exist first.
-        self.bootstrap = Bootstrap(f"{name}-bootstrap", api, self.pki, opts=child)
+        self.bootstrap = Bootstrap(f"{name}-bootstrap", api, self.pki, spec.kubelet_nodes, opts=child)
         self.approvers = [
             CsrApprover(
                 f"{name}-{n.name}-csr-approver", site[n.name], self.pki, self.bootstrap.ready, opts=child
@@ -109,13 +109,12 @@ class Cluster(pulumi.ComponentResource):
                     self.pki,
                     runtime,
                     self.bootstrap.ready,
+                    self.bootstrap.tokens[n.name],
                     opts=child,
                 )
             )
         # Serving certificates approved and role labels set before anything is scheduled.
-        self.join = NodeJoin(
-            f"{name}-join", api, self.approvers[0], self.workers, self.bootstrap.allow_namespace, opts=child
-        )
+        self.join = NodeJoin(f"{name}-join", api, self.approvers[0], self.workers, self.bootstrap, opts=child)
 
         # Every image our objects and the runtime use must be in its registry before anything
         # that pulls it is applied: a missing one stops the run here, named with its URL.

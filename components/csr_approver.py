@@ -5,16 +5,18 @@ in POSIX sh), its own kubeconfig (k8s-from-scratch:csr-approver, allowed nothing
 CSRs and the allow lists and approving kubelet-serving ones) and a systemd timer that runs it
 every 2 minutes, for kubelets' serving-cert rotations.
 
-`NodeJoin` (one per stack): for each kubelet node, its allow list of names and addresses (a
-ConfigMap named after it: adding a node adds objects and changes none, on however many control
-planes); then, during `pulumi up`, runs the approver on a control plane until that node's
-kubelet serves a certificate from the cluster CA (a clear error naming why its CSR was left
-pending otherwise); then labels control planes with node-role.kubernetes.io/control-plane
-through the API, which NodeRestriction forbids kubelet to set on itself.
+`NodeJoin` (one per stack): for each kubelet node, its allow list of names, addresses and its
+bootstrap token's id (a ConfigMap named after it: adding a node adds objects and changes none,
+on however many control planes); then, during `pulumi up`, runs the approver on a control plane
+until that node's kubelet has joined (its first client certificate approved) and serves a
+certificate from the cluster CA (a clear error naming why a CSR was left pending otherwise);
+then labels control planes with node-role.kubernetes.io/control-plane through the API, which
+NodeRestriction forbids kubelet to set on itself.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import pulumi
@@ -22,12 +24,14 @@ import pulumi_kubernetes as k8s
 
 from components import type_token
 from components.api_objects import ClusterSite
+from components.bootstrap import Bootstrap
 from components.host import NodeSite
 from components.pki import Pki
 from components.steps import client_files, files_step, script_step, service_step
 from components.worker_node import WorkerNode
 from render import csr_policy as cp
 from render import kubelet as kl
+from spec.model import NodeSpec
 
 
 class CsrApprover(pulumi.ComponentResource):
@@ -73,6 +77,11 @@ class CsrApprover(pulumi.ComponentResource):
         self.register_outputs({"node": node.name, "every": cp.APPROVE_EVERY})
 
 
+def _allow_data(node: NodeSpec, token_id: str) -> dict[str, str]:
+    data: dict[str, str] = cp.allow_configmap(node, token_id)["data"]
+    return data
+
+
 class NodeJoin(pulumi.ComponentResource):
     """`ready`: per node, the serving-certificate step and, for control planes, the label patch."""
 
@@ -82,7 +91,7 @@ class NodeJoin(pulumi.ComponentResource):
         site: ClusterSite,
         approver: CsrApprover,
         workers: Sequence[WorkerNode],
-        allow_namespace: pulumi.Resource,
+        bootstrap: Bootstrap,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(type_token("NodeJoin"), name, None, opts)
@@ -90,12 +99,14 @@ class NodeJoin(pulumi.ComponentResource):
         self.ready: list[pulumi.Resource] = []
         for worker in workers:
             node = worker.node
-            doc = cp.allow_configmap(node)
+            token_id = bootstrap.tokens[node.name].token_id
             allow = k8s.core.v1.ConfigMap(
                 f"{name}-{node.name}-allow",
-                metadata=doc["metadata"],
-                data=doc["data"],
-                opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[allow_namespace]),
+                metadata=cp.allow_configmap(node, "")["metadata"],
+                data=token_id.apply(functools.partial(_allow_data, node)),
+                opts=pulumi.ResourceOptions(
+                    parent=self, provider=provider, depends_on=[bootstrap.allow_namespace]
+                ),
             )
             serving = script_step(
                 f"{name}-{node.name}-serving",
@@ -104,8 +115,7 @@ class NodeJoin(pulumi.ComponentResource):
                 # Approvals live in the API; a node leaving the stack leaves its Node object
                 # (and the pods bound to it) behind unless this removes it.
                 delete=cp.forget_node_command(node),
-                # kubelet has its client certificate (so it registered), the approver is set up and
-                # knows this node.
+                # kubelet runs and asks to join, the approver is set up and knows this node.
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[worker.ready, approver.ready, allow]),
             )
             self.ready.append(serving)

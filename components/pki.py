@@ -1,8 +1,9 @@
-"""The cluster PKI: three CAs, every leaf certificate, keys, tokens and kubeconfigs.
+"""The cluster PKI: three CAs, every leaf certificate, keys and kubeconfigs.
 
 Thin: render.pki_plan decides every certificate (identity, usages, SANs, validity), this
 component turns the plan into pulumi-tls resources and builds kubeconfigs with
-render.kubeconfig. Keys, tokens, the encryption key and kubeconfigs are Pulumi secrets.
+render.kubeconfig. Keys, the encryption key and kubeconfigs are Pulumi secrets (each node's
+bootstrap token is components.bootstrap's).
 Renewal is described in docs/pki.md.
 """
 
@@ -22,7 +23,6 @@ from render import control_plane, pki_plan
 from render.kubeconfig import render_kubeconfig
 from spec.model import ClusterSpec, PkiSpec
 
-BOOTSTRAP_USER = "kubelet-bootstrap"
 Clock = Callable[[], datetime]
 
 
@@ -67,7 +67,7 @@ def renewal_trigger(
 
 class Pki(pulumi.ComponentResource):
     """Every certificate of the plan as a CertKeyPair attribute (ca, apiserver, etcd_server[node],
-    ...), the service-account key pair, the bootstrap token, the encryption key, the kubeconfigs
+    ...), the service-account key pair, the encryption key, the kubeconfigs
     and `expiries`; secrets are Pulumi secrets."""
 
     def __init__(
@@ -113,21 +113,6 @@ class Pki(pulumi.ComponentResource):
         self.service_account_key_pem = sa_key.private_key_pem
         self.service_account_public_pem = sa_key.public_key_pem
 
-        # Bootstrap token [a-z0-9]{6}.[a-z0-9]{16}. The id is public (it names the Secret
-        # bootstrap-token-<id>); the secret is a RandomPassword because a RandomString's
-        # resource id is its result, and ids are stored and shown in the clear.
-        lower_alnum: dict[str, Any] = {"upper": False, "lower": True, "numeric": True, "special": False}
-        child = pulumi.ResourceOptions(parent=self)
-        token_id = random.RandomString(f"{name}-bootstrap-token-id", length=6, **lower_alnum, opts=child)
-        token_secret = random.RandomPassword(
-            f"{name}-bootstrap-token-secret", length=16, **lower_alnum, opts=child
-        )
-        self.bootstrap_token_id = token_id.result
-        self.bootstrap_token_secret: pulumi.Output[str] = pulumi.Output.secret(token_secret.result)
-        self.bootstrap_token: pulumi.Output[str] = pulumi.Output.secret(
-            pulumi.Output.concat(token_id.result, ".", token_secret.result)
-        )
-
         # 32 random bytes: the key size secretbox requires and the largest aesgcm/aescbc take.
         encryption = random.RandomBytes(
             f"{name}-encryption-key", length=32, opts=pulumi.ResourceOptions(parent=self)
@@ -150,12 +135,6 @@ class Pki(pulumi.ComponentResource):
         self.csr_approver_kubeconfig = self._kubeconfig(
             cluster, public, pki_plan.CSR_APPROVER_CN, self.csr_approver
         )
-        self.bootstrap_kubeconfig: pulumi.Output[str] = pulumi.Output.secret(
-            pulumi.Output.all(self.ca.cert_pem, self.bootstrap_token).apply(
-                lambda v: render_kubeconfig(cluster, public, v[0], BOOTSTRAP_USER, token=v[1])
-            )
-        )
-
         ends = {c.name: issued[c.name].cert.validity_end_time for c in self.plan}
         self.expiries = pulumi.Output.all(**ends).apply(
             lambda e: {k: pki_plan.rfc3339_utc(v) for k, v in sorted(e.items())}
@@ -168,15 +147,12 @@ class Pki(pulumi.ComponentResource):
                 "expiries": self.expiries,
                 "serviceAccountPublicKey": self.service_account_public_pem,
                 "serviceAccountKey": self.service_account_key_pem,
-                "bootstrapTokenId": self.bootstrap_token_id,
-                "bootstrapToken": self.bootstrap_token,
                 "encryptionKey": self.encryption_key,
                 "kubeconfigs": {
                     "admin": self.admin_kubeconfig,
                     "controllerManager": self.controller_manager_kubeconfig,
                     "scheduler": self.scheduler_kubeconfig,
                     "kubeProxy": self.kube_proxy_kubeconfig,
-                    "bootstrap": self.bootstrap_kubeconfig,
                     "csrApprover": self.csr_approver_kubeconfig,
                 },
             }

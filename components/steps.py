@@ -21,11 +21,14 @@ from render.script_parts import Part, run_parts
 
 @dataclass(frozen=True)
 class ManagedFile:
-    """A file we own on a host. `secret` content is only ever sent on stdin and kept secret."""
+    """A file we own on a host. `secret` content is only ever sent on stdin and kept secret.
+    A `transient` file is consumed and removed on the host (a bootstrap token): no drift when it
+    is gone, and no reason to restart the service that reads it."""
 
     meta: FileMeta
     content: pulumi.Input[str]
     secret: bool = False
+    transient: bool = False
 
 
 # On every command: sshd would need AcceptEnv for the previous output's variables, and a failed
@@ -49,6 +52,8 @@ class HostSteps:
 
     def note_readers(self, unit: str, files: Sequence[ManagedFile]) -> None:
         for f in files:
+            if f.transient:
+                continue
             units = self.readers.setdefault(f.meta.path, [])
             if unit not in units:
                 units.append(unit)
@@ -147,7 +152,8 @@ def service_step(
     stdin, digests = _bundle(files)
 
     def restart_hash(ds: list[str]) -> str:
-        files_hash = _files_hash(metas, ds)
+        kept = [(m, d) for f, m, d in zip(files, metas, ds, strict=True) if not f.transient]
+        files_hash = _files_hash([m for m, _ in kept], [d for _, d in kept])
         return files_hash if binary_sum is None else _digest(f"{files_hash}\n{binary_sum}")
 
     if installed_by is not None:
@@ -199,5 +205,5 @@ def script_step(
         **COMMAND_SETTINGS,
     )
     host.created.append(step)
-    host.files.extend(files)
+    host.files.extend(f for f in files if not f.transient)
     return step

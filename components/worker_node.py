@@ -7,10 +7,11 @@ from collections.abc import Sequence
 import pulumi
 
 from components import type_token
+from components.bootstrap import NodeToken
 from components.host import NodeSite
 from components.pki import Pki
 from components.runtime import Runtime
-from components.steps import client_files, service_step
+from components.steps import ManagedFile, client_files, service_step
 from render import kube_proxy as kp
 from render import kubelet as kl
 
@@ -18,10 +19,11 @@ from render import kubelet as kl
 class WorkerNode(pulumi.ComponentResource):
     """Children: `kubelet` (its files, then the service) -> `kube-proxy` (likewise).
 
-    The kubelet step depends on the runtime being ready and on every resource in
-    `bootstrap_ready` (the bootstrap-token Secret and RBAC of components.bootstrap.Bootstrap), so
-    kubelet never starts before it can join; it finishes once TLS bootstrap gave kubelet its
-    client certificate. `ready` is the last service step.
+    The kubelet step depends on the runtime being ready, on every resource in `bootstrap_ready`
+    (components.bootstrap.Bootstrap's RBAC) and on this node's own token, so kubelet never
+    starts before it can ask to join; NodeJoin approves it. The token's kubeconfig is a
+    transient file: gone from the node once kubelet has its client certificate
+    (render/kubelet.py). `ready` is the last service step.
     """
 
     def __init__(
@@ -31,6 +33,7 @@ class WorkerNode(pulumi.ComponentResource):
         pki: Pki,
         runtime: Runtime,
         bootstrap_ready: Sequence[pulumi.Resource],
+        token: NodeToken,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(type_token("WorkerNode"), name, None, opts)
@@ -42,16 +45,16 @@ class WorkerNode(pulumi.ComponentResource):
             f"{name}-kubelet",
             host.steps,
             kl.UNIT,
-            client_files(
-                kl.kubelet_static_files(spec, node),
-                (kl.BOOTSTRAP_META, pki.bootstrap_kubeconfig),
-                ca=(kl.CLIENT_CA_META, pki.ca.cert_pem),
-            ),
+            [
+                *(ManagedFile(meta, content) for meta, content in kl.kubelet_static_files(spec, node)),
+                ManagedFile(kl.CLIENT_CA_META, pki.ca.cert_pem),
+                ManagedFile(kl.BOOTSTRAP_META, token.kubeconfig, secret=True, transient=True),
+            ],
             service=lambda h: kl.service_script(spec, node, h),
             stop=kl.stop_script(),
-            # Not before the runtime answers on its socket, nor before the token and RBAC exist.
+            # Not before the runtime answers on its socket, nor before its token and RBAC exist.
             opts=pulumi.ResourceOptions(
-                parent=self, depends_on=[host.ready, runtime.ready, *bootstrap_ready]
+                parent=self, depends_on=[host.ready, runtime.ready, *bootstrap_ready, token.secret]
             ),
             dirs=(kl.DROP_IN_DIR, kl.KUBELET_DIR, "/etc/kubernetes"),
         )

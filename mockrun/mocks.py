@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import pulumi
 
 from mockrun.recorder import unwrap
+from render.bootstrap import ISSUED_AT_COMMAND
 
 ResourceHandler = Callable[[str, dict[str, Any]], tuple[str, dict[str, Any]]]
 CallHandler = Callable[[dict[str, Any]], dict[str, Any]]
@@ -42,17 +44,25 @@ def call_handler(*tokens: str) -> Callable[[CallHandler], CallHandler]:
     return _registrar(CALL_HANDLERS, tokens)
 
 
-@resource_handler("command:remote:Command", "command:local:Command")
+@resource_handler("command:remote:Command")
 def _command(name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     # The real provider runs the command and returns its output; nothing runs under mocks.
     return f"{name}-id", {**inputs, "stdout": "", "stderr": ""}
 
 
+@resource_handler("command:local:Command")
+def _local_command(name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    # When a bootstrap token was issued is the time now, as `date` says it; nothing else runs.
+    stdout = str(int(time.time())) if inputs.get("create") == ISSUED_AT_COMMAND else ""
+    return f"{name}-id", {**inputs, "stdout": stdout, "stderr": ""}
+
+
 # Opt-in (the bench): providers that make random material (keys, certificates, serials, random
-# strings) answer the same resource type + name + inputs with the same state within a process,
-# as the real providers do for a resource already in the state. Two evaluations then differ only
-# where OUR program's inputs differ. Set K8SFS_MOCK_MEMO=1 or `mocks.MEMO_ENABLED = True`.
-MEMO_PREFIXES = ("tls:", "random:")
+# strings, the time a token was issued) answer the same resource type + name + inputs with the
+# same state within a process, as the real providers do for a resource already in the state.
+# Two evaluations then differ only where OUR program's inputs differ. Set K8SFS_MOCK_MEMO=1 or
+# `mocks.MEMO_ENABLED = True`.
+MEMO_PREFIXES = ("tls:", "random:", "command:local:")
 MEMO_ENABLED = os.environ.get("K8SFS_MOCK_MEMO") == "1"
 _memo: dict[tuple[str, str, str], tuple[str, dict[str, Any]]] = {}
 

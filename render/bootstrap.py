@@ -3,53 +3,84 @@
 Sources: kubernetes.io docs "Authenticating with Bootstrap Tokens" and "TLS bootstrapping";
 kubeadm's phases/bootstraptoken (the same bindings, under kubeadm: names).
 
-- bootstrap-token-<id> Secret in kube-system: kubelets authenticate with it as
-  system:bootstrap:<id> in group system:bootstrappers. No expiration: new nodes join with it
-  on any later `pulumi up`; rotating it is `pulumi up --replace` of Pki's token resources.
+- One token per kubelet node (a bootstrap-token-<id> Secret in kube-system): its kubelet
+  authenticates with it as system:bootstrap:<id>, in group system:bootstrappers and our
+  token group NODE_TOKEN_GROUP. It expires TOKEN_TTL_HOURS after it was issued (when the node
+  was added), is removed from the node once kubelet has its client certificate, and can only
+  get that node's certificate: our approver (render/csr_policy.py) approves a node client CSR
+  only from the token its allow list names. The controller-manager's tokencleaner is off, so
+  an expired Secret stays (inert) until its node leaves the stack: deleting it would be drift.
 - cluster-info ConfigMap in kube-public with a kubeconfig holding only the server and the CA,
   readable by system:anonymous (kubeadm-style discovery; it takes effect only where the API
   server admits anonymous requests to it).
-- system:bootstrappers may create CSRs (system:node-bootstrapper) and have their node client
-  CSRs auto-approved (...:nodeclient); nodes may renew their own client certs (...:selfnodeclient).
-- Our CSR approver may read CSRs and approve kubelet-serving ones, nothing else.
+- NODE_TOKEN_GROUP may create CSRs (system:node-bootstrapper); nothing auto-approves them
+  (no ...:nodeclient binding: the controller-manager would approve any node name for any
+  token). Nodes may renew their own client certs (...:selfnodeclient, approved by the
+  controller-manager, which checks that the requester is the node named).
+- Our CSR approver may read CSRs and approve kubelet client and serving ones, nothing else.
 - The API server's kubelet client identity gets the kubelet API (system:kubelet-api-admin).
 """
 
 from __future__ import annotations
 
 import base64
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from render import yaml_dump
-from render.csr_policy import ALLOW_NAMESPACE, NODES_GROUP, SIGNER
+from render.csr_policy import ALLOW_NAMESPACE, CLIENT_SIGNER, NODES_GROUP, SIGNER
 from render.pki_plan import APISERVER_KUBELET_CLIENT_CN, CSR_APPROVER_CN
 from spec.model import ClusterSpec
 
 RBAC = "rbac.authorization.k8s.io"
 PREFIX = "k8s-from-scratch"
 BOOTSTRAPPERS = "system:bootstrappers"
-EXTRA_GROUP = f"{BOOTSTRAPPERS}:{PREFIX}:default-node-token"
-NODE_CLIENT_ROLE = "system:certificates.k8s.io:certificatesigningrequests:nodeclient"
+# Every token we issue carries this group, and only it may create CSRs: a token made by anyone
+# else for anything else (kubeadm's, say) gets no such right from us.
+NODE_TOKEN_GROUP = f"{BOOTSTRAPPERS}:{PREFIX}:nodes"
 SELF_NODE_CLIENT_ROLE = "system:certificates.k8s.io:certificatesigningrequests:selfnodeclient"
+USER = "kubelet-bootstrap"  # the user's name inside a bootstrap kubeconfig (a label only)
+
+# Long enough to retry a failed `pulumi up` the same day (kubeadm's default too); after it, the
+# node's token is refreshed by replacing its `<bootstrap>-<node>-token-issued` resource.
+TOKEN_TTL_HOURS = 24
+# Run where `pulumi up` runs, once per token (a command's output stays as it was until the
+# command is replaced): when the token was issued, in seconds since the epoch (POSIX `date`).
+ISSUED_AT_COMMAND = "date -u +%s"
+TOKEN_ID_LENGTH = 6
+TOKEN_SECRET_LENGTH = 16
+
+
+def split_token(value: str) -> tuple[str, str]:
+    """One random [a-z0-9]{22} as (token id, token secret): the 6 + 16 characters of a token."""
+    if len(value) != TOKEN_ID_LENGTH + TOKEN_SECRET_LENGTH:
+        raise ValueError(f"a bootstrap token is {TOKEN_ID_LENGTH + TOKEN_SECRET_LENGTH} characters")
+    return value[:TOKEN_ID_LENGTH], value[TOKEN_ID_LENGTH:]
+
+
+def token_expiration(issued_epoch: str) -> str:
+    """RFC 3339 expiration of a token issued at `issued_epoch` (ISSUED_AT_COMMAND's output)."""
+    issued = datetime.fromtimestamp(int(issued_epoch.strip()), UTC)
+    return (issued + timedelta(hours=TOKEN_TTL_HOURS)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def token_secret_name(token_id: str) -> str:
     return f"bootstrap-token-{token_id}"
 
 
-def bootstrap_token_secret(token_id: str, token_secret: str) -> dict[str, Any]:
+def bootstrap_token_secret(node: str, token_id: str, token_secret: str, expiration: str) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "Secret",
         "metadata": {"name": token_secret_name(token_id), "namespace": "kube-system"},
         "type": "bootstrap.kubernetes.io/token",
         "stringData": {
-            "description": "kubelet TLS bootstrap token of k8s-from-scratch",
+            "description": f"kubelet TLS bootstrap token of node {node} (k8s-from-scratch)",
             "token-id": token_id,
             "token-secret": token_secret,
+            "expiration": expiration,
             "usage-bootstrap-authentication": "true",
-            "usage-bootstrap-signing": "true",
-            "auth-extra-groups": EXTRA_GROUP,
+            "auth-extra-groups": NODE_TOKEN_GROUP,
         },
     }
 
@@ -123,8 +154,7 @@ def cluster_info_rbac() -> list[dict[str, Any]]:
 
 def node_bootstrap_rbac() -> list[dict[str, Any]]:
     return [
-        _binding(f"{PREFIX}:node-bootstrapper", "system:node-bootstrapper", "Group", BOOTSTRAPPERS),
-        _binding(f"{PREFIX}:node-autoapprove-bootstrap", NODE_CLIENT_ROLE, "Group", BOOTSTRAPPERS),
+        _binding(f"{PREFIX}:node-bootstrapper", "system:node-bootstrapper", "Group", NODE_TOKEN_GROUP),
         _binding(
             f"{PREFIX}:node-autoapprove-certificate-rotation", SELF_NODE_CLIENT_ROLE, "Group", NODES_GROUP
         ),
@@ -151,7 +181,7 @@ def csr_approver_rbac() -> list[dict[str, Any]]:
             {
                 "apiGroups": ["certificates.k8s.io"],
                 "resources": ["signers"],
-                "resourceNames": [SIGNER],
+                "resourceNames": [CLIENT_SIGNER, SIGNER],
                 "verbs": ["approve"],
             },
             # The approver admits nodes and removes the Node object of one that leaves the stack

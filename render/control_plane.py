@@ -196,7 +196,10 @@ def controller_manager_flags(spec: ClusterSpec) -> tuple[tuple[str, str], ...]:
         ("authorization-kubeconfig", KCM_KUBECONFIG),
         ("leader-elect", "true"),
         ("cluster-name", spec.cluster_name),
-        ("controllers", "*,bootstrapsigner,tokencleaner"),  # both are off by default
+        # The default set: no bootstrapsigner (no token of ours signs cluster-info) and no
+        # tokencleaner, which would delete each node's expired token Secret, an object of the
+        # stack (render/bootstrap.py): an expired token is inert, and goes with its node.
+        ("controllers", "*"),
         ("client-ca-file", CA_CRT),
         ("requestheader-client-ca-file", FRONT_PROXY_CA_CRT),
         ("root-ca-file", CA_CRT),

@@ -1,13 +1,22 @@
-"""Which kubelet serving-certificate requests our approver signs off, as one pure function.
+"""Which kubelet certificate requests our approver signs off, as one pure function.
 
 The controller-manager never approves kubernetes.io/kubelet-serving CSRs (anyone holding a node
-identity could otherwise get a certificate for any name). Ours approves one only when it really
-belongs to a node of this cluster and names nothing but that node:
+identity could otherwise get a certificate for any name), and here it approves no first client
+certificate either: its nodeclient rule lets any bootstrap token ask for any node's name. Ours
+approves a request only when it really belongs to a node of this cluster and names nothing but
+that node. Both kinds must be still pending (no Approved/Denied/Failed condition) and have the
+subject exactly O=system:nodes, CN=system:node:<n>, one value per RDN, <n> a kubelet node.
 
-- signer kubernetes.io/kubelet-serving, still pending (no Approved/Denied/Failed condition);
-- requested by system:node:<n> where <n> is a kubelet node of the spec, in group system:nodes;
+A node's first client certificate (signer kubernetes.io/kube-apiserver-client-kubelet):
+- requested by system:bootstrap:<id> where <id> is the bootstrap token <n>'s allow list names
+  (each node has its own token: a token stolen from one node gets no other node's name);
+- usages client auth, optionally with digital signature and key encipherment; no
+  subjectAltName extension. (Its renewals, requested by system:node:<n> itself, are the
+  controller-manager's: they are not ours to log.)
+
+A serving certificate (signer kubernetes.io/kubelet-serving):
+- requested by system:node:<n>, in group system:nodes;
 - usages exactly {digital signature, server auth}, optionally with key encipherment;
-- subject exactly O=system:nodes, CN=system:node:<n>, one value per RDN;
 - one subjectAltName extension with at least one name, only DNS names and IP addresses, each
   one of <n>'s own names (its node name, its address if that is a host name) or addresses
   (its internal address, its address if that is an IP).
@@ -33,11 +42,18 @@ from render.systemd import UNIT_DIR, exec_start, install, unit_file
 from spec.model import ClusterSpec, NodeSpec
 
 SIGNER = "kubernetes.io/kubelet-serving"
+CLIENT_SIGNER = "kubernetes.io/kube-apiserver-client-kubelet"
 NODES_GROUP = "system:nodes"
 NODE_USER_PREFIX = "system:node:"
+BOOTSTRAP_USER_PREFIX = "system:bootstrap:"
 ALLOWED_USAGES = (
     frozenset({"digital signature", "server auth"}),
     frozenset({"digital signature", "key encipherment", "server auth"}),
+)
+CLIENT_USAGES = (
+    frozenset({"client auth"}),
+    frozenset({"digital signature", "client auth"}),
+    frozenset({"digital signature", "key encipherment", "client auth"}),
 )
 
 IP = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -48,6 +64,7 @@ class NodeIdentity:
     name: str
     dns_names: frozenset[str]
     ip_addresses: frozenset[IP]
+    token_id: str = ""  # the id of the node's bootstrap token: its first client CSR comes from it
 
 
 @dataclass(frozen=True)
@@ -84,7 +101,7 @@ def _ip(value: str) -> IP | None:
         return None
 
 
-def node_identity(node: NodeSpec) -> NodeIdentity:
+def node_identity(node: NodeSpec, token_id: str = "") -> NodeIdentity:
     dns = {node.name}
     ips: set[IP] = set()
     for address in (node.internal_address, node.address):
@@ -93,19 +110,58 @@ def node_identity(node: NodeSpec) -> NodeIdentity:
             ips.add(ip)
         elif address:
             dns.add(address)
-    return NodeIdentity(node.name, frozenset(dns), frozenset(ips))
+    return NodeIdentity(node.name, frozenset(dns), frozenset(ips), token_id)
 
 
-def node_identities(spec: ClusterSpec) -> dict[str, NodeIdentity]:
-    """Every node that runs kubelet, with the names and addresses its serving cert may carry."""
-    return {n.name: node_identity(n) for n in spec.kubelet_nodes}
+def node_identities(spec: ClusterSpec, token_ids: Mapping[str, str]) -> dict[str, NodeIdentity]:
+    """Every node that runs kubelet, with the names and addresses its serving cert may carry and
+    the id of its bootstrap token."""
+    return {n.name: node_identity(n, token_ids[n.name]) for n in spec.kubelet_nodes}
+
+
+def _exact_node_subject(csr: CsrFacts, user: str) -> bool:
+    if any(len(rdn) != 1 for rdn in csr.subject):
+        return False
+    return sorted(a for rdn in csr.subject for a in rdn) == sorted([("O", NODES_GROUP), ("CN", user)])
 
 
 def decide(csr: CsrFacts, nodes: Mapping[str, NodeIdentity]) -> Decision:
-    if csr.signer_name != SIGNER:
+    if csr.signer_name not in (SIGNER, CLIENT_SIGNER):
         return Decision(False, f"signer {csr.signer_name} is not ours to approve")
     if csr.conditions:
         return Decision(False, f"already {', '.join(csr.conditions)}")
+    if csr.signer_name == CLIENT_SIGNER:
+        return _decide_client(csr, nodes)
+    return _decide_serving(csr, nodes)
+
+
+def _subject_node(csr: CsrFacts) -> str:
+    cns = [v for rdn in csr.subject for a, v in rdn if a == "CN"]
+    if len(cns) != 1 or not cns[0].startswith(NODE_USER_PREFIX):
+        return ""
+    return cns[0].removeprefix(NODE_USER_PREFIX)
+
+
+def _decide_client(csr: CsrFacts, nodes: Mapping[str, NodeIdentity]) -> Decision:
+    if not csr.username.startswith(BOOTSTRAP_USER_PREFIX):
+        return Decision(False, "a renewal: the controller-manager's to approve")
+    token_id = csr.username.removeprefix(BOOTSTRAP_USER_PREFIX)
+    if frozenset(csr.usages) not in CLIENT_USAGES:
+        return Decision(False, f"usages {sorted(set(csr.usages))} are not client auth")
+    node_name = _subject_node(csr)
+    if not _exact_node_subject(csr, f"{NODE_USER_PREFIX}{node_name}") or not node_name:
+        return Decision(False, f"subject is not O={NODES_GROUP}, CN={NODE_USER_PREFIX}<node>")
+    node = nodes.get(node_name)
+    if node is None:
+        return Decision(False, f"{node_name} is not a node of this cluster")
+    if not node.token_id or token_id != node.token_id:
+        return Decision(False, f"token {token_id} is not {node_name}'s")
+    if csr.san_extensions:
+        return Decision(False, "a client certificate names no host: it has a subjectAltName extension")
+    return Decision(True, f"first client certificate of {node_name}")
+
+
+def _decide_serving(csr: CsrFacts, nodes: Mapping[str, NodeIdentity]) -> Decision:
     if not csr.username.startswith(NODE_USER_PREFIX):
         return Decision(False, f"requested by {csr.username}, not by a node")
     node_name = csr.username.removeprefix(NODE_USER_PREFIX)
@@ -116,9 +172,7 @@ def decide(csr: CsrFacts, nodes: Mapping[str, NodeIdentity]) -> Decision:
         return Decision(False, f"{csr.username} is not in group {NODES_GROUP}")
     if frozenset(csr.usages) not in ALLOWED_USAGES:
         return Decision(False, f"usages {sorted(set(csr.usages))} are not server auth + digital signature")
-    if any(len(rdn) != 1 for rdn in csr.subject) or sorted(a for rdn in csr.subject for a in rdn) != sorted(
-        [("O", NODES_GROUP), ("CN", csr.username)]
-    ):
+    if not _exact_node_subject(csr, csr.username):
         return Decision(False, f"subject is not O={NODES_GROUP}, CN={csr.username}")
     if csr.san_extensions != 1:
         return Decision(False, f"it has {csr.san_extensions} subjectAltName extensions, not one")
@@ -147,12 +201,15 @@ def openssl_ip_forms(ip: IP) -> list[str]:
 
 
 def render_node_file(ident: NodeIdentity) -> str:
-    """One node's allow file: `<node> DNS <name>` / `<node> IP <address as openssl prints it>`.
+    """One node's allow file: `<node> DNS <name>` / `<node> IP <address as openssl prints it>` /
+    `<node> TOKEN <id of its bootstrap token>`.
 
     One list per node (a ConfigMap of its own, allow_configmap) rather than one list of all
     nodes: adding or changing a node then writes only that node's list, and leaves every other
     resource of the stack as it was."""
     lines = [f"# the only subjectAltNames {ident.name}'s serving certificate may carry: node kind value"]
+    if ident.token_id:
+        lines.append(f"{ident.name} TOKEN {ident.token_id}")
     lines += [f"{ident.name} DNS {d}" for d in sorted(ident.dns_names)]
     for ip in sorted(ident.ip_addresses, key=lambda a: (a.version, int(a))):
         lines += [f"{ident.name} IP {form}" for form in openssl_ip_forms(ip)]
@@ -196,13 +253,14 @@ def approver_script(
     tools = {"KUBECTL": kubectl, "OPENSSL": openssl}
     allow_lists = {"ALLOW_NAMESPACE": ALLOW_NAMESPACE, "ALLOW_PREFIX": ALLOW_PREFIX, "ALLOW_KEY": ALLOW_KEY}
     api = {"KUBECONFIG_FILE": kubeconfig, "CA_FILE": ca_file, "KUBELET_PORT": str(kubelet_port)}
-    text = body("csr-approver/approver.sh", **tools, **allow_lists, **api, SIGNER=SIGNER)
+    signers = {"SIGNER": SIGNER, "CLIENT_SIGNER": CLIENT_SIGNER}
+    text = body("csr-approver/approver.sh", **tools, **allow_lists, **api, **signers)
     return "#!/bin/sh\n" + managed(text)  # an installed program: marked ours like every file we install
 
 
 def _approver_units() -> dict[str, str]:
     """A oneshot service running the approver, and the timer that starts it every APPROVE_EVERY."""
-    what = "Approve kubelet serving certificates"
+    what = "Approve kubelet certificates"
     service = {
         "Unit": [
             ("Description", f"{what} of this cluster's nodes (k8s-from-scratch)"),
@@ -227,7 +285,7 @@ def approver_static_files(spec: ClusterSpec) -> list[tuple[FileMeta, str]]:
     return [(FileMeta(APPROVER_SCRIPT, mode="0755"), approver_script()), *units]
 
 
-def allow_configmap(node: NodeSpec) -> dict[str, Any]:
+def allow_configmap(node: NodeSpec, token_id: str) -> dict[str, Any]:
     """`node`'s allow list, as the ConfigMap the approver reads."""
     return {
         "apiVersion": "v1",
@@ -237,7 +295,7 @@ def allow_configmap(node: NodeSpec) -> dict[str, Any]:
             "namespace": ALLOW_NAMESPACE,
             "labels": {"app.kubernetes.io/managed-by": "k8s-from-scratch"},
         },
-        "data": {ALLOW_KEY: render_node_file(node_identity(node))},
+        "data": {ALLOW_KEY: render_node_file(node_identity(node, token_id))},
     }
 
 

@@ -1,9 +1,12 @@
 """kubelet on one node: its KubeletConfiguration as data, its unit, and the scripts that run it.
 
 Decisions (docs/nodes.md says why):
-- TLS bootstrap: a bootstrap kubeconfig (token) gets the client certificate, auto-approved by
-  the controller-manager; `serverTLSBootstrap` makes kubelet request its serving certificate
-  as a kubernetes.io/kubelet-serving CSR, which our approver checks (render/csr_policy.py).
+- TLS bootstrap: a bootstrap kubeconfig with the node's own token gets the client certificate,
+  approved by our approver only for this node's name (render/csr_policy.py); `serverTLSBootstrap`
+  makes kubelet request its serving certificate as a kubernetes.io/kubelet-serving CSR, which
+  the approver checks too. The bootstrap kubeconfig lives only until kubelet has its client
+  certificate: a path unit removes it the moment the certificate appears, and every later run
+  of the kubelet step never writes it again on a node that has joined.
 - Taints go in `registerWithTaints` (kubelet may set taints when it registers; NodeRestriction
   stops it changing them later); labels kubelet may set go in --node-labels; the
   node-role.kubernetes.io/control-plane label is NodeRestriction-forbidden and is applied
@@ -23,7 +26,8 @@ from render.common import BIN_DIR, managed
 from render.host_files import FileMeta
 from render.runtime import runtime_info
 from render.scripts import script
-from render.systemd import UNIT_DIR, own_unit, restart_always_unit
+from render.systemd import STATE_DIR as SERVICES_STATE_DIR
+from render.systemd import UNIT_DIR, install, own_unit, restart_always_unit, unit_file
 from spec.model import ClusterSpec, NodeSpec, Taint
 
 KUBELET_DIR = "/etc/kubernetes/kubelet"
@@ -38,6 +42,11 @@ CERT_DIR = f"{STATE_DIR}/pki"
 CLIENT_CERT = f"{CERT_DIR}/kubelet-client-current.pem"
 UNIT = "kubelet.service"
 UNIT_FILE = f"{UNIT_DIR}/{UNIT}"
+# Removes the bootstrap kubeconfig once the client certificate exists (render/kubelet.py docs).
+CLEANUP = "k8s-from-scratch-kubelet-bootstrap-cleanup"
+CLEANUP_PATH = f"{CLEANUP}.path"
+CLEANUP_SERVICE = f"{CLEANUP}.service"
+HASH_FILE = f"{SERVICES_STATE_DIR}/{UNIT}.hash"
 
 CONTROL_PLANE_ROLE = "node-role.kubernetes.io/control-plane"
 CONTROL_PLANE_TAINT = Taint(CONTROL_PLANE_ROLE, "", "NoSchedule")
@@ -50,8 +59,6 @@ SMALL_NODE_MB = 2048
 SMALL_NODE_SYSTEM_RESERVED = "200Mi"
 SMALL_NODE_KUBE_RESERVED = "150Mi"
 
-# Bootstrap waits: client certificate (auto-approved) and serving certificate (our approver).
-BOOTSTRAP_WAIT_S = 180
 POD_PIDS_LIMIT = 4096  # generous for any one pod; a runaway fork loop stops there
 
 
@@ -160,12 +167,35 @@ def kubelet_unit(spec: ClusterSpec, node: NodeSpec) -> str:
     )
 
 
+def bootstrap_cleanup_units() -> dict[str, str]:
+    """A path unit that starts a oneshot removing the bootstrap kubeconfig as soon as kubelet's
+    client certificate exists (RemainAfterExit: the path unit fires once, not in a loop)."""
+    what = "the kubelet bootstrap token once kubelet has its client certificate"
+    path = {
+        "Unit": [("Description", f"Remove {what} (k8s-from-scratch)")],
+        "Path": [("PathExists", CLIENT_CERT), ("Unit", CLEANUP_SERVICE)],
+        **install("multi-user.target"),
+    }
+    service = {
+        "Unit": [("Description", f"Remove {what} (k8s-from-scratch)")],
+        "Service": [
+            ("Type", "oneshot"),
+            ("RemainAfterExit", "yes"),
+            ("ExecStart", f"/bin/rm -f {BOOTSTRAP_KUBECONFIG}"),
+        ],
+    }
+    return {CLEANUP_PATH: managed(unit_file(path)), CLEANUP_SERVICE: managed(unit_file(service))}
+
+
 def kubelet_static_files(spec: ClusterSpec, node: NodeSpec) -> list[tuple[FileMeta, str]]:
-    """The kubelet files whose content is known at render time (CA and token come from Pki)."""
+    """The kubelet files whose content is known at render time (CA and token come from Pki and
+    Bootstrap)."""
+    cleanup = [(FileMeta(f"{UNIT_DIR}/{name}"), text) for name, text in bootstrap_cleanup_units().items()]
     return [
         # Only root reads them (CIS 4.1.1, 4.1.9): they name every credential kubelet uses.
         (FileMeta(CONFIG, mode="0600"), render_kubelet_config(spec, node)),
         (FileMeta(UNIT_FILE, mode="0600"), kubelet_unit(spec, node)),
+        *cleanup,
     ]
 
 
@@ -174,26 +204,39 @@ BOOTSTRAP_META = FileMeta(BOOTSTRAP_KUBECONFIG, mode="0600")
 
 
 def service_script(spec: ClusterSpec, node: NodeSpec, content_hash: str) -> str:
-    """Create/update: write the host-facts drop-in, (re)start kubelet, wait for TLS bootstrap."""
+    """Create/update: write the host-facts drop-in; on a node that has joined, remove the
+    bootstrap kubeconfig and restart kubelet only if its files changed; on one that has not,
+    arm the cleanup and restart kubelet with its (new) token. Then kubelet must keep running."""
     return script(
         "kubelet/start.sh",
         NODE=node.name,
         HASH=content_hash,
+        HASH_FILE=HASH_FILE,
         UNIT=UNIT,
         HOST_FACTS=HOST_FACTS,
         KUBECONFIG=KUBECONFIG,
         CLIENT_CERT=CLIENT_CERT,
+        BOOTSTRAP=BOOTSTRAP_KUBECONFIG,
+        CLEANUP_PATH=CLEANUP_PATH,
+        CLEANUP_SERVICE=CLEANUP_SERVICE,
         CGROUP_FS="/sys/fs/cgroup",
         RESOLVED_CONF="/run/systemd/resolve/resolv.conf",
         MEMINFO="/proc/meminfo",
         SMALL_NODE_MB=str(SMALL_NODE_MB),
         SYSTEM_RESERVED=SMALL_NODE_SYSTEM_RESERVED,
         KUBE_RESERVED=SMALL_NODE_KUBE_RESERVED,
-        WAIT=str(BOOTSTRAP_WAIT_S),
-        API=spec.api_endpoint.url,
     )
 
 
 def stop_script() -> str:
     """Delete: stop our kubelet, unmount pod volumes, remove its state and the host-facts drop-in."""
-    return script("kubelet/stop.sh", **own_unit(UNIT), HOST_FACTS=HOST_FACTS, STATE_DIR=STATE_DIR)
+    return script(
+        "kubelet/stop.sh",
+        **own_unit(UNIT),
+        HOST_FACTS=HOST_FACTS,
+        STATE_DIR=STATE_DIR,
+        HASH_FILE=HASH_FILE,
+        CLEANUP_PATH=CLEANUP_PATH,
+        CLEANUP_SERVICE=CLEANUP_SERVICE,
+        BOOTSTRAP=BOOTSTRAP_KUBECONFIG,
+    )

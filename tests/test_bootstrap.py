@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import re
+from datetime import UTC, datetime
 from typing import Any
 
 import pulumi_kubernetes as k8s
@@ -13,19 +15,39 @@ from components.bootstrap import Bootstrap
 from mockrun.program import run_function
 from render import bootstrap as bs
 from render.pki_plan import APISERVER_KUBELET_CLIENT_CN, CSR_APPROVER_CN
-from tests.support.fakes import CA_PEM, TOKEN_SECRET, fake_pki
+from tests.support.fakes import CA_PEM, fake_pki
 from tests.support.specs import TWO_NODES, config_spec
+
+TOKEN_SECRET = "0123456789abcdef"
 
 
 def test_token_secret_has_the_bootstrap_token_shape() -> None:
-    doc = bs.bootstrap_token_secret("abcdef", TOKEN_SECRET)
+    doc = bs.bootstrap_token_secret("w1", "abcdef", TOKEN_SECRET, "2026-11-30T01:00:00Z")
     assert doc["metadata"] == {"name": "bootstrap-token-abcdef", "namespace": "kube-system"}
     assert doc["type"] == "bootstrap.kubernetes.io/token"
     data = doc["stringData"]
     assert data["token-id"] == "abcdef" and data["token-secret"] == TOKEN_SECRET
     assert data["usage-bootstrap-authentication"] == "true"
-    assert data["auth-extra-groups"].startswith("system:bootstrappers:")
-    assert "expiration" not in data
+    assert data["expiration"] == "2026-11-30T01:00:00Z"
+    assert "w1" in data["description"]
+    # Our own group (the one allowed to ask for certificates), and no signing of cluster-info.
+    assert data["auth-extra-groups"] == "system:bootstrappers:k8s-from-scratch:nodes"
+    assert "usage-bootstrap-signing" not in data
+
+
+def test_a_token_expires_a_day_after_it_was_issued() -> None:
+    issued = int(datetime(2026, 11, 29, 1, 2, 3, tzinfo=UTC).timestamp())
+    assert bs.token_expiration(f"{issued}\n") == "2026-11-30T01:02:03Z"
+
+
+def test_one_random_value_is_a_token_id_and_secret() -> None:
+    assert bs.split_token("abcdef0123456789abcdef") == ("abcdef", "0123456789abcdef")
+    for wrong in ("abcdef.0123456789abcdef", "short"):
+        try:
+            bs.split_token(wrong)
+        except ValueError:
+            continue
+        raise AssertionError(f"{wrong!r} was split")
 
 
 def test_cluster_info_carries_server_and_ca_but_no_credentials() -> None:
@@ -49,16 +71,15 @@ def test_bootstrappers_and_nodes_get_exactly_the_builtin_csr_roles() -> None:
     def pair(name: str) -> tuple[str, str, str]:
         return (b[name]["roleRef"]["name"], b[name]["subjects"][0]["kind"], b[name]["subjects"][0]["name"])
 
+    # Only tokens of ours may ask for certificates, and nothing approves their requests but our
+    # approver, which checks the node name against the token (no nodeclient binding at all).
     assert pair("k8s-from-scratch:node-bootstrapper") == (
         "system:node-bootstrapper",
         "Group",
-        "system:bootstrappers",
+        bs.NODE_TOKEN_GROUP,
     )
-    assert pair("k8s-from-scratch:node-autoapprove-bootstrap") == (
-        bs.NODE_CLIENT_ROLE,
-        "Group",
-        "system:bootstrappers",
-    )
+    roles = [o["roleRef"]["name"] for o in b.values()]
+    assert "system:certificates.k8s.io:certificatesigningrequests:nodeclient" not in roles
     assert pair("k8s-from-scratch:node-autoapprove-certificate-rotation") == (
         bs.SELF_NODE_CLIENT_ROLE,
         "Group",
@@ -97,20 +118,20 @@ CERTS = "certificates.k8s.io"
 CSRS = "certificatesigningrequests"
 
 
-def test_approver_may_read_csrs_approve_only_kubelet_serving_and_delete_nodes() -> None:
+def test_approver_may_read_csrs_approve_only_kubelet_certificates_and_delete_nodes() -> None:
     objs = {(o["kind"], o["metadata"]["name"]): o for o in bs.rbac_objects()}
     rules = objs[("ClusterRole", "k8s-from-scratch:csr-approver")]["rules"]
     may = [
         *((CERTS, CSRS, verb, "") for verb in ("get", "list", "watch")),
         (CERTS, f"{CSRS}/approval", "update", ""),
         (CERTS, "signers", "approve", "kubernetes.io/kubelet-serving"),
+        (CERTS, "signers", "approve", "kubernetes.io/kube-apiserver-client-kubelet"),
         ("", "nodes", "delete", ""),
     ]
     may_not = [
         *((CERTS, CSRS, verb, "") for verb in ("create", "update", "patch", "delete")),
         (CERTS, f"{CSRS}/status", "update", ""),  # issuing certificates is the signer's
         (CERTS, "signers", "approve", "kubernetes.io/kube-apiserver-client"),
-        (CERTS, "signers", "approve", "kubernetes.io/kube-apiserver-client-kubelet"),
         *(("", "nodes", verb, "") for verb in ("get", "patch", "update", "create")),
         ("", "secrets", "get", ""),
         ("", "configmaps", "get", ""),  # allow lists only in their namespace (the Role below)
@@ -144,32 +165,48 @@ def test_component_applies_every_object_with_the_provider() -> None:
     def program() -> None:
         pki = fake_pki()
         provider = k8s.Provider("k8s", kubeconfig=pki.admin_kubeconfig)
-        Bootstrap("bootstrap", ClusterSite(spec, provider), pki)
+        Bootstrap("bootstrap", ClusterSite(spec, provider), pki, spec.kubelet_nodes)
 
     graph = run_function(program)
     boot = graph.named("bootstrap")
     children = graph.children(boot)
     provider_urn = graph.named("k8s").urn
-    assert all(c.provider.startswith(provider_urn) for c in children)
-    applied = {(c.inputs["kind"], c.inputs["metadata"]["name"]) for c in children}
+    objects = [c for c in children if c.type.startswith("kubernetes:")]
+    assert all(c.provider.startswith(provider_urn) for c in objects)
+    applied = {(c.inputs["kind"], c.inputs["metadata"]["name"]) for c in objects}
     expected = {(o["kind"], o["metadata"]["name"]) for o in bs.rbac_objects()}
-    expected |= {("Secret", "bootstrap-token-abcdef"), ("ConfigMap", "cluster-info")}
-    expected |= {("Namespace", bs.allow_namespace()["metadata"]["name"])}
+    tokens = {n.name: graph.named(f"bootstrap-{n.name}-token") for n in spec.kubelet_nodes}
+    expected |= {("Secret", t.inputs["metadata"]["name"]) for t in tokens.values()}
+    expected |= {("ConfigMap", "cluster-info"), ("Namespace", bs.allow_namespace()["metadata"]["name"])}
     assert applied == expected
     # Objects in the allow lists' namespace are created after it.
     namespace = graph.named("bootstrap-namespace")
-    for child in children:
+    for child in objects:
         if child.inputs["metadata"].get("namespace") == namespace.inputs["metadata"]["name"]:
             assert namespace.urn in child.dependencies, child.name
-    for child in children:
+    for child in objects:
         obj = next(
             (o for o in bs.rbac_objects() if o["metadata"]["name"] == child.inputs["metadata"]["name"]), None
         )
         if obj is not None and child.inputs["kind"] == obj["kind"]:
             for key in ("rules", "roleRef", "subjects"):
                 assert child.inputs.get(key) == obj.get(key), (child.name, key)
-    token = graph.named("bootstrap-token")
-    assert token.inputs["stringData"]["token-secret"] == TOKEN_SECRET
-    assert "stringData" in token.secret_paths
+    ids = {r.resource_id for r in graph.registrations}
+    for node, token in tokens.items():
+        data = token.inputs["stringData"]
+        assert "stringData" in token.secret_paths
+        assert token.inputs["metadata"]["name"] == f"bootstrap-token-{data['token-id']}"
+        assert re.fullmatch(r"[a-z0-9]{6}", data["token-id"])
+        assert re.fullmatch(r"[a-z0-9]{16}", data["token-secret"])
+        # Issued when the node was added (a local command's output, kept in the state) and
+        # valid for a day from then.
+        issued = graph.named(f"bootstrap-{node}-token-issued")
+        assert issued.type == "command:local:Command" and issued.inputs["create"] == bs.ISSUED_AT_COMMAND
+        assert data["expiration"] == bs.token_expiration(issued.outputs["stdout"])
+        value = graph.named(f"bootstrap-{node}-token-value")
+        assert value.inputs["keepers"] == {"issued": issued.outputs["stdout"]}, "a new issue, a new token"
+        # A RandomString's id is its value: the secret half comes from a RandomPassword.
+        assert data["token-secret"] not in str(ids)
+    assert len({t.inputs["stringData"]["token-id"] for t in tokens.values()}) == len(tokens)
     info = graph.named("bootstrap-cluster-info")
     assert info.inputs["data"] == bs.cluster_info_configmap(spec, CA_PEM)["data"]

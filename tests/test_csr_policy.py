@@ -23,10 +23,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from render import csr_policy as cp
-from tests.support.csr import allow_lists, cluster, dns, ip, request
+from render.bootstrap import NODE_TOKEN_GROUP
+from tests.support.csr import TOKEN_IDS, allow_lists, cluster, dns, identities, ip, request
 from tests.support.tools import assert_units_verify, shellcheck
 
 GOOD_USAGES = ["digital signature", "key encipherment", "server auth"]
+MASTERS = ("system:nodes", "system:masters")
 NODE_GROUPS = ["system:nodes", "system:authenticated"]
 
 
@@ -58,12 +60,34 @@ def csr(
     return obj
 
 
+def client(
+    name: str,
+    node: str = "w1",
+    token: str | None = None,
+    usages: list[str] | None = None,
+    pem: str | None = None,
+    signer: str = cp.CLIENT_SIGNER,
+    conditions: list[str] | None = None,
+) -> dict[str, Any]:
+    """What kubelet sends with its bootstrap kubeconfig: its node's name, no SANs."""
+    return csr(
+        name,
+        node,
+        user=f"system:bootstrap:{TOKEN_IDS.get(node, 'nnnnnn') if token is None else token}",
+        groups=["system:bootstrappers", NODE_TOKEN_GROUP, "system:authenticated"],
+        usages=["digital signature", "client auth"] if usages is None else usages,
+        signer=signer,
+        conditions=conditions,
+        pem=pem or request(f"system:node:{node}", None),
+    )
+
+
 CASES: list[tuple[dict[str, Any], bool]] = [
     (csr("csr-good"), True),
     (csr("csr-good-no-keyenc", usages=["server auth", "digital signature"]), True),
     (csr("csr-good-cp", node="cp1", sans=[dns("cp1"), dns("cp1.example.com"), ip("192.168.10.11")]), True),
     (csr("csr-good-v6", node="w6", sans=[dns("w6"), ip("fd00::21")]), True),
-    (csr("csr-client-signer", signer="kubernetes.io/kube-apiserver-client-kubelet"), False),
+    (csr("csr-client-signer", signer=cp.CLIENT_SIGNER), False),
     (csr("csr-already-approved", conditions=["Approved"]), False),
     (csr("csr-denied", conditions=["Denied"]), False),
     (csr("csr-service-account", user="system:serviceaccount:default:x"), False),
@@ -98,6 +122,19 @@ CASES: list[tuple[dict[str, Any], bool]] = [
     (csr("csr-uri", sans=[dns("w1"), x509.UniformResourceIdentifier("spiffe://x/w1")]), False),
     (csr("csr-comma-in-dns", sans=[dns("w1"), dns("w1, IP Address:192.168.10.21")]), False),
     (csr("csr-escaped-dns", sans=[dns("w\\061")]), False),
+    # A node's first client certificate, asked for with its own bootstrap token.
+    (client("client-good"), True),
+    (client("client-good-cp", node="cp1"), True),
+    (client("client-good-usages", usages=["digital signature", "key encipherment", "client auth"]), True),
+    (client("client-stolen-token", node="cp1", token=TOKEN_IDS["w1"]), False),
+    (client("client-unknown-token", token="zzzzzz"), False),
+    (client("client-unknown-node", node="intruder"), False),
+    (client("client-server-usage", usages=["client auth", "server auth"]), False),
+    (client("client-with-san", pem=request("system:node:w1", [dns("w1")])), False),
+    (client("client-masters", pem=request("system:node:w1", None, orgs=MASTERS)), False),
+    (client("client-not-a-node", pem=request("kubernetes-admin", None)), False),
+    (client("client-approved", conditions=["Approved"]), False),
+    (client("client-other-signer", signer="kubernetes.io/kube-apiserver-client"), False),
     (csr("csr-no-san", pem=request("system:node:w1", None)), False),
     (csr("csr-weird-user", user="system:node:w1 x", pem=request("system:node:w1 x", [dns("w1")])), False),
 ]
@@ -147,13 +184,13 @@ def facts(obj: dict[str, Any]) -> cp.CsrFacts:
 
 @pytest.mark.parametrize(("obj", "approve"), CASES, ids=[c[0]["metadata"]["name"] for c in CASES])
 def test_decide(obj: dict[str, Any], approve: bool) -> None:
-    decision = cp.decide(facts(obj), cp.node_identities(cluster()))
+    decision = cp.decide(facts(obj), identities())
     assert decision.approve is approve, decision.reason
     assert decision.reason
 
 
 def test_identities_hold_each_nodes_own_names_and_addresses_only() -> None:
-    ids = cp.node_identities(cluster())
+    ids = identities()
     assert ids["cp1"].dns_names == {"cp1", "cp1.example.com"}
     assert ids["cp1"].ip_addresses == {ipaddress.ip_address("192.168.10.11")}
     assert ids["w1"].dns_names == {"w1"}
@@ -161,7 +198,7 @@ def test_identities_hold_each_nodes_own_names_and_addresses_only() -> None:
 
 
 def test_node_files_list_each_nodes_own_names_in_openssl_forms() -> None:
-    files = cp.node_files(cp.node_identities(cluster()).values())
+    files = cp.node_files(identities().values())
     assert set(files) == {n.name for n in cluster().kubelet_nodes}
     assert "w6 IP FD00:0:0:0:0:0:0:21\n" in files["w6"] and "w6 IP fd00::21\n" in files["w6"]
     assert "cp1 DNS cp1.example.com\n" in files["cp1"] and "w1 IP 192.168.10.21\n" in files["w1"]
@@ -173,7 +210,7 @@ def test_node_files_list_each_nodes_own_names_in_openssl_forms() -> None:
 def test_allow_configmaps_hold_each_nodes_own_list() -> None:
     maps = allow_lists()
     assert [m["metadata"]["name"] for m in maps] == [f"csr-allow-{n.name}" for n in cluster().kubelet_nodes]
-    files = cp.node_files(cp.node_identities(cluster()).values())
+    files = cp.node_files(identities().values())
     for m, node in zip(maps, cluster().kubelet_nodes, strict=True):
         assert m["metadata"]["namespace"] == cp.ALLOW_NAMESPACE
         assert m["data"] == {cp.ALLOW_KEY: files[node.name]}
@@ -182,7 +219,7 @@ def test_allow_configmaps_hold_each_nodes_own_list() -> None:
 def test_two_san_extensions_are_refused() -> None:
     good = facts(CASES[0][0])
     twice = cp.CsrFacts(**{**good.__dict__, "san_extensions": 2})
-    assert not cp.decide(twice, cp.node_identities(cluster())).approve
+    assert not cp.decide(twice, identities()).approve
 
 
 # --- the shell approver, same cases --------------------------------------------------------------
@@ -278,14 +315,18 @@ def test_shell_approver_gives_the_same_answers_as_decide(tmp_path: Path) -> None
     approved, result = run_approver(tmp_path, objects)
     assert result.returncode == 0, result.stderr
     log = result.stdout
-    nodes = cp.node_identities(cluster())
+    nodes = identities()
     by_python = {obj["metadata"]["name"] for obj in objects if cp.decide(facts(obj), nodes).approve}
     expected = {obj["metadata"]["name"] for obj, approve in CASES if approve}
     assert by_python == expected
     assert approved == expected, log
     for obj, approve in CASES:
         name = obj["metadata"]["name"]
-        pending = obj["spec"]["signerName"] == cp.SIGNER and not obj["status"]["conditions"]
+        spec_ = obj["spec"]
+        ours = spec_["signerName"] == cp.SIGNER or (
+            spec_["signerName"] == cp.CLIENT_SIGNER and spec_["username"].startswith("system:bootstrap:")
+        )
+        pending = ours and not obj["status"]["conditions"]
         if approve:
             assert f"approved {name} from" in log
         elif pending:
@@ -293,6 +334,9 @@ def test_shell_approver_gives_the_same_answers_as_decide(tmp_path: Path) -> None
     assert "left pending csr-comma-in-dns from system:node:w1: " in log
     assert "left pending csr-foreign-dns from system:node:w1: DNS evil.example.com is not one of" in log
     assert "DNS w\\061 is not one of" in log, "requester-chosen text is logged literally"
+    assert "left pending client-stolen-token from system:bootstrap:abcdef: token abcdef is not cp1's" in log
+    renewal = "left pending csr-client-signer from system:node:w1"
+    assert renewal not in log, "renewals are the controller-manager's"
 
 
 @pytest.mark.realtool

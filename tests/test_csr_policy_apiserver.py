@@ -1,9 +1,11 @@
 """The approver and the bootstrap RBAC against a real kube-apiserver (and etcd) from the toolchain.
 
 Proves what mocks cannot: our RBAC objects apply; a bootstrap token from our Secret may create a
-CSR only once they exist; the approver's identity, with exactly our ClusterRole, approves a
-node's kubelet-serving CSR with the real kubectl's jsonpath output, leaves a bad one pending, and
-may not approve another signer's CSR. Everything runs on 127.0.0.1 from a temp dir.
+CSR only once they exist, and not at all once it has expired; the approver's identity, with
+exactly our ClusterRole, approves a node's first client certificate only from that node's own
+token (a token stolen from another node gets nothing) and its kubelet-serving CSR with the real
+kubectl's jsonpath output, leaves a bad one pending, and may not approve another signer's CSR.
+Everything runs on 127.0.0.1 from a temp dir.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from render import bootstrap as bs
 from render import csr_policy as cp
 from render.kubeconfig import render_kubeconfig
-from tests.support.csr import allow_lists, cluster, dns, ip, request
+from tests.support.csr import TOKEN_IDS, allow_lists, cluster, dns, ip, request
 from tests.support.tools import stop
 
 pytestmark = pytest.mark.realtool
@@ -226,10 +228,21 @@ def csr_object(name: str, pem_b64: str, signer: str, usages: list[str]) -> str:
     )
 
 
+W1_TOKEN = f"{TOKEN_IDS['w1']}.0123456789abcdef"
+NEXT_YEAR = (datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=365)).strftime(
+    "%Y-%m-%dT%H:%M:%SZ"
+)
+
+
+def add_token(api: Cluster, node: str, token: str, expiration: str = NEXT_YEAR) -> Path:
+    token_id, secret = token.split(".")
+    doc = bs.bootstrap_token_secret(node, token_id, secret, expiration)
+    api.kubectl(api.admin, "apply", "-f", "-", stdin=yaml.safe_dump(doc))
+    return api.token_kubeconfig(token)
+
+
 def test_bootstrap_token_may_create_csrs_only_with_our_rbac(api: Cluster) -> None:
-    token = bs.bootstrap_token_secret("abcdef", "0123456789abcdef")
-    api.kubectl(api.admin, "apply", "-f", "-", stdin=yaml.safe_dump(token))
-    bootstrap = api.token_kubeconfig("abcdef.0123456789abcdef")
+    bootstrap = add_token(api, "w1", W1_TOKEN)
     pem = request("system:node:w1", None)
     client_csr = csr_object(
         "node-csr-before", pem, "kubernetes.io/kube-apiserver-client-kubelet", ["client auth"]
@@ -250,14 +263,68 @@ def test_bootstrap_token_may_create_csrs_only_with_our_rbac(api: Cluster) -> Non
         assert time.monotonic() < deadline
         time.sleep(1)
     user = api.kubectl(api.admin, "get", "csr", "node-csr-after", "-o", "jsonpath={.spec.username}").stdout
-    assert user == "system:bootstrap:abcdef"
+    assert user == f"system:bootstrap:{TOKEN_IDS['w1']}"
 
 
-def test_real_approver_approves_a_nodes_serving_csr_and_nothing_else(api: Cluster) -> None:
-    # What Bootstrap and NodeJoin create: the namespace first, then RBAC and the allow lists.
+def test_an_expired_token_is_refused(api: Cluster) -> None:
+    yesterday = (datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=1)).strftime(
+        "%Y-%m-%dT%H:%M:%SZ"
+    )
+    expired = add_token(api, "w6", f"{TOKEN_IDS['w6']}.fedcba9876543210", expiration=yesterday)
+    result = api.kubectl(expired, "auth", "whoami", check=False)
+    assert result.returncode != 0 and "unauthorized" in result.stderr.lower(), result
+
+
+def apply_bootstrap_objects(api: Cluster) -> None:
+    """What Bootstrap and NodeJoin create: the namespace first, then RBAC and the allow lists."""
     api.kubectl(api.admin, "apply", "-f", "-", stdin=yaml.safe_dump(bs.allow_namespace()))
     objects = "---\n".join(yaml.safe_dump(o) for o in [*bs.rbac_objects(), *allow_lists()])
     api.kubectl(api.admin, "apply", "-f", "-", stdin=objects)
+
+
+def run_real_approver(api: Cluster) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    """One pass of the approver script with its own identity; retried while its RBAC settles."""
+    approver_kubeconfig = api.kubeconfig("approver", "k8s-from-scratch:csr-approver")
+    script = api.base / "approver.sh"
+    assert KUBECTL is not None
+    script.write_text(
+        cp.approver_script(
+            kubectl=KUBECTL, kubeconfig=str(approver_kubeconfig), ca_file=str(api.base / "ca.crt")
+        )
+    )
+    deadline = time.monotonic() + 30
+    while True:
+        result = subprocess.run(["sh", str(script)], capture_output=True, text=True, timeout=120)
+        if result.returncode == 0 or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert result.returncode == 0, result.stderr
+    return approver_kubeconfig, result
+
+
+def conditions(api: Cluster, name: str) -> str:
+    return api.kubectl(api.admin, "get", "csr", name, "-o", "jsonpath={.status.conditions[*].type}").stdout
+
+
+def test_a_token_gets_only_its_own_nodes_client_certificate(api: Cluster) -> None:
+    apply_bootstrap_objects(api)
+    stolen = add_token(api, "w1", W1_TOKEN)
+    usages = ["digital signature", "client auth"]
+    for name, node in (("client-w1", "w1"), ("client-stolen-for-cp1", "cp1")):
+        doc = csr_object(name, request(f"system:node:{node}", None), cp.CLIENT_SIGNER, usages)
+        deadline = time.monotonic() + 30
+        while api.kubectl(stolen, "create", "-f", "-", stdin=doc, check=False).returncode != 0:
+            assert time.monotonic() < deadline
+            time.sleep(1)
+    _, result = run_real_approver(api)
+    assert "approved client-w1 from system:bootstrap:" in result.stdout, result.stdout
+    assert f"token {TOKEN_IDS['w1']} is not cp1's" in result.stdout, result.stdout
+    assert conditions(api, "client-w1") == "Approved"
+    assert conditions(api, "client-stolen-for-cp1") == ""
+
+
+def test_real_approver_approves_a_nodes_serving_csr_and_nothing_else(api: Cluster) -> None:
+    apply_bootstrap_objects(api)
     node = api.kubeconfig("w1", "system:node:w1", ("system:nodes",))
     serving = ["digital signature", "key encipherment", "server auth"]
     good = request("system:node:w1", [dns("w1"), ip("192.168.10.21")])
@@ -267,38 +334,17 @@ def test_real_approver_approves_a_nodes_serving_csr_and_nothing_else(api: Cluste
     client = csr_object("client-other-signer", good, "kubernetes.io/kube-apiserver-client", ["client auth"])
     api.kubectl(api.admin, "create", "-f", "-", stdin=client)
 
-    approver_kubeconfig = api.kubeconfig("approver", "k8s-from-scratch:csr-approver")
-    script = api.base / "approver.sh"
-    assert KUBECTL is not None
-    script.write_text(
-        cp.approver_script(
-            kubectl=KUBECTL,
-            kubeconfig=str(approver_kubeconfig),
-            ca_file=str(api.base / "ca.crt"),
-        )
-    )
-    deadline = time.monotonic() + 30
-    while True:
-        result = subprocess.run(["sh", str(script)], capture_output=True, text=True, timeout=120)
-        if result.returncode == 0 or time.monotonic() > deadline:
-            break
-        time.sleep(1)  # the approver's RBAC may still be settling
-    assert result.returncode == 0, result.stderr
+    approver_kubeconfig, result = run_real_approver(api)
     assert "approved serving-good from system:node:w1" in result.stdout
     assert "left pending serving-bad from system:node:w1: DNS evil.example.com" in result.stdout
 
-    def conditions(name: str) -> str:
-        return api.kubectl(
-            api.admin, "get", "csr", name, "-o", "jsonpath={.status.conditions[*].type}"
-        ).stdout
-
-    assert conditions("serving-good") == "Approved"
-    assert conditions("serving-bad") == ""
-    assert conditions("client-other-signer") == ""
+    assert conditions(api, "serving-good") == "Approved"
+    assert conditions(api, "serving-bad") == ""
+    assert conditions(api, "client-other-signer") == ""
     # The approver's identity may not approve any other signer's requests.
     forbidden = api.kubectl(approver_kubeconfig, "certificate", "approve", "client-other-signer", check=False)
     assert forbidden.returncode != 0 and "forbidden" in forbidden.stderr.lower()
-    assert conditions("client-other-signer") == ""
+    assert conditions(api, "client-other-signer") == ""
     # Nor read anything but CSRs.
     secrets = api.kubectl(approver_kubeconfig, "get", "secrets", "-A", check=False)
     assert secrets.returncode != 0 and "forbidden" in secrets.stderr.lower()

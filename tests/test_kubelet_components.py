@@ -30,7 +30,6 @@ from render import runtime as rt
 from spec.model import ClusterSpec
 from tests.support.fakes import (
     APPROVER_KUBECONFIG,
-    BOOTSTRAP_KUBECONFIG,
     CA_PEM,
     PROXY_KUBECONFIG,
     SECRETS,
@@ -44,7 +43,7 @@ def build(spec: ClusterSpec) -> Graph:
     def program() -> None:
         pki = fake_pki()
         provider = k8s.Provider("k8s", kubeconfig=pki.admin_kubeconfig)
-        boot = Bootstrap("bootstrap", ClusterSite(spec, provider), pki)
+        boot = Bootstrap("bootstrap", ClusterSite(spec, provider), pki, spec.kubelet_nodes)
         approvers, workers = [], []
         for node in spec.nodes:
             site = NodeSite(spec, node, FakeHost(f"{node.name}-host", node.address))
@@ -52,8 +51,9 @@ def build(spec: ClusterSpec) -> Graph:
                 approvers.append(CsrApprover(f"{node.name}-csr-approver", site, pki, boot.ready))
             if node.runs_kubelet:
                 runtime = Runtime(f"{node.name}-runtime", site)
-                workers.append(WorkerNode(f"{node.name}-node", site, pki, runtime, boot.ready))
-        NodeJoin("join", ClusterSite(spec, provider), approvers[0], workers, boot.allow_namespace)
+                token = boot.tokens[node.name]
+                workers.append(WorkerNode(f"{node.name}-node", site, pki, runtime, boot.ready, token))
+        NodeJoin("join", ClusterSite(spec, provider), approvers[0], workers, boot)
 
     return run_function(program)
 
@@ -69,6 +69,18 @@ def bundle(reg: Registration) -> dict[str, tuple[str, str]]:
 
 def deps(graph: Graph, reg: Registration) -> set[str]:
     return {graph.by_urn(u).name for u in reg.dependencies}
+
+
+def token_of(graph: Graph, node: str) -> dict[str, str]:
+    """The stringData of node's bootstrap-token Secret."""
+    data: dict[str, str] = graph.named(f"bootstrap-{node}-token").inputs["stringData"]
+    return data
+
+
+def bootstrap_shared(graph: Graph) -> set[str]:
+    """Bootstrap's children that are not one node's token (its RBAC, cluster-info, namespace)."""
+    children = {r.name for r in graph.children(graph.named("bootstrap"))}
+    return {c for c in children if "-token" not in c}
 
 
 def named_if(graph: Graph, name: str, present: bool) -> Registration | None:
@@ -135,7 +147,14 @@ def test_each_node_gets_its_kubelet_and_proxy_settings(preset: tuple[ClusterSpec
         assert yaml.safe_load(files[kl.CONFIG][1]) == kl.kubelet_config(spec, node)
         assert files[kl.UNIT_FILE][1] == kl.kubelet_unit(spec, node)
         assert files[kl.CLIENT_CA] == ("0644", CA_PEM)
-        assert files[kl.BOOTSTRAP_KUBECONFIG] == ("0600", BOOTSTRAP_KUBECONFIG)
+        # Its own token, and no other node's.
+        mode, text = files[kl.BOOTSTRAP_KUBECONFIG]
+        token = token_of(graph, node.name)
+        assert mode == "0600"
+        assert (
+            yaml.safe_load(text)["users"][0]["user"]["token"]
+            == f"{token['token-id']}.{token['token-secret']}"
+        )
         proxy = named_if(graph, f"{node.name}-node-kube-proxy", spec.kube_proxy.enabled)
         if proxy is not None:
             files = bundle(proxy)
@@ -148,28 +167,35 @@ def test_kubelet_never_starts_before_its_runtime_and_the_bootstrap_objects(
     preset: tuple[ClusterSpec, Graph],
 ) -> None:
     spec, graph = preset
-    boot = graph.named("bootstrap")
-    boot_objects = {r.name for r in graph.children(boot)}
-    assert len(boot_objects) >= 9
+    boot_objects = bootstrap_shared(graph)
+    assert len(boot_objects) >= 8
     for node in spec.kubelet_nodes:
         kubelet = graph.named(f"{node.name}-node-kubelet")
         need = {f"{node.name}-runtime-service", f"{node.name}-host-ready", *boot_objects}
+        need.add(f"bootstrap-{node.name}-token")
         assert need <= deps(graph, kubelet), need - deps(graph, kubelet)
+        others = {f"bootstrap-{n.name}-token" for n in spec.kubelet_nodes if n.name != node.name}
+        assert not others & deps(graph, kubelet), "a node waits for its own token only"
         assert kl.stop_script().removeprefix("#!/bin/sh\n").rstrip("\n") in kubelet.inputs["delete"]
         assert f"--node-ip={node.internal_address}" in bundle(kubelet)[kl.UNIT_FILE][1]
 
 
 def test_secrets_travel_only_on_stdin(preset: tuple[ClusterSpec, Graph]) -> None:
-    _, graph = preset
+    spec, graph = preset
+    tokens = [token_of(graph, n.name)["token-secret"] for n in spec.kubelet_nodes]
+    secrets = (*SECRETS, *tokens)
     for reg in graph.of_type("command:remote:Command"):
         for key in ("create", "update", "delete"):
             text = str(reg.inputs.get(key) or "")
-            assert not any(s in text for s in SECRETS), f"{reg.name}.{key} carries a secret"
-        if any(s in str(reg.inputs.get("stdin") or "") for s in SECRETS):
+            assert not any(s in text for s in secrets), f"{reg.name}.{key} carries a secret"
+        stdin = str(reg.inputs.get("stdin") or "")
+        encoded = [base64.b64encode(f".{s}".encode()).decode()[4:12] for s in tokens]
+        if any(s in stdin for s in secrets) or any(e in stdin for e in encoded):
             assert "stdin" in reg.secret_paths, f"{reg.name} sends a secret on stdin unmarked"
             assert "stdin" in reg.additional_secret_outputs
-    token = graph.named("bootstrap-token")
-    assert any(p.startswith("stringData") for p in token.secret_paths)
+    for node in spec.kubelet_nodes:
+        token = graph.named(f"bootstrap-{node.name}-token")
+        assert any(p.startswith("stringData") for p in token.secret_paths)
 
 
 def test_nodes_join_through_our_approver_and_control_planes_get_their_role(
@@ -192,8 +218,9 @@ def test_nodes_join_through_our_approver_and_control_planes_get_their_role(
         # none, however many control planes approve.
         allow = graph.named(f"join-{node.name}-allow")
         assert allow.type == "kubernetes:core/v1:ConfigMap"
-        want = cp.allow_configmap(node)
+        want = cp.allow_configmap(node, token_of(graph, node.name)["token-id"])
         assert allow.inputs["metadata"] == want["metadata"] and allow.inputs["data"] == want["data"]
+        assert f"{node.name} TOKEN {token_of(graph, node.name)['token-id']}\n" in want["data"][cp.ALLOW_KEY]
         assert f"{node.name} DNS {node.name}\n" in allow.inputs["data"][cp.ALLOW_KEY]
         assert "bootstrap-namespace" in deps(graph, allow)
         assert allow.provider.startswith(graph.named("k8s").urn)
@@ -220,7 +247,7 @@ def test_an_approver_runs_on_every_control_plane_with_its_own_identity(
             f"{node.name}-csr-approver-timer",
         }
         timer = graph.named(f"{node.name}-csr-approver-timer")
-        assert {r.name for r in graph.children(graph.named("bootstrap"))} <= deps(graph, timer)
+        assert bootstrap_shared(graph) <= deps(graph, timer)
     workers_only = [n for n in spec.nodes if not n.is_control_plane]
     for node in workers_only:
         assert not [r for r in graph.registrations if r.name.startswith(f"{node.name}-csr-approver")]

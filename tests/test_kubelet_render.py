@@ -138,11 +138,59 @@ def test_host_facts_on_a_roomy_cgroup_v2_host_add_nothing(tmp_path: Path) -> Non
     assert "warning" not in result.stderr
 
 
-def test_failed_tls_bootstrap_is_reported_with_the_journal(tmp_path: Path) -> None:
-    result = run_service(tmp_path, 8 * 1024 * 1024, "cgroup2fs", resolved=False, bootstrapped=False, wait=2)
+ROOMY = 8 * 1024 * 1024
+
+
+def test_a_joined_node_keeps_no_token_and_an_unchanged_kubelet_is_not_restarted(tmp_path: Path) -> None:
+    result = run_service(
+        tmp_path, ROOMY, "cgroup2fs", resolved=False, bootstrapped=True, recorded_hash="ab" * 32
+    )
+    assert result.returncode == 0, result.stderr
+    assert not (tmp_path / "bootstrap-kubeconfig").exists()
+    calls = (tmp_path / "calls").read_text()
+    assert "systemctl restart kubelet.service" not in calls
+    assert f"systemctl start {kl.CLEANUP_PATH}" in calls
+    assert "not restarted" in result.stdout
+
+
+def test_a_joined_node_with_changed_files_restarts_kubelet(tmp_path: Path) -> None:
+    result = run_service(
+        tmp_path, ROOMY, "cgroup2fs", resolved=False, bootstrapped=True, recorded_hash="cd" * 32
+    )
+    assert result.returncode == 0, result.stderr
+    assert "systemctl restart kubelet.service" in (tmp_path / "calls").read_text()
+    assert (tmp_path / "kubelet.hash").read_text().strip() == "ab" * 32
+    assert not (tmp_path / "bootstrap-kubeconfig").exists()
+
+
+def test_a_node_that_has_not_joined_keeps_its_token_and_arms_the_cleanup(tmp_path: Path) -> None:
+    result = run_service(
+        tmp_path, ROOMY, "cgroup2fs", resolved=False, bootstrapped=False, recorded_hash="ab" * 32
+    )
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "bootstrap-kubeconfig").exists(), "kubelet still needs it"
+    calls = (tmp_path / "calls").read_text().splitlines()
+    # The cleanup's oneshot is reset so the path fires again, and kubelet restarts with the token.
+    stop, arm = f"systemctl stop {kl.CLEANUP_SERVICE}", f"systemctl restart {kl.CLEANUP_PATH}"
+    assert calls.index(stop) < calls.index(arm) < calls.index("systemctl restart kubelet.service")
+    assert "asks to join" in result.stdout
+
+
+def test_a_kubelet_refused_while_joining_is_reported_with_the_journal(tmp_path: Path) -> None:
+    result = run_service(tmp_path, ROOMY, "cgroup2fs", resolved=False, bootstrapped=False, restart_loop=True)
     assert result.returncode == 1
-    assert "kubelet has no client certificate after 2 s" in result.stderr
+    assert "kubelet keeps restarting" in result.stderr
     assert "fake journal line" in result.stderr
+    assert "its bootstrap token has expired" in result.stderr
+
+
+def test_the_cleanup_path_unit_removes_the_token_once_the_certificate_exists() -> None:
+    units = kl.bootstrap_cleanup_units()
+    path, service = units[kl.CLEANUP_PATH], units[kl.CLEANUP_SERVICE]
+    assert f"PathExists={kl.CLIENT_CERT}\n" in path and f"Unit={kl.CLEANUP_SERVICE}\n" in path
+    assert f"ExecStart=/bin/rm -f {kl.BOOTSTRAP_KUBECONFIG}\n" in service
+    # Without it the path would start the oneshot again and again while the certificate exists.
+    assert "RemainAfterExit=yes\n" in service
 
 
 @pytest.mark.realtool
@@ -163,3 +211,8 @@ def test_kubelet_unit_passes_systemd_analyze_verify(tmp_path: Path) -> None:
     spec = config_spec(TWO_NODES)
     unit = kl.kubelet_unit(spec, spec.node("cp1"))
     assert_units_verify(tmp_path, {"kubelet.service": unit}, ("/usr/local/bin/kubelet",))
+
+
+@pytest.mark.realtool
+def test_the_token_cleanup_units_pass_systemd_analyze_verify(tmp_path: Path) -> None:
+    assert_units_verify(tmp_path, kl.bootstrap_cleanup_units(), ("/bin/rm",), about="token cleanup")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import functools
 import ipaddress
-import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -210,17 +209,7 @@ def test_certificate_kubeconfigs_embed_their_identity(b: Built, name: str, cert:
     assert kc["user"] == b.plan()[cert].common_name
 
 
-def test_bootstrap_kubeconfig_carries_the_token(b: Built) -> None:
-    kc = kubeconfig(b, "bootstrap")
-    assert kc["server"] == b.spec.api_endpoint.url
-    assert kc["credentials"] == {"token": b.values["bootstrap_token"]}
-
-
-def test_bootstrap_token_and_encryption_key_have_the_required_shape(b: Built) -> None:
-    token_id, secret = b.values["bootstrap_token_id"], b.values["bootstrap_token_secret"]
-    assert re.fullmatch(r"[a-z0-9]{6}", token_id)
-    assert re.fullmatch(r"[a-z0-9]{16}", secret)
-    assert b.values["bootstrap_token"] == f"{token_id}.{secret}"
+def test_the_encryption_key_has_the_required_shape(b: Built) -> None:
     assert len(base64.b64decode(b.values["encryption_key"], validate=True)) == 32
 
 

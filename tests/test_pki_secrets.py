@@ -23,7 +23,7 @@ def needles(b: Built) -> list[str]:
     """Every secret the Pki generated, in every encoding it is passed around in."""
     keys = [key for _, key in b.certs.values()] + [b.values["service_account_key_pem"]]
     found = [*keys, *(base64.b64encode(k.encode()).decode() for k in keys)]
-    found += [b.values["bootstrap_token_secret"], b.values["encryption_key"]]
+    found += [b.values["encryption_key"]]
     return found
 
 
@@ -94,20 +94,13 @@ def test_the_secrets_do_travel(b: Built) -> None:
 
 
 def test_public_material_stays_readable(b: Built) -> None:
-    """Over-secreting would hide what users need: certificates, expiries, the token id."""
+    """Over-secreting would hide what users need: certificates, expiries."""
     (component,) = [r for r in b.graph.registrations if r.type == "k8s-from-scratch:index:Pki"]
-    for key in ("expiries", "certificates", "serviceAccountPublicKey", "bootstrapTokenId"):
+    for key in ("expiries", "certificates", "serviceAccountPublicKey"):
         assert key in component.outputs
         assert not is_secret_path(key, component.output_secret_paths), key
-    for key in ("privateKeys", "serviceAccountKey", "bootstrapToken", "encryptionKey", "kubeconfigs"):
+    for key in ("privateKeys", "serviceAccountKey", "encryptionKey", "kubeconfigs"):
         assert is_secret_path(key, component.output_secret_paths), key
-
-
-def test_the_token_secret_is_not_a_resource_id(b: Built) -> None:
-    # A RandomString's id is its result: that is why the secret half is a RandomPassword.
-    ids = {r.resource_id for r in b.graph.registrations}
-    assert b.values["bootstrap_token_secret"] not in ids
-    assert b.values["bootstrap_token_id"] in ids  # the public half, as the provider does it
 
 
 def test_the_walk_reports_a_plain_secret() -> None:

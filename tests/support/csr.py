@@ -60,6 +60,14 @@ def ip(v: str) -> x509.IPAddress:
     return x509.IPAddress(ipaddress.ip_address(v))
 
 
+# Each node's bootstrap token id, as the program's random tokens give them.
+TOKEN_IDS = {"cp1": "c0ffee", "w1": "abcdef", "w6": "w6w6w6"}
+
+
+def identities() -> dict[str, cp.NodeIdentity]:
+    return cp.node_identities(cluster(), TOKEN_IDS)
+
+
 def allow_lists() -> list[dict[str, Any]]:
     """Every kubelet node's allow-list ConfigMap, as the program creates them."""
-    return [cp.allow_configmap(n) for n in cluster().kubelet_nodes]
+    return [cp.allow_configmap(n, TOKEN_IDS[n.name]) for n in cluster().kubelet_nodes]

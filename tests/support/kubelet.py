@@ -10,15 +10,23 @@ from tests.support.specs import TWO_NODES, config_spec
 from tests.support.tools import with_vars
 
 
-def fake_bin(tmp_path: Path, fs_type: str | None, resolved: bool) -> Path:
+def fake_bin(tmp_path: Path, fs_type: str | None, resolved: bool, restart_loop: bool = False) -> Path:
+    """systemctl that logs its calls; with `restart_loop`, kubelet's NRestarts grows on each look."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
+    counter = tmp_path / "restarts"
+    counter.write_text("0")
+    show = (
+        f'  show) n=$(($(cat {counter}) + 1)); echo "$n" >{counter}; echo "$n" ;;\n'
+        if restart_loop
+        else "  show) echo 0 ;;\n"
+    )
     tools = {
         "systemctl": (
             '#!/bin/sh\necho "systemctl $*" >>"$CALLS"\n'
             'case "$1" in\n'
             f'  is-active) [ "$3" = systemd-resolved ] && exit {0 if resolved else 3}; exit 0 ;;\n'
-            "  show) echo 0 ;;\nesac\nexit 0\n"
+            f"{show}esac\nexit 0\n"
         ),
         "sleep": "#!/bin/sh\nexit 0\n",
         "journalctl": "#!/bin/sh\necho 'kubelet: fake journal line'\n",
@@ -37,10 +45,13 @@ def run_service(
     fs_type: str,
     resolved: bool,
     bootstrapped: bool,
-    wait: int = 3,
     real_host: bool = False,
+    restart_loop: bool = False,
+    recorded_hash: str | None = None,
 ):
-    """The kubelet service script with fakes; `real_host` reads this machine's cgroup fs and RAM."""
+    """The kubelet service script with fakes; `real_host` reads this machine's cgroup fs and RAM.
+    The bootstrap kubeconfig is there (as the step's files part leaves it); `recorded_hash` is
+    the files hash of the kubelet already running."""
     spec = config_spec(TWO_NODES)
     (tmp_path / "meminfo").write_text(f"MemTotal:       {mem_kb} kB\nMemFree: 1 kB\n")
     (tmp_path / "resolv.conf").write_text("nameserver 192.0.2.1\n")
@@ -49,16 +60,20 @@ def run_service(
     if bootstrapped:
         (state / "kubeconfig").write_text("x")
         (state / "client.pem").write_text("x")
+    (tmp_path / "bootstrap-kubeconfig").write_text("token: abcdef.0123456789abcdef\n")
+    if recorded_hash is not None:
+        (tmp_path / "kubelet.hash").write_text(recorded_hash + "\n")
     script = with_vars(
         kl.service_script(spec, spec.node("w1"), "ab" * 32),
         HOST_FACTS=str(tmp_path / "config.d/50-host-facts.conf"),
+        HASH_FILE=str(tmp_path / "kubelet.hash"),
+        BOOTSTRAP=str(tmp_path / "bootstrap-kubeconfig"),
         KUBECONFIG=str(state / "kubeconfig"),
         CLIENT_CERT=str(state / "client.pem"),
         CGROUP_FS="/sys/fs/cgroup" if real_host else str(tmp_path),
         RESOLVED_CONF=str(tmp_path / "resolv.conf"),
         MEMINFO="/proc/meminfo" if real_host else str(tmp_path / "meminfo"),
-        WAIT=str(wait),
     )
-    bin_dir = fake_bin(tmp_path, None if real_host else fs_type, resolved)
+    bin_dir = fake_bin(tmp_path, None if real_host else fs_type, resolved, restart_loop)
     env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "CALLS": str(tmp_path / "calls")}
     return subprocess.run(["sh", "-c", script], text=True, capture_output=True, env=env, timeout=60)

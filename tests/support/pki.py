@@ -29,14 +29,10 @@ KUBECONFIG_ATTRS = {
     "scheduler": "scheduler_kubeconfig",
     "kube-proxy": "kube_proxy_kubeconfig",
     "csr-approver": "csr_approver_kubeconfig",
-    "bootstrap": "bootstrap_kubeconfig",
 }
 SCALAR_ATTRS = (
     "service_account_key_pem",
     "service_account_public_pem",
-    "bootstrap_token_id",
-    "bootstrap_token_secret",
-    "bootstrap_token",
     "encryption_key",
     "expiries",
 )

@@ -1,7 +1,8 @@
-#% params: KUBECTL OPENSSL ALLOW_NAMESPACE ALLOW_PREFIX ALLOW_KEY KUBECONFIG_FILE CA_FILE KUBELET_PORT SIGNER
-# Approves kubelet serving-certificate requests (signer kubernetes.io/kubelet-serving) that
-# really belong to a node of this cluster; leaves every other one pending and says why.
-# The rules are render/csr_policy.py's `decide`, applied with kubectl and openssl.
+#% params: KUBECTL OPENSSL ALLOW_NAMESPACE ALLOW_PREFIX ALLOW_KEY KUBECONFIG_FILE CA_FILE KUBELET_PORT SIGNER CLIENT_SIGNER
+# Approves kubelet certificate requests that really belong to a node of this cluster: a node's
+# first client certificate (signer $CLIENT_SIGNER, from that node's own bootstrap token) and
+# serving certificates (signer $SIGNER, from the node itself); leaves every other one pending
+# and says why. The rules are render/csr_policy.py's `decide`, applied with kubectl and openssl.
 #
 #   csr-approver                           one pass over the pending requests (the timer)
 #   csr-approver --until-serving N IP S    passes every 5 s until node N's kubelet serves on IP
@@ -29,7 +30,7 @@ k() {
   "$KUBECTL" --kubeconfig "$KUBECONFIG_FILE" --request-timeout 20s "$@"
 }
 
-# Each kubelet node of the cluster has its own allow list, lines `<node> DNS|IP <value>`: key
+# Each kubelet node of the cluster has its own allow list, lines `<node> DNS|IP|TOKEN <value>`: key
 # $ALLOW_KEY of ConfigMap $ALLOW_PREFIX<node> in namespace $ALLOW_NAMESPACE, which only cluster admins
 # write. (ENVIRON: no escape processing of requester-chosen text.)
 # fetch NODE: NODE's list into $tmp/allow; empty when there is none (or the API did not answer):
@@ -53,6 +54,57 @@ allowed() {
     END { exit !found }' "$tmp/allow"
 }
 
+# node_name NODE: fails (saying why) unless NODE is a kubelet node of this cluster; fetches its list.
+node_name() {
+  case $1 in
+    '' | *[!a-z0-9.-]*)
+      say "$1 is not a node of this cluster"
+      return 1
+      ;;
+  esac
+  if ! known "$1"; then
+    say "$1 is not a node of this cluster"
+    return 1
+  fi
+}
+
+# check_client NAME USER: a node's first client certificate, asked for with a bootstrap token.
+check_client() {
+  name=$1
+  token=${2#system:bootstrap:}
+  usages=$(k get csr "$name" -o jsonpath='{range .spec.usages[*]}{@}{"\n"}{end}' | sort -u | paste -sd, -)
+  case $usages in
+    "client auth" | "client auth,digital signature" | "client auth,digital signature,key encipherment") ;;
+    *)
+      say "usages [$usages] are not client auth"
+      return 1
+      ;;
+  esac
+  k get csr "$name" -o jsonpath='{.spec.request}' | base64 -d >"$tmp/req.pem"
+  subject=$("$OPENSSL" req -in "$tmp/req.pem" -noout -subject -nameopt RFC2253)
+  case $subject in
+    "subject=CN=system:node:"*",O=system:nodes")
+      node=${subject#subject=CN=system:node:}
+      node=${node%,O=system:nodes}
+      ;;
+    "subject=O=system:nodes,CN=system:node:"*) node=${subject#subject=O=system:nodes,CN=system:node:} ;;
+    *)
+      say "subject is not O=system:nodes, CN=system:node:<node>"
+      return 1
+      ;;
+  esac
+  node_name "$node" || return 1
+  if ! allowed "$node" TOKEN "$token"; then
+    say "token $token is not $node's"
+    return 1
+  fi
+  "$OPENSSL" asn1parse -in "$tmp/req.pem" >"$tmp/asn1"
+  if grep -q ':X509v3 Subject Alternative Name *$' "$tmp/asn1"; then
+    say "a client certificate names no host: it has a subjectAltName extension"
+    return 1
+  fi
+}
+
 # check NAME USER: prints why the request must stay pending and fails, or succeeds quietly.
 check() {
   name=$1
@@ -64,16 +116,7 @@ check() {
       return 1
       ;;
   esac
-  case $node in
-    '' | *[!a-z0-9.-]*)
-      say "$node is not a node of this cluster"
-      return 1
-      ;;
-  esac
-  if ! known "$node"; then
-    say "$node is not a node of this cluster"
-    return 1
-  fi
+  node_name "$node" || return 1
   if ! k get csr "$name" -o jsonpath='{range .spec.groups[*]}{@}{"\n"}{end}' | grep -qx 'system:nodes'; then
     say "$user is not in group system:nodes"
     return 1
@@ -153,9 +196,14 @@ approve_pending() {
   k get csr -o jsonpath='{range .items[*]}{.metadata.name}{" "}{.spec.signerName}{" "}{.status.conditions[*].type}{"\n"}{end}' \
     >"$tmp/list"
   while read -r name signer conditions; do
-    if [ "$signer" != "$SIGNER" ] || [ -n "$conditions" ]; then
+    if [ -n "$conditions" ]; then
       continue
     fi
+    case $signer in
+      "$SIGNER") kind=check ;;
+      "$CLIENT_SIGNER") kind=check_client ;;
+      *) continue ;;
+    esac
     case $name in
       '' | *[!a-z0-9.-]*)
         say "left pending a CSR with an unexpected name"
@@ -163,7 +211,13 @@ approve_pending() {
         ;;
     esac
     user=$(k get csr "$name" -o jsonpath='{.spec.username}')
-    if reason=$(check "$name" "$user"); then
+    if [ "$kind" = check_client ]; then
+      case $user in
+        system:bootstrap:[a-z0-9][a-z0-9][a-z0-9][a-z0-9][a-z0-9][a-z0-9]) ;;
+        *) continue ;; # a renewal by the node itself: the controller-manager's to approve
+      esac
+    fi
+    if reason=$("$kind" "$name" "$user"); then
       k certificate approve "$name" >/dev/null
       say "approved $name from $user"
     else
@@ -198,8 +252,8 @@ case ${1:-} in
       fi
       if [ "$(date +%s)" -ge "$deadline" ]; then
         echo "error: $node: kubelet does not serve a certificate from the cluster CA after $limit s" >&2
-        if ! grep -F "from system:node:$node:" "$tmp/pass" >&2; then
-          echo "no pending kubelet-serving CSR from $node: is its kubelet running and registered?" >&2
+        if ! grep -e "from system:node:$node:" -e "from system:bootstrap:" "$tmp/pass" >&2; then
+          echo "no pending CSR from $node or a bootstrap token: is its kubelet running?" >&2
         fi
         exit 1
       fi

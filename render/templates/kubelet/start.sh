@@ -1,7 +1,8 @@
-#% params: NODE HASH UNIT HOST_FACTS KUBECONFIG CLIENT_CERT CGROUP_FS RESOLVED_CONF MEMINFO SMALL_NODE_MB SYSTEM_RESERVED KUBE_RESERVED WAIT API
-# Writes what only this host knows into kubelet's drop-in dir, (re)starts kubelet with its
-# current files (sha256 $HASH: a changed file is an update of this step), then waits until TLS
-# bootstrap has given it a client certificate and it keeps running.
+#% params: NODE HASH HASH_FILE UNIT HOST_FACTS KUBECONFIG CLIENT_CERT BOOTSTRAP CLEANUP_PATH CLEANUP_SERVICE CGROUP_FS RESOLVED_CONF MEMINFO SMALL_NODE_MB SYSTEM_RESERVED KUBE_RESERVED
+# Writes what only this host knows into kubelet's drop-in dir and (re)starts kubelet with its
+# current files (sha256 $HASH: a changed file is an update of this step). A node that has its
+# client certificate keeps no bootstrap token; one that has not gets the cleanup armed, which
+# removes the token once the approver (NodeJoin, on a control plane) has let it join.
 set -eu
 warn() {
   echo "warning: $NODE: $*" >&2
@@ -52,26 +53,47 @@ journal() {
   journalctl -u "$UNIT" -n 40 --no-pager 2>/dev/null || true
 }
 #% include: lib/restarts.sh
-
+restart_kubelet() {
 #% include: lib/restart-unit.sh
-i=0
-until [ -s "$KUBECONFIG" ] && [ -s "$CLIENT_CERT" ]; do
-  i=$((i + 1))
-  if [ "$i" -ge "$WAIT" ]; then
-    echo "error: $NODE: kubelet has no client certificate after $WAIT s: TLS bootstrap against" \
-      "$API did not finish (API reachable? bootstrap token Secret and RBAC there?)." \
-      "Its last log lines:" >&2
-    journal >&2
-    exit 1
-  fi
-  sleep 1
-done
+}
+
+joined=no
+if [ -s "$KUBECONFIG" ] && [ -s "$CLIENT_CERT" ]; then
+  joined=yes
+fi
+systemctl daemon-reload
+systemctl enable "$CLEANUP_PATH" 2>&1
+if [ "$joined" = yes ]; then
+  rm -f "$BOOTSTRAP"
+  systemctl start "$CLEANUP_PATH"
+else
+  # Its oneshot stays active after a run (RemainAfterExit): stopped, the path fires again.
+  systemctl stop "$CLEANUP_SERVICE" 2>/dev/null || true
+  systemctl restart "$CLEANUP_PATH"
+fi
+if [ "$joined" = yes ] && [ "$(cat "$HASH_FILE" 2>/dev/null || true)" = "$HASH" ] \
+  && systemctl is-active --quiet "$UNIT"; then
+  echo "$NODE: kubelet's files are unchanged (only its spent bootstrap token was): not restarted"
+else
+  restart_kubelet
+fi
+mkdir -p "$(dirname "$HASH_FILE")"
+echo "$HASH" >"$HASH_FILE"
+
 # Still running 10 s later, not restarting in a loop (a bad config fails here, not later).
 before=$(restarts)
 sleep 10
 if ! systemctl is-active --quiet "$UNIT" || [ "$(restarts)" != "$before" ]; then
   echo "error: $NODE: kubelet keeps restarting; its last log lines:" >&2
   journal >&2
+  if [ "$joined" = no ]; then
+    echo "$NODE has not joined yet: if the log says Unauthorized, its bootstrap token has expired" \
+      "(docs/nodes.md, \"Joining\", says how to issue a new one)" >&2
+  fi
   exit 1
 fi
-echo "$NODE: kubelet runs with its client certificate"
+if [ "$joined" = yes ]; then
+  echo "$NODE: kubelet runs with its client certificate"
+else
+  echo "$NODE: kubelet runs and asks to join; NodeJoin approves it from a control plane"
+fi

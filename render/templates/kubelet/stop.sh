@@ -1,6 +1,7 @@
-#% params: UNIT UNIT_FILE MARKER HOST_FACTS STATE_DIR
+#% params: UNIT UNIT_FILE MARKER HOST_FACTS STATE_DIR HASH_FILE CLEANUP_PATH CLEANUP_SERVICE BOOTSTRAP
 # Stops our kubelet and removes what it left: pod volumes (unmounted first), its certificates
-# and kubeconfig, the host-facts drop-in. Never touches a kubelet that is not ours.
+# and kubeconfig, the host-facts drop-in, its token cleanup. Never touches a kubelet that is
+# not ours.
 set -u
 #% include: lib/unmount-under.sh
 
@@ -12,5 +13,7 @@ if grep -qsF "$MARKER" "$UNIT_FILE"; then
 else
   echo "$UNIT_FILE is not ours (or already gone): $UNIT left as it is"
 fi
-rm -f "$HOST_FACTS"
+systemctl disable --now "$CLEANUP_PATH" >/dev/null 2>&1 || true
+systemctl stop "$CLEANUP_SERVICE" >/dev/null 2>&1 || true
+rm -f "$HOST_FACTS" "$HASH_FILE" "$BOOTSTRAP"
 systemctl daemon-reload || true
