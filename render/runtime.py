@@ -192,10 +192,11 @@ def containerd_config(
         if spec.images.registry:
             images["registry"] = {"config_path": CONTAINERD_CERTS_DIR}
         plugins["io.containerd.cri.v1.images"] = images
-        runtime = {**_oom_clamp(spec), "containerd": runtime_table, "cni": cni}
+        runtime = {**_selinux(spec), **_oom_clamp(spec), "containerd": runtime_table, "cni": cni}
         plugins["io.containerd.cri.v1.runtime"] = runtime
     else:
         plugins["io.containerd.grpc.v1.cri"] = {
+            **_selinux(spec),
             **_oom_clamp(spec),
             "sandbox_image": pause_image(spec),
             "containerd": {"snapshotter": layout.snapshotter, **runtime_table},
@@ -204,6 +205,14 @@ def containerd_config(
         }
     doc["plugins"] = plugins
     return doc
+
+
+def _selinux(spec: ClusterSpec) -> dict[str, bool]:
+    """security.selinux: enforcing: containerd labels every container (container_t with MCS
+    categories of its own, its rootfs and volumes relabelled). On a host without SELinux containerd
+    only logs "Selinux is not supported" and runs unlabelled (internal/cri/server/service_linux.go),
+    so one config serves every host. Otherwise containerd's default: off."""
+    return {"enable_selinux": True} if spec.security.selinux == "enforcing" else {}
 
 
 def _oom_clamp(spec: ClusterSpec) -> dict[str, bool]:
@@ -243,16 +252,22 @@ def crio_config(spec: ClusterSpec) -> dict[str, Any]:
             "runtime_config_path": KATA_CONFIG,
             "privileged_without_host_devices": True,
         }
+    runtime: dict[str, Any] = {
+        "cgroup_manager": spec.runtime.cgroup_driver,
+        # Naming runc drops CRI-O's built-in crun entry (CRI-O >= 1.31 defaults to crun).
+        "default_runtime": "runc",
+        "pinns_path": f"{CRIO_DIR}/bin/pinns",
+        "runtimes": runtimes,
+    }
+    if spec.security.selinux == "enforcing":
+        # CRI-O's own default is "is SELinux active here"; said explicitly, no other drop-in can turn
+        # it off. On a host without SELinux it labels nothing (only `false` does anything:
+        # selinux.SetDisabled() in pkg/config/config.go), so one drop-in serves every host.
+        runtime["selinux"] = True
     return {
         "crio": {
             "api": {"listen": CRIO.socket},
-            "runtime": {
-                "cgroup_manager": spec.runtime.cgroup_driver,
-                # Naming runc drops CRI-O's built-in crun entry (CRI-O >= 1.31 defaults to crun).
-                "default_runtime": "runc",
-                "pinns_path": f"{CRIO_DIR}/bin/pinns",
-                "runtimes": runtimes,
-            },
+            "runtime": runtime,
             "image": {
                 "pause_image": pause_image(spec),
                 # Our own policy file: /etc/containers/ may belong to podman/skopeo.

@@ -175,7 +175,7 @@ class SecuritySpec:
     encryption_at_rest: str
     tls_min_version: str
     tls_cipher_suites: tuple[str, ...]
-    selinux: str  # permissive: set Enforcing hosts to Permissive; enforcing: keep
+    selinux: str  # enforcing: keep Enforcing hosts so, runtimes label containers; permissive: set Permissive
     audit: AuditSpec
 
 
