@@ -223,6 +223,12 @@ KEYS: dict[str, Key] = {
     "runtime.name": Key("containerd", choices=RUNTIMES),
     "runtime.cgroupDriver": Key("systemd", choices=CGROUP_DRIVERS),
     "runtime.kata": Key(False, "adds the Kata handler and RuntimeClass `kata`"),
+    "runtime.crio.allowedRegistries": Key(
+        shown="[] (only the registries the cluster's own images come from)",
+        accepted="registries workloads may pull from besides: `host[:port]`, `host[:port]/namespace[/repo]`"
+        " or `*.domain` (containers-policy.json scopes; Docker Hub is `docker.io`, its official images"
+        " `docker.io/library`); only for crio: CRI-O rejects every other image",
+    ),
     "runtime.restrictOomScoreAdj": Key(
         False, "lab hosts only (no CAP_SYS_RESOURCE): containerd clamps pods' OOM scores"
     ),
