@@ -30,6 +30,10 @@ WORKER_COMFORT_MB = 1700
 
 RPI_CGROUP_FLAGS = ("cgroup_enable=cpuset", "cgroup_enable=memory", "cgroup_memory=1")
 
+# The SELinux policy confined containers run under (container_t, container_file_t); RHEL and
+# Fedora package it, Debian's refpolicy has the module built in (docs/hosts.md).
+CONTAINER_SELINUX = "container-selinux"
+
 
 @dataclass(frozen=True)
 class HostStep:
@@ -146,6 +150,12 @@ def _packages(spec: ClusterSpec, node: NodeSpec, family: str) -> str:
     return " ".join(base)
 
 
+def _selinux_packages(spec: ClusterSpec, node: NodeSpec) -> str:
+    """What host prep adds on hosts where SELinux is active: the container policy, for nodes that
+    run containers under security.selinux: enforcing; optional (Debian has no such package)."""
+    return f"{CONTAINER_SELINUX}?" if node.runs_kubelet and spec.security.selinux == "enforcing" else ""
+
+
 def host_lib(node: NodeSpec) -> str:
     """What every host-prep script starts with: the node, its OS override and host_lib.sh."""
     return body("host/lib.sh", NODE=node.name, OS_OVERRIDE=node.os)
@@ -176,6 +186,8 @@ def preflight_body(spec: ClusterSpec, node: NodeSpec) -> str:
         KUBELET_VERSION=node_kubernetes_version(spec, node),
         MODULES=" ".join(modules(spec, node)),
         PORTS=" ".join(f"{p}:{name}" for p, name in listening_ports(spec, node)),
+        SELINUX_MODE=spec.security.selinux,
+        SELINUX_PACKAGE=CONTAINER_SELINUX,
     )
 
 
@@ -189,6 +201,7 @@ def host_steps(spec: ClusterSpec, node: NodeSpec) -> list[HostStep]:
                 PKG_DEBIAN=_packages(spec, node, "debian"),
                 PKG_RHEL=_packages(spec, node, "rhel"),
                 PKG_RHEL7=_packages(spec, node, "rhel7"),
+                PKG_SELINUX=_selinux_packages(spec, node),
             ),
             body("host/packages-undo.sh"),
         ),

@@ -25,6 +25,7 @@ from render import registry, yaml_dump
 from render.artifacts import CNI_BIN_DIR, CRIO_DIR, KATA_DIR
 from render.common import BIN_DIR, MANAGED_MARKER, SBIN_DIR, managed
 from render.host_files import FileMeta
+from render.images import pause_image, pull_scopes
 from render.registry import registry_host
 from render.scripts import script
 from render.systemd import UNIT_DIR, exec_start, install, own_unit, unit_file
@@ -42,8 +43,6 @@ CRICTL = f"{BIN_DIR}/crictl"
 CRICTL_CONFIG = "/etc/crictl.yaml"
 # Dropped into state directories we create, so destroy removes only what we made.
 OWNED_MARK = ".k8s-from-scratch-owned"
-
-DEFAULT_REGISTRY = "registry.k8s.io"
 
 
 @dataclass(frozen=True)
@@ -97,12 +96,6 @@ CRIO_POLICY = "/etc/crio/policy.json"
 
 def runtime_info(spec: ClusterSpec) -> RuntimeInfo:
     return RUNTIMES[spec.runtime.name]
-
-
-def pause_image(spec: ClusterSpec) -> str:
-    """The sandbox (pause) image, pinned; `images.registry` moves it to a mirror."""
-    registry = (spec.images.registry or DEFAULT_REGISTRY).rstrip("/")
-    return f"{registry}/pause:{spec.versions.pause}"
 
 
 def containerd_hosts_toml(spec: ClusterSpec) -> str:
@@ -192,10 +185,11 @@ def containerd_config(
         if spec.images.registry:
             images["registry"] = {"config_path": CONTAINERD_CERTS_DIR}
         plugins["io.containerd.cri.v1.images"] = images
-        runtime = {**_oom_clamp(spec), "containerd": runtime_table, "cni": cni}
+        runtime = {**_selinux(spec), **_oom_clamp(spec), "containerd": runtime_table, "cni": cni}
         plugins["io.containerd.cri.v1.runtime"] = runtime
     else:
         plugins["io.containerd.grpc.v1.cri"] = {
+            **_selinux(spec),
             **_oom_clamp(spec),
             "sandbox_image": pause_image(spec),
             "containerd": {"snapshotter": layout.snapshotter, **runtime_table},
@@ -204,6 +198,14 @@ def containerd_config(
         }
     doc["plugins"] = plugins
     return doc
+
+
+def _selinux(spec: ClusterSpec) -> dict[str, bool]:
+    """security.selinux: enforcing: containerd labels every container (container_t with MCS
+    categories of its own, its rootfs and volumes relabelled). On a host without SELinux containerd
+    only logs "Selinux is not supported" and runs unlabelled (internal/cri/server/service_linux.go),
+    so one config serves every host. Otherwise containerd's default: off."""
+    return {"enable_selinux": True} if spec.security.selinux == "enforcing" else {}
 
 
 def _oom_clamp(spec: ClusterSpec) -> dict[str, bool]:
@@ -243,16 +245,22 @@ def crio_config(spec: ClusterSpec) -> dict[str, Any]:
             "runtime_config_path": KATA_CONFIG,
             "privileged_without_host_devices": True,
         }
+    runtime: dict[str, Any] = {
+        "cgroup_manager": spec.runtime.cgroup_driver,
+        # Naming runc drops CRI-O's built-in crun entry (CRI-O >= 1.31 defaults to crun).
+        "default_runtime": "runc",
+        "pinns_path": f"{CRIO_DIR}/bin/pinns",
+        "runtimes": runtimes,
+    }
+    if spec.security.selinux == "enforcing":
+        # CRI-O's own default is "is SELinux active here"; said explicitly, no other drop-in can turn
+        # it off. On a host without SELinux it labels nothing (only `false` does anything:
+        # selinux.SetDisabled() in pkg/config/config.go), so one drop-in serves every host.
+        runtime["selinux"] = True
     return {
         "crio": {
             "api": {"listen": CRIO.socket},
-            "runtime": {
-                "cgroup_manager": spec.runtime.cgroup_driver,
-                # Naming runc drops CRI-O's built-in crun entry (CRI-O >= 1.31 defaults to crun).
-                "default_runtime": "runc",
-                "pinns_path": f"{CRIO_DIR}/bin/pinns",
-                "runtimes": runtimes,
-            },
+            "runtime": runtime,
             "image": {
                 "pause_image": pause_image(spec),
                 # Our own policy file: /etc/containers/ may belong to podman/skopeo.
@@ -274,13 +282,25 @@ def crio_registries(spec: ClusterSpec) -> str:
     return managed(tomli_w.dumps(doc))
 
 
-def crio_policy() -> str:
-    """containers-policy.json for CRI-O: accept images (what the CRI-O bundle ships).
+def crio_policy_scopes(spec: ClusterSpec) -> list[str]:
+    """The registry scopes CRI-O accepts images from: the cluster's own, and the admin's."""
+    return sorted(set(pull_scopes(spec)) | set(spec.runtime.crio_allowed_registries))
 
-    Kubernetes pulls by name from registries the cluster admin chooses; signature checking is a
-    per-registry opt-in an admin adds here.
+
+def crio_policy(spec: ClusterSpec) -> str:
+    """containers-policy.json(5) for CRI-O: reject every image (the default) but those of the
+    registries the cluster pulls from and `runtime.crio.allowedRegistries`, which the docker
+    transport accepts unsigned. CRI-O asks the policy when it pulls (about the docker://
+    reference it pulls) and again before it creates a container (about the image as the pod
+    names it, also docker://), so that transport is the only one it needs
+    (internal/storage/image.go, server/container_create.go in 1.35).
     """
-    return json.dumps({"default": [{"type": "insecureAcceptAnything"}]}, indent=2) + "\n"
+    accept = [{"type": "insecureAcceptAnything"}]
+    doc = {
+        "default": [{"type": "reject"}],
+        "transports": {"docker": {scope: accept for scope in crio_policy_scopes(spec)}},
+    }
+    return json.dumps(doc, indent=2) + "\n"
 
 
 # --- crictl and units ----------------------------------------------------------------------------
@@ -392,7 +412,7 @@ def runtime_files(spec: ClusterSpec) -> list[RenderedFile]:
     )
     return [
         RenderedFile(FileMeta(CRIO_DROP_IN), render_crio_config(spec)),
-        RenderedFile(FileMeta(CRIO_POLICY), crio_policy()),
+        RenderedFile(FileMeta(CRIO_POLICY), crio_policy(spec)),
         *registries,
         crictl,
         unit,

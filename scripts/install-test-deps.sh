@@ -14,6 +14,7 @@ APT_PACKAGES=(
   runc
   openssh-server  # a real sshd for the drift guard and SSH step tests
   curl            # the artifact install scripts' downloads
+  skopeo          # containers/image judges pulls by the rendered CRI-O image policy
 )
 
 missing=()

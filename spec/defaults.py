@@ -107,10 +107,11 @@ IPTABLES_BACKENDS = ("auto", "nft", "legacy")
 
 ENCRYPTION_PROVIDERS = ("secretbox", "aesgcm", "aescbc", "none")
 TLS_VERSIONS = ("VersionTLS12", "VersionTLS13")
-# security.selinux: what host prep does on an SELinux host in Enforcing mode. "permissive"
-# (default) switches it to Permissive (kubelet and most CNIs need policy work otherwise);
-# "enforcing" keeps it, for sites that ship their own container-selinux policy.
-SELINUX_MODES = ("permissive", "enforcing")
+# security.selinux, on hosts where SELinux is active. "enforcing" (default): an Enforcing host
+# stays Enforcing (a Permissive one is left as found), the runtime labels every container
+# (container_t, its own MCS categories) and host prep installs container-selinux; "permissive"
+# switches an Enforcing host to Permissive (kubeadm's install guide does the same), undone on destroy.
+SELINUX_MODES = ("enforcing", "permissive")
 # ECDHE + AEAD suites only; Go's names, as kube-apiserver's --tls-cipher-suites takes them.
 SECURE_CIPHER_SUITES = (
     "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
@@ -222,6 +223,12 @@ KEYS: dict[str, Key] = {
     "runtime.name": Key("containerd", choices=RUNTIMES),
     "runtime.cgroupDriver": Key("systemd", choices=CGROUP_DRIVERS),
     "runtime.kata": Key(False, "adds the Kata handler and RuntimeClass `kata`"),
+    "runtime.crio.allowedRegistries": Key(
+        shown="[] (only the registries the cluster's own images come from)",
+        accepted="registries workloads may pull from besides: `host[:port]`, `host[:port]/namespace[/repo]`"
+        " or `*.domain` (containers-policy.json scopes; Docker Hub is `docker.io`, its official images"
+        " `docker.io/library`); only for crio: CRI-O rejects every other image",
+    ),
     "runtime.restrictOomScoreAdj": Key(
         False, "lab hosts only (no CAP_SYS_RESOURCE): containerd clamps pods' OOM scores"
     ),
@@ -267,7 +274,12 @@ KEYS: dict[str, Key] = {
     "security.tlsCipherSuites": Key(
         shown="all accepted", accepted=", ".join(f"`{s}`" for s in SECURE_CIPHER_SUITES)
     ),
-    "security.selinux": Key("permissive", "enforcing: keep it", choices=SELINUX_MODES),
+    "security.selinux": Key(
+        "enforcing",
+        "SELinux hosts; enforcing: Enforcing hosts stay so, containers are labelled, container-selinux"
+        " installed; permissive: Enforcing hosts are set Permissive",
+        choices=SELINUX_MODES,
+    ),
     "addons.coredns": Key(True),
     "addons.smokeTest": Key(False),
     "images.registry": Key(shown="- (upstream registries)", accepted="host[:port][/path] of a mirror"),

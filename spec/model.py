@@ -131,6 +131,9 @@ class RuntimeSpec:
     # Lab hosts only: their machine grants no CAP_SYS_RESOURCE, so no process may lower its OOM
     # score; containerd then clamps the score it gives pods (docs/lab.md). Real hosts: false.
     restrict_oom_score_adj: bool
+    # CRI-O's image policy rejects every image but the cluster's own registries' and these
+    # (containers-policy.json scopes: host[:port][/namespace...] or *.domain) for workloads.
+    crio_allowed_registries: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -175,7 +178,7 @@ class SecuritySpec:
     encryption_at_rest: str
     tls_min_version: str
     tls_cipher_suites: tuple[str, ...]
-    selinux: str  # permissive: set Enforcing hosts to Permissive; enforcing: keep
+    selinux: str  # enforcing: keep Enforcing hosts so, runtimes label containers; permissive: set Permissive
     audit: AuditSpec
 
 

@@ -74,7 +74,7 @@ def parse(
         api_endpoint=api_endpoint,
         network=network,
         pki=_section(top.sub("pki"), PkiSpec),
-        runtime=_section(top.sub("runtime"), RuntimeSpec),
+        runtime=_runtime(top.sub("runtime")),
         cni=_cni(top.sub("cni"), problems),
         kube_proxy=_finish(
             top.sub("kubeProxy"),
@@ -427,6 +427,31 @@ def _cni(r: Reader, problems: Problems) -> CniSpec:
         encryption=option("encryption", r.flag),
         chart_repository=option("chartRepository", r.text),
         manifest_url=option("manifestUrl", r.text),
+    )
+    r.finish()
+    return spec
+
+
+def _runtime(r: Reader) -> RuntimeSpec:
+    crio = r.sub("crio")
+    registries: list[str] = []
+    for i, item in enumerate(crio.seq("allowedRegistries") or []):
+        if isinstance(item, str):
+            registries.append(item)
+        else:
+            crio.problems.error(
+                join(crio.path, f"allowedRegistries[{i}]"),
+                item,
+                f"expected a string, got {type(item).__name__}",
+                "write a registry scope such as quay.io/myorg",
+            )
+    crio.finish()
+    spec = RuntimeSpec(
+        name=r.string("name"),
+        cgroup_driver=r.string("cgroupDriver"),
+        kata=r.flag("kata"),
+        restrict_oom_score_adj=r.flag("restrictOomScoreAdj"),
+        crio_allowed_registries=tuple(registries),
     )
     r.finish()
     return spec

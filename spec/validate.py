@@ -32,6 +32,12 @@ _VERSION_TAGS = {
     "pause": (re.compile(r"^\d+\.\d+(\.\d+)?$"), "a pause image tag", "write e.g. 3.10.1"),
 }
 _IMAGE_REGISTRY = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?(:[0-9]+)?(/[a-z0-9._-]+)*$")
+# A scope of containers-policy.json(5)'s docker transport: a registry host[:port], then repository
+# path components as image references spell them (no tag, no digest); or a wildcard *.domain.
+_HOST_PART = r"[A-Za-z0-9](?:[-A-Za-z0-9]*[A-Za-z0-9])?"
+_PATH_PART = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_POLICY_SCOPE = re.compile(rf"^{_HOST_PART}(?:\.{_HOST_PART})*(?::[0-9]+)?(?:/{_PATH_PART})*$")
+_POLICY_WILDCARD = re.compile(rf"^\*(?:\.{_HOST_PART})+$")
 
 
 def validate(spec: ClusterSpec, problems: Problems) -> None:
@@ -456,6 +462,52 @@ def _runtime(spec: ClusterSpec, p: Problems) -> None:
             "is not systemd: on systemd hosts two cgroup managers fight under resource pressure",
             "use systemd (the default)",
         )
+
+    allowed = spec.runtime.crio_allowed_registries
+    if allowed and spec.runtime.name != "crio":
+        p.error(
+            "runtime.crio.allowedRegistries",
+            list(allowed),
+            "applies to CRI-O only: containerd has no image policy",
+            "remove it, or set runtime.name: crio",
+        )
+    for i, scope in enumerate(allowed):
+        problem = _policy_scope_problem(scope)
+        if problem is not None:
+            p.error(f"runtime.crio.allowedRegistries[{i}]", scope, *problem)
+    if spec.runtime.name == "crio" and spec.cni.name == "none" and not allowed and not spec.images.registry:
+        p.warn(
+            "runtime.crio.allowedRegistries",
+            [],
+            "names no registry, and CRI-O rejects images from any registry but the cluster's own:"
+            " the CNI you install (cni.name: none) could not start",
+            "list its registries, e.g. [quay.io/cilium]",
+        )
+
+
+def _policy_scope_problem(scope: str) -> tuple[str, str] | None:
+    """What is wrong with a registry scope of CRI-O's image policy (and how to write it), or None."""
+    if _POLICY_WILDCARD.match(scope):
+        return None
+    example = "write e.g. quay.io, quay.io/myorg or registry.lan:5000/team/app"
+    if "://" in scope:
+        return "has a scheme", example
+    host, _, path = scope.partition("/")
+    if "@" in scope or ":" in path:
+        return "names a tag or digest: the policy matches registries and repositories", example
+    if not _POLICY_SCOPE.match(scope):
+        return "is not a registry scope (host[:port][/namespace...] or *.domain)", example
+    if host == "index.docker.io":
+        return (
+            "is Docker Hub's old name: images from there are matched as docker.io/...",
+            "write docker.io/...",
+        )
+    if "." not in host and ":" not in host and host != "localhost":
+        return (
+            f"names no registry host: {host!r} would be matched as a host name",
+            f"Docker Hub's images are matched as docker.io/{scope}",
+        )
+    return None
 
 
 def _cni_and_proxy(spec: ClusterSpec, p: Problems) -> None:

@@ -178,6 +178,8 @@ def test_flannel_objects_are_what_it_needs_and_no_more() -> None:
     pod = objs[("DaemonSet", "kube-flannel-ds")]["spec"]["template"]["spec"]
     (main,) = pod["containers"]
     assert main["securityContext"] == {"privileged": False, "capabilities": {"add": ["NET_ADMIN", "NET_RAW"]}}
+    # SELinux hosts: the host paths flannel writes are not container_t's to write.
+    assert pod["securityContext"] == {"seLinuxOptions": {"type": "spc_t", "level": "s0"}}
     assert "--kube-subnet-mgr" in main["args"] and pod["hostNetwork"] is True
 
 

@@ -217,3 +217,8 @@ def test_containerd_serves_cri_with_our_handlers(
     assert find(cri_config, "confDir") == where.cni_conf_dir
     bin_dirs = find(cri_config, "binDirs") or [find(cri_config, "binDir")]
     assert bin_dirs == [where.cni_bin_dir]
+    # security.selinux: enforcing (the default) turns SELinux labelling on; on a host without
+    # SELinux containerd says so and serves the CRI anyway: one config for every host.
+    assert find(cri_config, "enableSelinux") is True
+    if not Path("/sys/fs/selinux/enforce").exists():
+        assert "Selinux is not supported" in (workdir / "containerd.log").read_text()

@@ -115,6 +115,22 @@ def test_containerd_kata_handler_and_cgroupfs_driver_follow_the_spec() -> None:
     assert kata["privileged_without_host_devices"] is True
 
 
+@pytest.mark.parametrize("version", ["1.7.28", "2.2.8", "2.3.7"])
+def test_containerd_labels_containers_under_selinux_enforcing(version: str) -> None:
+    """security.selinux: enforcing (the default) turns on containerd's SELinux support, in the CRI
+    runtime settings of each config format; the permissive opt-out leaves containerd's default."""
+
+    def cri_runtime(doc: dict[str, Any]) -> dict[str, Any]:
+        plugins = doc["plugins"]
+        return plugins.get("io.containerd.cri.v1.runtime") or plugins["io.containerd.grpc.v1.cri"]
+
+    on = tomllib.loads(rt.render_containerd_config(config_spec(TWO_NODES), version=version))
+    assert cri_runtime(on)["enable_selinux"] is True
+    opt_out = config_spec(TWO_NODES, security={"selinux": "permissive"})
+    off = tomllib.loads(rt.render_containerd_config(opt_out, version=version))
+    assert "enable_selinux" not in cri_runtime(off)
+
+
 def test_pause_image_follows_the_registry_mirror_and_pin() -> None:
     spec = config_spec(
         TWO_NODES, images={"registry": "mirror.example.com:5000/k8s"}, versions={"pause": "3.9"}
@@ -140,6 +156,13 @@ def test_crio_drop_in_sets_systemd_cgroups_runc_default_and_kata_vm_handler() ->
     assert doc["api"]["listen"] == rt.CRIO.socket
     assert doc["image"]["signature_policy"] == rt.CRIO_POLICY
     assert doc["network"] == {"network_dir": "/etc/cni/net.d", "plugin_dirs": ["/opt/cni/bin"]}
+
+
+def test_crio_labels_containers_under_selinux_enforcing() -> None:
+    on = rt.crio_config(config_spec(TWO_NODES, runtime={"name": "crio"}))
+    assert on["crio"]["runtime"]["selinux"] is True
+    opt_out = config_spec(TWO_NODES, runtime={"name": "crio"}, security={"selinux": "permissive"})
+    assert "selinux" not in rt.crio_config(opt_out)["crio"]["runtime"]  # CRI-O's default: the host's
 
 
 def test_crio_without_kata_has_only_runc() -> None:

@@ -485,6 +485,41 @@ CASES: list[tuple[str, dict[str, Any], frozenset[str], str, str]] = [
         "CIDR",
     ),
     (
+        "allowed registries without crio",
+        with_("runtime.crio", {"allowedRegistries": ["quay.io/myorg"]}),
+        SECRET,
+        "runtime.crio.allowedRegistries",
+        "runtime.name: crio",
+    ),
+    (
+        "allowed registry with a tag",
+        {**base(), "runtime": {"name": "crio", "crio": {"allowedRegistries": ["quay.io/myorg/app:1.0"]}}},
+        SECRET,
+        "runtime.crio.allowedRegistries[0]",
+        "tag",
+    ),
+    (
+        "allowed registry without a host",
+        {**base(), "runtime": {"name": "crio", "crio": {"allowedRegistries": ["myorg/app"]}}},
+        SECRET,
+        "runtime.crio.allowedRegistries[0]",
+        "docker.io/myorg/app",
+    ),
+    (
+        "allowed registry with a scheme",
+        {**base(), "runtime": {"name": "crio", "crio": {"allowedRegistries": ["https://quay.io"]}}},
+        SECRET,
+        "runtime.crio.allowedRegistries[0]",
+        "scheme",
+    ),
+    (
+        "allowed registry not a string",
+        {**base(), "runtime": {"name": "crio", "crio": {"allowedRegistries": [{"quay.io": True}]}}},
+        SECRET,
+        "runtime.crio.allowedRegistries[0]",
+        "string",
+    ),
+    (
         "weave with ipv6 pods",
         {
             **with_("cni.name", "weave"),
@@ -577,6 +612,22 @@ def test_warnings_do_not_stop_the_program() -> None:
     spec, warnings = load_spec(cfg, "test", SECRET)
     assert spec.security.encryption_at_rest == "aescbc"
     assert [w.path for w in warnings] == ["security.encryptionAtRest"]
+
+
+def test_crio_allowed_registries_take_every_scope_form() -> None:
+    scopes = ["quay.io", "quay.io/myorg", "registry.lan:5000/team/app", "localhost:5000", "*.example.com"]
+    cfg = {**base(), "runtime": {"name": "crio", "crio": {"allowedRegistries": scopes}}}
+    spec, warnings = load_spec(cfg, "test", SECRET)
+    assert spec.runtime.crio_allowed_registries == tuple(scopes) and warnings == []
+    assert load_spec(base(), "test", SECRET)[0].runtime.crio_allowed_registries == ()
+
+
+def test_crio_with_a_cni_of_ones_own_is_warned_about_the_image_policy() -> None:
+    cfg = {**base(), "runtime": {"name": "crio"}, "cni": {"name": "none"}}
+    _, warnings = load_spec(cfg, "test", SECRET)
+    assert [w.path for w in warnings] == ["runtime.crio.allowedRegistries"]
+    cfg["runtime"] = {"name": "crio", "crio": {"allowedRegistries": ["quay.io/cilium"]}}
+    assert load_spec(cfg, "test", SECRET)[1] == []
 
 
 def test_defaults_are_applied_and_derived_values_computed() -> None:

@@ -92,6 +92,11 @@ def daemonset(spec: ClusterSpec) -> Obj:
                     "nodeSelector": {"kubernetes.io/os": "linux"},
                     # Every node, control planes and tainted ones included: pods everywhere need it.
                     "tolerations": [{"operator": "Exists", "effect": "NoSchedule"}],
+                    # On an SELinux host container_t may not write /opt/cni/bin, /etc/cni/net.d or
+                    # /run/flannel: these containers run as spc_t, as Cilium's chart runs its
+                    # unprivileged agent. Hosts without SELinux ignore it; Pod Security allows it
+                    # in this (privileged) namespace only.
+                    "securityContext": {"seLinuxOptions": {"type": "spc_t", "level": "s0"}},
                     "initContainers": [
                         {
                             "name": "install-cni-plugin",

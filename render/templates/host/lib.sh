@@ -3,6 +3,7 @@
 set -eu
 HOST_STATE=${HOST_STATE:-/var/lib/k8s-from-scratch/host}
 OS_RELEASE=${OS_RELEASE:-/etc/os-release}
+SELINUX_CONFIG=${SELINUX_CONFIG:-/etc/selinux/config}
 mkdir -p "$HOST_STATE"
 
 # debian | rhel | rhel7, from the node's `os` override or /etc/os-release.
@@ -40,6 +41,34 @@ in_container() {
   else
     [ -f /run/.containerenv ] || [ -f /.dockerenv ]
   fi
+}
+
+# Enforcing | Permissive | Disabled; a host without the SELinux tools has none active.
+# shellcheck disable=SC2317  # library function; not every step calls it
+selinux_state() {
+  if command -v getenforce >/dev/null 2>&1; then
+    getenforce
+  else
+    echo Disabled
+  fi
+}
+
+# The policy confined containers run under is loaded: container-selinux's module (refpolicy's
+# on Debian) is named "container". semodule (policycoreutils) is on every host with SELinux
+# active; RHEL 7's prints "name<TAB>version".
+# shellcheck disable=SC2317  # library function; not every step calls it
+container_policy_loaded() {
+  semodule -l 2>/dev/null | awk '{ print $1 }' | grep -qx container
+}
+
+# Puts back what the selinux part changed for security.selinux: permissive (its record).
+# shellcheck disable=SC2317  # library function; not every step calls it
+selinux_restore() {
+  if grep -qx config "$1"; then
+    sed -i 's/^SELINUX=permissive/SELINUX=enforcing/' "$SELINUX_CONFIG"
+  fi
+  setenforce 1 2>/dev/null || true
+  rm -f "$1"
 }
 
 # shellcheck disable=SC2317  # library function; not every step calls it

@@ -1,5 +1,6 @@
-#% params: PKG_DEBIAN PKG_RHEL PKG_RHEL7
+#% params: PKG_DEBIAN PKG_RHEL PKG_RHEL7 PKG_SELINUX
 # Install the OS packages Kubernetes needs; record the ones that were not there before.
+# PKG_SELINUX: wanted too where SELinux is active (Enforcing or Permissive).
 record="$HOST_STATE/packages"
 touch "$record"
 case "$FAMILY" in
@@ -7,6 +8,9 @@ case "$FAMILY" in
   rhel) wanted=$PKG_RHEL ;;
   *) wanted=$PKG_RHEL7 ;;
 esac
+if [ "$(selinux_state)" != Disabled ]; then
+  wanted="$wanted $PKG_SELINUX"
+fi
 missing=""
 for choice in $wanted; do
   optional=no

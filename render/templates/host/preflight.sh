@@ -1,4 +1,5 @@
 #% params: ROLES ARCH MEM_MIN_MB MEM_WARN_MB MEM_WARN_WHY KUBELET KUBELET_VERSION MODULES PORTS
+#% params: SELINUX_MODE SELINUX_PACKAGE
 # Read-only checks with clear answers; nothing on the host changes.
 failed=0
 fail() {
@@ -69,6 +70,25 @@ for m in $MODULES; do
     fail "kernel module $m is not available for kernel $(uname -r)"
   fi
 done
+
+# security.selinux: enforcing on an Enforcing host: containers need the container policy loaded,
+# or host prep must be able to install it (the packages part, next).
+if [ "$KUBELET" = yes ] && [ "$SELINUX_MODE" = enforcing ]; then
+  selinux=$(selinux_state)
+  if [ "$selinux" = Permissive ] && [ -f "$HOST_STATE/selinux" ]; then
+    selinux=Enforcing # we set it Permissive under security.selinux: permissive; the selinux part undoes that
+  fi
+  if [ "$selinux" = Enforcing ] && ! container_policy_loaded; then
+    if pkg_available "$SELINUX_PACKAGE"; then
+      echo "$NODE: SELinux is Enforcing; host prep installs $SELINUX_PACKAGE (the container policy)"
+    else
+      fail "SELinux is Enforcing on $NODE, no container policy is loaded ('semodule -l' lists no" \
+        "'container' module) and $SELINUX_PACKAGE is not available from its $FAMILY repositories:" \
+        "no container could start. Install $SELINUX_PACKAGE (CentOS/Oracle Linux 7: from the extras" \
+        "repository), or set security.selinux: permissive"
+    fi
+  fi
+fi
 
 if command -v ss >/dev/null 2>&1; then
   for entry in $PORTS; do
