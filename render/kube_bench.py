@@ -37,12 +37,13 @@ def config(upstream: dict[str, Any]) -> dict[str, Any]:
     """kube-bench's config.yaml (parsed) with our paths in place of kubeadm's."""
     out = copy.deepcopy(upstream)
     master = out["master"]
-    for component, unit in (
-        ("apiserver", cp.APISERVER),
-        ("scheduler", cp.SCHEDULER),
-        ("controllermanager", cp.KCM),
+    master["apiserver"].update(_paths(conf=f"{UNIT_DIR}/{cp.APISERVER}.service"))
+    # The kubeconfigs on disk (root's), not the copies each service reads (render.control_plane.SECRETS).
+    for component, unit, kubeconfig in (
+        ("scheduler", cp.SCHEDULER, cp.SCHEDULER_KUBECONFIG),
+        ("controllermanager", cp.KCM, cp.KCM_KUBECONFIG),
     ):
-        master[component].update(_paths(conf=f"{UNIT_DIR}/{unit}.service"))
+        master[component].update(_paths(conf=f"{UNIT_DIR}/{unit}.service", kubeconfig=kubeconfig))
     etcd_paths = _paths(conf=f"{UNIT_DIR}/{etcd.UNIT}", datadir=etcd.EtcdLayout().data_dir)
     for section in (master["etcd"], out["etcd"]["etcd"]):
         section.update(etcd_paths)

@@ -30,11 +30,36 @@ def unit_file(sections: Sections) -> str:
     return "\n".join(blocks)
 
 
+# Credentials (LoadCredential=, systemd >= 247; the %d specifier >= 248; Debian bookworm has
+# 252): when a unit starts, systemd copies each file it names, which root alone may read, into
+# the unit's credentials directory, /run/credentials/<unit>/, readable by the unit's User= alone
+# (and root). A restart copies them again. ExecStart= names that directory with the specifier %d;
+# a config file, which systemd does not expand, by its path (credentials_dir).
+CREDENTIALS_SPECIFIER = "%d"
+CREDENTIALS_MIN_SYSTEMD = 248  # the preflight refuses a control plane with an older systemd
+_CREDENTIAL_PREFIX = f"{CREDENTIALS_SPECIFIER}/"
+
+
+def credential(cred_id: str) -> str:
+    """An ExecStart= argument naming the unit's own credential `cred_id` (see Unit.credentials)."""
+    return f"{_CREDENTIAL_PREFIX}{cred_id}"
+
+
+def credentials_dir(unit: str) -> str:
+    """The credentials directory of the system unit `unit` (e.g. "kube-scheduler.service")."""
+    return f"/run/credentials/{unit}"
+
+
+def _escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"').replace("%", "%%").replace("$", "$$")
+
+
 def _quote_arg(arg: str) -> str:
-    # systemd splits ExecStart like a shell without expansion of $ (we use none) or globs.
-    if any(c in arg for c in " \t\"'\\;$%"):
-        escaped = arg.replace("\\", "\\\\").replace('"', '\\"').replace("%", "%%").replace("$", "$$")
-        return f'"{escaped}"'
+    # systemd splits ExecStart like a shell without globs, and expands specifiers (%x) and
+    # variables ($X): every % and $ of ours is literal except the %d of a credential's path.
+    parts = arg.split(_CREDENTIAL_PREFIX)
+    if any(c in part for part in parts for c in " \t\"'\\;$%"):
+        return '"' + _CREDENTIAL_PREFIX.join(_escape(part) for part in parts) + '"'
     return arg
 
 
@@ -68,6 +93,20 @@ class Unit:
     restart_sec: int = 5
     limit_nofile: int = 65536
     extra: tuple[tuple[str, str], ...] = field(default_factory=tuple)  # more [Service] keys
+    # (id, path): LoadCredential= lines; exec_start names each as credential(id).
+    credentials: tuple[tuple[str, str], ...] = ()
+
+    def __post_init__(self) -> None:
+        ids = [cred_id for cred_id, _ in self.credentials]
+        for cred_id, path in self.credentials:
+            if not cred_id or any(c in cred_id for c in "/: ") or not path.startswith("/"):
+                raise ValueError(f"{self.name}: bad credential {cred_id!r}: {path!r}")
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"{self.name}: credential ids repeat: {ids}")
+        named = {a.split(_CREDENTIAL_PREFIX, 1)[1] for a in self.exec_start if _CREDENTIAL_PREFIX in a}
+        if named - set(ids):
+            missing = sorted(named - set(ids))
+            raise ValueError(f"{self.name}: ExecStart names credentials it does not load: {missing}")
 
     @property
     def path(self) -> str:
@@ -81,6 +120,7 @@ class Unit:
         service = [("Type", self.type)]
         service += [("User", self.user)] if self.user else []
         service += [("Group", self.group)] if self.group else []
+        service += [("LoadCredential", f"{cred_id}:{path}") for cred_id, path in self.credentials]
         service += [
             exec_start(self.exec_start),
             ("Restart", "on-failure"),

@@ -123,7 +123,35 @@ def test_audit_policy_and_scheduler_config() -> None:
     assert secrets_rule["level"] == "Metadata"  # never the content of a Secret
     sched = yaml.safe_load(cp.scheduler_config(preset_spec("ha-calico")))
     assert sched["apiVersion"] == "kubescheduler.config.k8s.io/v1"
-    assert sched["clientConnection"]["kubeconfig"] == cp.SCHEDULER_KUBECONFIG
+    # systemd's copy of scheduler.conf: a config file cannot say %d.
+    assert sched["clientConnection"]["kubeconfig"] == "/run/credentials/kube-scheduler.service/scheduler.conf"
+    assert sched["enableProfiling"] is False
+
+
+def _service_lines(unit: str, key: str) -> list[str]:
+    return [line.split("=", 1)[1] for line in unit.splitlines() if line.startswith(f"{key}=")]
+
+
+@pytest.mark.parametrize("stack", GOLDEN_PRESETS)
+def test_each_service_loads_only_its_own_secrets_as_credentials(stack: str) -> None:
+    """Keys, kubeconfigs and the encryption config reach each service through LoadCredential=
+    only: its flags name %d/<id> of a credential its own unit loads, never the root-owned file."""
+    spec = preset_spec(stack)
+    units = cp.unit_texts(spec, spec.control_plane_nodes[0])
+    every_secret = {path for paths in cp.SECRETS.values() for path in paths}
+    for service, text in units.items():
+        loaded = dict(line.split(":", 1) for line in _service_lines(text, "LoadCredential"))
+        assert loaded == {cp.credential_id(p): p for p in cp.SECRETS[service]}, service
+        flags = [w.strip(' "\\') for w in text.split() if w.startswith("--")]
+        named = {f.split("=%d/", 1)[1] for f in flags if "=%d/" in f}
+        assert named == set(loaded), service  # every credential is used, none is missing
+        assert not [f for f in flags if f.split("=", 1)[-1] in every_secret], service
+    assert set(cp.SECRETS[cp.SCHEDULER]) == {cp.SCHEDULER_KUBECONFIG}
+    assert [s for s, paths in cp.SECRETS.items() if cp.CA_KEY in paths] == [cp.KCM]  # it signs
+    assert cp.CA_KEY not in cp.SECRETS[cp.APISERVER]
+    assert set(cp.SECRETS[cp.KCM]).isdisjoint(
+        {cp.APISERVER_KEY, cp.KUBELET_CLIENT_KEY, cp.ETCD_CLIENT_KEY, cp.FRONT_PROXY_CLIENT_KEY}
+    )
 
 
 def test_audit_off_and_tls13() -> None:
@@ -136,6 +164,22 @@ def test_audit_off_and_tls13() -> None:
     flags = dict(cp.apiserver_flags(dataclasses.replace(spec, security=sec), spec.nodes[0]))
     assert not any(k.startswith("audit-") for k in flags)
     assert flags["tls-min-version"] == "VersionTLS13" and "tls-cipher-suites" not in flags
+
+
+def test_a_unit_names_only_credentials_it_loads_and_escapes_every_other_specifier() -> None:
+    from render import systemd
+
+    argv = ("/bin/x", systemd.credential("k"), f"--key={systemd.credential('k')}", "--rate=50%", "--v=$HOME")
+    unit = systemd.Unit("x.service", "x", argv, credentials=(("k", "/etc/x/k"),))
+    text = systemd.render_unit(unit)
+    assert "LoadCredential=k:/etc/x/k\n" in text
+    assert 'ExecStart=/bin/x %d/k --key=%d/k "--rate=50%%" "--v=$$HOME"\n' in text
+    with pytest.raises(ValueError, match="does not load"):
+        systemd.Unit("x.service", "x", ("/bin/x", "--key=%d/other"), credentials=(("k", "/etc/x/k"),))
+    with pytest.raises(ValueError, match="repeat"):
+        systemd.Unit("x.service", "x", ("/bin/x",), credentials=(("k", "/a"), ("k", "/b")))
+    with pytest.raises(ValueError, match="bad credential"):
+        systemd.Unit("x.service", "x", ("/bin/x",), credentials=(("a/b", "/a"),))
 
 
 def test_health_checks_authenticate() -> None:
@@ -189,6 +233,9 @@ def test_systemd_analyze_verify_passes_on_every_rendered_unit(path: Path, tmp_pa
             result = _verify(root, sorted(node_units))
             assert result.returncode == 0 and not result.stderr.strip(), result.stderr
     assert units
+    # LoadCredential= and %d were among what systemd-analyze accepted.
+    assert "LoadCredential=ca.key:" in units["kube-controller-manager.service"]
+    assert "=%d/ca.key" in units["kube-controller-manager.service"]
 
 
 @pytest.mark.realtool
@@ -247,22 +294,26 @@ def test_control_plane_graph() -> None:
     files = kids["cp-cp1-files"]
     assert "stdin" in files.secret_paths
     listing = files.inputs["create"]
-    api_user, kcm_user, scheduler_user = cp.APISERVER_USER, cp.KCM_USER, cp.SCHEDULER_USER
-    for path, mode, owner in (
-        (cp.ENCRYPTION_CONFIG, "0600", api_user),
-        (cp.APISERVER_KEY, "0600", api_user),
-        (cp.ETCD_CLIENT_KEY, "0600", api_user),
-        (cp.SA_KEY, "0600", api_user),
-        (cp.CA_KEY, "0600", kcm_user),  # the CA key only where it signs
-        (cp.KCM_SA_KEY, "0600", kcm_user),
-        (cp.KCM_KUBECONFIG, "0600", kcm_user),
-        (cp.SCHEDULER_KUBECONFIG, "0600", scheduler_user),
-        (cp.AUDIT_POLICY, "0644", "root"),
-        (cp.CA_CRT, "0644", "root"),
-    ):
-        assert f"# {path} {mode} {owner}:{owner} sha256:" in listing, path
-    owned = re.findall(r"^# (\S+) 0600 (\S+):", listing, flags=re.M)
-    assert [p for p, o in owned if o == scheduler_user] == [cp.SCHEDULER_KUBECONFIG]  # nothing else
+    # Every file is root's (CIS 1.1.15-1.1.21); secrets 0600, read through systemd credentials.
+    metas = dict(re.findall(r"^# (\S+) (\d{4} \S+:\S+) sha256:", listing, flags=re.M))
+    secrets = {path for paths in cp.SECRETS.values() for path in paths}
+    assert secrets == {
+        cp.ENCRYPTION_CONFIG,
+        cp.APISERVER_KEY,
+        cp.KUBELET_CLIENT_KEY,
+        cp.ETCD_CLIENT_KEY,
+        cp.FRONT_PROXY_CLIENT_KEY,
+        cp.SA_KEY,
+        cp.CA_KEY,
+        cp.KCM_KUBECONFIG,
+        cp.SCHEDULER_KUBECONFIG,
+    }
+    for path in secrets:
+        assert metas[path] == "0600 root:root", path
+    assert {metas[p] for p in set(metas) - secrets} == {"0600 root:root", "0644 root:root"}
+    assert metas[cp.CA_CRT] == metas[cp.AUDIT_POLICY] == "0644 root:root"
+    assert all(metas[f"/etc/systemd/system/{s}.service"] == "0600 root:root" for s in cp.SECRETS)
+    assert cp.LEGACY_KCM_SA_KEY not in metas  # one sa.key, handed to both services that read it
     (key,) = ENCRYPTION_KEYS[-1:]
     assert all(key not in str(r.inputs.get("create", "")) for r in graph.registrations)
     assert "stdin" in files.inputs and key not in files.inputs["stdin"]  # base64-wrapped in the bundle

@@ -225,6 +225,13 @@ def test_each_guarded_file_names_the_units_whose_steps_install_it() -> None:
     assert sorted(units[cp.CA_CRT]) == sorted([api, kcm])
     assert units[cp.CA_KEY] == [kcm]
     assert units[cp.SCHEDULER_CONFIG] == [scheduler]
+    # A repaired key or kubeconfig restarts the services that load it as a credential (a start
+    # copies it afresh), and only those.
+    for service, secrets in cp.SECRETS.items():
+        for path in secrets:
+            loaders = {f"{s}.service" for s, paths in cp.SECRETS.items() if path in paths}
+            assert set(units[path]) == loaders, (service, path)
+    assert sorted(units[cp.SA_KEY]) == sorted([api, kcm])
     assert units[kubelet.CONFIG] == [kubelet.UNIT] and units[kubelet.UNIT_FILE] == [kubelet.UNIT]
     assert units[kube_proxy.CONFIG] == [kube_proxy.UNIT]
     unread = [path for path, readers in units.items() if not readers]

@@ -37,3 +37,13 @@ def test_kube_bench_reads_our_units_and_kubelet_config_instead_of_kubeadms() -> 
     # The rest of kube-bench's config (its version mapping, the other components) is kept.
     assert ours["version_mapping"] == upstream["version_mapping"]
     assert upstream["master"]["apiserver"]["defaultconf"].startswith("/etc/kubernetes/manifests/")
+
+
+def test_kube_bench_checks_the_kubeconfigs_on_disk() -> None:
+    """CIS 1.1.15-1.1.18 stat the root-owned files, not the copies the services read."""
+    ours = kube_bench.config(upstream_config())
+    assert ours["master"]["scheduler"]["kubeconfig"] == [cp.SCHEDULER_KUBECONFIG]
+    assert ours["master"]["scheduler"]["defaultkubeconfig"] == cp.SCHEDULER_KUBECONFIG
+    assert ours["master"]["controllermanager"]["kubeconfig"] == [cp.KCM_KUBECONFIG]
+    assert ours["master"]["controllermanager"]["defaultkubeconfig"] == cp.KCM_KUBECONFIG
+    assert not any(p.startswith("/run/credentials") for p in (cp.SCHEDULER_KUBECONFIG, cp.KCM_KUBECONFIG))

@@ -41,7 +41,7 @@ from bench.graph_diff import owned_by
 from components.ssh import Target, connect, run
 from lab import mirror
 from mockrun.program import REPO, preset_config
-from render import addons, etcd, kube_bench, kubelet, ports
+from render import addons, etcd, kube_bench, kubelet, ports, systemd
 from render import control_plane as cp
 from render.cni.images import mirror_image
 from spec import ClusterSpec
@@ -278,19 +278,34 @@ def test_secrets_are_encrypted_in_etcd(lab: Lab) -> None:
     assert "plaintext-marker-e2e" not in raw
 
 
-def test_each_control_plane_service_reads_only_its_own_keys(lab: Lab) -> None:
+def test_each_control_plane_service_reads_only_its_own_secrets(lab: Lab) -> None:
+    """Keys and kubeconfigs are root's alone on disk (CIS 1.1.15-1.1.21); each service reads its
+    own through systemd credentials: its credentials directory holds exactly its own secrets, and
+    no other service's user can read them there or on disk."""
     node = lab.spec.control_plane_nodes[0].name
     for service, user in cp.SERVICE_USERS.items():
         assert lab.ssh(node, f"ps -o user= -C {service}").split() == [user], service
+    secrets = sorted({path for paths in cp.SECRETS.values() for path in paths})
+    owners = lab.ssh(node, f"stat -c '%n %U:%G %a' {' '.join(secrets)}").splitlines()
+    assert owners == [f"{path} root:root 600" for path in secrets]
+    for service, paths in cp.SECRETS.items():
+        held = lab.ssh(node, f"ls {systemd.credentials_dir(f'{service}.service')}").split()
+        assert set(held) == {cp.credential_id(p) for p in paths}, service
     can_read = "runuser -u {user} -- cat {path} >/dev/null 2>&1 && echo yes || echo no"
+    kcm_ca_key = cp.credential_path(cp.KCM, cp.CA_KEY)
     for user, path, allowed in (
         (cp.SCHEDULER_USER, cp.CA_KEY, "no"),
         (cp.SCHEDULER_USER, cp.SA_KEY, "no"),
-        (cp.KCM_USER, cp.APISERVER_KEY, "no"),
-        (cp.KCM_USER, cp.ETCD_CLIENT_KEY, "no"),
-        (cp.APISERVER_USER, cp.CA_KEY, "no"),
-        (cp.KCM_USER, cp.CA_KEY, "yes"),
-        (cp.SCHEDULER_USER, cp.SCHEDULER_KUBECONFIG, "yes"),
+        (cp.SCHEDULER_USER, cp.SCHEDULER_KUBECONFIG, "no"),  # on disk: root's alone
+        (cp.SCHEDULER_USER, cp.credential_path(cp.SCHEDULER, cp.SCHEDULER_KUBECONFIG), "yes"),
+        (cp.SCHEDULER_USER, kcm_ca_key, "no"),
+        (cp.SCHEDULER_USER, cp.credential_path(cp.APISERVER, cp.SA_KEY), "no"),
+        (cp.KCM_USER, cp.CA_KEY, "no"),  # the CA key only through its credential
+        (cp.KCM_USER, kcm_ca_key, "yes"),
+        (cp.KCM_USER, cp.credential_path(cp.APISERVER, cp.APISERVER_KEY), "no"),
+        (cp.KCM_USER, cp.credential_path(cp.APISERVER, cp.ETCD_CLIENT_KEY), "no"),
+        (cp.APISERVER_USER, kcm_ca_key, "no"),
+        (cp.APISERVER_USER, cp.credential_path(cp.APISERVER, cp.APISERVER_KEY), "yes"),
     ):
         assert lab.ssh(node, can_read.format(user=user, path=path)).strip() == allowed, (user, path)
 
@@ -300,9 +315,6 @@ KUBE_BENCH_DIR = "/opt/k8sfs-kube-bench"  # removed again after the run
 # The CIS 1.12 checks our layout still fails, each tracked in issue #16 (docs/security.md): a
 # FAIL that appears, or one that goes away, changes this set.
 KNOWN_FAILS = {
-    "1.1.16": "scheduler.conf is owned by the scheduler's own user, not root",
-    "1.1.18": "controller-manager.conf is owned by the controller-manager's own user, not root",
-    "1.1.19": "each service's keys are owned by its own user, not root",
     "1.4.1": "the scheduler's profiling is off in its config file, not by the flag kube-bench reads",
 }
 
