@@ -312,19 +312,18 @@ def test_each_control_plane_service_reads_only_its_own_secrets(lab: Lab) -> None
 
 KUBE_BENCH = mirror.TOOLCHAIN_DIR / "kube-bench" / "v0.15.6" / "linux-amd64"
 KUBE_BENCH_DIR = "/opt/k8sfs-kube-bench"  # removed again after the run
-# The CIS 1.12 checks our layout still fails, each tracked in issue #16 (docs/security.md): a
-# FAIL that appears, or one that goes away, changes this set.
-KNOWN_FAILS = {
-    "1.4.1": "the scheduler's profiling is off in its config file, not by the flag kube-bench reads",
-}
+# The CIS 1.12 checks our layout still fails, each with why (docs/security.md): a FAIL that
+# appears, or one that goes away, changes this set. None left (issue #16).
+KNOWN_FAILS: dict[str, str] = {}
 
 
 def _kube_bench(lab: Lab, node: str, targets: str, tmp_path: Path) -> tuple[str, set[str]]:
     """kube-bench's summary and FAILed check ids on one node, with our paths mapped."""
     cfg = tmp_path / node / "cfg"
     shutil.copytree(KUBE_BENCH / "cfg", cfg)
-    upstream = yaml.safe_load((cfg / "config.yaml").read_text())
-    (cfg / "config.yaml").write_text(yaml.safe_dump(kube_bench.config(upstream), sort_keys=False))
+    for name, patch in kube_bench.PATCHED_FILES.items():
+        upstream = yaml.safe_load((cfg / name).read_text())
+        (cfg / name).write_text(yaml.safe_dump(patch(upstream), sort_keys=False))
     bundle = tmp_path / node / "kube-bench.tar.gz"
     subprocess.run(
         ["tar", "-czf", bundle, "-C", KUBE_BENCH, "kube-bench", "-C", cfg.parent, "cfg"], check=True
@@ -339,7 +338,8 @@ def _kube_bench(lab: Lab, node: str, targets: str, tmp_path: Path) -> tuple[str,
     out = lab.ssh(
         node,
         f"cd {KUBE_BENCH_DIR} && tar -xzf kube-bench.tar.gz && ./kube-bench --config-dir cfg "
-        f"--benchmark cis-1.12 run --targets {targets} --skip {skip} 2>/dev/null; rm -rf {KUBE_BENCH_DIR}",
+        f"--benchmark {kube_bench.BENCHMARK} run --targets {targets} --skip {skip} 2>/dev/null; "
+        f"rm -rf {KUBE_BENCH_DIR}",
     )
     summary = out[out.rindex("== Summary total ==") :] if "== Summary total ==" in out else out[-400:]
     fails = {line.split()[1] for line in out.splitlines() if line.startswith("[FAIL]")}
