@@ -28,16 +28,22 @@ def _unit_file(service: str, units: dict[str, str]) -> ManagedFile:
 
 def _secret(path: str, content: pulumi.Input[str]) -> ManagedFile:
     """A key, kubeconfig or the encryption config: root's alone (CIS 1.1.15-1.1.21). The service
-    that needs it reads systemd's copy (render.control_plane.SECRETS)."""
+    that needs it reads its own copy, made at every start (render.control_plane.SECRETS)."""
     return ManagedFile(FileMeta(path, "0600"), content, secret=True)
+
+
+def _secrets_helper() -> ManagedFile:
+    """What each unit runs as root before its service starts, to copy the service's secrets."""
+    return ManagedFile(FileMeta(systemd.SECRETS_HELPER, "0755"), systemd.secrets_helper_script())
 
 
 def _files(spec: ClusterSpec, node: NodeSpec, pki: Pki) -> dict[str, list[ManagedFile]]:
     """Files per service that reads them (shared ones listed under each reader), its secrets
-    among them: a changed file restarts its readers, and a restart copies the service's
-    credentials afresh."""
+    and the helper that copies them among them: a changed file restarts its readers, and a
+    restart copies the service's secrets afresh."""
     units = cp.unit_texts(spec, node)
     ca = _public(cp.CA_CRT, pki.ca.cert_pem)
+    helper = _secrets_helper()
     front_ca = _public(cp.FRONT_PROXY_CA_CRT, pki.front_proxy_ca.cert_pem)
     rendered: pulumi.Output[str] = pulumi.Output.from_input(pki.encryption_key).apply(
         lambda k: cp.encryption_config(spec, k)
@@ -55,7 +61,7 @@ def _files(spec: ClusterSpec, node: NodeSpec, pki: Pki) -> dict[str, list[Manage
     }
 
     def secrets(service: str) -> list[ManagedFile]:
-        return [_secret(path, contents[path]) for path in cp.SECRETS[service]]
+        return [_secret(path, contents[path]) for path in cp.SECRETS[service]] + [helper]
 
     apiserver = [
         ca,

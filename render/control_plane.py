@@ -49,11 +49,11 @@ SERVICE_USERS = {APISERVER: APISERVER_USER, KCM: KCM_USER, SCHEDULER: SCHEDULER_
 
 # The secret files (keys, kubeconfigs, the encryption config) each service reads. On disk they
 # are root's, 0600 (CIS 1.1.15-1.1.21: kubeconfigs and all of the PKI directory owned by root).
-# Each service gets its own through systemd (LoadCredential=, render.systemd.credential): a
-# copy, made at every start, that its user alone can read. So the scheduler still cannot read
-# the CA key, nor the controller-manager the API server's client keys; the CA key reaches the
-# controller-manager alone (it signs kubelet certificates). Certificates are public: read in
-# place.
+# Each service gets its own as copies made at every start in its runtime directory, its user's
+# alone (render.systemd SECRETS_HELPER: /run/<service>/<file name>, 0400 in a 0700 directory),
+# and its flags name those. So the scheduler still cannot read the CA key, nor the
+# controller-manager the API server's client keys; the CA key reaches the controller-manager
+# alone (it signs kubelet certificates). Certificates are public: read in place.
 SECRETS: dict[str, tuple[str, ...]] = {
     APISERVER: (
         APISERVER_KEY,
@@ -68,19 +68,16 @@ SECRETS: dict[str, tuple[str, ...]] = {
 }
 
 
-def credential_id(path: str) -> str:
-    """A secret file's credential id: its file name (unique among each service's SECRETS)."""
-    return posixpath.basename(path)
+def secrets_dir(service: str) -> str:
+    """Where `service` finds its copies: its unit's runtime directory."""
+    return systemd.runtime_dir(f"{service}.service")
 
 
-def _secret(path: str) -> str:
-    """What a flag names for the secret file `path`: the service's own copy (%d/<id>)."""
-    return systemd.credential(credential_id(path))
-
-
-def credential_path(service: str, path: str) -> str:
-    """The same copy by its full path, for a config file (systemd expands no %d there)."""
-    return f"{systemd.credentials_dir(f'{service}.service')}/{credential_id(path)}"
+def secret_copy(service: str, path: str) -> str:
+    """What `service`'s flags and config files name for the secret file `path`: its own copy."""
+    if path not in SECRETS[service]:
+        raise ValueError(f"{service} is not given {path}")
+    return systemd.secret_copy(f"{service}.service", path)
 
 
 # Flags removed (or never to be used again) per binary; exact flag names.
@@ -184,30 +181,30 @@ def apiserver_flags(spec: ClusterSpec, node: NodeSpec) -> tuple[tuple[str, str],
         ("enable-bootstrap-token-auth", "true"),
         ("client-ca-file", CA_CRT),
         ("tls-cert-file", APISERVER_CRT),
-        ("tls-private-key-file", _secret(APISERVER_KEY)),
+        ("tls-private-key-file", secret_copy(APISERVER, APISERVER_KEY)),
         *_tls(spec),
         ("kubelet-client-certificate", KUBELET_CLIENT_CRT),
-        ("kubelet-client-key", _secret(KUBELET_CLIENT_KEY)),
+        ("kubelet-client-key", secret_copy(APISERVER, KUBELET_CLIENT_KEY)),
         ("kubelet-certificate-authority", CA_CRT),
         ("kubelet-preferred-address-types", "InternalIP,ExternalIP,Hostname"),
         ("etcd-servers", etcd.endpoints(spec)),
         ("etcd-cafile", ETCD_CA_CRT),
         ("etcd-certfile", ETCD_CLIENT_CRT),
-        ("etcd-keyfile", _secret(ETCD_CLIENT_KEY)),
+        ("etcd-keyfile", secret_copy(APISERVER, ETCD_CLIENT_KEY)),
         ("service-cluster-ip-range", spec.network.service_cidr),
         ("service-account-issuer", service_account_issuer(spec)),
         ("service-account-key-file", SA_PUB),
-        ("service-account-signing-key-file", _secret(SA_KEY)),
+        ("service-account-signing-key-file", secret_copy(APISERVER, SA_KEY)),
         # Tokens live as long as they say, not a year (the default extends legacy-aware ones).
         ("service-account-extend-token-expiration", "false"),
-        ("encryption-provider-config", _secret(ENCRYPTION_CONFIG)),
+        ("encryption-provider-config", secret_copy(APISERVER, ENCRYPTION_CONFIG)),
         ("requestheader-client-ca-file", FRONT_PROXY_CA_CRT),
         ("requestheader-allowed-names", "front-proxy-client"),
         ("requestheader-username-headers", "X-Remote-User"),
         ("requestheader-group-headers", "X-Remote-Group"),
         ("requestheader-extra-headers-prefix", "X-Remote-Extra-"),
         ("proxy-client-cert-file", FRONT_PROXY_CLIENT_CRT),
-        ("proxy-client-key-file", _secret(FRONT_PROXY_CLIENT_KEY)),
+        ("proxy-client-key-file", secret_copy(APISERVER, FRONT_PROXY_CLIENT_KEY)),
         ("profiling", "false"),
     ]
     if audit.enabled:
@@ -228,19 +225,19 @@ def controller_manager_flags(spec: ClusterSpec) -> tuple[tuple[str, str], ...]:
     return (
         ("bind-address", "127.0.0.1"),
         ("secure-port", str(ports.CONTROLLER_MANAGER)),
-        ("kubeconfig", _secret(KCM_KUBECONFIG)),
-        ("authentication-kubeconfig", _secret(KCM_KUBECONFIG)),
-        ("authorization-kubeconfig", _secret(KCM_KUBECONFIG)),
+        ("kubeconfig", secret_copy(KCM, KCM_KUBECONFIG)),
+        ("authentication-kubeconfig", secret_copy(KCM, KCM_KUBECONFIG)),
+        ("authorization-kubeconfig", secret_copy(KCM, KCM_KUBECONFIG)),
         ("leader-elect", "true"),
         ("cluster-name", spec.cluster_name),
         ("controllers", "*,bootstrapsigner,tokencleaner"),  # both are off by default
         ("client-ca-file", CA_CRT),
         ("requestheader-client-ca-file", FRONT_PROXY_CA_CRT),
         ("root-ca-file", CA_CRT),
-        ("service-account-private-key-file", _secret(SA_KEY)),
+        ("service-account-private-key-file", secret_copy(KCM, SA_KEY)),
         ("use-service-account-credentials", "true"),
         ("cluster-signing-cert-file", CA_CRT),
-        ("cluster-signing-key-file", _secret(CA_KEY)),
+        ("cluster-signing-key-file", secret_copy(KCM, CA_KEY)),
         ("cluster-signing-duration", f"{hours}h"),
         ("allocate-node-cidrs", "true"),  # flannel/canal and cilium's kubernetes IPAM read podCIDR
         ("cluster-cidr", net.pod_cidr),
@@ -256,8 +253,8 @@ def scheduler_flags(spec: ClusterSpec) -> tuple[tuple[str, str], ...]:
         ("config", SCHEDULER_CONFIG),
         ("bind-address", "127.0.0.1"),
         ("secure-port", str(ports.SCHEDULER)),
-        ("authentication-kubeconfig", _secret(SCHEDULER_KUBECONFIG)),
-        ("authorization-kubeconfig", _secret(SCHEDULER_KUBECONFIG)),
+        ("authentication-kubeconfig", secret_copy(SCHEDULER, SCHEDULER_KUBECONFIG)),
+        ("authorization-kubeconfig", secret_copy(SCHEDULER, SCHEDULER_KUBECONFIG)),
         *_tls(spec),
     )
 
@@ -266,7 +263,7 @@ def scheduler_config(spec: ClusterSpec) -> str:
     doc = {
         "apiVersion": "kubescheduler.config.k8s.io/v1",
         "kind": "KubeSchedulerConfiguration",
-        "clientConnection": {"kubeconfig": credential_path(SCHEDULER, SCHEDULER_KUBECONFIG)},
+        "clientConnection": {"kubeconfig": secret_copy(SCHEDULER, SCHEDULER_KUBECONFIG)},
         "leaderElection": {"leaderElect": True},
         "enableProfiling": False,
     }
@@ -373,7 +370,7 @@ def _unit(name: str, description: str, flags: tuple[tuple[str, str], ...], after
         after=("network-online.target", *after),
         user=user,
         group=user,
-        credentials=tuple((credential_id(path), path) for path in SECRETS[name]),
+        secrets=SECRETS[name],
     )
 
 
@@ -428,7 +425,7 @@ def local_health_check(port: int) -> str:
 
 def user_script() -> str:
     """The three users; the audit log is the API server's alone. Also removes the
-    controller-manager's own copy of sa.key that clusters made before credentials have."""
+    controller-manager's own copy of sa.key that clusters made before root-owned secrets have."""
     dirs = (f"{PKI}/etcd", AUDIT_DIR)
     legacy = f"rm -f {LEGACY_KCM_SA_KEY}\nrmdir {posixpath.dirname(LEGACY_KCM_SA_KEY)} 2>/dev/null || true\n"
     return systemd.user_script(list(SERVICE_USERS.values()), "/nonexistent", dirs, AUDIT_DIR) + legacy

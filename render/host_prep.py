@@ -12,7 +12,6 @@ import ipaddress
 from dataclasses import dataclass
 
 from render import ports as P
-from render import systemd
 from render.artifacts import node_kubernetes_version
 from render.host_files import FileMeta, encode_bundle, install_command, remove_command, sha256
 from render.script_parts import Part, StepScripts, run_parts
@@ -177,8 +176,6 @@ def preflight_body(spec: ClusterSpec, node: NodeSpec) -> str:
         KUBELET_VERSION=node_kubernetes_version(spec, node),
         MODULES=" ".join(modules(spec, node)),
         PORTS=" ".join(f"{p}:{name}" for p, name in listening_ports(spec, node)),
-        CONTROL_PLANE="yes" if node.is_control_plane else "no",
-        SYSTEMD_MIN=str(systemd.CREDENTIALS_MIN_SYSTEMD),
     )
 
 

@@ -41,7 +41,7 @@ from bench.graph_diff import owned_by
 from components.ssh import Target, connect, run
 from lab import mirror
 from mockrun.program import REPO, preset_config
-from render import addons, etcd, kube_bench, kubelet, ports, systemd
+from render import addons, etcd, kube_bench, kubelet, ports
 from render import control_plane as cp
 from render.cni.images import mirror_image
 from spec import ClusterSpec
@@ -280,8 +280,9 @@ def test_secrets_are_encrypted_in_etcd(lab: Lab) -> None:
 
 def test_each_control_plane_service_reads_only_its_own_secrets(lab: Lab) -> None:
     """Keys and kubeconfigs are root's alone on disk (CIS 1.1.15-1.1.21); each service reads its
-    own through systemd credentials: its credentials directory holds exactly its own secrets, and
-    no other service's user can read them there or on disk."""
+    own copies, made as it started in its runtime directory: that directory (its user's, 0700)
+    holds exactly its own secrets (its user's, 0400), and no other service's user can read them
+    there or on disk."""
     node = lab.spec.control_plane_nodes[0].name
     for service, user in cp.SERVICE_USERS.items():
         assert lab.ssh(node, f"ps -o user= -C {service}").split() == [user], service
@@ -289,25 +290,44 @@ def test_each_control_plane_service_reads_only_its_own_secrets(lab: Lab) -> None
     owners = lab.ssh(node, f"stat -c '%n %U:%G %a' {' '.join(secrets)}").splitlines()
     assert owners == [f"{path} root:root 600" for path in secrets]
     for service, paths in cp.SECRETS.items():
-        held = lab.ssh(node, f"ls {systemd.credentials_dir(f'{service}.service')}").split()
-        assert set(held) == {cp.credential_id(p) for p in paths}, service
+        user, held = cp.SERVICE_USERS[service], cp.secrets_dir(service)
+        assert lab.ssh(node, f"stat -c '%U:%G %a' {held}").split() == [f"{user}:{user}", "700"], service
+        copies = sorted(cp.secret_copy(service, p) for p in paths)
+        assert sorted(lab.ssh(node, f"find {held} -mindepth 1").split()) == copies, service
+        stats = lab.ssh(node, f"stat -c '%n %U:%G %a' {' '.join(copies)}").splitlines()
+        assert stats == [f"{c} {user}:{user} 400" for c in copies], service
+        for path in paths:
+            copy = cp.secret_copy(service, path)
+            assert lab.ssh(node, f"cmp {path} {copy} && echo same").strip() == "same", copy
     can_read = "runuser -u {user} -- cat {path} >/dev/null 2>&1 && echo yes || echo no"
-    kcm_ca_key = cp.credential_path(cp.KCM, cp.CA_KEY)
+    kcm_ca_key = cp.secret_copy(cp.KCM, cp.CA_KEY)
     for user, path, allowed in (
         (cp.SCHEDULER_USER, cp.CA_KEY, "no"),
         (cp.SCHEDULER_USER, cp.SA_KEY, "no"),
         (cp.SCHEDULER_USER, cp.SCHEDULER_KUBECONFIG, "no"),  # on disk: root's alone
-        (cp.SCHEDULER_USER, cp.credential_path(cp.SCHEDULER, cp.SCHEDULER_KUBECONFIG), "yes"),
+        (cp.SCHEDULER_USER, cp.secret_copy(cp.SCHEDULER, cp.SCHEDULER_KUBECONFIG), "yes"),
         (cp.SCHEDULER_USER, kcm_ca_key, "no"),
-        (cp.SCHEDULER_USER, cp.credential_path(cp.APISERVER, cp.SA_KEY), "no"),
-        (cp.KCM_USER, cp.CA_KEY, "no"),  # the CA key only through its credential
+        (cp.SCHEDULER_USER, cp.secret_copy(cp.APISERVER, cp.SA_KEY), "no"),
+        (cp.SCHEDULER_USER, cp.secret_copy(cp.KCM, cp.KCM_KUBECONFIG), "no"),
+        (cp.KCM_USER, cp.CA_KEY, "no"),  # the CA key only through its copy
         (cp.KCM_USER, kcm_ca_key, "yes"),
-        (cp.KCM_USER, cp.credential_path(cp.APISERVER, cp.APISERVER_KEY), "no"),
-        (cp.KCM_USER, cp.credential_path(cp.APISERVER, cp.ETCD_CLIENT_KEY), "no"),
+        (cp.KCM_USER, cp.secret_copy(cp.APISERVER, cp.APISERVER_KEY), "no"),
+        (cp.KCM_USER, cp.secret_copy(cp.APISERVER, cp.ETCD_CLIENT_KEY), "no"),
+        (cp.KCM_USER, cp.secret_copy(cp.SCHEDULER, cp.SCHEDULER_KUBECONFIG), "no"),
         (cp.APISERVER_USER, kcm_ca_key, "no"),
-        (cp.APISERVER_USER, cp.credential_path(cp.APISERVER, cp.APISERVER_KEY), "yes"),
+        (cp.APISERVER_USER, cp.secret_copy(cp.SCHEDULER, cp.SCHEDULER_KUBECONFIG), "no"),
+        (cp.APISERVER_USER, cp.secret_copy(cp.APISERVER, cp.APISERVER_KEY), "yes"),
     ):
         assert lab.ssh(node, can_read.format(user=user, path=path)).strip() == allowed, (user, path)
+    # A restart copies afresh: the directory goes with the stop, with whatever was in it, and
+    # comes back with the start.
+    marker = f"{cp.secrets_dir(cp.SCHEDULER)}/e2e-left-over"
+    lab.ssh(node, f"touch {marker} && systemctl restart {cp.SCHEDULER}.service")
+    healthy = cp.local_health_check(ports.SCHEDULER)
+    lab.ssh(node, f"i=0; until {healthy} || [ $i -ge 60 ]; do i=$((i + 1)); sleep 1; done; {healthy}")
+    assert lab.ssh(node, f"test -e {marker} && echo left || echo gone").strip() == "gone"
+    copy = cp.secret_copy(cp.SCHEDULER, cp.SCHEDULER_KUBECONFIG)
+    assert lab.ssh(node, f"stat -c '%U %a' {copy}").split() == [cp.SCHEDULER_USER, "400"]
 
 
 KUBE_BENCH = mirror.TOOLCHAIN_DIR / "kube-bench" / "v0.15.6" / "linux-amd64"

@@ -1,5 +1,4 @@
 #% params: ROLES ARCH MEM_MIN_MB MEM_WARN_MB MEM_WARN_WHY KUBELET KUBELET_VERSION MODULES PORTS
-#% params: CONTROL_PLANE SYSTEMD_MIN
 # Read-only checks with clear answers; nothing on the host changes.
 failed=0
 fail() {
@@ -11,14 +10,6 @@ warn() { echo "preflight warning: $*"; }
 echo "$NODE: OS family $FAMILY"
 if [ ! -d /run/systemd/system ]; then
   fail "systemd is not the init system; every component here runs as a systemd service"
-elif [ "$CONTROL_PLANE" = yes ]; then
-  # The control-plane services get their keys and kubeconfigs as systemd credentials.
-  systemd_version=$(systemctl --version 2>/dev/null | awk 'NR == 1 { print $2 + 0 }')
-  if [ "${systemd_version:-0}" -lt "$SYSTEMD_MIN" ]; then
-    fail "$NODE runs systemd ${systemd_version:-of an unknown version}; a control plane needs" \
-      "systemd $SYSTEMD_MIN or newer (its services read their keys as systemd credentials," \
-      "LoadCredential=): e.g. Debian 12, Ubuntu 22.04, RHEL/Rocky/Alma 9"
-  fi
 fi
 
 machine=$(uname -m)
