@@ -26,51 +26,61 @@ def _unit_file(service: str, units: dict[str, str]) -> ManagedFile:
     return ManagedFile(FileMeta(f"{systemd.UNIT_DIR}/{service}.service", "0600"), units[service])
 
 
-def _private(path: str, user: str, content: pulumi.Input[str]) -> ManagedFile:
-    """A key or credential: its one reader's alone."""
-    return ManagedFile(FileMeta(path, "0600", user, user), content, secret=True)
+def _secret(path: str, content: pulumi.Input[str]) -> ManagedFile:
+    """A key, kubeconfig or the encryption config: root's alone (CIS 1.1.15-1.1.21). The service
+    that needs it reads its own copy, made at every start (render.control_plane.SECRETS)."""
+    return ManagedFile(FileMeta(path, "0600"), content, secret=True)
+
+
+def _secrets_helper() -> ManagedFile:
+    """What each unit runs as root before its service starts, to copy the service's secrets."""
+    return ManagedFile(FileMeta(systemd.SECRETS_HELPER, "0755"), systemd.secrets_helper_script())
 
 
 def _files(spec: ClusterSpec, node: NodeSpec, pki: Pki) -> dict[str, list[ManagedFile]]:
-    """Files per service that reads them (shared public ones listed under each reader). Each
-    service runs as its own user, which owns only its own keys (render.control_plane)."""
+    """Files per service that reads them (shared ones listed under each reader), its secrets
+    and the helper that copies them among them: a changed file restarts its readers, and a
+    restart copies the service's secrets afresh."""
     units = cp.unit_texts(spec, node)
-    api, kcm_user, scheduler_user = cp.APISERVER_USER, cp.KCM_USER, cp.SCHEDULER_USER
     ca = _public(cp.CA_CRT, pki.ca.cert_pem)
+    helper = _secrets_helper()
     front_ca = _public(cp.FRONT_PROXY_CA_CRT, pki.front_proxy_ca.cert_pem)
     rendered: pulumi.Output[str] = pulumi.Output.from_input(pki.encryption_key).apply(
         lambda k: cp.encryption_config(spec, k)
     )
+    contents: dict[str, pulumi.Input[str]] = {
+        cp.APISERVER_KEY: pki.apiserver.key_pem,
+        cp.KUBELET_CLIENT_KEY: pki.apiserver_kubelet_client.key_pem,
+        cp.ETCD_CLIENT_KEY: pki.apiserver_etcd_client.key_pem,
+        cp.FRONT_PROXY_CLIENT_KEY: pki.front_proxy_client.key_pem,
+        cp.SA_KEY: pki.service_account_key_pem,
+        cp.ENCRYPTION_CONFIG: pulumi.Output.secret(rendered),
+        cp.CA_KEY: pki.ca.key_pem,
+        cp.KCM_KUBECONFIG: pki.controller_manager_kubeconfig,
+        cp.SCHEDULER_KUBECONFIG: pki.scheduler_kubeconfig,
+    }
+
+    def secrets(service: str) -> list[ManagedFile]:
+        return [_secret(path, contents[path]) for path in cp.SECRETS[service]] + [helper]
+
     apiserver = [
         ca,
         front_ca,
-        _private(cp.SA_KEY, api, pki.service_account_key_pem),
         _public(cp.APISERVER_CRT, pki.apiserver.cert_pem),
-        _private(cp.APISERVER_KEY, api, pki.apiserver.key_pem),
         _public(cp.KUBELET_CLIENT_CRT, pki.apiserver_kubelet_client.cert_pem),
-        _private(cp.KUBELET_CLIENT_KEY, api, pki.apiserver_kubelet_client.key_pem),
         _public(cp.ETCD_CA_CRT, pki.etcd_ca.cert_pem),
         _public(cp.ETCD_CLIENT_CRT, pki.apiserver_etcd_client.cert_pem),
-        _private(cp.ETCD_CLIENT_KEY, api, pki.apiserver_etcd_client.key_pem),
         _public(cp.FRONT_PROXY_CLIENT_CRT, pki.front_proxy_client.cert_pem),
-        _private(cp.FRONT_PROXY_CLIENT_KEY, api, pki.front_proxy_client.key_pem),
         _public(cp.SA_PUB, pki.service_account_public_pem),
-        _private(cp.ENCRYPTION_CONFIG, api, pulumi.Output.secret(rendered)),
         _public(cp.AUDIT_POLICY, cp.audit_policy()),
         _public(cp.ADMISSION_CONFIG, cp.admission_config()),
+        *secrets(cp.APISERVER),
         _unit_file(cp.APISERVER, units),
     ]
-    kcm = [
-        ca,
-        front_ca,
-        _private(cp.KCM_SA_KEY, kcm_user, pki.service_account_key_pem),
-        _private(cp.CA_KEY, kcm_user, pki.ca.key_pem),  # signs kubelet certificates
-        _private(cp.KCM_KUBECONFIG, kcm_user, pki.controller_manager_kubeconfig),
-        _unit_file(cp.KCM, units),
-    ]
+    kcm = [ca, front_ca, *secrets(cp.KCM), _unit_file(cp.KCM, units)]
     scheduler = [
-        _private(cp.SCHEDULER_KUBECONFIG, scheduler_user, pki.scheduler_kubeconfig),
         _public(cp.SCHEDULER_CONFIG, cp.scheduler_config(spec)),
+        *secrets(cp.SCHEDULER),
         _unit_file(cp.SCHEDULER, units),
     ]
     return {cp.APISERVER: apiserver, cp.KCM: kcm, cp.SCHEDULER: scheduler}
@@ -112,9 +122,9 @@ class ControlPlane(pulumi.ComponentResource):
             f"{name}-files",
             host.steps,
             list(bundle.values()),
-            # Owned by the kube user, which the user step creates.
+            # After the user step, which also removes what clusters made before kept elsewhere.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[user]),
-            dirs=(f"{cp.PKI}/etcd", f"{cp.PKI}/controller-manager", cp.PKI),
+            dirs=(f"{cp.PKI}/etcd", cp.PKI),
         )
         server = next(a for a in artifacts.node_artifacts(spec, node) if a.name == "kubernetes-server")
 

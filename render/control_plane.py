@@ -8,6 +8,7 @@ every preset at every supported minor to prove none of it appears.
 
 from __future__ import annotations
 
+import posixpath
 from typing import Any
 
 from render import etcd, ports, systemd, yaml_dump
@@ -17,8 +18,7 @@ from spec import defaults as d
 from spec.model import ClusterSpec, NodeSpec
 from spec.versions import minor_of
 
-# One system user per service, each owning only the keys it reads: the scheduler cannot read the
-# CA key, the controller-manager cannot read the API server's or etcd's client keys.
+# One system user per service; each reads only its own secrets (SECRETS below).
 APISERVER_USER, KCM_USER, SCHEDULER_USER = "kube-apiserver", "kube-controller-manager", "kube-scheduler"
 PKI = "/etc/kubernetes/pki"
 CONF = "/etc/kubernetes"
@@ -34,7 +34,8 @@ FRONT_PROXY_CA_CRT = f"{PKI}/front-proxy-ca.crt"
 FRONT_PROXY_CLIENT_CRT = f"{PKI}/front-proxy-client.crt"
 FRONT_PROXY_CLIENT_KEY = f"{PKI}/front-proxy-client.key"
 SA_KEY, SA_PUB = f"{PKI}/sa.key", f"{PKI}/sa.pub"
-KCM_SA_KEY = f"{PKI}/controller-manager/sa.key"  # its own copy: it signs legacy tokens with it
+# Where the controller-manager had its own copy of sa.key while it read its keys itself.
+LEGACY_KCM_SA_KEY = f"{PKI}/controller-manager/sa.key"
 ENCRYPTION_CONFIG = f"{CONF}/encryption-config.yaml"
 AUDIT_POLICY = f"{CONF}/audit-policy.yaml"
 ADMISSION_CONFIG = f"{CONF}/admission-config.yaml"
@@ -45,6 +46,39 @@ AUDIT_LOG = f"{AUDIT_DIR}/audit.log"
 
 APISERVER, KCM, SCHEDULER = "kube-apiserver", "kube-controller-manager", "kube-scheduler"
 SERVICE_USERS = {APISERVER: APISERVER_USER, KCM: KCM_USER, SCHEDULER: SCHEDULER_USER}
+
+# The secret files (keys, kubeconfigs, the encryption config) each service reads. On disk they
+# are root's, 0600 (CIS 1.1.15-1.1.21: kubeconfigs and all of the PKI directory owned by root).
+# Each service gets its own as copies made at every start in its runtime directory, its user's
+# alone (render.systemd SECRETS_HELPER: /run/<service>/<file name>, 0400 in a 0700 directory),
+# and its flags name those. So the scheduler still cannot read the CA key, nor the
+# controller-manager the API server's client keys; the CA key reaches the controller-manager
+# alone (it signs kubelet certificates). Certificates are public: read in place.
+SECRETS: dict[str, tuple[str, ...]] = {
+    APISERVER: (
+        APISERVER_KEY,
+        KUBELET_CLIENT_KEY,
+        ETCD_CLIENT_KEY,
+        FRONT_PROXY_CLIENT_KEY,
+        SA_KEY,
+        ENCRYPTION_CONFIG,
+    ),
+    KCM: (KCM_KUBECONFIG, CA_KEY, SA_KEY),  # sa.key: it signs legacy service-account tokens
+    SCHEDULER: (SCHEDULER_KUBECONFIG,),
+}
+
+
+def secrets_dir(service: str) -> str:
+    """Where `service` finds its copies: its unit's runtime directory."""
+    return systemd.runtime_dir(f"{service}.service")
+
+
+def secret_copy(service: str, path: str) -> str:
+    """What `service`'s flags and config files name for the secret file `path`: its own copy."""
+    if path not in SECRETS[service]:
+        raise ValueError(f"{service} is not given {path}")
+    return systemd.secret_copy(f"{service}.service", path)
+
 
 # Flags removed (or never to be used again) per binary; exact flag names.
 FORBIDDEN_FLAGS: dict[str, tuple[str, ...]] = {
@@ -147,30 +181,30 @@ def apiserver_flags(spec: ClusterSpec, node: NodeSpec) -> tuple[tuple[str, str],
         ("enable-bootstrap-token-auth", "true"),
         ("client-ca-file", CA_CRT),
         ("tls-cert-file", APISERVER_CRT),
-        ("tls-private-key-file", APISERVER_KEY),
+        ("tls-private-key-file", secret_copy(APISERVER, APISERVER_KEY)),
         *_tls(spec),
         ("kubelet-client-certificate", KUBELET_CLIENT_CRT),
-        ("kubelet-client-key", KUBELET_CLIENT_KEY),
+        ("kubelet-client-key", secret_copy(APISERVER, KUBELET_CLIENT_KEY)),
         ("kubelet-certificate-authority", CA_CRT),
         ("kubelet-preferred-address-types", "InternalIP,ExternalIP,Hostname"),
         ("etcd-servers", etcd.endpoints(spec)),
         ("etcd-cafile", ETCD_CA_CRT),
         ("etcd-certfile", ETCD_CLIENT_CRT),
-        ("etcd-keyfile", ETCD_CLIENT_KEY),
+        ("etcd-keyfile", secret_copy(APISERVER, ETCD_CLIENT_KEY)),
         ("service-cluster-ip-range", spec.network.service_cidr),
         ("service-account-issuer", service_account_issuer(spec)),
         ("service-account-key-file", SA_PUB),
-        ("service-account-signing-key-file", SA_KEY),
+        ("service-account-signing-key-file", secret_copy(APISERVER, SA_KEY)),
         # Tokens live as long as they say, not a year (the default extends legacy-aware ones).
         ("service-account-extend-token-expiration", "false"),
-        ("encryption-provider-config", ENCRYPTION_CONFIG),
+        ("encryption-provider-config", secret_copy(APISERVER, ENCRYPTION_CONFIG)),
         ("requestheader-client-ca-file", FRONT_PROXY_CA_CRT),
         ("requestheader-allowed-names", "front-proxy-client"),
         ("requestheader-username-headers", "X-Remote-User"),
         ("requestheader-group-headers", "X-Remote-Group"),
         ("requestheader-extra-headers-prefix", "X-Remote-Extra-"),
         ("proxy-client-cert-file", FRONT_PROXY_CLIENT_CRT),
-        ("proxy-client-key-file", FRONT_PROXY_CLIENT_KEY),
+        ("proxy-client-key-file", secret_copy(APISERVER, FRONT_PROXY_CLIENT_KEY)),
         ("profiling", "false"),
     ]
     if audit.enabled:
@@ -191,9 +225,9 @@ def controller_manager_flags(spec: ClusterSpec) -> tuple[tuple[str, str], ...]:
     return (
         ("bind-address", "127.0.0.1"),
         ("secure-port", str(ports.CONTROLLER_MANAGER)),
-        ("kubeconfig", KCM_KUBECONFIG),
-        ("authentication-kubeconfig", KCM_KUBECONFIG),
-        ("authorization-kubeconfig", KCM_KUBECONFIG),
+        ("kubeconfig", secret_copy(KCM, KCM_KUBECONFIG)),
+        ("authentication-kubeconfig", secret_copy(KCM, KCM_KUBECONFIG)),
+        ("authorization-kubeconfig", secret_copy(KCM, KCM_KUBECONFIG)),
         ("leader-elect", "true"),
         ("cluster-name", spec.cluster_name),
         # The default set: no bootstrapsigner (no token of ours signs cluster-info) and no
@@ -203,10 +237,10 @@ def controller_manager_flags(spec: ClusterSpec) -> tuple[tuple[str, str], ...]:
         ("client-ca-file", CA_CRT),
         ("requestheader-client-ca-file", FRONT_PROXY_CA_CRT),
         ("root-ca-file", CA_CRT),
-        ("service-account-private-key-file", KCM_SA_KEY),
+        ("service-account-private-key-file", secret_copy(KCM, SA_KEY)),
         ("use-service-account-credentials", "true"),
         ("cluster-signing-cert-file", CA_CRT),
-        ("cluster-signing-key-file", CA_KEY),
+        ("cluster-signing-key-file", secret_copy(KCM, CA_KEY)),
         ("cluster-signing-duration", f"{hours}h"),
         ("allocate-node-cidrs", "true"),  # flannel/canal and cilium's kubernetes IPAM read podCIDR
         ("cluster-cidr", net.pod_cidr),
@@ -222,8 +256,8 @@ def scheduler_flags(spec: ClusterSpec) -> tuple[tuple[str, str], ...]:
         ("config", SCHEDULER_CONFIG),
         ("bind-address", "127.0.0.1"),
         ("secure-port", str(ports.SCHEDULER)),
-        ("authentication-kubeconfig", SCHEDULER_KUBECONFIG),
-        ("authorization-kubeconfig", SCHEDULER_KUBECONFIG),
+        ("authentication-kubeconfig", secret_copy(SCHEDULER, SCHEDULER_KUBECONFIG)),
+        ("authorization-kubeconfig", secret_copy(SCHEDULER, SCHEDULER_KUBECONFIG)),
         *_tls(spec),
     )
 
@@ -232,7 +266,7 @@ def scheduler_config(spec: ClusterSpec) -> str:
     doc = {
         "apiVersion": "kubescheduler.config.k8s.io/v1",
         "kind": "KubeSchedulerConfiguration",
-        "clientConnection": {"kubeconfig": SCHEDULER_KUBECONFIG},
+        "clientConnection": {"kubeconfig": secret_copy(SCHEDULER, SCHEDULER_KUBECONFIG)},
         "leaderElection": {"leaderElect": True},
         "enableProfiling": False,
     }
@@ -339,6 +373,7 @@ def _unit(name: str, description: str, flags: tuple[tuple[str, str], ...], after
         after=("network-online.target", *after),
         user=user,
         group=user,
+        secrets=SECRETS[name],
     )
 
 
@@ -392,12 +427,14 @@ def local_health_check(port: int) -> str:
 
 
 def user_script() -> str:
-    """The three users; the audit log is the API server's alone."""
-    dirs = (f"{PKI}/etcd", f"{PKI}/controller-manager", AUDIT_DIR)
-    return systemd.user_script(list(SERVICE_USERS.values()), "/nonexistent", dirs, AUDIT_DIR)
+    """The three users; the audit log is the API server's alone. Also removes the
+    controller-manager's own copy of sa.key that clusters made before root-owned secrets have."""
+    dirs = (f"{PKI}/etcd", AUDIT_DIR)
+    legacy = f"rm -f {LEGACY_KCM_SA_KEY}\nrmdir {posixpath.dirname(LEGACY_KCM_SA_KEY)} 2>/dev/null || true\n"
+    return systemd.user_script(list(SERVICE_USERS.values()), "/nonexistent", dirs, AUDIT_DIR) + legacy
 
 
 def remove_user_script() -> str:
     """Also the one user all three shared before they had their own (clusters made then)."""
-    dirs = ("/var/log/kubernetes", f"{PKI}/etcd", f"{PKI}/controller-manager", PKI, CONF)
+    dirs = ("/var/log/kubernetes", f"{PKI}/etcd", posixpath.dirname(LEGACY_KCM_SA_KEY), PKI, CONF)
     return systemd.remove_user_script([*SERVICE_USERS.values(), "kube"], AUDIT_DIR, dirs)

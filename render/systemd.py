@@ -8,11 +8,12 @@ say) never restart anything.
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from render.common import MANAGED_MARKER, STATE_ROOT
-from render.scripts import script
+from render.common import MANAGED_MARKER, SBIN_DIR, STATE_ROOT, managed
+from render.scripts import body, script
 
 UNIT_DIR = "/etc/systemd/system"
 STATE_DIR = f"{STATE_ROOT}/services"
@@ -31,25 +32,75 @@ def unit_file(sections: Sections) -> str:
 
 
 def _quote_arg(arg: str) -> str:
-    # systemd splits ExecStart like a shell without expansion of $ (we use none) or globs.
+    # systemd splits Exec*= lines like a shell without globs, and expands specifiers (%x) and
+    # variables ($X) in them: every % and $ of ours is literal.
     if any(c in arg for c in " \t\"'\\;$%"):
         escaped = arg.replace("\\", "\\\\").replace('"', '\\"').replace("%", "%%").replace("$", "$$")
         return f'"{escaped}"'
     return arg
 
 
-def exec_start(argv: Sequence[str]) -> tuple[str, str]:
-    """The ExecStart line of `argv`: on one line while it fits 100 columns, else one argument a line."""
+def exec_line(key: str, argv: Sequence[str]) -> tuple[str, str]:
+    """An Exec*= line (`key`) of `argv`: on one line while it fits 100 columns, else one argument a
+    line."""
     words = [argv[0], *(_quote_arg(a) for a in argv[1:])]
     one_line = " ".join(words)
-    if len(f"ExecStart={one_line}") <= 100:
-        return "ExecStart", one_line
-    return "ExecStart", " \\\n  ".join(words)
+    if len(f"{key}={one_line}") <= 100:
+        return key, one_line
+    return key, " \\\n  ".join(words)
+
+
+def exec_start(argv: Sequence[str]) -> tuple[str, str]:
+    """The ExecStart line of `argv` (exec_line)."""
+    return exec_line("ExecStart", argv)
 
 
 def install(target: str = "multi-user.target") -> dict[str, Sequence[tuple[str, str]]]:
     """The [Install] section: `systemctl enable` hooks the unit to `target`."""
     return {"Install": [("WantedBy", target)]}
+
+
+# --- a service's secret files, copied at every start into its runtime directory -----------------
+#
+# A service that runs as its own user (User=) but whose keys and kubeconfigs are root's alone on
+# disk (0600) gets its own copies at every start: a root step before it (ExecStartPre=, the
+# SECRETS_HELPER) copies them into the unit's runtime directory, /run/<unit name without
+# .service>, as SECRET_COPY_MODE files of the unit's user. systemd makes that directory at every
+# start, owned by User=/Group=, mode RuntimeDirectoryMode=, and removes it with everything in it
+# when the unit stops (RuntimeDirectory=, systemd 211; kept only with RuntimeDirectoryPreserve=,
+# 235, which we do not set), so a restart copies afresh and no other user can look into it.
+# Flags and config files name the copies by fixed paths (secret_copy), no specifier: one unit
+# text for every systemd the supported OSes ship, 219 (CentOS/Oracle Linux 7) to today's.
+#
+# The step runs as root through PermissionsStartOnly=true, the one way systemd 219 has: the "+"
+# prefix (ExecStartPre=+...) came in 231, and 219, which knows only "-" and "@", reads
+# "+/usr/..." as a relative path and ignores the line. systemd 240's NEWS deprecates
+# PermissionsStartOnly= for "+" ("but is still supported for backwards compatibility") and its
+# man pages no longer list it, yet every release since still parses it as a plain boolean, with
+# no warning (the unit tests run `systemd-analyze verify` on it), and still runs the unit's
+# control processes (ExecStartPre=, ExecStartPost=, ExecReload=, ExecStop=) without User=: ours
+# has only the ExecStartPre=. LoadCredential= (247; %d, 248) would need no helper, but 219 and
+# 239 (RHEL 8) lack it.
+SECRETS_HELPER = f"{SBIN_DIR}/k8s-from-scratch-copy-secrets"
+RUNTIME_DIR_MODE = "0700"
+SECRET_COPY_MODE = "0400"
+_RUN = "/run"
+
+
+def runtime_dir(unit: str) -> str:
+    """The runtime directory of the system unit `unit` (e.g. "kube-scheduler.service")."""
+    return f"{_RUN}/{unit.removesuffix('.service')}"
+
+
+def secret_copy(unit: str, path: str) -> str:
+    """Where `unit`'s service reads the secret file `path`: its copy, of the same file name."""
+    return f"{runtime_dir(unit)}/{posixpath.basename(path)}"
+
+
+def secrets_helper_script() -> str:
+    """The program SECRETS_HELPER: `k8s-from-scratch-copy-secrets USER:GROUP DIR FILE...`."""
+    text = body("service/copy-secrets.sh", DIR_MODE=RUNTIME_DIR_MODE, FILE_MODE=SECRET_COPY_MODE)
+    return "#!/bin/sh\n" + managed(text)
 
 
 @dataclass(frozen=True)
@@ -68,6 +119,42 @@ class Unit:
     restart_sec: int = 5
     limit_nofile: int = 65536
     extra: tuple[tuple[str, str], ...] = field(default_factory=tuple)  # more [Service] keys
+    # Root-only files the service reads, each copied at every start to secret_copy(name, path).
+    secrets: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.secrets:
+            return
+        if not self.user:
+            raise ValueError(f"{self.name}: secrets are copied for a User=, and it has none")
+        names = [posixpath.basename(p) for p in self.secrets]
+        for path, name in zip(self.secrets, names, strict=True):
+            if not path.startswith("/") or not name or any(c in path for c in " \t\"'\\;$%"):
+                raise ValueError(f"{self.name}: bad secret file {path!r}")
+        if len(set(names)) != len(names):
+            raise ValueError(f"{self.name}: secret file names repeat: {names}")
+        copies = {secret_copy(self.name, p) for p in self.secrets}
+        prefix = f"{runtime_dir(self.name)}/"
+        for arg in self.exec_start[1:]:
+            value = arg.split("=", 1)[-1]
+            if value in self.secrets:
+                raise ValueError(f"{self.name}: ExecStart names {value}, root's alone: name its copy")
+            if value.startswith(prefix) and value not in copies:
+                raise ValueError(f"{self.name}: ExecStart names {value}, a copy it does not make")
+
+    def _secret_lines(self) -> list[tuple[str, str]]:
+        if not self.secrets:
+            return []
+        owner = f"{self.user}:{self.group or self.user}"
+        return [
+            ("#", "Its keys are root's alone on disk. Before every start a root step copies its own"),
+            ("#", f"into {runtime_dir(self.name)} (its user's, {RUNTIME_DIR_MODE}; removed when it stops)."),
+            ("#", "PermissionsStartOnly= runs that step as root on systemd 219 too (the + prefix: 231)."),
+            ("PermissionsStartOnly", "true"),
+            ("RuntimeDirectory", runtime_dir(self.name).removeprefix(f"{_RUN}/")),
+            ("RuntimeDirectoryMode", RUNTIME_DIR_MODE),
+            exec_line("ExecStartPre", (SECRETS_HELPER, owner, runtime_dir(self.name), *self.secrets)),
+        ]
 
     @property
     def path(self) -> str:
@@ -81,6 +168,7 @@ class Unit:
         service = [("Type", self.type)]
         service += [("User", self.user)] if self.user else []
         service += [("Group", self.group)] if self.group else []
+        service += self._secret_lines()
         service += [
             exec_start(self.exec_start),
             ("Restart", "on-failure"),

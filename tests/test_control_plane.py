@@ -123,7 +123,50 @@ def test_audit_policy_and_scheduler_config() -> None:
     assert secrets_rule["level"] == "Metadata"  # never the content of a Secret
     sched = yaml.safe_load(cp.scheduler_config(preset_spec("ha-calico")))
     assert sched["apiVersion"] == "kubescheduler.config.k8s.io/v1"
-    assert sched["clientConnection"]["kubeconfig"] == cp.SCHEDULER_KUBECONFIG
+    # The scheduler's own copy of scheduler.conf, made at every start.
+    assert sched["clientConnection"]["kubeconfig"] == "/run/kube-scheduler/scheduler.conf"
+    assert sched["enableProfiling"] is False
+
+
+def _service_entries(unit: str, key: str) -> list[list[str]]:
+    """The words of each `key=` line of a unit, continuation lines joined."""
+    joined = unit.replace("\\\n", " ")
+    return [line.split("=", 1)[1].split() for line in joined.splitlines() if line.startswith(f"{key}=")]
+
+
+@pytest.mark.parametrize("stack", GOLDEN_PRESETS)
+def test_each_service_gets_only_its_own_secrets_copied_at_every_start(stack: str) -> None:
+    """Keys, kubeconfigs and the encryption config reach each service only as the copies a root
+    step makes before it starts, in its runtime directory: its flags name those, never the
+    root-owned files, and every copy made is used."""
+    from render import systemd
+
+    spec = preset_spec(stack)
+    units = cp.unit_texts(spec, spec.control_plane_nodes[0])
+    every_secret = {path for paths in cp.SECRETS.values() for path in paths}
+    for service, text in units.items():
+        user = cp.SERVICE_USERS[service]
+        assert _service_entries(text, "User") == [[user]] and _service_entries(text, "Group") == [[user]]
+        assert _service_entries(text, "PermissionsStartOnly") == [["true"]], service
+        assert _service_entries(text, "RuntimeDirectory") == [[service]], service
+        assert _service_entries(text, "RuntimeDirectoryMode") == [["0700"]], service
+        assert cp.secrets_dir(service) == f"/run/{service}"
+        (pre,) = _service_entries(text, "ExecStartPre")
+        owner, directory = f"{user}:{user}", cp.secrets_dir(service)
+        assert pre == [systemd.SECRETS_HELPER, owner, directory, *cp.SECRETS[service]], service
+        flags = [w.strip(' "\\') for w in text.split() if w.startswith("--")]
+        named = {f.split("=", 1)[1] for f in flags if f.split("=", 1)[1].startswith("/run/")}
+        assert named == {cp.secret_copy(service, p) for p in cp.SECRETS[service]}, service
+        assert not [f for f in flags if f.split("=", 1)[-1] in every_secret], service
+        assert "%d" not in text and "LoadCredential" not in text  # nothing newer than systemd 219
+    assert set(cp.SECRETS[cp.SCHEDULER]) == {cp.SCHEDULER_KUBECONFIG}
+    assert [s for s, paths in cp.SECRETS.items() if cp.CA_KEY in paths] == [cp.KCM]  # it signs
+    assert cp.CA_KEY not in cp.SECRETS[cp.APISERVER]
+    assert set(cp.SECRETS[cp.KCM]).isdisjoint(
+        {cp.APISERVER_KEY, cp.KUBELET_CLIENT_KEY, cp.ETCD_CLIENT_KEY, cp.FRONT_PROXY_CLIENT_KEY}
+    )
+    with pytest.raises(ValueError, match="not given"):
+        cp.secret_copy(cp.SCHEDULER, cp.CA_KEY)
 
 
 def test_audit_off_and_tls13() -> None:
@@ -138,6 +181,30 @@ def test_audit_off_and_tls13() -> None:
     assert flags["tls-min-version"] == "VersionTLS13" and "tls-cipher-suites" not in flags
 
 
+def test_a_unit_names_only_copies_it_makes_and_escapes_every_specifier() -> None:
+    from render import systemd
+
+    argv = ("/bin/x", "/run/x/k", "--key=/run/x/k", "--rate=50%", "--v=$HOME")
+    unit = systemd.Unit("x.service", "x", argv, user="x", secrets=("/etc/x/k",))
+    text = systemd.render_unit(unit)
+    assert "PermissionsStartOnly=true\nRuntimeDirectory=x\nRuntimeDirectoryMode=0700\n" in text
+    assert f"ExecStartPre={systemd.SECRETS_HELPER} x:x /run/x /etc/x/k\n" in text
+    assert 'ExecStart=/bin/x /run/x/k --key=/run/x/k "--rate=50%%" "--v=$$HOME"\n' in text
+    assert text.index("ExecStartPre=") < text.index("ExecStart=")
+    plain = systemd.render_unit(systemd.Unit("y.service", "y", ("/bin/y",), user="y"))
+    assert "PermissionsStartOnly" not in plain and "ExecStartPre" not in plain  # only with secrets
+    with pytest.raises(ValueError, match="a copy it does not make"):
+        systemd.Unit("x.service", "x", ("/bin/x", "--key=/run/x/other"), user="x", secrets=("/etc/x/k",))
+    with pytest.raises(ValueError, match="root's alone"):
+        systemd.Unit("x.service", "x", ("/bin/x", "--key=/etc/x/k"), user="x", secrets=("/etc/x/k",))
+    with pytest.raises(ValueError, match="repeat"):
+        systemd.Unit("x.service", "x", ("/bin/x",), user="x", secrets=("/a/k", "/b/k"))
+    with pytest.raises(ValueError, match="bad secret"):
+        systemd.Unit("x.service", "x", ("/bin/x",), user="x", secrets=("k",))
+    with pytest.raises(ValueError, match="has none"):
+        systemd.Unit("x.service", "x", ("/bin/x",), secrets=("/etc/x/k",))
+
+
 def test_health_checks_authenticate() -> None:
     check = cp.apiserver_health_check(preset_spec("ha-calico"))
     assert "/livez" in check and "/readyz" in check and "--cert /etc/kubernetes/pki/" in check
@@ -147,18 +214,19 @@ def test_health_checks_authenticate() -> None:
 
 
 def _verify_root(tmp_path: Path, units: dict[str, str]) -> Path:
-    """A root with systemd's own units, stub executables for ExecStart, and our units."""
+    """A root with systemd's own units, stub executables for every Exec*= line, and our units."""
     root = tmp_path / "root"
     shutil.copytree("/usr/lib/systemd/system", root / "usr/lib/systemd/system", symlinks=True)
     (root / "etc/systemd/system").mkdir(parents=True)
     for name, text in units.items():
         (root / "etc/systemd/system" / name).write_text(text)
-        binary = re.search(r"^ExecStart=(\S+)", text, re.M)
-        assert binary
-        stub = root / binary.group(1).lstrip("/")
-        stub.parent.mkdir(parents=True, exist_ok=True)
-        stub.write_text("#!/bin/sh\n")
-        stub.chmod(0o755)
+        binaries = re.findall(r"^Exec\w+=(\S+)", text, re.M)
+        assert binaries
+        for binary in binaries:
+            stub = root / binary.lstrip("/")
+            stub.parent.mkdir(parents=True, exist_ok=True)
+            stub.write_text("#!/bin/sh\n")
+            stub.chmod(0o755)
     return root
 
 
@@ -189,6 +257,12 @@ def test_systemd_analyze_verify_passes_on_every_rendered_unit(path: Path, tmp_pa
             result = _verify(root, sorted(node_units))
             assert result.returncode == 0 and not result.stderr.strip(), result.stderr
     assert units
+    # What copies the secrets was among what systemd-analyze accepted, without a word: the
+    # deprecated PermissionsStartOnly= too (systemd parses it as a plain boolean, render/systemd.py).
+    kcm = units["kube-controller-manager.service"]
+    assert "PermissionsStartOnly=true\n" in kcm and "RuntimeDirectory=kube-controller-manager\n" in kcm
+    assert "ExecStartPre=/usr/local/sbin/k8s-from-scratch-copy-secrets" in kcm
+    assert "--cluster-signing-key-file=/run/kube-controller-manager/ca.key" in kcm
 
 
 @pytest.mark.realtool
@@ -232,6 +306,8 @@ def _build(spec: ClusterSpec) -> None:
 
 
 def test_control_plane_graph() -> None:
+    from render import systemd
+
     spec = preset_spec("ha-calico")
     graph = run_function(lambda: _build(spec))
     planes = graph.of_type("k8s-from-scratch:index:ControlPlane")
@@ -247,22 +323,27 @@ def test_control_plane_graph() -> None:
     files = kids["cp-cp1-files"]
     assert "stdin" in files.secret_paths
     listing = files.inputs["create"]
-    api_user, kcm_user, scheduler_user = cp.APISERVER_USER, cp.KCM_USER, cp.SCHEDULER_USER
-    for path, mode, owner in (
-        (cp.ENCRYPTION_CONFIG, "0600", api_user),
-        (cp.APISERVER_KEY, "0600", api_user),
-        (cp.ETCD_CLIENT_KEY, "0600", api_user),
-        (cp.SA_KEY, "0600", api_user),
-        (cp.CA_KEY, "0600", kcm_user),  # the CA key only where it signs
-        (cp.KCM_SA_KEY, "0600", kcm_user),
-        (cp.KCM_KUBECONFIG, "0600", kcm_user),
-        (cp.SCHEDULER_KUBECONFIG, "0600", scheduler_user),
-        (cp.AUDIT_POLICY, "0644", "root"),
-        (cp.CA_CRT, "0644", "root"),
-    ):
-        assert f"# {path} {mode} {owner}:{owner} sha256:" in listing, path
-    owned = re.findall(r"^# (\S+) 0600 (\S+):", listing, flags=re.M)
-    assert [p for p, o in owned if o == scheduler_user] == [cp.SCHEDULER_KUBECONFIG]  # nothing else
+    # Every file is root's (CIS 1.1.15-1.1.21); secrets 0600, each service reads its own copies.
+    metas = dict(re.findall(r"^# (\S+) (\d{4} \S+:\S+) sha256:", listing, flags=re.M))
+    secrets = {path for paths in cp.SECRETS.values() for path in paths}
+    assert secrets == {
+        cp.ENCRYPTION_CONFIG,
+        cp.APISERVER_KEY,
+        cp.KUBELET_CLIENT_KEY,
+        cp.ETCD_CLIENT_KEY,
+        cp.FRONT_PROXY_CLIENT_KEY,
+        cp.SA_KEY,
+        cp.CA_KEY,
+        cp.KCM_KUBECONFIG,
+        cp.SCHEDULER_KUBECONFIG,
+    }
+    for path in secrets:
+        assert metas[path] == "0600 root:root", path
+    assert {metas[p] for p in set(metas) - secrets} == {"0600 root:root", "0644 root:root", "0755 root:root"}
+    assert [p for p, m in metas.items() if m == "0755 root:root"] == [systemd.SECRETS_HELPER]  # copies them
+    assert metas[cp.CA_CRT] == metas[cp.AUDIT_POLICY] == "0644 root:root"
+    assert all(metas[f"/etc/systemd/system/{s}.service"] == "0600 root:root" for s in cp.SECRETS)
+    assert cp.LEGACY_KCM_SA_KEY not in metas  # one sa.key, handed to both services that read it
     (key,) = ENCRYPTION_KEYS[-1:]
     assert all(key not in str(r.inputs.get("create", "")) for r in graph.registrations)
     assert "stdin" in files.inputs and key not in files.inputs["stdin"]  # base64-wrapped in the bundle
@@ -299,9 +380,78 @@ def test_etcd_and_control_plane_scripts_pass_shellcheck(path: Path, tmp_path: Pa
             "kube-controller-manager.service", "0" * 64, cp.local_health_check(10257)
         ),
         "scheduler-stop": systemd.stop_script("kube-scheduler.service"),
+        "copy-secrets": systemd.secrets_helper_script(),
     }
     result = shellcheck(tmp_path, scripts)
     assert result.returncode == 0, result.stdout[:5000]
+
+
+@pytest.mark.realtool
+def test_the_copy_helper_gives_the_user_its_copies_alone_and_runs_again_alike(tmp_path: Path) -> None:
+    """The helper as a unit runs it (root, before the service): 0400 copies of the user's in a
+    0700 directory of the user's, the same after a second run; it writes through no link left in
+    a copy's place, and copies into no linked directory nor outside /run."""
+    import grp
+    import os
+    import pwd
+    import uuid
+
+    from render import systemd
+
+    if os.geteuid() != 0:
+        pytest.skip("the helper gives files away (install -o): run as root, as CI does")
+    helper = tmp_path / "copy-secrets"
+    helper.write_text(systemd.secrets_helper_script())
+    helper.chmod(0o755)
+    text = helper.read_text()
+    assert text.index("umask 077") < text.index("install ")  # nothing is ever another's to read
+    user = pwd.getpwnam("daemon")
+    owner = f"daemon:{grp.getgrgid(user.pw_gid).gr_name}"
+    sources = [tmp_path / "a.key", tmp_path / "b.conf"]
+    for src in sources:
+        src.write_text(f"secret {src.name}\n")
+        src.chmod(0o600)
+    run_dir = Path(f"/run/k8sfs-test-{uuid.uuid4().hex[:8]}")
+    link_dir = Path(f"{run_dir}-link")
+
+    def copy(directory: Path, *files: Path) -> subprocess.CompletedProcess[str]:
+        argv = [str(helper), owner, str(directory), *map(str, files)]
+        return subprocess.run(argv, capture_output=True, text=True)
+
+    def assert_copies() -> None:
+        st = run_dir.lstat()
+        assert (st.st_uid, st.st_gid, oct(st.st_mode & 0o7777)) == (user.pw_uid, user.pw_gid, "0o700")
+        assert sorted(p.name for p in run_dir.iterdir()) == ["a.key", "b.conf"]
+        for src in sources:
+            st = (run_dir / src.name).lstat()
+            assert (st.st_uid, oct(st.st_mode & 0o7777)) == (user.pw_uid, "0o400"), src.name
+            assert (run_dir / src.name).read_text() == src.read_text()
+
+    try:
+        run_dir.mkdir(mode=0o755)  # as systemd makes it; the helper makes sure of owner and mode
+        for _ in range(2):
+            result = copy(run_dir, *sources)
+            assert result.returncode == 0, result.stderr
+            assert_copies()
+        victim = tmp_path / "victim"
+        victim.write_text("untouched\n")
+        (run_dir / "a.key").unlink()
+        (run_dir / "a.key").symlink_to(victim)
+        assert copy(run_dir, *sources).returncode == 0
+        assert victim.read_text() == "untouched\n"
+        assert_copies()
+        link_dir.symlink_to(run_dir)
+        refused = copy(link_dir, *sources)
+        assert refused.returncode != 0 and "symbolic link" in refused.stderr
+        outside = copy(tmp_path / "elsewhere", *sources)
+        assert outside.returncode != 0 and "right under /run" in outside.stderr
+        missing = copy(run_dir, tmp_path / "nope.key")
+        assert missing.returncode != 0 and "missing" in missing.stderr
+        usage = copy(run_dir)
+        assert usage.returncode == 2 and "usage" in usage.stderr
+    finally:
+        link_dir.unlink(missing_ok=True)
+        shutil.rmtree(run_dir, ignore_errors=True)
 
 
 def test_pod_security_is_baseline_by_default_with_kube_system_exempt() -> None:

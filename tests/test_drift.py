@@ -215,7 +215,7 @@ def test_each_guarded_file_names_the_units_whose_steps_install_it() -> None:
     services whose step lists it, and only those."""
     from mockrun.program import REPO, run_preset
     from render import control_plane as cp
-    from render import kube_proxy, kubelet
+    from render import kube_proxy, kubelet, systemd
 
     graph = run_preset(REPO / "stacks" / "Pulumi.ha-calico.yaml")
     guard = graph.named("ha-calico-cp1-drift-guard")
@@ -225,6 +225,14 @@ def test_each_guarded_file_names_the_units_whose_steps_install_it() -> None:
     assert sorted(units[cp.CA_CRT]) == sorted([api, kcm])
     assert units[cp.CA_KEY] == [kcm]
     assert units[cp.SCHEDULER_CONFIG] == [scheduler]
+    # A repaired key or kubeconfig restarts the services that read a copy of it (a start copies
+    # it afresh), and only those; so does a repaired copy helper, every one of them.
+    for service, secrets in cp.SECRETS.items():
+        for path in secrets:
+            loaders = {f"{s}.service" for s, paths in cp.SECRETS.items() if path in paths}
+            assert set(units[path]) == loaders, (service, path)
+    assert sorted(units[cp.SA_KEY]) == sorted([api, kcm])
+    assert sorted(units[systemd.SECRETS_HELPER]) == sorted([api, kcm, scheduler])
     assert units[kubelet.CONFIG] == [kubelet.UNIT] and units[kubelet.UNIT_FILE] == [kubelet.UNIT]
     assert units[kube_proxy.CONFIG] == [kube_proxy.UNIT]
     unread = [path for path, readers in units.items() if not readers]

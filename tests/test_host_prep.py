@@ -81,6 +81,9 @@ def test_preflight_thresholds_per_role() -> None:
     assert "runs cgroup v1" in worker and "failCgroupV1" in worker
     assert "6443:kube-apiserver" in cp and "10257:kube-controller" in cp  # comm is 15 chars
     assert "2379:etcd" in cp and "10250:kubelet" in worker
+    # No systemd version is asked of a control plane: its units work from systemd 219 (CentOS and
+    # Oracle Linux 7) up (render/systemd.py, the secret copies).
+    assert "systemctl --version" not in cp and "SYSTEMD_MIN" not in cp
 
 
 def test_options_reach_the_scripts() -> None:

@@ -385,41 +385,72 @@ def test_secrets_are_encrypted_in_etcd(lab: Lab) -> None:
     assert "plaintext-marker-e2e" not in raw
 
 
-def test_each_control_plane_service_reads_only_its_own_keys(lab: Lab) -> None:
+def test_each_control_plane_service_reads_only_its_own_secrets(lab: Lab) -> None:
+    """Keys and kubeconfigs are root's alone on disk (CIS 1.1.15-1.1.21); each service reads its
+    own copies, made as it started in its runtime directory: that directory (its user's, 0700)
+    holds exactly its own secrets (its user's, 0400), and no other service's user can read them
+    there or on disk."""
     node = lab.spec.control_plane_nodes[0].name
     for service, user in cp.SERVICE_USERS.items():
         assert lab.ssh(node, f"ps -o user= -C {service}").split() == [user], service
+    secrets = sorted({path for paths in cp.SECRETS.values() for path in paths})
+    owners = lab.ssh(node, f"stat -c '%n %U:%G %a' {' '.join(secrets)}").splitlines()
+    assert owners == [f"{path} root:root 600" for path in secrets]
+    for service, paths in cp.SECRETS.items():
+        user, held = cp.SERVICE_USERS[service], cp.secrets_dir(service)
+        assert lab.ssh(node, f"stat -c '%U:%G %a' {held}").split() == [f"{user}:{user}", "700"], service
+        copies = sorted(cp.secret_copy(service, p) for p in paths)
+        assert sorted(lab.ssh(node, f"find {held} -mindepth 1").split()) == copies, service
+        stats = lab.ssh(node, f"stat -c '%n %U:%G %a' {' '.join(copies)}").splitlines()
+        assert stats == [f"{c} {user}:{user} 400" for c in copies], service
+        for path in paths:
+            copy = cp.secret_copy(service, path)
+            assert lab.ssh(node, f"cmp {path} {copy} && echo same").strip() == "same", copy
     can_read = "runuser -u {user} -- cat {path} >/dev/null 2>&1 && echo yes || echo no"
+    kcm_ca_key = cp.secret_copy(cp.KCM, cp.CA_KEY)
     for user, path, allowed in (
         (cp.SCHEDULER_USER, cp.CA_KEY, "no"),
         (cp.SCHEDULER_USER, cp.SA_KEY, "no"),
-        (cp.KCM_USER, cp.APISERVER_KEY, "no"),
-        (cp.KCM_USER, cp.ETCD_CLIENT_KEY, "no"),
-        (cp.APISERVER_USER, cp.CA_KEY, "no"),
-        (cp.KCM_USER, cp.CA_KEY, "yes"),
-        (cp.SCHEDULER_USER, cp.SCHEDULER_KUBECONFIG, "yes"),
+        (cp.SCHEDULER_USER, cp.SCHEDULER_KUBECONFIG, "no"),  # on disk: root's alone
+        (cp.SCHEDULER_USER, cp.secret_copy(cp.SCHEDULER, cp.SCHEDULER_KUBECONFIG), "yes"),
+        (cp.SCHEDULER_USER, kcm_ca_key, "no"),
+        (cp.SCHEDULER_USER, cp.secret_copy(cp.APISERVER, cp.SA_KEY), "no"),
+        (cp.SCHEDULER_USER, cp.secret_copy(cp.KCM, cp.KCM_KUBECONFIG), "no"),
+        (cp.KCM_USER, cp.CA_KEY, "no"),  # the CA key only through its copy
+        (cp.KCM_USER, kcm_ca_key, "yes"),
+        (cp.KCM_USER, cp.secret_copy(cp.APISERVER, cp.APISERVER_KEY), "no"),
+        (cp.KCM_USER, cp.secret_copy(cp.APISERVER, cp.ETCD_CLIENT_KEY), "no"),
+        (cp.KCM_USER, cp.secret_copy(cp.SCHEDULER, cp.SCHEDULER_KUBECONFIG), "no"),
+        (cp.APISERVER_USER, kcm_ca_key, "no"),
+        (cp.APISERVER_USER, cp.secret_copy(cp.SCHEDULER, cp.SCHEDULER_KUBECONFIG), "no"),
+        (cp.APISERVER_USER, cp.secret_copy(cp.APISERVER, cp.APISERVER_KEY), "yes"),
     ):
         assert lab.ssh(node, can_read.format(user=user, path=path)).strip() == allowed, (user, path)
+    # A restart copies afresh: the directory goes with the stop, with whatever was in it, and
+    # comes back with the start.
+    marker = f"{cp.secrets_dir(cp.SCHEDULER)}/e2e-left-over"
+    lab.ssh(node, f"touch {marker} && systemctl restart {cp.SCHEDULER}.service")
+    healthy = cp.local_health_check(ports.SCHEDULER)
+    lab.ssh(node, f"i=0; until {healthy} || [ $i -ge 60 ]; do i=$((i + 1)); sleep 1; done; {healthy}")
+    assert lab.ssh(node, f"test -e {marker} && echo left || echo gone").strip() == "gone"
+    copy = cp.secret_copy(cp.SCHEDULER, cp.SCHEDULER_KUBECONFIG)
+    assert lab.ssh(node, f"stat -c '%U %a' {copy}").split() == [cp.SCHEDULER_USER, "400"]
 
 
 KUBE_BENCH = mirror.TOOLCHAIN_DIR / "kube-bench" / "v0.15.6" / "linux-amd64"
 KUBE_BENCH_DIR = "/opt/k8sfs-kube-bench"  # removed again after the run
-# The CIS 1.12 checks our layout still fails, each tracked in issue #16 (docs/security.md): a
-# FAIL that appears, or one that goes away, changes this set.
-KNOWN_FAILS = {
-    "1.1.16": "scheduler.conf is owned by the scheduler's own user, not root",
-    "1.1.18": "controller-manager.conf is owned by the controller-manager's own user, not root",
-    "1.1.19": "each service's keys are owned by its own user, not root",
-    "1.4.1": "the scheduler's profiling is off in its config file, not by the flag kube-bench reads",
-}
+# The CIS 1.12 checks our layout still fails, each with why (docs/security.md): a FAIL that
+# appears, or one that goes away, changes this set. None left (issue #16).
+KNOWN_FAILS: dict[str, str] = {}
 
 
 def _kube_bench(lab: Lab, node: str, targets: str, tmp_path: Path) -> tuple[str, set[str]]:
     """kube-bench's summary and FAILed check ids on one node, with our paths mapped."""
     cfg = tmp_path / node / "cfg"
     shutil.copytree(KUBE_BENCH / "cfg", cfg)
-    upstream = yaml.safe_load((cfg / "config.yaml").read_text())
-    (cfg / "config.yaml").write_text(yaml.safe_dump(kube_bench.config(upstream), sort_keys=False))
+    for name, patch in kube_bench.PATCHED_FILES.items():
+        upstream = yaml.safe_load((cfg / name).read_text())
+        (cfg / name).write_text(yaml.safe_dump(patch(upstream), sort_keys=False))
     bundle = tmp_path / node / "kube-bench.tar.gz"
     subprocess.run(
         ["tar", "-czf", bundle, "-C", KUBE_BENCH, "kube-bench", "-C", cfg.parent, "cfg"], check=True
@@ -434,7 +465,8 @@ def _kube_bench(lab: Lab, node: str, targets: str, tmp_path: Path) -> tuple[str,
     out = lab.ssh(
         node,
         f"cd {KUBE_BENCH_DIR} && tar -xzf kube-bench.tar.gz && ./kube-bench --config-dir cfg "
-        f"--benchmark cis-1.12 run --targets {targets} --skip {skip} 2>/dev/null; rm -rf {KUBE_BENCH_DIR}",
+        f"--benchmark {kube_bench.BENCHMARK} run --targets {targets} --skip {skip} 2>/dev/null; "
+        f"rm -rf {KUBE_BENCH_DIR}",
     )
     summary = out[out.rindex("== Summary total ==") :] if "== Summary total ==" in out else out[-400:]
     fails = {line.split()[1] for line in out.splitlines() if line.startswith("[FAIL]")}
