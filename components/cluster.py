@@ -82,9 +82,11 @@ class Cluster(pulumi.ComponentResource):
             )
 
         # Every Kubernetes object goes through this provider, which waits for every API server.
+        # It is the super-admin (system:masters): it creates the binding that makes the exported
+        # admin (k8s-from-scratch:cluster-admins) an admin at all.
         self.provider = k8s.Provider(
             f"{name}-k8s",
-            kubeconfig=self.pki.admin_kubeconfig,
+            kubeconfig=self.pki.super_admin_kubeconfig,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[cp.ready for cp in self.control_planes]),
         )
 

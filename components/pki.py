@@ -98,6 +98,7 @@ class Pki(pulumi.ComponentResource):
         self.front_proxy_client = pair("front-proxy-client")
         self.etcd_healthcheck_client = pair("etcd-healthcheck-client")
         self.admin = pair("admin")
+        self.super_admin = pair("super-admin")
         self.controller_manager = pair("controller-manager")
         self.scheduler = pair("scheduler")
         self.kube_proxy = pair("kube-proxy")
@@ -122,6 +123,9 @@ class Pki(pulumi.ComponentResource):
         cluster = spec.cluster_name
         public = spec.api_endpoint.url
         self.admin_kubeconfig = self._kubeconfig(cluster, public, pki_plan.ADMIN_CN, self.admin)
+        self.super_admin_kubeconfig = self._kubeconfig(
+            cluster, public, pki_plan.SUPER_ADMIN_CN, self.super_admin
+        )
         # Each control plane's controller-manager and scheduler talk to their local apiserver,
         # on the port it binds (apiEndpoint's when that names a control plane).
         local = control_plane.local_api_url(spec)
@@ -150,6 +154,7 @@ class Pki(pulumi.ComponentResource):
                 "encryptionKey": self.encryption_key,
                 "kubeconfigs": {
                     "admin": self.admin_kubeconfig,
+                    "superAdmin": self.super_admin_kubeconfig,
                     "controllerManager": self.controller_manager_kubeconfig,
                     "scheduler": self.scheduler_kubeconfig,
                     "kubeProxy": self.kube_proxy_kubeconfig,

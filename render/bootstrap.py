@@ -19,6 +19,7 @@ kubeadm's phases/bootstraptoken (the same bindings, under kubeadm: names).
   controller-manager, which checks that the requester is the node named).
 - Our CSR approver may read CSRs and approve kubelet client and serving ones, nothing else.
 - The API server's kubelet client identity gets the kubelet API (system:kubelet-api-admin).
+- The exported admin's group k8s-from-scratch:cluster-admins gets cluster-admin.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from typing import Any
 
 from render import yaml_dump
 from render.csr_policy import ALLOW_NAMESPACE, CLIENT_SIGNER, NODES_GROUP, SIGNER
-from render.pki_plan import APISERVER_KUBELET_CLIENT_CN, CSR_APPROVER_CN
+from render.pki_plan import APISERVER_KUBELET_CLIENT_CN, CLUSTER_ADMINS_GROUP, CSR_APPROVER_CN
 from spec.model import ClusterSpec
 
 RBAC = "rbac.authorization.k8s.io"
@@ -222,5 +223,17 @@ def apiserver_kubelet_rbac() -> list[dict[str, Any]]:
     ]
 
 
+def cluster_admins_rbac() -> list[dict[str, Any]]:
+    """The exported admin credential's group gets cluster-admin through RBAC (not system:masters):
+    deleting this binding revokes it, and the audit log names the binding that allowed it."""
+    return [_binding(f"{PREFIX}:cluster-admins", "cluster-admin", "Group", CLUSTER_ADMINS_GROUP)]
+
+
 def rbac_objects() -> list[dict[str, Any]]:
-    return [*cluster_info_rbac(), *node_bootstrap_rbac(), *csr_approver_rbac(), *apiserver_kubelet_rbac()]
+    return [
+        *cluster_info_rbac(),
+        *node_bootstrap_rbac(),
+        *csr_approver_rbac(),
+        *apiserver_kubelet_rbac(),
+        *cluster_admins_rbac(),
+    ]

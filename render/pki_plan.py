@@ -28,7 +28,11 @@ CLIENT_AUTH = "client_auth"
 
 # RBAC identities (CN = user, O = group) the API server derives from client certificates.
 ADMIN_CN = "kubernetes-admin"
-MASTERS_GROUP = "system:masters"  # bypasses RBAC: break-glass admin only
+# The exported admin's group, bound to cluster-admin by RBAC (render/bootstrap.py): revoked by
+# deleting that binding, unlike system:masters (kubeadm's kubeadm:cluster-admins, since 1.29).
+CLUSTER_ADMINS_GROUP = "k8s-from-scratch:cluster-admins"
+SUPER_ADMIN_CN = "kubernetes-super-admin"
+MASTERS_GROUP = "system:masters"  # bypasses RBAC: the break-glass super-admin only
 APISERVER_KUBELET_CLIENT_CN = "kube-apiserver-kubelet-client"
 CONTROLLER_MANAGER_CN = "system:kube-controller-manager"
 SCHEDULER_CN = "system:kube-scheduler"
@@ -171,7 +175,10 @@ def plan(spec: ClusterSpec) -> tuple[CertSpec, ...]:
         # No group: least privilege. Bootstrap binds this user to the built-in ClusterRole
         # system:kubelet-api-admin (the kubelet API only) instead of kubeadm's cluster-admin.
         leaf("apiserver-kubelet-client", CLUSTER_CA, APISERVER_KUBELET_CLIENT_CN, client),
-        leaf("admin", CLUSTER_CA, ADMIN_CN, client, MASTERS_GROUP),
+        leaf("admin", CLUSTER_CA, ADMIN_CN, client, CLUSTER_ADMINS_GROUP),
+        # Only the program's own provider uses it (it creates the binding the admin's group
+        # needs); never exported: docs/security.md says how to get it in an emergency.
+        leaf("super-admin", CLUSTER_CA, SUPER_ADMIN_CN, client, MASTERS_GROUP),
         leaf("controller-manager", CLUSTER_CA, CONTROLLER_MANAGER_CN, client),
         leaf("scheduler", CLUSTER_CA, SCHEDULER_CN, client),
         # The default ClusterRoleBinding system:node-proxier names the user system:kube-proxy.

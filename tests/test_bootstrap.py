@@ -90,6 +90,13 @@ def test_bootstrappers_and_nodes_get_exactly_the_builtin_csr_roles() -> None:
         "User",
         APISERVER_KUBELET_CLIENT_CN,
     )
+    # The exported admin is an admin through this binding (revocable), not through system:masters.
+    assert pair("k8s-from-scratch:cluster-admins") == (
+        "cluster-admin",
+        "Group",
+        "k8s-from-scratch:cluster-admins",
+    )
+    assert not [o for o in b.values() if o["subjects"][0]["name"] == "system:masters"]
     assert pair("k8s-from-scratch:cluster-info-reader") == (
         "k8s-from-scratch:cluster-info-reader",
         "User",

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
 import pytest
+import yaml
+from cryptography import x509
+from cryptography.x509.oid import NameOID
 
 from mockrun.program import Graph, presets, run_preset
 from mockrun.recorder import Registration
@@ -68,6 +72,27 @@ def test_the_kubernetes_provider_waits_for_every_control_plane(graph: Graph) -> 
         steps = {r.urn for r in graph.children(plane) if r.custom}
         assert steps and steps <= set(provider.dependencies), plane.name
     assert "kubeconfig" in provider.secret_paths
+
+
+def _groups(kubeconfig: str) -> tuple[str, list[str]]:
+    """(CN, Os) of a kubeconfig's client certificate."""
+    doc = yaml.safe_load(kubeconfig)
+    pem = base64.b64decode(doc["users"][0]["user"]["client-certificate-data"])
+    subject = x509.load_pem_x509_certificate(pem).subject
+    (cn,) = subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return str(cn.value), [str(o.value) for o in subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)]
+
+
+def test_the_admin_is_an_rbac_admin_and_only_the_provider_is_a_super_admin(graph: Graph) -> None:
+    """kubeadm >= 1.29's split: admin.conf is bound to cluster-admin (revocable), super-admin.conf
+    is in system:masters. Ours is what the program's provider uses; the stack exports the admin
+    (components/program.py; the e2e tier checks the exported one's groups)."""
+    (pki,) = graph.of_type("k8s-from-scratch:index:Pki")
+    kubeconfigs = pki.outputs["kubeconfigs"]
+    assert _groups(kubeconfigs["admin"]) == ("kubernetes-admin", ["k8s-from-scratch:cluster-admins"])
+    assert _groups(kubeconfigs["superAdmin"]) == ("kubernetes-super-admin", ["system:masters"])
+    (provider,) = graph.of_type("pulumi:providers:kubernetes")
+    assert provider.inputs["kubeconfig"] == kubeconfigs["superAdmin"]
 
 
 def test_children_wait_for_what_their_component_waits_for(graph: Graph) -> None:

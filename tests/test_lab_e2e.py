@@ -364,6 +364,14 @@ def test_serving_csrs_are_approved_for_their_own_nodes(lab: Lab) -> None:
         assert "Verify return code: 0 (ok)" in out, (node.name, out)
 
 
+def test_the_exported_admin_is_an_admin_through_rbac_not_system_masters(lab: Lab) -> None:
+    review = json.loads(lab.kubectl("auth", "whoami", "-o", "json"))
+    user = review["status"]["userInfo"]
+    assert user["username"] == "kubernetes-admin"
+    assert "k8s-from-scratch:cluster-admins" in user["groups"] and "system:masters" not in user["groups"]
+    assert lab.kubectl("auth", "can-i", "*", "*", "--all-namespaces").strip() == "yes"
+
+
 def test_anonymous_requests_are_refused(lab: Lab) -> None:
     proc = subprocess.run(
         ["curl", "-sk", "-o", "/dev/null", "-w", "%{http_code}", f"{lab.spec.api_endpoint.url}/api"],

@@ -76,7 +76,9 @@ def test_names_with_colons_stay_strings() -> None:
 
 
 @pytest.mark.realtool
-@pytest.mark.parametrize("name", ["admin", "controller-manager", "scheduler", "kube-proxy", "csr-approver"])
+@pytest.mark.parametrize(
+    "name", ["admin", "super-admin", "controller-manager", "scheduler", "kube-proxy", "csr-approver"]
+)
 def test_kubectl_reads_every_kubeconfig(name: str, tmp_path: Path) -> None:
     kubectl = shutil.which("kubectl")
     if kubectl is None:

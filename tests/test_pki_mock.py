@@ -193,6 +193,7 @@ def kubeconfig(b: Built, name: str) -> dict:
     ("name", "cert", "local"),
     [
         ("admin", "admin", False),
+        ("super-admin", "super-admin", False),
         ("controller-manager", "controller-manager", True),
         ("scheduler", "scheduler", True),
         ("kube-proxy", "kube-proxy", False),

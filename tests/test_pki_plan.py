@@ -23,7 +23,8 @@ REFERENCE: dict[str, tuple[str, str, str | None, frozenset[str]]] = {
     "apiserver": ("ca", "kube-apiserver", None, SERVER),
     # kubeadm (>= 1.29) puts kubeadm:cluster-admins here; we grant the kubelet API only (docs/pki.md).
     "apiserver-kubelet-client": ("ca", "kube-apiserver-kubelet-client", None, CLIENT),
-    "admin": ("ca", "kubernetes-admin", "system:masters", CLIENT),
+    "admin": ("ca", "kubernetes-admin", "k8s-from-scratch:cluster-admins", CLIENT),
+    "super-admin": ("ca", "kubernetes-super-admin", "system:masters", CLIENT),
     "controller-manager": ("ca", "system:kube-controller-manager", None, CLIENT),
     "scheduler": ("ca", "system:kube-scheduler", None, CLIENT),
     "kube-proxy": ("ca", "system:kube-proxy", None, CLIENT),

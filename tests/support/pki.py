@@ -25,6 +25,7 @@ from tests.support.specs import PRESETS, preset_spec
 
 KUBECONFIG_ATTRS = {
     "admin": "admin_kubeconfig",
+    "super-admin": "super_admin_kubeconfig",
     "controller-manager": "controller_manager_kubeconfig",
     "scheduler": "scheduler_kubeconfig",
     "kube-proxy": "kube_proxy_kubeconfig",
@@ -62,6 +63,7 @@ def cert_pairs(pki: Pki) -> dict[str, CertKeyPair]:
         "front-proxy-client": pki.front_proxy_client,
         "etcd-healthcheck-client": pki.etcd_healthcheck_client,
         "admin": pki.admin,
+        "super-admin": pki.super_admin,
         "controller-manager": pki.controller_manager,
         "scheduler": pki.scheduler,
         "kube-proxy": pki.kube_proxy,
