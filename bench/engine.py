@@ -30,6 +30,8 @@ namespace, sshd on port 22), the toolchain's engine and cluster binaries; else {
 from __future__ import annotations
 
 import argparse
+import contextlib
+import ipaddress
 import json
 import os
 import resource
@@ -38,9 +40,10 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,10 +52,11 @@ import yaml
 
 from bench.fake_site import REPO, FakeSite, SiteError, missing_tools, toolchain_dir, versions
 from bench.graph_diff import owned_by
-from bench.proctree import Sampler
+from bench.proctree import Sampler, start_time, tree
 from bench.stacks import STACK, bench_config, with_worker_added
 from spec import defaults as d
 from spec import load_spec
+from spec.model import ClusterSpec
 
 SIZES = (10, 50, 200, 500)
 TIMEOUT_SECONDS = 1800.0  # per size, every phase included
@@ -62,7 +66,7 @@ K8S_PROVIDER = "pulumi:providers:kubernetes"
 SECRET_SIG = "4dabf18193072939515e22adb298388d"
 NOT_CHANGES = ("same", "read", "refresh")
 LARGEST = 5
-MEMORY_KEYS = ("peak_mb", "peak_rss_mb", "hwm_sum_mb", "engine_peak_mb")  # bench/proctree.py
+MEMORY_KEYS = ("peak_mb", "peak_pss_mb", "hwm_sum_mb", "engine_peak_mb")  # bench/proctree.py
 
 
 class TimedOut(Exception):
@@ -358,8 +362,11 @@ class Bench:
                         proc.stdin.close()
                     code = proc.wait(timeout=self.remaining())
                 except subprocess.TimeoutExpired:
-                    _kill_group(proc)
+                    _kill_tree(proc)
                     raise TimedOut(self.phase, time.monotonic() - self.started) from None
+                except BaseException:  # Ctrl-C, SIGTERM: the engine is in a session of its own
+                    _kill_tree(proc)
+                    raise
         seconds = time.monotonic() - start
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -426,17 +433,22 @@ def _figures(run: Run) -> dict[str, Any]:
     return {"seconds": run.seconds, "cpu_seconds": run.cpu_seconds, **run.memory}
 
 
-def _kill_group(proc: subprocess.Popen[str]) -> None:
+def _kill_tree(proc: subprocess.Popen[str]) -> None:
+    """Stops the engine and everything it started: the engine puts its language host and plugins
+    in process groups of their own, so its group alone would leave them running. A process is
+    named by pid and start time: a pid reused meanwhile is someone else's."""
+    started = {pid: start_time(pid) for pid in tree(proc.pid)}
     for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return
+        for pid, when in started.items():
+            if when is not None and start_time(pid) == when:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, sig)
         try:
             proc.wait(timeout=10)
-            return
         except subprocess.TimeoutExpired:
             continue
+        if sig == signal.SIGTERM:
+            time.sleep(1)  # the plugins' own exits, before the KILL of whatever is left
 
 
 def _ssh_key(folder: Path) -> tuple[str, str]:
@@ -445,8 +457,11 @@ def _ssh_key(folder: Path) -> tuple[str, str]:
     return key.read_text(), (folder / "id_ed25519.pub").read_text()
 
 
-def measure_size(nodes: int, cli: Path, timeout: float, workdir: Path) -> dict[str, Any]:
-    """Every phase for one size; a timeout or an error ends the size and is recorded."""
+def measure_size(
+    nodes: int, cli: Path, timeout: float, workdir: Path, preview_only: bool = False
+) -> dict[str, Any]:
+    """Every phase for one size (or the preview alone); a timeout or an error ends the size and is
+    recorded."""
     result: dict[str, Any] = {"nodes": nodes, "load": [round(os.getloadavg()[0], 2)]}
     raw, secret = bench_config(nodes)
     spec, _ = load_spec(raw, STACK, frozenset(secret))
@@ -466,33 +481,8 @@ def measure_size(nodes: int, cli: Path, timeout: float, workdir: Path) -> dict[s
             result["preview"], planned = bench.preview()
             result["resources"] = result["preview"]["resources"]
             print(f"  {nodes:>4} nodes: preview {_line(result['preview'])}", flush=True)
-
-            providers = [s.urn for s in planned if s.type == K8S_PROVIDER]
-            hosts, _ = bench.up("initial_up", *[f"--exclude={u}" for u in providers], "--exclude-dependents")
-            site.start_cluster(
-                cluster_pki(json.loads(bench.export(secrets=True))),
-                api.host,
-                api.port,
-                spec.network.service_cidr,
-                [n.name for n in spec.nodes],
-            )
-            bench.remaining()
-            rest, _ = bench.up("initial_up")
-            result["initial_up"] = _sum_phases({"without_api": hosts, "with_api": rest})
-            print(f"  {nodes:>4} nodes: initial up {_line(result['initial_up'])}", flush=True)
-
-            result["state"] = state_figures(bench.export())
-
-            figures, steps = bench.up("noop_up")
-            changed = changes(steps)
-            result["noop_up"] = {**figures, "changed": [f"{s.op} {s.name}" for s in changed]}
-            print(f"  {nodes:>4} nodes: no-op up {_line(figures)}, {len(changed)} changed", flush=True)
-
-            bench.write_config(added_raw)
-            figures, steps = bench.up("add_worker_up")
-            result["add_worker_up"] = {**figures, **classify_add_worker(steps, new_worker)}
-            verdict = "only its own" if result["add_worker_up"]["only_that_worker"] else "OTHERS TOO"
-            print(f"  {nodes:>4} nodes: add a worker {_line(figures)}, {verdict}", flush=True)
+            if not preview_only:
+                _ups(bench, spec, planned, added_raw, new_worker, result)
         except TimedOut as err:
             result["timed_out"] = {"phase": err.phase, "seconds": round(err.seconds, 1)}
             print(f"  {nodes:>4} nodes: {err.phase} timed out after {err.seconds:.0f} s", flush=True)
@@ -504,9 +494,45 @@ def measure_size(nodes: int, cli: Path, timeout: float, workdir: Path) -> dict[s
     return result
 
 
-def _is_ip(host: str) -> bool:
-    import ipaddress
+def _ups(
+    bench: Bench,
+    spec: ClusterSpec,
+    planned: list[Step],
+    added_raw: dict[str, Any],
+    new_worker: str,
+    result: dict[str, Any],
+) -> None:
+    """The saved state (initial up), then the no-op up and the add-a-worker up over it."""
+    nodes, site, api = len(spec.nodes), bench.site, spec.api_endpoint
+    providers = [s.urn for s in planned if s.type == K8S_PROVIDER]
+    hosts, _ = bench.up("initial_up", *[f"--exclude={u}" for u in providers], "--exclude-dependents")
+    site.start_cluster(
+        cluster_pki(json.loads(bench.export(secrets=True))),
+        api.host,
+        api.port,
+        spec.network.service_cidr,
+        [n.name for n in spec.nodes],
+    )
+    bench.remaining()
+    rest, _ = bench.up("initial_up")
+    result["initial_up"] = _sum_phases({"without_api": hosts, "with_api": rest})
+    print(f"  {nodes:>4} nodes: initial up {_line(result['initial_up'])}", flush=True)
 
+    result["state"] = state_figures(bench.export())
+
+    figures, steps = bench.up("noop_up")
+    changed = changes(steps)
+    result["noop_up"] = {**figures, "changed": [f"{s.op} {s.name}" for s in changed]}
+    print(f"  {nodes:>4} nodes: no-op up {_line(figures)}, {len(changed)} changed", flush=True)
+
+    bench.write_config(added_raw)
+    figures, steps = bench.up("add_worker_up")
+    result["add_worker_up"] = {**figures, **classify_add_worker(steps, new_worker)}
+    verdict = "only its own" if result["add_worker_up"]["only_that_worker"] else "OTHERS TOO"
+    print(f"  {nodes:>4} nodes: add a worker {_line(figures)}, {verdict}", flush=True)
+
+
+def _is_ip(host: str) -> bool:
     try:
         ipaddress.ip_address(host)
     except ValueError:
@@ -530,7 +556,27 @@ def _line(f: dict[str, Any]) -> str:
     )
 
 
-def engine_timings(sizes: Iterable[int], timeout: float = TIMEOUT_SECONDS) -> dict[str, Any]:
+@contextlib.contextmanager
+def _terminated_cleanly() -> Iterator[None]:
+    """SIGTERM (a CI job's timeout, `kill`) unwinds like Ctrl-C: the engine's process group is
+    stopped and the fake site removed on the way out."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def engine_timings(
+    sizes: Iterable[int], timeout: float = TIMEOUT_SECONDS, preview_only: bool = False
+) -> dict[str, Any]:
     """The `engine` section of the results: per size, then the summary by operation."""
     why = missing_tools()
     cli = engine_cli()
@@ -539,12 +585,14 @@ def engine_timings(sizes: Iterable[int], timeout: float = TIMEOUT_SECONDS) -> di
     if why is not None or cli is None:
         return {"skipped": why}
     by_size: dict[str, dict[str, Any]] = {}
-    for nodes in sizes:
-        with tempfile.TemporaryDirectory(prefix=f"k8sfs-ebench-{nodes}-") as tmp:
-            by_size[str(nodes)] = measure_size(nodes, cli, timeout, Path(tmp))
+    with _terminated_cleanly():
+        for nodes in sizes:
+            with tempfile.TemporaryDirectory(prefix=f"k8sfs-ebench-{nodes}-") as tmp:
+                by_size[str(nodes)] = measure_size(nodes, cli, timeout, Path(tmp), preview_only)
     return {
         "cli": str(cli),
         "timeout_seconds": timeout,
+        "preview_only": preview_only,
         "sizes": by_size,
         **summarise_engine(by_size),
     }
@@ -586,6 +634,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--sizes", default=",".join(map(str, SIZES)))
     parser.add_argument("--timeout", type=float, default=TIMEOUT_SECONDS, help="seconds per size")
+    parser.add_argument("--preview-only", action="store_true", help="only the fresh stack's preview")
     parser.add_argument("--out", type=Path, help="write the section as JSON to this file")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s]
@@ -593,7 +642,7 @@ def main(argv: list[str] | None = None) -> int:
         f"the real engine on the {STACK} stack at {sizes} nodes (at most {args.timeout:.0f} s each)",
         flush=True,
     )
-    engine = engine_timings(sizes, args.timeout)
+    engine = engine_timings(sizes, args.timeout, args.preview_only)
     print_engine(engine)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)

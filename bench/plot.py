@@ -50,7 +50,7 @@ def plot(results: dict[str, Any], path: Path) -> None:
         left.axhline(ENGINE_SECONDS_BUDGET, label="60 s budget (engine)", **budget)
         right.axhline(ENGINE_MB_BUDGET, label="2 GB budget (engine)", **budget)
     left.set(xlabel="nodes", ylabel="seconds", title="time: mocks vs the real engine")
-    right.set(xlabel="nodes", ylabel="MB (peak; engine: whole process tree, PSS)", title="peak memory")
+    right.set(xlabel="nodes", ylabel="MB (peak; engine: whole process tree, RSS)", title="peak memory")
     for ax in (left, right):
         ax.grid(True, which="both", linewidth=0.3)
         ax.legend(fontsize="small")

@@ -381,8 +381,8 @@ def test_the_tree_is_walked_through_every_threads_children(tmp_path: Path) -> No
     (tmp_path / "13" / "status").unlink()  # it exited: the next sample has less, the peak stays
     peak.add(proctree.sample(10, tmp_path))
     summary = peak.summary()
-    assert summary["peak_mb"] == round((1000 + 400 + 2048) / 1024, 1)
-    assert summary["peak_rss_mb"] == round((1024 + 512 + 2048) / 1024, 1)
+    assert summary["peak_mb"] == round((1024 + 512 + 2048) / 1024, 1)
+    assert summary["peak_pss_mb"] == round((1000 + 400 + 2048) / 1024, 1)
     assert summary["hwm_sum_mb"] == round((2048 + 512 + 3072) / 1024, 1)
     assert summary["engine_peak_mb"] == 2.0 and summary["samples"] == 2
     assert list(summary["processes_hwm_mb"]) == [
@@ -397,6 +397,16 @@ def test_status_fields_and_names() -> None:
     assert proctree.field_kb("Name:\tx\n", "VmRSS") == 0  # a zombie has no memory lines
     assert proctree.process_name(b"/usr/bin/python3\0-m\0x\0", "python3") == "python3"
     assert proctree.process_name(b"", "kworker") == "kworker"
+
+
+def test_a_process_is_named_by_pid_and_start_time(tmp_path: Path) -> None:
+    (tmp_path / "42").mkdir()
+    # The command name may hold spaces and parentheses; field 22 counts from after it.
+    stat = "42 (a (b) c) S 1 42 42 0 -1 0 0 0 0 0 1 2 0 0 20 0 3 0 98765 1 2\n"
+    (tmp_path / "42" / "stat").write_text(stat)
+    assert proctree.start_time(42, tmp_path) == 98765
+    assert proctree.start_time(43, tmp_path) is None
+    assert proctree.start_time(os.getpid()) == proctree.start_time(os.getpid()) is not None
 
 
 def test_the_sampler_sees_a_real_process_tree() -> None:
