@@ -250,25 +250,48 @@ def cluster_pki(export: dict[str, Any]) -> dict[str, str]:
     }
 
 
+def _size(value: Any) -> int:
+    return len(json.dumps(value, separators=(",", ":")))
+
+
+def field_sizes(resource_: dict[str, Any]) -> Counter[str]:
+    """A state resource's serialized bytes by field: `inputs.<name>` and `outputs.<name>` per
+    property, the other top-level fields (`propertyDependencies`, `sourcePosition`...) whole."""
+    out: Counter[str] = Counter()
+    for key, value in resource_.items():
+        if key in ("inputs", "outputs") and isinstance(value, dict):
+            for name, prop in value.items():
+                out[f"{key}.{name}"] += _size(prop)
+        else:
+            out[key] += _size(value)
+    return out
+
+
 def state_figures(export_text: str, largest: int = LARGEST) -> dict[str, Any]:
-    """Size of an exported state (secrets encrypted, as stored) and its largest resources."""
+    """Size of an exported state (secrets encrypted, as stored), its largest resources (with their
+    largest fields), and the bytes by resource type and by field over all resources."""
     export = json.loads(export_text)
     resources = export["deployment"].get("resources") or []
-    sized = sorted(
-        (
-            (len(json.dumps(r, separators=(",", ":"))), r["urn"].rsplit("::", 1)[-1], r.get("type", ""))
-            for r in resources
-        ),
-        reverse=True,
-    )
+    sized = sorted(((_size(r), i) for i, r in enumerate(resources)), reverse=True)
     by_type: Counter[str] = Counter()
-    for size, _, type_ in sized:
-        by_type[type_] += size
+    by_field: Counter[str] = Counter()
+    for size, i in sized:
+        by_type[resources[i].get("type", "")] += size
+        by_field += field_sizes(resources[i])
     return {
         "bytes": len(export_text.encode()),
         "resources": len(resources),
-        "largest": [{"name": n, "type": t, "bytes": b} for b, n, t in sized[:largest]],
+        "largest": [
+            {
+                "name": resources[i]["urn"].rsplit("::", 1)[-1],
+                "type": resources[i].get("type", ""),
+                "bytes": size,
+                "fields": dict(field_sizes(resources[i]).most_common(4)),
+            }
+            for size, i in sized[:largest]
+        ],
         "bytes_by_type": dict(by_type.most_common(largest)),
+        "bytes_by_field": dict(by_field.most_common(2 * largest)),
     }
 
 
@@ -624,6 +647,8 @@ def print_engine(engine: dict[str, Any]) -> None:
             s = r["state"]
             top = ", ".join(f"{x['name']} {x['bytes'] // 1024} kB" for x in s["largest"])
             print(f"        state {s['bytes'] / 1e6:.1f} MB, {s['resources']} resources; largest: {top}")
+            fields = ", ".join(f"{k} {v / 1e6:.1f} MB" for k, v in list(s["bytes_by_field"].items())[:5])
+            print(f"        state bytes by field: {fields}")
 
 
 def main(argv: list[str] | None = None) -> int:

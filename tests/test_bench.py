@@ -305,6 +305,15 @@ def test_state_figures_name_the_largest_resources_and_types() -> None:
     assert figures["bytes"] == len(text) and figures["resources"] == 3
     assert [r["name"] for r in figures["largest"]] == ["big", "middle"]
     assert list(figures["bytes_by_type"]) == ["k8sfs:DriftGuard", HOST_STEP]
+    assert next(iter(figures["largest"][0]["fields"])) == "inputs.x"
+    assert figures["bytes_by_field"]["inputs.x"] == 3 + 502 + 102  # JSON strings, quoted
+
+
+def test_a_resources_bytes_are_split_by_property() -> None:
+    res = {"urn": "u", "inputs": {"create": "abc", "stdin": "x" * 10}, "outputs": {"stdout": ""}}
+    res["parent"] = "p"
+    sizes = engine.field_sizes(res)
+    assert sizes == {"urn": 3, "inputs.create": 5, "inputs.stdin": 12, "outputs.stdout": 2, "parent": 3}
 
 
 def test_the_engine_summary_keeps_what_each_size_finished() -> None:
