@@ -6,12 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-# The engine's operations: (key in results["engine"], label, marker).
+# The engine's operations: (key in results["engine"], label, marker, colour: the same in both panels).
 ENGINE_OPS = (
-    ("preview", "engine: preview (fresh)", "s-"),
-    ("initial_up", "engine: initial up (2 runs)", "^-"),
-    ("noop_up", "engine: no-op up", "D-"),
-    ("add_worker_up", "engine: add a worker", "v-"),
+    ("preview", "engine: preview (fresh)", "s-", "tab:green"),
+    ("initial_up", "engine: initial up (2 runs)", "^-", "tab:brown"),
+    ("noop_up", "engine: no-op up", "D-", "tab:purple"),
+    ("add_worker_up", "engine: add a worker", "v-", "tab:cyan"),
 )
 ENGINE_SECONDS_BUDGET = 60  # issue 17: preview, no-op up of 500 nodes
 ENGINE_MB_BUDGET = 2048
@@ -31,17 +31,17 @@ def plot(results: dict[str, Any], path: Path) -> None:
     peak = _by_nodes(results["peak_mb_by_nodes"])
     nodes = sorted(seconds)
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 5))
-    left.loglog(nodes, [seconds[n] for n in nodes], "o-", label="mocks: evaluation")
+    left.loglog(nodes, [seconds[n] for n in nodes], "o-", color="tab:blue", label="mocks: evaluation")
     cpu = _by_nodes(results.get("eval_cpu_seconds_by_nodes", {}))
     if cpu:
-        left.loglog(nodes, [cpu[n] for n in nodes], "x--", label="mocks: CPU")
+        left.loglog(nodes, [cpu[n] for n in nodes], "x--", color="tab:orange", label="mocks: CPU")
     if len(nodes) > 1:  # slope 1 through 50 nodes (the requirement's base): what linear looks like
         base = 50 if 50 in seconds else nodes[0]
         left.loglog(
             nodes, [seconds[base] * n / base for n in nodes], ":", color="grey", label=f"linear from {base}"
         )
     left.axhline(30, color="red", linewidth=0.8, linestyle="--", label="30 s budget (mocks)")
-    right.loglog(nodes, [peak[n] for n in nodes], "o-", label="mocks: evaluation")
+    right.loglog(nodes, [peak[n] for n in nodes], "o-", color="tab:blue", label="mocks: evaluation")
 
     engine = results.get("engine") or {}
     if "sizes" in engine:
@@ -61,15 +61,15 @@ def plot(results: dict[str, Any], path: Path) -> None:
 
 
 def _plot_engine(engine: dict[str, Any], left: Any, right: Any) -> None:
-    for op, label, style in ENGINE_OPS:
+    for op, label, style, colour in ENGINE_OPS:
         secs = _by_nodes(engine.get(f"{op}_seconds_by_nodes", {}))
         mb = _by_nodes(engine.get(f"{op}_peak_mb_by_nodes", {}))
         if secs:
             xs = sorted(secs)
-            left.loglog(xs, [secs[n] for n in xs], style, label=label, markersize=4)
+            left.loglog(xs, [secs[n] for n in xs], style, color=colour, label=label, markersize=4)
         if mb:
             xs = sorted(mb)
-            right.loglog(xs, [mb[n] for n in xs], style, label=label, markersize=4)
+            right.loglog(xs, [mb[n] for n in xs], style, color=colour, label=label, markersize=4)
     timed_out = {int(n): t["after_seconds"] for n, t in (engine.get("timed_out") or {}).items()}
     if timed_out:
         xs = sorted(timed_out)
