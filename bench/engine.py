@@ -491,9 +491,10 @@ def measure_size(
     added_raw, new_worker = with_worker_added(raw)
     added_spec, _ = load_spec(added_raw, STACK, frozenset(secret))
     start = time.monotonic()
-    with FakeSite(workdir) as site:
-        bench = Bench(cli, workdir, site, start + timeout)
-        try:
+    bench: Bench | None = None
+    try:
+        with FakeSite(workdir) as site:
+            bench = Bench(cli, workdir, site, start + timeout)
             private_key, public_key = _ssh_key(workdir)
             bench.init_stack(raw, private_key)
             site.add_addresses([n.address for n in added_spec.nodes])
@@ -506,12 +507,13 @@ def measure_size(
             print(f"  {nodes:>4} nodes: preview {_line(result['preview'])}", flush=True)
             if not preview_only:
                 _ups(bench, spec, planned, added_raw, new_worker, result)
-        except TimedOut as err:
-            result["timed_out"] = {"phase": err.phase, "seconds": round(err.seconds, 1)}
-            print(f"  {nodes:>4} nodes: {err.phase} timed out after {err.seconds:.0f} s", flush=True)
-        except (EngineError, SiteError, subprocess.CalledProcessError) as err:
-            result["error"] = {"phase": bench.phase, "message": str(err)[-4000:]}
-            print(f"  {nodes:>4} nodes: {bench.phase} failed: {str(err)[:2000]}", flush=True)
+    except TimedOut as err:  # the site is gone by now: its processes stopped, its namespace removed
+        result["timed_out"] = {"phase": err.phase, "seconds": round(err.seconds, 1)}
+        print(f"  {nodes:>4} nodes: {err.phase} timed out after {err.seconds:.0f} s", flush=True)
+    except (EngineError, SiteError, subprocess.CalledProcessError, OSError) as err:
+        phase = bench.phase if bench else "site"
+        result["error"] = {"phase": phase, "message": str(err)[-4000:]}
+        print(f"  {nodes:>4} nodes: {phase} failed: {str(err)[:2000]}", flush=True)
     result["total_seconds"] = round(time.monotonic() - start, 1)
     result["load"].append(round(os.getloadavg()[0], 2))
     return result

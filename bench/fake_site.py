@@ -221,13 +221,12 @@ class FakeSite:
 
     def add_addresses(self, addresses: Sequence[str]) -> None:
         """Each address on the namespace's loopback (a /32: exactly the stack's addresses)."""
-        batch = "".join(f"address add {a}/32 dev lo\n" for a in addresses)
-        subprocess.run(
-            ["ip", "-n", self.name, "-force", "-batch", "-"],
-            input=batch.encode(),
-            capture_output=True,
-            check=False,
+        batch = "".join(f"address add {a}/32 dev lo\n" for a in dict.fromkeys(addresses))
+        done = subprocess.run(
+            ["ip", "-n", self.name, "-batch", "-"], input=batch, capture_output=True, text=True, check=False
         )
+        if done.returncode != 0:
+            raise SiteError(f"node addresses not put on the loopback: {done.stderr[-500:]}")
 
     def set_names(self, names: dict[str, str]) -> None:
         folder = Path("/etc/netns") / self.name
