@@ -1,7 +1,9 @@
-"""`make bench`: evaluation time and memory by node count, blast radius, determinism, critical path.
+"""`make bench`: evaluation time and memory by node count, blast radius, determinism, critical path,
+and the real engine on the same stacks (bench/engine.py).
 
 Writes bench/results/latest.json and latest.png and prints the figures. Options shrink a run
-(tests, quick checks): --sizes 1,10 --blast-nodes 10 --no-presets --no-plot --out DIR.
+(tests, quick checks): --sizes 1,10 --blast-nodes 10 --no-presets --no-plot --no-lab
+--engine-sizes 10,50 --engine-timeout 600 (or --no-engine) --out DIR.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from bench import engine as engine_bench
 from bench.critical_path import HOST_STEP, critical_path
 from bench.graph_diff import blast_radius, diff_graphs, owned_by
 from bench.lab_timings import lab_timings
@@ -130,7 +133,12 @@ def preset_nondeterminism() -> dict[str, Any]:
     return out
 
 
-def summarise(sizes: list[dict[str, Any]], checks: dict[str, Any], lab: dict[str, Any]) -> dict[str, Any]:
+def summarise(
+    sizes: list[dict[str, Any]],
+    checks: dict[str, Any],
+    lab: dict[str, Any],
+    engine: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     by = {str(s["nodes"]): s for s in sizes}
     results: dict[str, Any] = {
         "eval_seconds_by_nodes": {k: v["seconds"] for k, v in by.items()},  # the median run
@@ -157,6 +165,7 @@ def summarise(sizes: list[dict[str, Any]], checks: dict[str, Any], lab: dict[str
         }
     results.update(checks)
     results["lab"] = lab
+    results["engine"] = engine if engine is not None else {"skipped": "not run"}
     results["machine"] = {
         "python": platform.python_version(),
         "cpus": os.cpu_count(),
@@ -201,6 +210,7 @@ def print_figures(results: dict[str, Any]) -> None:
         for step in c["chain"]:
             print(f"  {step}")
     print(f"lab: {results['lab']}")
+    engine_bench.print_engine(results.get("engine") or {"skipped": "not run"})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -211,6 +221,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-presets", action="store_true")
     parser.add_argument("--no-plot", action="store_true")
     parser.add_argument("--no-lab", action="store_true")
+    parser.add_argument(
+        "--engine-sizes",
+        default=",".join(map(str, engine_bench.SIZES)),
+        help="node counts for the real engine (bench/engine.py)",
+    )
+    parser.add_argument(
+        "--engine-timeout",
+        type=float,
+        default=engine_bench.TIMEOUT_SECONDS,
+        help="seconds per engine size before it is recorded as timed out",
+    )
+    parser.add_argument("--no-engine", action="store_true")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s]
@@ -219,7 +241,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"blast radius, nondeterminism and critical path at {args.blast_nodes} nodes", flush=True)
     checks = graph_checks(args.blast_nodes, presets=not args.no_presets)
     lab = {"skipped": "--no-lab"} if args.no_lab else lab_timings()
-    results = summarise(measured, checks, lab)
+    engine_sizes = [int(s) for s in args.engine_sizes.split(",") if s]
+    if args.no_engine or not engine_sizes:
+        engine = {"skipped": "--no-engine"}
+    else:
+        limit = f"at most {args.engine_timeout:.0f} s each"
+        print(f"the real engine at {engine_sizes} nodes ({limit})", flush=True)
+        engine = engine_bench.engine_timings(engine_sizes, args.engine_timeout)
+    results = summarise(measured, checks, lab, engine)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "latest.json").write_text(json.dumps(results, indent=2) + "\n")
     if not args.no_plot:

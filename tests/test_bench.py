@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from bench import engine, fake_kubelet, fake_site, proctree
 from bench import run as bench_run
 from bench.critical_path import HOST_STEP, critical_path
 from bench.graph_diff import blast_radius, canonical, diff_graphs, owned_by
@@ -153,3 +157,323 @@ def test_each_size_is_measured_repeatedly_and_the_median_run_stands_for_it() -> 
     assert one["seconds"] == runs[1] and one["nodes"] == 1 and one["resources"] > 0
     summary = bench_run.summarise([one], {}, {"skipped": "test"})
     assert summary["eval_seconds_runs_by_nodes"] == {"1": runs}
+
+
+# --- the real engine: project files, the engine's output, memory, fakes (bench/engine.py) ---------
+
+URN_PREFIX = "urn:pulumi:bench::k8s-from-scratch::k8s-from-scratch:index:Cluster$"
+
+
+def step_urn(name: str, type_: str = HOST_STEP) -> str:
+    return f"{URN_PREFIX}{type_}::{name}"
+
+
+def test_the_engine_project_runs_the_repositorys_program_with_its_venv(tmp_path: Path) -> None:
+    import yaml
+
+    project = yaml.safe_load(engine.project_file(bench_run.REPO, tmp_path))
+    assert project["name"] == "k8s-from-scratch" and project["runtime"]["name"] == "python"
+    assert (tmp_path / project["main"]).resolve() == bench_run.REPO.resolve()
+    assert project["runtime"]["options"]["virtualenv"] == str(bench_run.REPO / ".venv")
+
+
+def test_the_stack_file_holds_the_bench_config_and_the_encrypted_key() -> None:
+    import yaml
+
+    raw, _ = bench_config(4)
+    salt = "encryptionsalt: v1:abc"
+    text = engine.stack_file(raw, salt, "v1:ciphertext")
+    assert engine.stack_salt(text) == salt
+    assert engine.secure_value(text, "ssh.privateKey") == "v1:ciphertext"
+    config = yaml.safe_load(text)["config"]
+    assert config["k8s-from-scratch:nodes"] == raw["nodes"]
+    assert config["k8s-from-scratch:ssh"] == {"user": "root", "privateKey": {"secure": "v1:ciphertext"}}
+    assert raw["ssh"]["privateKey"] not in text  # the placeholder key never reaches the file
+    added, name = with_worker_added(raw)
+    again = yaml.safe_load(engine.stack_file(added, salt, "v1:ciphertext"))["config"]
+    assert again["k8s-from-scratch:nodes"][-1]["name"] == name
+    assert {k: v for k, v in again.items() if not k.endswith(":nodes")} == {
+        k: v for k, v in config.items() if not k.endswith(":nodes")
+    }
+    with pytest.raises(engine.EngineError):
+        engine.secure_value(text, "ssh.user")
+
+
+def test_update_events_give_each_resources_step_and_the_summary() -> None:
+    lines = [
+        '{"sequence": 0, "preludeEvent": {"config": {}}}',
+        "warning: not an event",
+        json.dumps(
+            {"resOutputsEvent": {"metadata": {"op": "same", "urn": step_urn("bench-host-w1-prepare")}}}
+        ),
+        json.dumps(
+            {"resOutputsEvent": {"metadata": {"op": "create", "urn": step_urn("bench-host-w2-prepare")}}}
+        ),
+        json.dumps(
+            {"resOpFailedEvent": {"metadata": {"op": "update", "urn": step_urn("bench-join-w2-serving")}}}
+        ),
+        json.dumps({"diagnosticEvent": {"severity": "error", "message": "boom\n"}}),
+        json.dumps({"diagnosticEvent": {"severity": "info", "message": "fine"}}),
+        json.dumps({"summaryEvent": {"durationSeconds": 7, "resourceChanges": {"same": 1, "create": 1}}}),
+        '{"resOutputsEvent": {"metadata": {"op": "cre',  # cut short while the engine writes
+    ]
+    events = engine.json_lines("\n".join(lines))
+    steps = engine.update_steps(events)
+    assert [(s.op, s.name) for s in steps] == [
+        ("same", "bench-host-w1-prepare"),
+        ("create", "bench-host-w2-prepare"),
+        ("failed", "bench-join-w2-serving"),
+    ]
+    assert steps[0].type == HOST_STEP
+    assert engine.summary_event(events)["durationSeconds"] == 7
+    assert engine.error_messages(events) == ["boom"]
+    assert [s.name for s in engine.changes(steps)] == ["bench-host-w2-prepare", "bench-join-w2-serving"]
+    assert engine.op_counts(steps) == {"create": 1, "failed": 1, "same": 1}
+
+
+def test_preview_steps_come_from_the_one_json_document() -> None:
+    doc = {"steps": [{"op": "create", "urn": step_urn("a")}, {"op": "create", "urn": step_urn("b")}]}
+    assert [s.name for s in engine.preview_steps(doc)] == ["a", "b"]
+    assert engine.preview_steps({}) == []
+    stack = engine.Step(
+        "same", "urn:pulumi:bench::k8s-from-scratch::pulumi:pulumi:Stack::k8s-from-scratch-bench"
+    )
+    assert stack.type == "pulumi:pulumi:Stack" and stack.name == "k8s-from-scratch-bench"
+
+
+def test_adding_a_worker_is_classified_by_whose_resources_changed() -> None:
+    own = [engine.Step("create", step_urn(f"bench-host-w8-{p}")) for p in ("prepare", "binaries")]
+    same = [engine.Step("same", step_urn(n)) for n in ("bench-host-w1-prepare", "bench-host-w80-prepare")]
+    clean = engine.classify_add_worker([*own, *same], "w8")
+    assert clean == {"node": "w8", "own": {"create": 2}, "others": [], "only_that_worker": True}
+    touched = engine.classify_add_worker(
+        [*own, *same, engine.Step("update", step_urn("bench-cp1-csr-approver-files"))], "w8"
+    )
+    assert touched["others"] == ["update bench-cp1-csr-approver-files"]
+    assert not touched["only_that_worker"]
+    # A worker whose name merely contains w8's is someone else.
+    other = engine.classify_add_worker(
+        [*own, engine.Step("update", step_urn("bench-host-w80-prepare"))], "w8"
+    )
+    assert other["others"] == ["update bench-host-w80-prepare"] and not other["only_that_worker"]
+    # Its own resources replaced rather than created: not a clean add.
+    assert not engine.classify_add_worker([engine.Step("replace", own[0].urn)], "w8")["only_that_worker"]
+    assert not engine.classify_add_worker(same, "w8")["only_that_worker"]  # nothing added at all
+
+
+def _export(*resources: dict[str, Any]) -> dict[str, Any]:
+    return {"version": 3, "deployment": {"resources": list(resources)}}
+
+
+def _secret(value: str) -> dict[str, str]:
+    return {engine.SECRET_SIG: "1b47061264138c4ac30d75fd1eb44270", "plaintext": json.dumps(value)}
+
+
+def test_the_fake_api_server_gets_the_stacks_own_pki_from_the_state() -> None:
+    def res(name: str, **outputs: Any) -> dict[str, Any]:
+        return {"urn": step_urn(name, "tls:index/x:X"), "type": "tls:index/x:X", "outputs": outputs}
+
+    export = _export(
+        res("bench-pki-apiserver-cert", certPem="API", caCertPem="CA"),
+        res("bench-pki-apiserver-key", privateKeyPem=_secret("API-KEY")),
+        res("bench-pki-apiserver-kubelet-client-cert", certPem="OTHER"),
+        res("bench-pki-service-account-key", privateKeyPem=_secret("SA-KEY"), publicKeyPem="SA-PUB"),
+        res("bench-pki-admin-cert", certPem="ADMIN"),
+        res("bench-pki-admin-key", privateKeyPem=_secret("ADMIN-KEY")),
+    )
+    assert engine.cluster_pki(export) == {
+        "ca": "CA",
+        "apiserver_cert": "API",
+        "apiserver_key": "API-KEY",
+        "sa_key": "SA-KEY",
+        "sa_pub": "SA-PUB",
+        "admin_cert": "ADMIN",
+        "admin_key": "ADMIN-KEY",
+    }
+    with pytest.raises(engine.EngineError, match="0 resources"):
+        engine.named_outputs(export, "-pki-etcd-ca-cert")
+
+
+def test_state_figures_name_the_largest_resources_and_types() -> None:
+    export = _export(
+        {"urn": step_urn("small"), "type": HOST_STEP, "inputs": {"x": "a"}},
+        {"urn": step_urn("big", "k8sfs:DriftGuard"), "type": "k8sfs:DriftGuard", "inputs": {"x": "a" * 500}},
+        {"urn": step_urn("middle"), "type": HOST_STEP, "inputs": {"x": "a" * 100}},
+    )
+    text = json.dumps(export)
+    figures = engine.state_figures(text, largest=2)
+    assert figures["bytes"] == len(text) and figures["resources"] == 3
+    assert [r["name"] for r in figures["largest"]] == ["big", "middle"]
+    assert list(figures["bytes_by_type"]) == ["k8sfs:DriftGuard", HOST_STEP]
+    assert next(iter(figures["largest"][0]["fields"])) == "inputs.x"
+    assert figures["bytes_by_field"]["inputs.x"] == 3 + 502 + 102  # JSON strings, quoted
+
+
+def test_a_resources_bytes_are_split_by_property() -> None:
+    res = {"urn": "u", "inputs": {"create": "abc", "stdin": "x" * 10}, "outputs": {"stdout": ""}}
+    res["parent"] = "p"
+    sizes = engine.field_sizes(res)
+    assert sizes == {"urn": 3, "inputs.create": 5, "inputs.stdin": 12, "outputs.stdout": 2, "parent": 3}
+
+
+def test_the_engine_summary_keeps_what_each_size_finished() -> None:
+    def op(seconds: float) -> dict[str, Any]:
+        return {"seconds": seconds, "peak_mb": seconds * 10}
+
+    sizes = {
+        "10": {"resources": 248, "preview": op(7), "noop_up": op(9), "state": {"bytes": 100}},
+        "500": {
+            "resources": 5640,
+            "preview": op(600),
+            "timed_out": {"phase": "initial_up", "seconds": 1800.2},
+        },
+    }
+    summary = engine.summarise_engine(sizes)
+    assert summary["preview_seconds_by_nodes"] == {"10": 7, "500": 600}
+    assert summary["noop_up_peak_mb_by_nodes"] == {"10": 90}
+    assert summary["add_worker_up_seconds_by_nodes"] == {}
+    assert summary["resources_by_nodes"] == {"10": 248, "500": 5640}
+    assert summary["state_bytes_by_nodes"] == {"10": 100}
+    assert summary["timed_out"] == {"500": {"phase": "initial_up", "after_seconds": 1800.2}}
+
+
+def test_run_results_and_plot_carry_the_engine_section(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    from bench.plot import plot
+
+    one = {
+        "nodes": 10, "seconds": 1.0, "cpu_seconds": 1.0, "peak_mb": 100.0, "resources": 242,
+        "host_steps": 93, "load": [0.1, 0.1],
+    }  # fmt: skip
+    sizes: dict[str, dict[str, Any]] = {
+        "10": {"resources": 248, "preview": {"seconds": 7.0, "peak_mb": 700.0}},
+        "50": {"timed_out": {"phase": "preview", "seconds": 60.0}},
+    }
+    section = {"sizes": sizes, **engine.summarise_engine(sizes)}
+    results = bench_run.summarise([one], {}, {"skipped": "test"}, section)
+    assert results["engine"]["preview_seconds_by_nodes"] == {"10": 7.0}
+    assert bench_run.summarise([one], {}, {"skipped": "test"})["engine"] == {"skipped": "not run"}
+    plot(results, tmp_path / "latest.png")
+    assert (tmp_path / "latest.png").stat().st_size > 0
+    engine.print_engine(section)
+    engine.print_engine({"skipped": "why"})
+
+
+# --- process tree memory (bench/proctree.py) ------------------------------------------------------
+
+
+def _fake_proc(root: Path, pid: int, name: str, rss: int, hwm: int, pss: int | None, kids: list[int]) -> None:
+    task = root / str(pid) / "task" / str(pid)
+    task.mkdir(parents=True)
+    (task / "children").write_text(" ".join(map(str, kids)) + (" " if kids else ""))
+    (root / str(pid) / "status").write_text(
+        f"Name:\t{name[:15]}\nState:\tS (sleeping)\nVmHWM:\t  {hwm} kB\nVmRSS:\t  {rss} kB\n"
+    )
+    (root / str(pid) / "cmdline").write_bytes(f"/opt/bin/{name}\0--flag\0".encode())
+    if pss is not None:
+        (root / str(pid) / "smaps_rollup").write_text(f"Rss:  {rss} kB\nPss:  {pss} kB\n")
+
+
+def test_the_tree_is_walked_through_every_threads_children(tmp_path: Path) -> None:
+    _fake_proc(tmp_path, 10, "pulumi", 1024, 2048, 1000, [11])
+    _fake_proc(tmp_path, 11, "pulumi-language-python", 512, 512, 400, [])
+    # A child started by another of the engine's threads.
+    (tmp_path / "10" / "task" / "12").mkdir()
+    (tmp_path / "10" / "task" / "12" / "children").write_text("13")
+    _fake_proc(tmp_path, 13, "pulumi-resource-kubernetes", 2048, 3072, None, [])  # no smaps_rollup: RSS
+    walked = proctree.tree(10, tmp_path)
+    assert walked[0] == 10 and sorted(walked) == [10, 11, 13]
+    procs = proctree.sample(10, tmp_path)
+    assert procs[13].name == "pulumi-resource-kubernetes" and procs[13].pss_kb == 2048
+    peak = proctree.Peak(10)
+    peak.add(procs)
+    (tmp_path / "13" / "status").unlink()  # it exited: the next sample has less, the peak stays
+    peak.add(proctree.sample(10, tmp_path))
+    summary = peak.summary()
+    assert summary["peak_mb"] == round((1024 + 512 + 2048) / 1024, 1)
+    assert summary["peak_pss_mb"] == round((1000 + 400 + 2048) / 1024, 1)
+    assert summary["hwm_sum_mb"] == round((2048 + 512 + 3072) / 1024, 1)
+    assert summary["engine_peak_mb"] == 2.0 and summary["samples"] == 2
+    assert list(summary["processes_hwm_mb"]) == [
+        "pulumi-resource-kubernetes",
+        "pulumi",
+        "pulumi-language-python",
+    ]
+
+
+def test_status_fields_and_names() -> None:
+    assert proctree.field_kb("VmRSS:\t  123 kB\nVmHWM:\t 456 kB\n", "VmHWM") == 456
+    assert proctree.field_kb("Name:\tx\n", "VmRSS") == 0  # a zombie has no memory lines
+    assert proctree.process_name(b"/usr/bin/python3\0-m\0x\0", "python3") == "python3"
+    assert proctree.process_name(b"", "kworker") == "kworker"
+
+
+def test_a_process_is_named_by_pid_and_start_time(tmp_path: Path) -> None:
+    (tmp_path / "42").mkdir()
+    # The command name may hold spaces and parentheses; field 22 counts from after it.
+    stat = "42 (a (b) c) S 1 42 42 0 -1 0 0 0 0 0 1 2 0 0 20 0 3 0 98765 1 2\n"
+    (tmp_path / "42" / "stat").write_text(stat)
+    assert proctree.start_time(42, tmp_path) == 98765
+    assert proctree.start_time(43, tmp_path) is None
+    assert proctree.start_time(os.getpid()) == proctree.start_time(os.getpid()) is not None
+
+
+def test_the_sampler_sees_a_real_process_tree() -> None:
+    proc = subprocess.Popen(["sh", "-c", "sleep 1 & sleep 1; wait"])
+    with proctree.Sampler(proc.pid, every=0.05) as sampler:
+        proc.wait(timeout=10)
+    summary = sampler.peak.summary()
+    assert summary["samples"] > 0 and summary["peak_mb"] > 0
+    assert "sleep" in summary["processes_hwm_mb"] and "sh" in summary["processes_hwm_mb"]
+
+
+# --- the fake site's hosts and kubelet (bench/fake_site.py, bench/fake_kubelet.py) -----------------
+
+
+def test_the_fake_hosts_sshd_runs_nothing_and_accepts_only_the_key(tmp_path: Path) -> None:
+    config = fake_site.sshd_config(tmp_path)
+    assert "ForceCommand cat >/dev/null\n" in config
+    assert f"AuthorizedKeysFile {tmp_path / 'authorized_keys'}\n" in config
+    assert "PasswordAuthentication no\n" in config and "Port 22\n" in config
+    if os.geteuid() != 0 or not os.path.exists(fake_site.SSHD):
+        return  # the text is checked; sshd's own check needs root and openssh-server
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp_path / "host_key")], check=True
+    )
+    (tmp_path / "sshd_config").write_text(config)
+    checked = subprocess.run([fake_site.SSHD, "-t", "-f", str(tmp_path / "sshd_config")], capture_output=True)
+    assert checked.returncode == 0, checked.stderr
+
+
+def test_the_api_name_resolves_inside_the_site() -> None:
+    text = fake_site.hosts_file({"k8s-api.bench.internal": "127.0.0.1"})
+    assert text.splitlines() == ["127.0.0.1 localhost", "127.0.0.1 k8s-api.bench.internal"]
+
+
+def test_the_fake_kubelet_pins_daemonset_pods_and_reports_them_ready() -> None:
+    pod = {
+        "metadata": {"name": "kube-flannel-ds-x", "namespace": "kube-flannel"},
+        "spec": {
+            "containers": [{"name": "kube-flannel", "image": "flannel:v1"}],
+            "affinity": {
+                "nodeAffinity": {
+                    "requiredDuringSchedulingIgnoredDuringExecution": {
+                        "nodeSelectorTerms": [
+                            {"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["w7"]}]}
+                        ]
+                    }
+                }
+            },
+        },
+    }
+    assert fake_kubelet.affinity_node(pod) == "w7"
+    assert fake_kubelet.affinity_node({"spec": {"containers": []}}) is None
+    status = fake_kubelet.ready_status(pod, "10.240.0.2", "2026-01-01T00:00:00Z")["status"]
+    assert status["phase"] == "Running" and status["podIP"] == "10.240.0.2"
+    assert {"type": "Ready", "status": "True", "lastTransitionTime": "2026-01-01T00:00:00Z"} in status[
+        "conditions"
+    ]
+    assert [c["name"] for c in status["containerStatuses"] if c["ready"]] == ["kube-flannel"]
+    ips = fake_kubelet.pod_ips()
+    first = [next(ips) for _ in range(600)]
+    assert len(set(first)) == 600 and all(ip.startswith("10.240.") for ip in first)
