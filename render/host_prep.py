@@ -54,6 +54,16 @@ def modules(spec: ClusterSpec, node: NodeSpec) -> tuple[str, ...]:
     return tuple(mods)
 
 
+KUBELET_KERNEL_TUNABLES = (
+    ("vm.overcommit_memory", "1"),
+    ("vm.panic_on_oom", "0"),
+    ("kernel.panic", "10"),
+    ("kernel.panic_on_oops", "1"),
+    ("kernel.keys.root_maxkeys", "1000000"),
+    ("kernel.keys.root_maxbytes", "25000000"),
+)
+
+
 def sysctls(spec: ClusterSpec, node: NodeSpec) -> tuple[tuple[str, str], ...]:
     if not node.runs_kubelet:
         return ()
@@ -64,6 +74,9 @@ def sysctls(spec: ClusterSpec, node: NodeSpec) -> tuple[tuple[str, str], ...]:
         # Many pods watching files (log shippers, controllers) exhaust the small defaults.
         ("fs.inotify.max_user_watches", "524288"),
         ("fs.inotify.max_user_instances", "8192"),
+        # What kubelet wants of the kernel (its setupKernelTunables would set these itself at
+        # every start); set here, kubelet runs with protectKernelDefaults and only checks them.
+        *KUBELET_KERNEL_TUNABLES,
     ]
     if ipaddress.ip_network(spec.network.pod_cidr, strict=False).version == 6:
         values.append(("net.ipv6.conf.all.forwarding", "1"))

@@ -124,6 +124,9 @@ def kubelet_config(spec: ClusterSpec, node: NodeSpec) -> dict[str, Any]:
     # Every container gets the runtime's default seccomp profile unless its pod asks otherwise,
     # and no pod can exhaust the node's PIDs (a fork bomb stays inside its pod).
     config["seccompDefault"] = True
+    # Host prep sets the kernel tunables kubelet wants (render/host_prep.KUBELET_KERNEL_TUNABLES):
+    # kubelet only checks them, and refuses to start where something changed them (CIS 4.2.6).
+    config["protectKernelDefaults"] = True
     config["podPidsLimit"] = POD_PIDS_LIMIT
     config["registerNode"] = True
     taints = registration_taints(node)

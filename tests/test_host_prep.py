@@ -11,6 +11,7 @@ import pytest
 from components.host import Host, connection
 from mockrun.program import run_function
 from render import host_prep as h
+from render import kubelet as kl
 from render import scripts, systemd
 from spec.model import ClusterSpec
 from tests.support.specs import PRESETS, config_spec, preset_spec
@@ -68,6 +69,24 @@ def test_kernel_files_persist_modules_and_sysctls() -> None:
     assert ctl_meta.path == "/etc/sysctl.d/90-k8s-from-scratch.conf"
     assert {"overlay", "br_netfilter", "ip_vs"} <= set(mods.split())
     assert "net.bridge.bridge-nf-call-iptables = 1" in ctl and "net.ipv4.ip_forward = 1" in ctl
+
+
+def test_kubelet_nodes_get_the_kernel_tunables_kubelet_only_checks() -> None:
+    """kubelet runs with protectKernelDefaults: it refuses to start unless these hold, and
+    setupKernelTunables (pkg/kubelet/cm) wants exactly these values."""
+    spec = config_spec(NODES)
+    wanted = {
+        "vm.overcommit_memory": "1",
+        "vm.panic_on_oom": "0",
+        "kernel.panic": "10",
+        "kernel.panic_on_oops": "1",
+        "kernel.keys.root_maxkeys": "1000000",
+        "kernel.keys.root_maxbytes": "25000000",
+    }
+    assert wanted.items() <= dict(h.sysctls(spec, spec.nodes[1])).items()
+    assert kl.kubelet_config(spec, spec.nodes[1])["protectKernelDefaults"] is True
+    etcd_only = [n for n in spec.nodes if not n.runs_kubelet]
+    assert all(h.sysctls(spec, n) == () for n in etcd_only)
 
 
 def test_preflight_thresholds_per_role() -> None:
