@@ -1,5 +1,6 @@
 """The `lab` section: wall-clock seconds of up, a no-op up, adding a worker and destroy on the
-local lab's dev stack.
+local lab's dev stack, and kube-bench's score on its first control plane and first worker (after
+the first up).
 
 Each phase is a real `pulumi` command (the toolchain's CLI, else one on PATH) in a throw-away
 stack state, so that it never touches the developer's dev stack.
@@ -7,6 +8,7 @@ stack state, so that it never touches the developer's dev stack.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -15,7 +17,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+from components.ssh import Target
+from lab import kube_bench
+from spec.parse import parse
+from spec.stack_file import read_stack_file
+
 REPO = Path(__file__).resolve().parents[1]
+SSH_KEY_RESOURCE = "dev-lab-ssh-key"
+SECRET_SIG = "4dabf18193072939515e22adb298388d"  # Pulumi's marker of a secret value in an export
 
 
 def _cli() -> str | None:
@@ -29,6 +38,36 @@ def _cli() -> str | None:
     toolchain = Path(os.environ.get("K8SFS_TOOLCHAIN_DIR", "/var/cache/k8s-from-scratch/toolchain"))
     built = toolchain / "pulumi" / version / "pulumi"
     return str(built) if built.is_file() else shutil.which("pulumi")
+
+
+def ssh_key(export: dict[str, Any], name: str = SSH_KEY_RESOURCE) -> str:
+    """The lab's SSH private key from `pulumi stack export --show-secrets`."""
+    for resource in export["deployment"]["resources"]:
+        if resource["urn"].endswith(f"::{name}"):
+            value = (resource.get("outputs") or {})["privateKeyOpenssh"]
+            if isinstance(value, dict) and SECRET_SIG in value:
+                value = json.loads(value["plaintext"])
+            return str(value)
+    raise KeyError(f"no resource named {name} in the stack's state")
+
+
+def kube_bench_score(config: Path, private_key: str, work_dir: Path) -> dict[str, Any]:
+    """kube-bench on the stack's first control plane and first worker: {PASS, FAIL, WARN, INFO,
+    fails}; a node whose run fails gets {"error": ...} instead."""
+    raw, stack = read_stack_file(config)
+    spec, _ = parse(raw, stack)
+    nodes = {
+        "control_plane": (spec.control_plane_nodes[0], kube_bench.CONTROL_PLANE_TARGETS),
+        "worker": (spec.worker_nodes[0], kube_bench.WORKER_TARGETS),
+    }
+    score: dict[str, Any] = {}
+    for role, (node, targets) in nodes.items():
+        try:
+            target = Target(node.address, 22, "root", private_key)
+            score[role] = kube_bench.run_on(target, targets, work_dir / node.name).score()
+        except Exception as err:  # a score we cannot get never aborts the bench
+            score[role] = {"error": f"{type(err).__name__}: {str(err)[-2000:]}"}
+    return score
 
 
 def lab_timings() -> dict[str, Any]:
@@ -64,6 +103,30 @@ def lab_timings() -> dict[str, Any]:
             run("make", "lab-mirror")
             run("bash", "lab/lab.sh", "base")
             timings["up_seconds"] = pulumi("up", "--yes")
+            try:
+                export = subprocess.run(
+                    [
+                        cli,
+                        "stack",
+                        "export",
+                        "--show-secrets",
+                        "--stack",
+                        "dev",
+                        "--config-file",
+                        str(config),
+                    ],
+                    cwd=REPO,
+                    env=env,
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                    timeout=600,
+                ).stdout
+                key = ssh_key(json.loads(export))
+                timings["kube_bench"] = kube_bench_score(config, key, Path(tmp) / "kube-bench")
+            except Exception as err:  # never aborts the bench
+                detail = getattr(err, "stderr", None) or err
+                timings["kube_bench"] = {"error": f"{type(err).__name__}: {str(detail)[-2000:]}"}
             timings["noop_up_seconds"] = pulumi("up", "--yes", "--expect-no-changes")
             workers = 3  # Pulumi.dev.yaml has 2
             pulumi("config", "set", "--path", "lab.workers", str(workers))

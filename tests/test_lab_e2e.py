@@ -43,10 +43,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from bench.graph_diff import owned_by
-from components.ssh import Target, connect, run
-from lab import mirror
+from components.ssh import Target, run
+from lab import kube_bench, mirror
 from mockrun.program import REPO, preset_config
-from render import addons, bootstrap, csr_policy, etcd, kube_bench, kubelet, ports
+from render import addons, bootstrap, csr_policy, etcd, kubelet, ports
 from render import control_plane as cp
 from render.cni.images import mirror_image
 from spec import ClusterSpec
@@ -445,8 +445,6 @@ def test_each_control_plane_service_reads_only_its_own_secrets(lab: Lab) -> None
     assert lab.ssh(node, f"stat -c '%U %a' {copy}").split() == [cp.SCHEDULER_USER, "400"]
 
 
-KUBE_BENCH = mirror.TOOLCHAIN_DIR / "kube-bench" / "v0.15.6" / "linux-amd64"
-KUBE_BENCH_DIR = "/opt/k8sfs-kube-bench"  # removed again after the run
 # The CIS 1.12 checks our layout still fails, each with why (docs/security.md): a FAIL that
 # appears, or one that goes away, changes this set. None left (issue #16).
 KNOWN_FAILS: dict[str, str] = {}
@@ -454,38 +452,15 @@ KNOWN_FAILS: dict[str, str] = {}
 
 def _kube_bench(lab: Lab, node: str, targets: str, tmp_path: Path) -> tuple[str, set[str]]:
     """kube-bench's summary and FAILed check ids on one node, with our paths mapped."""
-    cfg = tmp_path / node / "cfg"
-    shutil.copytree(KUBE_BENCH / "cfg", cfg)
-    for name, patch in kube_bench.PATCHED_FILES.items():
-        upstream = yaml.safe_load((cfg / name).read_text())
-        (cfg / name).write_text(yaml.safe_dump(patch(upstream), sort_keys=False))
-    bundle = tmp_path / node / "kube-bench.tar.gz"
-    subprocess.run(
-        ["tar", "-czf", bundle, "-C", KUBE_BENCH, "kube-bench", "-C", cfg.parent, "cfg"], check=True
-    )
-    lab.ssh(node, f"mkdir -p {KUBE_BENCH_DIR}")
-    client = connect(lab.target(node))  # sftp: the binary is 80 MB
-    try:
-        client.open_sftp().put(str(bundle), f"{KUBE_BENCH_DIR}/kube-bench.tar.gz")
-    finally:
-        client.close()
-    skip = ",".join(kube_bench.NOT_APPLICABLE)
-    out = lab.ssh(
-        node,
-        f"cd {KUBE_BENCH_DIR} && tar -xzf kube-bench.tar.gz && ./kube-bench --config-dir cfg "
-        f"--benchmark {kube_bench.BENCHMARK} run --targets {targets} --skip {skip} 2>/dev/null; "
-        f"rm -rf {KUBE_BENCH_DIR}",
-    )
-    summary = out[out.rindex("== Summary total ==") :] if "== Summary total ==" in out else out[-400:]
-    fails = {line.split()[1] for line in out.splitlines() if line.startswith("[FAIL]")}
-    return summary.strip(), fails
+    result = kube_bench.run_on(lab.target(node), targets, tmp_path / node)
+    return result.summary, set(result.fails)
 
 
 @pytest.mark.only_stacks("dev")  # one control plane and one worker show it
 def test_kube_bench_fails_only_the_known_checks(lab: Lab, tmp_path: Path) -> None:
     control_plane, worker = lab.spec.control_plane_nodes[0].name, lab.spec.worker_nodes[0].name
-    cp_summary, cp_fails = _kube_bench(lab, control_plane, "master,etcd,node,controlplane,policies", tmp_path)
-    node_summary, node_fails = _kube_bench(lab, worker, "node", tmp_path)
+    cp_summary, cp_fails = _kube_bench(lab, control_plane, kube_bench.CONTROL_PLANE_TARGETS, tmp_path)
+    node_summary, node_fails = _kube_bench(lab, worker, kube_bench.WORKER_TARGETS, tmp_path)
     print(f"\n[e2e {lab.stack.name}] kube-bench {control_plane}:\n{cp_summary}\n{worker}:\n{node_summary}")
     assert cp_fails == set(KNOWN_FAILS), cp_fails
     assert node_fails == set(), node_fails
