@@ -104,6 +104,7 @@ def lab_timings() -> dict[str, Any]:
             run("bash", "lab/lab.sh", "base")
             timings["up_seconds"] = pulumi("up", "--yes")
             try:
+                # `stack export` takes no --config-file: the state carries its secrets provider.
                 export = subprocess.run(
                     [
                         cli,
@@ -112,8 +113,6 @@ def lab_timings() -> dict[str, Any]:
                         "--show-secrets",
                         "--stack",
                         "dev",
-                        "--config-file",
-                        str(config),
                     ],
                     cwd=REPO,
                     env=env,
