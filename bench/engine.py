@@ -54,6 +54,7 @@ from bench.fake_site import REPO, FakeSite, SiteError, missing_tools, toolchain_
 from bench.graph_diff import owned_by
 from bench.proctree import Sampler, start_time, tree
 from bench.stacks import STACK, bench_config, with_worker_added
+from scripts.repair_hosts import engine_events
 from spec import defaults as d
 from spec import load_spec
 from spec.model import ClusterSpec
@@ -150,21 +151,6 @@ class Step:
     @property
     def type(self) -> str:
         return self.urn.split("::")[2].rsplit("$", 1)[-1] if self.urn.count("::") >= 3 else ""
-
-
-def json_lines(text: str) -> list[dict[str, Any]]:
-    """The events `--json` streams during an update, one object a line (anything else skipped)."""
-    out = []
-    for line in text.splitlines():
-        if not line.startswith("{"):
-            continue
-        try:
-            event = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(event, dict):
-            out.append(event)
-    return out
 
 
 def update_steps(events: Iterable[dict[str, Any]]) -> list[Step]:
@@ -404,7 +390,7 @@ class Bench:
 
     def checked(self, run: Run, what: str) -> Run:
         if run.code != 0:
-            errors = "\n".join(error_messages(json_lines(run.stdout)))[:4000]
+            errors = "\n".join(error_messages(engine_events(run.stdout)))[:4000]
             raise EngineError(f"{what} failed ({run.code}):\n{errors}\n{run.stderr[-3000:]}")
         return run
 
@@ -435,7 +421,7 @@ class Bench:
     def up(self, what: str, *extra: str) -> tuple[dict[str, Any], list[Step]]:
         self.phase = what
         run = self.pulumi("up", "--yes", "--skip-preview", "--json", *extra, inside=True)
-        events = json_lines(run.stdout)
+        events = engine_events(run.stdout)
         self.checked(run, what)
         steps = update_steps(events)
         summary = summary_event(events)

@@ -217,7 +217,7 @@ def test_update_events_give_each_resources_step_and_the_summary() -> None:
         json.dumps({"summaryEvent": {"durationSeconds": 7, "resourceChanges": {"same": 1, "create": 1}}}),
         '{"resOutputsEvent": {"metadata": {"op": "cre',  # cut short while the engine writes
     ]
-    events = engine.json_lines("\n".join(lines))
+    events = engine.engine_events("\n".join(lines))
     steps = engine.update_steps(events)
     assert [(s.op, s.name) for s in steps] == [
         ("same", "bench-host-w1-prepare"),
