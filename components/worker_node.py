@@ -10,7 +10,7 @@ from components import type_token
 from components.host import NodeSite
 from components.pki import Pki
 from components.runtime import Runtime
-from components.steps import client_files, service_step
+from components.steps import client_files, paths, service_step
 from render import kube_proxy as kp
 from render import kubelet as kl
 
@@ -38,16 +38,17 @@ class WorkerNode(pulumi.ComponentResource):
         spec, node, host = site.spec, site.node, site.host
         self.node = node
 
+        kubelet_files = client_files(
+            kl.kubelet_static_files(spec, node),
+            (kl.BOOTSTRAP_META, pki.bootstrap_kubeconfig),
+            ca=(kl.CLIENT_CA_META, pki.ca.cert_pem),
+        )
         kubelet = service_step(
             f"{name}-kubelet",
             host.steps,
             kl.UNIT,
-            client_files(
-                kl.kubelet_static_files(spec, node),
-                (kl.BOOTSTRAP_META, pki.bootstrap_kubeconfig),
-                ca=(kl.CLIENT_CA_META, pki.ca.cert_pem),
-            ),
-            service=lambda h: kl.service_script(spec, node, h),
+            kubelet_files,
+            service=lambda h: kl.service_script(spec, node, h, paths(kubelet_files)),
             stop=kl.stop_script(),
             # Not before the runtime answers on its socket, nor before the token and RBAC exist.
             opts=pulumi.ResourceOptions(
@@ -59,12 +60,15 @@ class WorkerNode(pulumi.ComponentResource):
         self.ready: pulumi.Resource = kubelet
 
         if spec.kube_proxy.enabled:
+            proxy_files = client_files(
+                kp.static_files(spec, node), (kp.KUBECONFIG_META, pki.kube_proxy_kubeconfig)
+            )
             self.ready = service_step(
                 f"{name}-kube-proxy",
                 host.steps,
                 kp.UNIT,
-                client_files(kp.static_files(spec, node), (kp.KUBECONFIG_META, pki.kube_proxy_kubeconfig)),
-                service=lambda h: kp.service_script(node, h),
+                proxy_files,
+                service=lambda h: kp.service_script(node, h, paths(proxy_files)),
                 stop=kp.stop_script(),
                 # It needs only the API, but after kubelet, `ready` stands for the whole node.
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[kubelet]),

@@ -16,6 +16,7 @@ Decisions (docs/nodes.md says why):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from render import yaml_dump
@@ -23,6 +24,7 @@ from render.common import BIN_DIR, managed
 from render.host_files import FileMeta
 from render.runtime import runtime_info
 from render.scripts import script
+from render.systemd import STATE_DIR as SERVICE_HASH_DIR
 from render.systemd import UNIT_DIR, own_unit, restart_always_unit
 from spec.model import ClusterSpec, NodeSpec, Taint
 
@@ -173,12 +175,15 @@ CLIENT_CA_META = FileMeta(CLIENT_CA)
 BOOTSTRAP_META = FileMeta(BOOTSTRAP_KUBECONFIG, mode="0600")
 
 
-def service_script(spec: ClusterSpec, node: NodeSpec, content_hash: str) -> str:
-    """Create/update: write the host-facts drop-in, (re)start kubelet, wait for TLS bootstrap."""
+def service_script(spec: ClusterSpec, node: NodeSpec, content_hash: str, files: Sequence[str]) -> str:
+    """Create/update: write the host-facts drop-in, start kubelet or restart it when `files` (their
+    sha256: `content_hash`) or the host facts changed, wait for TLS bootstrap."""
     return script(
         "kubelet/start.sh",
         NODE=node.name,
         HASH=content_hash,
+        HASH_DIR=SERVICE_HASH_DIR,
+        WATCHED=" ".join([*files, HOST_FACTS]),
         UNIT=UNIT,
         HOST_FACTS=HOST_FACTS,
         KUBECONFIG=KUBECONFIG,
@@ -196,4 +201,10 @@ def service_script(spec: ClusterSpec, node: NodeSpec, content_hash: str) -> str:
 
 def stop_script() -> str:
     """Delete: stop our kubelet, unmount pod volumes, remove its state and the host-facts drop-in."""
-    return script("kubelet/stop.sh", **own_unit(UNIT), HOST_FACTS=HOST_FACTS, STATE_DIR=STATE_DIR)
+    return script(
+        "kubelet/stop.sh",
+        **own_unit(UNIT),
+        HOST_FACTS=HOST_FACTS,
+        STATE_DIR=STATE_DIR,
+        HASH_DIR=SERVICE_HASH_DIR,
+    )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -138,6 +140,42 @@ def test_host_facts_on_a_roomy_cgroup_v2_host_add_nothing(tmp_path: Path) -> Non
     assert "warning" not in result.stderr
 
 
+def _restarted(tmp_path: Path, mem_kb: int = 8 * 1024 * 1024, **kwargs: Any) -> bool:
+    """Runs the service script again in tmp_path; whether it restarted kubelet (and waited the
+    10 s that prove a restarted kubelet stays up)."""
+    (tmp_path / "calls").unlink(missing_ok=True)
+    result = run_service(tmp_path, mem_kb, "cgroup2fs", resolved=False, bootstrapped=True, **kwargs)
+    assert result.returncode == 0, result.stderr
+    calls = (tmp_path / "calls").read_text()
+    assert ("sleep 10" in calls) == ("systemctl restart kubelet.service" in calls)
+    return "systemctl restart kubelet.service" in calls
+
+
+def test_kubelet_restarts_only_when_its_files_or_host_facts_change(tmp_path: Path) -> None:
+    assert _restarted(tmp_path), "first start"
+    assert (tmp_path / "hashes/kubelet.service.hash").read_text() == "ab" * 32 + "\n"
+    assert not _restarted(tmp_path), "the same files again (a re-run step): no restart"
+    assert _restarted(tmp_path, content_hash="cd" * 32), "a changed file"
+    assert _restarted(tmp_path, mem_kb=900 * 1024, content_hash="cd" * 32), "host facts changed"
+    assert not _restarted(tmp_path, mem_kb=900 * 1024, content_hash="cd" * 32)
+
+
+def test_kubelet_without_a_recorded_hash_keeps_running_when_started_after_its_files(tmp_path: Path) -> None:
+    """The first run after an upgrade from a version that did not record the hash."""
+    config = tmp_path / "config.yaml"
+    config.write_text("x")
+    assert _restarted(tmp_path, watched=(config,))
+    (tmp_path / "hashes/kubelet.service.hash").unlink()
+    for f in (config, tmp_path / "config.d/50-host-facts.conf"):
+        os.utime(f, (1_700_000_000, 1_700_000_000))
+    started = "Tue 2023-11-14 22:13:21 UTC"  # a second after the files were written
+    assert not _restarted(tmp_path, watched=(config,), started=started)
+    assert (tmp_path / "hashes/kubelet.service.hash").exists()
+    (tmp_path / "hashes/kubelet.service.hash").unlink()
+    os.utime(config, (1_700_000_002, 1_700_000_002))  # written after kubelet started
+    assert _restarted(tmp_path, watched=(config,), started=started)
+
+
 def test_failed_tls_bootstrap_is_reported_with_the_journal(tmp_path: Path) -> None:
     result = run_service(tmp_path, 8 * 1024 * 1024, "cgroup2fs", resolved=False, bootstrapped=False, wait=2)
     assert result.returncode == 1
@@ -151,7 +189,7 @@ def test_kubelet_scripts_pass_shellcheck(which: str, tmp_path: Path) -> None:
     spec = config_spec(TWO_NODES)
     node = spec.node("w1")
     text = {
-        "service": kl.service_script(spec, node, "0" * 64),
+        "service": kl.service_script(spec, node, "0" * 64, [kl.CONFIG, kl.UNIT_FILE]),
         "stop": kl.stop_script(),
     }[which]
     result = shellcheck(tmp_path, {"s": text})

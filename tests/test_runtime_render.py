@@ -313,7 +313,7 @@ def rendered_scripts() -> dict[str, str]:
     for name in ("containerd", "crio"):
         spec = config_spec(TWO_NODES, runtime={"name": name, "kata": True})
         out[f"{name}-preflight"] = rt.preflight_script(spec, "n1")
-        out[f"{name}-service"] = rt.service_script(spec, "0" * 64)
+        out[f"{name}-service"] = rt.service_script(spec, "0" * 64, ["/etc/containerd/config.toml"])
         out[f"{name}-stop"] = rt.stop_script(spec)
     return out
 

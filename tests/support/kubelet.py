@@ -7,24 +7,23 @@ from pathlib import Path
 
 from render import kubelet as kl
 from tests.support.specs import TWO_NODES, config_spec
-from tests.support.tools import with_vars
+from tests.support.tools import FAKE_SYSTEMCTL, with_vars
 
 
 def fake_bin(tmp_path: Path, fs_type: str | None, resolved: bool) -> Path:
     bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
+    bin_dir.mkdir(exist_ok=True)
     tools = {
-        "systemctl": (
-            '#!/bin/sh\necho "systemctl $*" >>"$CALLS"\n'
-            'case "$1" in\n'
-            f'  is-active) [ "$3" = systemd-resolved ] && exit {0 if resolved else 3}; exit 0 ;;\n'
-            "  show) echo 0 ;;\nesac\nexit 0\n"
+        # tools.FAKE_SYSTEMCTL, with systemd-resolved active or not.
+        "systemctl": FAKE_SYSTEMCTL.replace(
+            "  is-active)\n",
+            f'  is-active)\n    [ "$3" = systemd-resolved ] && exit {0 if resolved else 3}\n',
         ),
-        "sleep": "#!/bin/sh\nexit 0\n",
+        "sleep": '#!/bin/sh\necho "sleep $*" >>"$CALLS"\n',
         "journalctl": "#!/bin/sh\necho 'kubelet: fake journal line'\n",
     }
-    if fs_type is not None:
-        tools["stat"] = f"#!/bin/sh\necho {fs_type}\n"
+    if fs_type is not None:  # the cgroup file system's type; anything else from the real stat
+        tools["stat"] = f'#!/bin/sh\n[ "$1" = -fc ] && echo {fs_type} && exit 0\nexec /usr/bin/stat "$@"\n'
     for name, body in tools.items():
         (bin_dir / name).write_text(body)
         (bin_dir / name).chmod(0o755)
@@ -39,19 +38,26 @@ def run_service(
     bootstrapped: bool,
     wait: int = 3,
     real_host: bool = False,
+    content_hash: str = "ab" * 32,
+    watched: tuple[Path, ...] = (),
+    started: str = "",
 ):
-    """The kubelet service script with fakes; `real_host` reads this machine's cgroup fs and RAM."""
+    """The kubelet service script with fakes; `real_host` reads this machine's cgroup fs and RAM.
+    Its hash is recorded in tmp_path/hashes; `started` is the unit's start time systemctl shows.
+    Runs again in the same tmp_path see what the earlier ones left."""
     spec = config_spec(TWO_NODES)
     (tmp_path / "meminfo").write_text(f"MemTotal:       {mem_kb} kB\nMemFree: 1 kB\n")
     (tmp_path / "resolv.conf").write_text("nameserver 192.0.2.1\n")
     state = tmp_path / "var-lib-kubelet"
-    state.mkdir()
+    state.mkdir(exist_ok=True)
     if bootstrapped:
         (state / "kubeconfig").write_text("x")
         (state / "client.pem").write_text("x")
     script = with_vars(
-        kl.service_script(spec, spec.node("w1"), "ab" * 32),
+        kl.service_script(spec, spec.node("w1"), content_hash, [str(p) for p in watched]),
+        HASH_DIR=str(tmp_path / "hashes"),
         HOST_FACTS=str(tmp_path / "config.d/50-host-facts.conf"),
+        WATCHED=" ".join([*map(str, watched), str(tmp_path / "config.d/50-host-facts.conf")]),
         KUBECONFIG=str(state / "kubeconfig"),
         CLIENT_CERT=str(state / "client.pem"),
         CGROUP_FS="/sys/fs/cgroup" if real_host else str(tmp_path),
@@ -60,5 +66,5 @@ def run_service(
         WAIT=str(wait),
     )
     bin_dir = fake_bin(tmp_path, None if real_host else fs_type, resolved)
-    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "CALLS": str(tmp_path / "calls")}
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "CALLS": str(tmp_path / "calls"), "STARTED": started}
     return subprocess.run(["sh", "-c", script], text=True, capture_output=True, env=env, timeout=60)

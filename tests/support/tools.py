@@ -10,6 +10,28 @@ import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
+# A systemctl stand-in for scripts run against a fake host: logs its calls to $CALLS; every unit
+# is active except those named in $INACTIVE; `show` prints $STARTED for a unit's start timestamps
+# and 0 for anything else (NRestarts).
+FAKE_SYSTEMCTL = r"""#!/bin/sh
+echo "systemctl $*" >>"$CALLS"
+case "$1" in
+  is-active)
+    for u in ${INACTIVE:-}; do
+      [ "$u" = "$3" ] && exit 3
+    done
+    exit 0
+    ;;
+  show)
+    case "$3" in
+      ExecMainStartTimestamp | ActiveEnterTimestamp) echo "${STARTED:-}" ;;
+      *) echo 0 ;;
+    esac
+    ;;
+esac
+exit 0
+"""
+
 
 def with_vars(script: str, **values: str) -> str:
     """A rendered script with some of its header assignments replaced (paths into a tmp dir)."""

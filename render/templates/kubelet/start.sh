@@ -1,7 +1,7 @@
-#% params: NODE HASH UNIT HOST_FACTS KUBECONFIG CLIENT_CERT CGROUP_FS RESOLVED_CONF MEMINFO SMALL_NODE_MB SYSTEM_RESERVED KUBE_RESERVED WAIT API
-# Writes what only this host knows into kubelet's drop-in dir, (re)starts kubelet with its
-# current files (sha256 $HASH: a changed file is an update of this step), then waits until TLS
-# bootstrap has given it a client certificate and it keeps running.
+#% params: NODE HASH HASH_DIR WATCHED UNIT HOST_FACTS KUBECONFIG CLIENT_CERT CGROUP_FS RESOLVED_CONF MEMINFO SMALL_NODE_MB SYSTEM_RESERVED KUBE_RESERVED WAIT API
+# Writes what only this host knows into kubelet's drop-in dir, starts kubelet or restarts it when
+# its files (sha256 $HASH) or those host facts changed, then waits until TLS bootstrap has given
+# it a client certificate and it keeps running.
 set -eu
 warn() {
   echo "warning: $NODE: $*" >&2
@@ -46,14 +46,21 @@ tmp="$HOST_FACTS.k8sfs-new"
   fi
 } >"$tmp"
 chmod 0644 "$tmp"
-mv -f "$tmp" "$HOST_FACTS"
+wrote=no
+if [ -f "$HOST_FACTS" ] && cmp -s "$tmp" "$HOST_FACTS"; then
+  rm -f "$tmp"
+else
+  mv -f "$tmp" "$HOST_FACTS"
+  wrote=yes
+fi
 
 journal() {
   journalctl -u "$UNIT" -n 40 --no-pager 2>/dev/null || true
 }
 #% include: lib/restarts.sh
 
-#% include: lib/restart-unit.sh
+#% include: lib/start-or-restart.sh
+start_or_restart
 i=0
 until [ -s "$KUBECONFIG" ] && [ -s "$CLIENT_CERT" ]; do
   i=$((i + 1))
@@ -66,12 +73,16 @@ until [ -s "$KUBECONFIG" ] && [ -s "$CLIENT_CERT" ]; do
   fi
   sleep 1
 done
-# Still running 10 s later, not restarting in a loop (a bad config fails here, not later).
+# Still running 10 s after a (re)start, not restarting in a loop (a bad config fails here, not
+# later).
 before=$(restarts)
-sleep 10
+if [ "$restarted" = yes ]; then
+  sleep 10
+fi
 if ! systemctl is-active --quiet "$UNIT" || [ "$(restarts)" != "$before" ]; then
   echo "error: $NODE: kubelet keeps restarting; its last log lines:" >&2
   journal >&2
   exit 1
 fi
+record_hash
 echo "$NODE: kubelet runs with its client certificate"

@@ -1,4 +1,4 @@
-#% params: UNIT UNIT_FILE MARKER HOST_FACTS STATE_DIR
+#% params: UNIT UNIT_FILE MARKER HOST_FACTS STATE_DIR HASH_DIR
 # Stops our kubelet and removes what it left: pod volumes (unmounted first), its certificates
 # and kubeconfig, the host-facts drop-in. Never touches a kubelet that is not ours.
 set -u
@@ -13,4 +13,6 @@ else
   echo "$UNIT_FILE is not ours (or already gone): $UNIT left as it is"
 fi
 rm -f "$HOST_FACTS"
+rm -f "$HASH_DIR/$UNIT.hash" "$HASH_DIR/$UNIT.hash.new"
+rmdir "$HASH_DIR" 2>/dev/null || true
 systemctl daemon-reload || true
