@@ -3,7 +3,8 @@
 pulumi-command cannot read hosts, so without this a hand-edited flag, a stopped service or a
 deleted binary would go unseen. The guard holds, for its host, every managed file (path, mode,
 owner, sha256; contents secret), the services that must be enabled and running, and the pinned
-artifacts with their install scripts. It is created after every other step of the host and:
+artifacts with their install scripts (which source the host's script library,
+components/host_lib.py). It is created after every other step of the host and:
 - create: records the expected state (the steps just established it);
 - read (refresh): probes the host over SSH; the refreshed state shows each drifted path, unit
   or binary, so `pulumi refresh --expect-no-changes` / `pulumi preview --refresh
@@ -22,38 +23,17 @@ import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
 from pulumi_command import remote
 
-from components.ssh import Target, run, run_checked
+from components.ssh import Target, connection_props, run, run_checked
 from components.steps import ManagedFile
 from render import drift, drift_rules
 from render.artifacts import STATE_DIR as ARTIFACT_STATE_DIR
 from render.host_files import FileMeta, encode_bundle, install_command, sha256
+from render.scripts import inline
 
 # Outputs kept secret in state: the SSH key, a bastion's key, the files' contents.
 SECRET_OUTPUTS = ["private_key", "proxy", "contents"]
 # The output listing what the last update repaired (one line per drift).
 REPAIRED = "repaired"
-
-
-def connection_props(connection: remote.ConnectionArgs) -> dict[str, Any]:
-    """remote.ConnectionArgs (as components.host.connection builds them) -> the flat props the
-    guard takes."""
-    proxy = connection.proxy
-    if not (proxy is None or isinstance(proxy, remote.ProxyConnectionArgs)):
-        raise TypeError("the bastion must be given as plain ProxyConnectionArgs")
-    return {
-        "host": connection.host,
-        "port": connection.port or 22,
-        "user": connection.user or "root",
-        "private_key": pulumi.Output.secret(connection.private_key),
-        "host_key": connection.host_key,
-        "proxy": None
-        if proxy is None
-        else pulumi.Output.secret(
-            pulumi.Output.all(proxy.host, proxy.port, proxy.user, proxy.private_key).apply(
-                lambda v: {"host": v[0], "port": v[1] or 22, "user": v[2] or "root", "private_key": v[3]}
-            )
-        ),
-    }
 
 
 def _probe(props: dict[str, Any]) -> dict[str, Any]:
@@ -138,7 +118,8 @@ def repair(expected: dict[str, Any]) -> list[drift.Drift]:
             if f["path"] in drifted_paths
         ]
         metas = [FileMeta(f["path"], f["mode"], f["owner"], f["group"]) for f, _ in chosen]
-        command = install_command([(m, f["sha256"]) for m, (f, _) in zip(metas, chosen, strict=True)])
+        # Whole, not from the host's script library: it must work whatever the host has.
+        command = inline(install_command([(m, f["sha256"]) for m, (f, _) in zip(metas, chosen, strict=True)]))
         run_checked(
             target,
             command,

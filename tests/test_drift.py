@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 
 from components.drift_guard import DriftGuardProvider, drifts, repair
-from components.ssh import SshError, Target, run
+from components.ssh import SshError, Target, run, run_checked
 from render import drift
 from render.host_files import FileMeta, encode_bundle, install_command, sha256
+from render.scripts import inline
 from tests.sshd_fixture import LocalSshd, local_sshd  # noqa: F401  (fixture)
 
 # --- pure comparison -------------------------------------------------------------------------
@@ -88,8 +89,10 @@ def _props(sshd: LocalSshd, root: Path, files: dict[str, tuple[str, str]]) -> di
 def _write(props: dict[str, Any]) -> None:
     """What the host steps do before the guard exists: put the files in place."""
     metas = [FileMeta(f["path"], f["mode"], f["owner"], f["group"]) for f in props["files"]]
-    command = install_command([(m, f["sha256"]) for m, f in zip(metas, props["files"], strict=True)])
-    run(Target.from_props(props), command, encode_bundle(list(zip(metas, props["contents"], strict=True))))
+    command = inline(install_command([(m, f["sha256"]) for m, f in zip(metas, props["files"], strict=True)]))
+    run_checked(
+        Target.from_props(props), command, encode_bundle(list(zip(metas, props["contents"], strict=True)))
+    )
 
 
 def test_guard_detects_and_repairs_only_drifted_files(local_sshd: LocalSshd, tmp_path: Path) -> None:  # noqa: F811
@@ -106,11 +109,12 @@ def test_guard_detects_and_repairs_only_drifted_files(local_sshd: LocalSshd, tmp
     _write(props)
     created = provider.create(props)
     assert created.outs is not None
+    outputs = props
 
     # Untouched: refresh returns exactly the expected state, so the diff is empty.
     fresh = provider.read(created.id, created.outs).outs
     assert fresh is not None
-    assert fresh == props
+    assert fresh == outputs
     assert not provider.diff(created.id, fresh, props).changes
 
     # Hand edits: a changed flag and a deleted file.
@@ -133,7 +137,7 @@ def test_guard_detects_and_repairs_only_drifted_files(local_sshd: LocalSshd, tmp
     assert oct((tmp_path / "etc/apiserver.env").stat().st_mode & 0o777) == "0o600"
     assert (tmp_path / "etc/kubelet.yaml").exists()
     assert (tmp_path / "etc/untouched.conf").stat().st_mtime_ns == untouched_mtime, "only drift is rewritten"
-    assert provider.read(created.id, props).outs == props
+    assert provider.read(created.id, outputs).outs == outputs
 
 
 def test_secret_content_never_in_command_text(local_sshd: LocalSshd, tmp_path: Path, monkeypatch) -> None:  # noqa: F811

@@ -14,6 +14,7 @@ import pytest
 
 from render import kubelet as kl
 from render import runtime as rt
+from render.scripts import inline
 from tests.support.specs import TWO_NODES, config_spec
 from tests.support.tools import FAKE_SYSTEMCTL, with_vars
 
@@ -46,7 +47,7 @@ def fakes(tmp_path: Path, crictl_ok_after: int = 1) -> dict[str, str]:
 
 
 def run(script: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["sh", "-c", script], text=True, capture_output=True, env=env, timeout=60)
+    return subprocess.run(["sh", "-c", inline(script)], text=True, capture_output=True, env=env, timeout=60)
 
 
 def service(tmp_path: Path, content_hash: str = "ab" * 32, files: tuple[Path, ...] = ()) -> str:

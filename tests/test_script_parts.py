@@ -11,6 +11,7 @@ import pytest
 
 from mockrun.program import presets, run_preset
 from render.script_parts import Part, run_parts
+from render.scripts import inline
 
 STRICT = "#!/bin/sh\nset -eu\n"
 
@@ -86,7 +87,8 @@ def test_bad_compositions_are_refused() -> None:
 @pytest.mark.realtool
 @pytest.mark.parametrize("path", presets(), ids=lambda p: p.name)
 def test_every_host_step_of_every_preset_passes_shellcheck(path: Path, tmp_path: Path) -> None:
-    """What the engine would run: each remote.Command's create and delete, parts combined."""
+    """What a host runs: each remote.Command's create and delete, parts combined, with the
+    library files they source in place (render.scripts.inline)."""
     if shutil.which("shellcheck") is None:
         pytest.skip("shellcheck is not installed (apt-get install shellcheck)")
     graph = run_preset(path)
@@ -95,7 +97,7 @@ def test_every_host_step_of_every_preset_passes_shellcheck(path: Path, tmp_path:
         for key in ("create", "delete", "update"):
             text = reg.inputs.get(key)
             if isinstance(text, str) and text.strip() not in ("", "true"):
-                texts.setdefault(text, f"{reg.name}-{key}")
+                texts.setdefault(inline(text), f"{reg.name}-{key}")
     assert len(texts) > 20
     for text, name in texts.items():
         (tmp_path / f"{name}.sh").write_text(text if text.startswith("#!") else "#!/bin/sh\n" + text)

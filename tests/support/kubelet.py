@@ -6,6 +6,7 @@ import subprocess
 from pathlib import Path
 
 from render import kubelet as kl
+from render.scripts import inline
 from tests.support.specs import TWO_NODES, config_spec
 from tests.support.tools import FAKE_SYSTEMCTL, with_vars
 
@@ -67,4 +68,4 @@ def run_service(
     )
     bin_dir = fake_bin(tmp_path, None if real_host else fs_type, resolved)
     env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "CALLS": str(tmp_path / "calls"), "STARTED": started}
-    return subprocess.run(["sh", "-c", script], text=True, capture_output=True, env=env, timeout=60)
+    return subprocess.run(["sh", "-c", inline(script)], text=True, capture_output=True, env=env, timeout=60)

@@ -10,6 +10,10 @@ import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
+import pytest
+
+from render.scripts import inline
+
 # A systemctl stand-in for scripts run against a fake host: logs its calls to $CALLS; every unit
 # is active except those named in $INACTIVE; `show` prints $STARTED for a unit's start timestamps
 # and 0 for anything else (NRestarts).
@@ -43,7 +47,6 @@ def with_vars(script: str, **values: str) -> str:
 
 def need(tool: str, package: str) -> str:
     """The path of `tool`, or the test is skipped, naming the package to install."""
-    import pytest
 
     found = shutil.which(tool)
     if found is None:
@@ -52,12 +55,13 @@ def need(tool: str, package: str) -> str:
 
 
 def shellcheck(tmp_path: Path, scripts: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
-    """`shellcheck -s sh` over these scripts (name -> text), written to tmp_path/<name>.sh."""
+    """`shellcheck -s sh` over these scripts (name -> text), written to tmp_path/<name>.sh as a
+    host runs them: with the library files they source in place (render.scripts.inline)."""
     need("shellcheck", "shellcheck")
     paths = []
     for name, text in scripts.items():
         path = tmp_path / f"{name}.sh"
-        path.write_text(text)
+        path.write_text(inline(text))
         paths.append(str(path))
     return subprocess.run(["shellcheck", "-s", "sh", *paths], capture_output=True, text=True)
 
