@@ -109,7 +109,9 @@ def test_guard_detects_and_repairs_only_drifted_files(local_sshd: LocalSshd, tmp
     _write(props)
     created = provider.create(props)
     assert created.outs is not None
-    outputs = props
+    # The contents are an input only (a repair reads them there): not stored a second time.
+    outputs = {k: v for k, v in props.items() if k != "contents"}
+    assert created.outs == outputs
 
     # Untouched: refresh returns exactly the expected state, so the diff is empty.
     fresh = provider.read(created.id, created.outs).outs
@@ -190,6 +192,20 @@ def test_guard_diff_sees_unit_and_artifact_state() -> None:
     assert [(d.kind, d.name) for d in drifts(base, broken)] == [("binary", "cni-plugins")]
 
 
+def test_guard_diff_follows_the_hashes_not_the_stored_contents() -> None:
+    """The outputs hold no contents (a state written by an earlier version does): a changed
+    content changes its sha256 in `files`, which is what diff compares."""
+    provider = DriftGuardProvider()
+    entry = {"path": "/etc/a", "mode": "0644", "owner": "root", "group": "root", "units": []}
+    news = {"host": "h", "files": [{**entry, "sha256": sha256("one")}], "contents": ["one"]}
+    news |= {"units": [], "artifacts": []}
+    outputs = {k: v for k, v in news.items() if k != "contents"}
+    assert not provider.diff("id", outputs, news).changes
+    assert not provider.diff("id", {**outputs, "contents": ["older state"]}, news).changes
+    changed = {**news, "files": [{**entry, "sha256": sha256("two")}], "contents": ["two"]}
+    assert provider.diff("id", outputs, changed).changes
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
 def test_probe_script_runs_on_a_real_shell(local_sshd: LocalSshd, tmp_path: Path) -> None:  # noqa: F811
     (tmp_path / "f").write_text("x")
@@ -233,3 +249,8 @@ def test_each_guarded_file_names_the_units_whose_steps_install_it() -> None:
     assert units[kube_proxy.CONFIG] == [kube_proxy.UNIT]
     unread = [path for path, readers in units.items() if not readers]
     assert unread and all(p.startswith("/etc/sysctl.d/") or "modules-load" in p for p in unread), unread
+    # The contents stay a secret input (the only copy in state: the provider's outputs leave
+    # them out) and are no additional secret output (the engine would warn of a missing one).
+    assert any(p == "contents" or p.startswith("contents[") for p in guard.secret_paths)
+    assert "contents" not in guard.additional_secret_outputs
+    assert {"private_key", "proxy"} <= set(guard.additional_secret_outputs)
