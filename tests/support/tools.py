@@ -15,8 +15,8 @@ import pytest
 from render.scripts import inline
 
 # A systemctl stand-in for scripts run against a fake host: logs its calls to $CALLS; every unit
-# is active except those named in $INACTIVE; `show` prints $STARTED for a unit's start timestamps
-# and 0 for anything else (NRestarts).
+# is active except those named in $INACTIVE; `show -p` prints $STARTED as a unit's start
+# timestamps (`Name=value`) and 0 for anything else (NRestarts, asked for with --value).
 FAKE_SYSTEMCTL = r"""#!/bin/sh
 echo "systemctl $*" >>"$CALLS"
 case "$1" in
@@ -28,7 +28,7 @@ case "$1" in
     ;;
   show)
     case "$3" in
-      ExecMainStartTimestamp | ActiveEnterTimestamp) echo "${STARTED:-}" ;;
+      ExecMainStartTimestamp | ActiveEnterTimestamp) echo "$3=${STARTED:-}" ;;
       *) echo 0 ;;
     esac
     ;;

@@ -6,10 +6,16 @@
 # was not recorded by older versions) the unit is left running when its main process started
 # after every file in $WATCHED was last written: it runs with them. Sets `restarted`.
 # shellcheck disable=SC2317  # library functions; not every step calls each
+# When the unit's main process started (a timer's: when it became active), in seconds since the
+# epoch; fails when systemd does not say. `show -p` without --value: systemd before 230 has none.
 unit_started_at() {
-  at=$(TZ=UTC LC_ALL=C systemctl show -p ExecMainStartTimestamp --value "$UNIT" 2>/dev/null || true)
+  at=$(TZ=UTC LC_ALL=C systemctl show -p ExecMainStartTimestamp "$UNIT" 2>/dev/null || true)
+  at=${at#*=}
   case "$at" in
-    "" | n/a) at=$(TZ=UTC LC_ALL=C systemctl show -p ActiveEnterTimestamp --value "$UNIT" 2>/dev/null || true) ;;
+    "" | n/a)
+      at=$(TZ=UTC LC_ALL=C systemctl show -p ActiveEnterTimestamp "$UNIT" 2>/dev/null || true)
+      at=${at#*=}
+      ;;
   esac
   case "$at" in
     "" | n/a | 0) return 1 ;;
