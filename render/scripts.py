@@ -70,6 +70,7 @@ HOST_LIB = frozenset(
         "service/start.sh",
         "service/stop.sh",
         "service/wait.sh",
+        "steps/parts.sh",
     ]
 )
 _SOURCE = re.compile(rf"^\. {re.escape(LIB_DIR)}/(\S+)$", re.M)
