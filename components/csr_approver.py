@@ -27,7 +27,7 @@ from components.api_objects import ClusterSite
 from components.bootstrap import Bootstrap
 from components.host import NodeSite
 from components.pki import Pki
-from components.steps import client_files, files_step, script_step, service_step
+from components.steps import client_files, files_step, paths, script_step, service_step
 from components.worker_node import WorkerNode
 from render import csr_policy as cp
 from render import kubelet as kl
@@ -67,7 +67,7 @@ class CsrApprover(pulumi.ComponentResource):
             host.steps,
             cp.APPROVER_TIMER,
             files,
-            service=cp.enable_script,
+            service=lambda h: cp.enable_script(h, paths(files)),
             stop=cp.disable_script(),
             # Its RBAC lives in Bootstrap: without it every pass would fail.
             opts=pulumi.ResourceOptions(parent=self, depends_on=list(bootstrap_ready)),

@@ -2,8 +2,9 @@
 
 pulumi-command cannot read hosts, so without this a hand-edited flag, a stopped service or a
 deleted binary would go unseen. The guard holds, for its host, every managed file (path, mode,
-owner, sha256; contents secret), the services that must be enabled and running, and the pinned
-artifacts with their install scripts. It is created after every other step of the host and:
+owner, sha256; contents secret, in its inputs only), the services that must be enabled and
+running, and the pinned artifacts with their install scripts (which source the host's script
+library, components/host_lib.py). It is created after every other step of the host and:
 - create: records the expected state (the steps just established it);
 - read (refresh): probes the host over SSH; the refreshed state shows each drifted path, unit
   or binary, so `pulumi refresh --expect-no-changes` / `pulumi preview --refresh
@@ -22,38 +23,19 @@ import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
 from pulumi_command import remote
 
-from components.ssh import Target, run, run_checked
+from components.ssh import Target, connection_props, run, run_checked
 from components.steps import ManagedFile
 from render import drift, drift_rules
 from render.artifacts import STATE_DIR as ARTIFACT_STATE_DIR
 from render.host_files import FileMeta, encode_bundle, install_command, sha256
+from render.scripts import inline
 
-# Outputs kept secret in state: the SSH key, a bastion's key, the files' contents.
-SECRET_OUTPUTS = ["private_key", "proxy", "contents"]
+# Outputs kept secret in state: the SSH key, a bastion's key. The files' contents are no output
+# (an input only; the engine warns of a listed output that is not there); the SDK keeps a secret
+# input secret in state.
+SECRET_OUTPUTS = ["private_key", "proxy"]
 # The output listing what the last update repaired (one line per drift).
 REPAIRED = "repaired"
-
-
-def connection_props(connection: remote.ConnectionArgs) -> dict[str, Any]:
-    """remote.ConnectionArgs (as components.host.connection builds them) -> the flat props the
-    guard takes."""
-    proxy = connection.proxy
-    if not (proxy is None or isinstance(proxy, remote.ProxyConnectionArgs)):
-        raise TypeError("the bastion must be given as plain ProxyConnectionArgs")
-    return {
-        "host": connection.host,
-        "port": connection.port or 22,
-        "user": connection.user or "root",
-        "private_key": pulumi.Output.secret(connection.private_key),
-        "host_key": connection.host_key,
-        "proxy": None
-        if proxy is None
-        else pulumi.Output.secret(
-            pulumi.Output.all(proxy.host, proxy.port, proxy.user, proxy.private_key).apply(
-                lambda v: {"host": v[0], "port": v[1] or 22, "user": v[2] or "root", "private_key": v[3]}
-            )
-        ),
-    }
 
 
 def _probe(props: dict[str, Any]) -> dict[str, Any]:
@@ -99,20 +81,27 @@ def drifts(expected: dict[str, Any], observed: dict[str, Any]) -> list[drift.Dri
     return out
 
 
+def _outputs(props: dict[str, Any]) -> dict[str, Any]:
+    """The guard's outputs: its inputs without the files' contents, which only a repair needs and
+    which it gets from the inputs (the engine keeps every output beside its input: the contents
+    would be stored twice). `files` holds each content's sha256, which is what diff compares."""
+    return {k: v for k, v in props.items() if k != "contents"}
+
+
 class DriftGuardProvider(ResourceProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
-        return CreateResult(id_=f"{props['host']}:drift-guard", outs=props)
+        return CreateResult(id_=f"{props['host']}:drift-guard", outs=_outputs(props))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        return ReadResult(id_=id_, outs=_probe(props))
+        return ReadResult(id_=id_, outs=_outputs(_probe(props)))
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        keys = ("files", "contents", "units", "artifacts", "host", "port", "user", "private_key", "proxy")
+        keys = ("files", "units", "artifacts", "host", "port", "user", "private_key", "proxy")
         return DiffResult(changes=any(olds.get(k) != news.get(k) for k in keys))
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         # What was put back stays in state until the next update: the repair command prints it.
-        return UpdateResult(outs={**news, REPAIRED: [str(d) for d in repair(news)]})
+        return UpdateResult(outs={**_outputs(news), REPAIRED: [str(d) for d in repair(news)]})
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         """Nothing: every step undoes its own work on destroy."""
@@ -138,7 +127,8 @@ def repair(expected: dict[str, Any]) -> list[drift.Drift]:
             if f["path"] in drifted_paths
         ]
         metas = [FileMeta(f["path"], f["mode"], f["owner"], f["group"]) for f, _ in chosen]
-        command = install_command([(m, f["sha256"]) for m, (f, _) in zip(metas, chosen, strict=True)])
+        # Whole, not from the host's script library: it must work whatever the host has.
+        command = inline(install_command([(m, f["sha256"]) for m, (f, _) in zip(metas, chosen, strict=True)]))
         run_checked(
             target,
             command,

@@ -9,6 +9,7 @@ import pulumi
 from pulumi_command import remote
 
 from components import inherited_depends_on, type_token
+from components.host_lib import HostLib
 from components.steps import HostSteps, ManagedFile, script_step
 from render import artifacts, host_prep
 from spec.model import ClusterSpec, NodeSpec, SecretStr
@@ -67,9 +68,10 @@ class NodeSite:
 
 
 class Host(pulumi.ComponentResource):
-    """Children, in order: `prepare` (preflight, packages, kernel files and settings, swap,
+    """Children, in order: `lib` (the host's script library, which every step sources:
+    components/host_lib.py) -> `prepare` (preflight, packages, kernel files and settings, swap,
     cmdline, iptables, SELinux, firewall, time sync: render.host_prep.prepare_step) -> `binaries`
-    (every pinned artifact the node's roles need). `ready` is the component: both steps. `steps`
+    (every pinned artifact the node's roles need). `ready` is the component: all three. `steps`
     is how every component's steps on this node reach it (and what they put there).
 
     Two steps rather than one per script: each step is a resource the engine evaluates, and large
@@ -88,10 +90,17 @@ class Host(pulumi.ComponentResource):
         self.steps = HostSteps(connection)
 
         kernel_files = [ManagedFile(meta, content) for meta, content in host_prep.kernel_files(spec, node)]
-        # `prepare` alone waits for what the Host waits for (the lab's hosts booting); `binaries`
-        # waits for it: downloading needs curl/wget and tar from the packages, and a host that
-        # failed its preflight gets nothing.
-        after = inherited_depends_on(opts)
+        # The library alone waits for what the Host waits for (the lab's hosts booting); every
+        # step of the host comes after it (the others through `ready`), so destroy removes it
+        # last. `binaries` waits for `prepare`: downloading needs curl/wget and tar from the
+        # packages, and a host that failed its preflight gets nothing.
+        lib = HostLib(
+            f"{name}-lib",
+            connection,
+            pulumi.ResourceOptions(parent=self, depends_on=inherited_depends_on(opts)),
+        )
+        self.steps.created.append(lib)
+        after: list[pulumi.Resource] = [lib]
         for part, rendered, files in (
             ("prepare", host_prep.prepare_step(spec, node, f"{name}-prepare"), kernel_files),
             ("binaries", artifacts.binaries_step(spec, node, f"{name}-binaries"), []),

@@ -6,7 +6,7 @@ import pulumi
 
 from components import type_token
 from components.host import NodeSite
-from components.steps import ManagedFile, service_step
+from components.steps import ManagedFile, paths, service_step
 from render import runtime as rt
 from render.script_parts import Part
 
@@ -35,7 +35,7 @@ class Runtime(pulumi.ComponentResource):
             host.steps,
             info.unit,
             files,
-            service=lambda h: rt.service_script(spec, h),
+            service=lambda h: rt.service_script(spec, h, paths(files)),
             stop=rt.stop_script(spec),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[host.ready]),
             dirs=rt.runtime_dirs(spec),

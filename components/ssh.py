@@ -1,4 +1,4 @@
-"""A small SSH runner (paramiko) for the dynamic providers that must READ hosts (drift).
+"""A small SSH runner (paramiko) for the dynamic providers that reach hosts (drift, the script library).
 
 pulumi-command has no read; these providers run probe scripts over SSH on refresh. Connection
 settings mirror components.host.connection: key auth, optional bastion, optional host-key pin.
@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import paramiko
+import pulumi
+from pulumi_command import remote
 
 
 class SshError(RuntimeError):
@@ -39,6 +41,28 @@ class Target:
             host_key=props.get("host_key") or None,
             proxy=Target.from_props(proxy) if proxy else None,
         )
+
+
+def connection_props(connection: remote.ConnectionArgs) -> dict[str, Any]:
+    """remote.ConnectionArgs (as components.host.connection builds them) -> the flat props the
+    guard takes."""
+    proxy = connection.proxy
+    if not (proxy is None or isinstance(proxy, remote.ProxyConnectionArgs)):
+        raise TypeError("the bastion must be given as plain ProxyConnectionArgs")
+    return {
+        "host": connection.host,
+        "port": connection.port or 22,
+        "user": connection.user or "root",
+        "private_key": pulumi.Output.secret(connection.private_key),
+        "host_key": connection.host_key,
+        "proxy": None
+        if proxy is None
+        else pulumi.Output.secret(
+            pulumi.Output.all(proxy.host, proxy.port, proxy.user, proxy.private_key).apply(
+                lambda v: {"host": v[0], "port": v[1] or 22, "user": v[2] or "root", "private_key": v[3]}
+            )
+        ),
+    }
 
 
 def _load_key(text: str) -> paramiko.PKey:
@@ -113,10 +137,11 @@ class Result:
     stderr: str
 
 
-def run(target: Target, command: str, stdin: str = "", timeout: float = 600) -> Result:
+def run(target: Target, command: str, stdin: str = "", timeout: float = 600, attempts: int = 10) -> Result:
     """Runs `command` on the target. The command text is the SSH exec request (never secret);
-    `stdin`, which may hold secrets, goes down the channel's standard input."""
-    client = connect(target)
+    `stdin`, which may hold secrets, goes down the channel's standard input. `attempts` to
+    connect, 3 s apart."""
+    client = connect(target, attempts)
     try:
         chan_in, chan_out, chan_err = client.exec_command(command, timeout=timeout)
         try:
@@ -133,8 +158,10 @@ def run(target: Target, command: str, stdin: str = "", timeout: float = 600) -> 
         client.close()
 
 
-def run_checked(target: Target, command: str, stdin: str = "", what: str = "command") -> Result:
-    result = run(target, command, stdin)
+def run_checked(
+    target: Target, command: str, stdin: str = "", what: str = "command", attempts: int = 10
+) -> Result:
+    result = run(target, command, stdin, attempts=attempts)
     if result.code != 0:
         raise SshError(
             f"{what} failed on {target.host} (exit {result.code}): {result.stderr.strip()[-2000:]}"

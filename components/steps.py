@@ -73,6 +73,11 @@ def client_files(
     return files
 
 
+def paths(files: Sequence[ManagedFile]) -> list[str]:
+    """Where the files go on the host."""
+    return [f.meta.path for f in files]
+
+
 def _digest(content: str) -> str:
     return hashlib.sha256(content.encode()).hexdigest()
 

@@ -11,7 +11,7 @@ from components.bootstrap import NodeToken
 from components.host import NodeSite
 from components.pki import Pki
 from components.runtime import Runtime
-from components.steps import ManagedFile, client_files, service_step
+from components.steps import ManagedFile, client_files, paths, service_step
 from render import kube_proxy as kp
 from render import kubelet as kl
 
@@ -41,16 +41,20 @@ class WorkerNode(pulumi.ComponentResource):
         spec, node, host = site.spec, site.node, site.host
         self.node = node
 
+        kubelet_files = [
+            *(ManagedFile(meta, content) for meta, content in kl.kubelet_static_files(spec, node)),
+            ManagedFile(kl.CLIENT_CA_META, pki.ca.cert_pem),
+            ManagedFile(kl.BOOTSTRAP_META, token.kubeconfig, secret=True, transient=True),
+        ]
         kubelet = service_step(
             f"{name}-kubelet",
             host.steps,
             kl.UNIT,
-            [
-                *(ManagedFile(meta, content) for meta, content in kl.kubelet_static_files(spec, node)),
-                ManagedFile(kl.CLIENT_CA_META, pki.ca.cert_pem),
-                ManagedFile(kl.BOOTSTRAP_META, token.kubeconfig, secret=True, transient=True),
-            ],
-            service=lambda h: kl.service_script(spec, node, h),
+            kubelet_files,
+            # The token is removed once used: it is not one of the files kubelet runs with.
+            service=lambda h: kl.service_script(
+                spec, node, h, paths([f for f in kubelet_files if not f.transient])
+            ),
             stop=kl.stop_script(),
             # Not before the runtime answers on its socket, nor before its token and RBAC exist.
             opts=pulumi.ResourceOptions(
@@ -62,12 +66,15 @@ class WorkerNode(pulumi.ComponentResource):
         self.ready: pulumi.Resource = kubelet
 
         if spec.kube_proxy.enabled:
+            proxy_files = client_files(
+                kp.static_files(spec, node), (kp.KUBECONFIG_META, pki.kube_proxy_kubeconfig)
+            )
             self.ready = service_step(
                 f"{name}-kube-proxy",
                 host.steps,
                 kp.UNIT,
-                client_files(kp.static_files(spec, node), (kp.KUBECONFIG_META, pki.kube_proxy_kubeconfig)),
-                service=lambda h: kp.service_script(node, h),
+                proxy_files,
+                service=lambda h: kp.service_script(node, h, paths(proxy_files)),
                 stop=kp.stop_script(),
                 # It needs only the API, but after kubelet, `ready` stands for the whole node.
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[kubelet]),

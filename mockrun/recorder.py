@@ -42,6 +42,7 @@ class Registration:
     output_secret_paths: set[str] = field(default_factory=set)  # output paths that are secret
     replacement_trigger: Any = None  # the replacement_trigger option, plain
     resource_id: str = ""  # custom resources: the id the provider returned (never secret)
+    stack_trace: list[str] = field(default_factory=list)  # its frames' file:// URIs, innermost first
 
 
 def unwrap(value: Any, path: str, secrets: set[str]) -> Any:
@@ -139,6 +140,7 @@ class RecordingMonitor(MockMonitor):
             outputs=outputs,
             output_secret_paths=output_secrets,
             resource_id=resource_id,
+            stack_trace=[f.pc.uri for f in request.stackTrace.frames if f.HasField("pc")],
         )
         self._records.append((number, registration))
         self._by_urn[registration.urn] = registration

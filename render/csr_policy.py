@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import ipaddress
 import shlex
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +38,7 @@ from render import ports
 from render.common import BIN_DIR, MANAGED_MARKER, SBIN_DIR, managed
 from render.host_files import FileMeta
 from render.scripts import body, script
+from render.systemd import STATE_DIR as SERVICE_HASH_DIR
 from render.systemd import UNIT_DIR, exec_start, install, unit_file
 from spec.model import ClusterSpec, NodeSpec
 
@@ -299,13 +300,26 @@ def allow_configmap(node: NodeSpec, token_id: str) -> dict[str, Any]:
     }
 
 
-def enable_script(content_hash: str) -> str:
-    return script("csr-approver/enable.sh", TIMER=APPROVER_TIMER, SERVICE=APPROVER_SERVICE, HASH=content_hash)
+def enable_script(content_hash: str, files: Sequence[str]) -> str:
+    """Create/update: start the approver timer, restarted only when `files` (their sha256:
+    `content_hash`) changed, and run one pass."""
+    return script(
+        "csr-approver/enable.sh",
+        UNIT=APPROVER_TIMER,
+        SERVICE=APPROVER_SERVICE,
+        HASH=content_hash,
+        HASH_DIR=SERVICE_HASH_DIR,
+        WATCHED=" ".join(files),
+    )
 
 
 def disable_script() -> str:
     return script(
-        "csr-approver/disable.sh", TIMER=APPROVER_TIMER, SERVICE=APPROVER_SERVICE, MARKER=MANAGED_MARKER
+        "csr-approver/disable.sh",
+        TIMER=APPROVER_TIMER,
+        SERVICE=APPROVER_SERVICE,
+        MARKER=MANAGED_MARKER,
+        HASH_DIR=SERVICE_HASH_DIR,
     )
 
 

@@ -12,6 +12,8 @@ import hashlib
 import shlex
 from dataclasses import dataclass
 
+from render.scripts import body
+
 
 @dataclass(frozen=True)
 class FileMeta:
@@ -40,35 +42,15 @@ def encode_bundle(files: list[tuple[FileMeta, str]]) -> str:
     return "".join(bundle_line(meta, content) for meta, content in files)
 
 
-INSTALL_SCRIPT = r"""set -eu
-umask 077
-while IFS=' ' read -r path mode owner group data; do
-  [ -n "$path" ] || continue
-  # Parents readable by the services' own users (files carry their own modes); new files are
-  # created under umask 077 so a secret is never readable before its chmod.
-  (umask 022 && mkdir -p "$(dirname "$path")")
-  tmp="$path.k8sfs-new"
-  printf '%s' "$data" | base64 -d > "$tmp"
-  chown "$owner:$group" "$tmp"
-  chmod "$mode" "$tmp"
-  if [ -f "$path" ] && cmp -s "$tmp" "$path" \
-     && [ "$(stat -c '%a %U %G' "$path")" = "$(stat -c '%a %U %G' "$tmp")" ]; then
-    rm -f "$tmp"
-  else
-    mv -f "$tmp" "$path"
-    echo "updated $path"
-  fi
-done"""
-
-
 def install_command(files: list[tuple[FileMeta, str]]) -> str:
     """The create/update command for (file, sha256 of its content) pairs.
 
     It lists every path with its content hash, so a preview says which file changes on which
-    host, and a changed file changes this command (an update, never a replace).
+    host, and a changed file changes this command (an update, never a replace); then it runs
+    files/install.sh (from the host's script library) on the bundle.
     """
     listing = "".join(f"# {m.path} {m.mode} {m.owner}:{m.group} sha256:{digest}\n" for m, digest in files)
-    return f"{listing}{INSTALL_SCRIPT}\n"
+    return listing + body("files/install.sh")
 
 
 def remove_command(metas: list[FileMeta], dirs: tuple[str, ...] = ()) -> str:

@@ -7,12 +7,14 @@ system:kube-proxy from Pki, bound to system:node-proxier by Kubernetes' default 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from render import yaml_dump
 from render.common import BIN_DIR, managed
 from render.host_files import FileMeta
 from render.scripts import script
+from render.systemd import STATE_DIR as SERVICE_HASH_DIR
 from render.systemd import UNIT_DIR, own_unit, restart_always_unit
 from spec.model import ClusterSpec, NodeSpec
 
@@ -67,10 +69,21 @@ def static_files(spec: ClusterSpec, node: NodeSpec) -> list[tuple[FileMeta, str]
     ]
 
 
-def service_script(node: NodeSpec, content_hash: str) -> str:
-    return script("kube-proxy/start.sh", NODE=node.name, UNIT=UNIT, HASH=content_hash)
+def service_script(node: NodeSpec, content_hash: str, files: Sequence[str]) -> str:
+    """Create/update: start kube-proxy, or restart it when `files` (their sha256: `content_hash`)
+    changed."""
+    return script(
+        "kube-proxy/start.sh",
+        NODE=node.name,
+        UNIT=UNIT,
+        HASH=content_hash,
+        HASH_DIR=SERVICE_HASH_DIR,
+        WATCHED=" ".join(files),
+    )
 
 
 def stop_script() -> str:
     """Delete: stop our kube-proxy, then remove the Service rules it programmed."""
-    return script("kube-proxy/stop.sh", **own_unit(UNIT), KUBE_PROXY=f"{BIN_DIR}/kube-proxy")
+    return script(
+        "kube-proxy/stop.sh", **own_unit(UNIT), KUBE_PROXY=f"{BIN_DIR}/kube-proxy", HASH_DIR=SERVICE_HASH_DIR
+    )

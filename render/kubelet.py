@@ -19,6 +19,7 @@ Decisions (docs/nodes.md says why):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from render import yaml_dump
@@ -26,7 +27,7 @@ from render.common import BIN_DIR, managed
 from render.host_files import FileMeta
 from render.runtime import runtime_info
 from render.scripts import script
-from render.systemd import STATE_DIR as SERVICES_STATE_DIR
+from render.systemd import STATE_DIR as SERVICE_HASH_DIR
 from render.systemd import UNIT_DIR, install, own_unit, restart_always_unit, unit_file
 from spec.model import ClusterSpec, NodeSpec, Taint
 
@@ -46,7 +47,6 @@ UNIT_FILE = f"{UNIT_DIR}/{UNIT}"
 CLEANUP = "k8s-from-scratch-kubelet-bootstrap-cleanup"
 CLEANUP_PATH = f"{CLEANUP}.path"
 CLEANUP_SERVICE = f"{CLEANUP}.service"
-HASH_FILE = f"{SERVICES_STATE_DIR}/{UNIT}.hash"
 
 CONTROL_PLANE_ROLE = "node-role.kubernetes.io/control-plane"
 CONTROL_PLANE_TAINT = Taint(CONTROL_PLANE_ROLE, "", "NoSchedule")
@@ -206,15 +206,17 @@ CLIENT_CA_META = FileMeta(CLIENT_CA)
 BOOTSTRAP_META = FileMeta(BOOTSTRAP_KUBECONFIG, mode="0600")
 
 
-def service_script(spec: ClusterSpec, node: NodeSpec, content_hash: str) -> str:
+def service_script(spec: ClusterSpec, node: NodeSpec, content_hash: str, files: Sequence[str]) -> str:
     """Create/update: write the host-facts drop-in; on a node that has joined, remove the
-    bootstrap kubeconfig and restart kubelet only if its files changed; on one that has not,
-    arm the cleanup and restart kubelet with its (new) token. Then kubelet must keep running."""
+    bootstrap kubeconfig and restart kubelet only if `files` (their sha256: `content_hash`) or the
+    host facts changed; on one that has not, arm the cleanup and restart kubelet with its (new)
+    token. Then kubelet must keep running."""
     return script(
         "kubelet/start.sh",
         NODE=node.name,
         HASH=content_hash,
-        HASH_FILE=HASH_FILE,
+        HASH_DIR=SERVICE_HASH_DIR,
+        WATCHED=" ".join([*files, HOST_FACTS]),
         UNIT=UNIT,
         HOST_FACTS=HOST_FACTS,
         KUBECONFIG=KUBECONFIG,
@@ -238,7 +240,7 @@ def stop_script() -> str:
         **own_unit(UNIT),
         HOST_FACTS=HOST_FACTS,
         STATE_DIR=STATE_DIR,
-        HASH_FILE=HASH_FILE,
+        HASH_DIR=SERVICE_HASH_DIR,
         CLEANUP_PATH=CLEANUP_PATH,
         CLEANUP_SERVICE=CLEANUP_SERVICE,
         BOOTSTRAP=BOOTSTRAP_KUBECONFIG,

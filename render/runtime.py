@@ -16,6 +16,7 @@ every binary a config names is there.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +29,7 @@ from render.host_files import FileMeta
 from render.images import pause_image, pull_scopes
 from render.registry import registry_host
 from render.scripts import script
+from render.systemd import STATE_DIR as SERVICE_HASH_DIR
 from render.systemd import UNIT_DIR, exec_start, install, own_unit, unit_file
 from spec.model import ClusterSpec
 from spec.versions import parse_version
@@ -459,16 +461,16 @@ def preflight_script(spec: ClusterSpec, node_name: str, root: str = "") -> str:
     )
 
 
-def service_script(spec: ClusterSpec, content_hash: str) -> str:
-    """Create/update: (re)start the runtime and wait until its CRI answers.
-
-    The hash of every runtime file is in the text, so a changed file is an update, which restarts.
-    """
+def service_script(spec: ClusterSpec, content_hash: str, files: Sequence[str]) -> str:
+    """Create/update: start the runtime, or restart it when `files` (their sha256: `content_hash`,
+    recorded on the host after a good start) changed, and wait until its CRI answers."""
     info = runtime_info(spec)
     return script(
         "runtime/start.sh",
         UNIT=info.unit,
         HASH=content_hash,
+        HASH_DIR=SERVICE_HASH_DIR,
+        WATCHED=" ".join(files),
         ENDPOINT=info.endpoint,
         CRICTL=CRICTL,
         # containerd ships ctr: its CRI plugin answering "ok" is readiness, without crictl.
@@ -484,6 +486,7 @@ def stop_script(spec: ClusterSpec) -> str:
     return script(
         "runtime/stop.sh",
         **own_unit(info.unit),
+        HASH_DIR=SERVICE_HASH_DIR,
         ENDPOINT=info.endpoint,
         CRICTL=CRICTL,
         STATE_DIRS=" ".join(info.state_dirs),

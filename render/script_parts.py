@@ -11,10 +11,13 @@ run (a package manager's scripts) can swallow it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from render.scripts import assignments
+from render.scripts import assignments, body
+
+_NAME = re.compile(r"[a-z0-9][a-z0-9-]*")
 
 
 @dataclass(frozen=True)
@@ -41,20 +44,25 @@ def run_parts(label: str, parts: Sequence[Part], prelude: str = "") -> str:
     names = [p.name for p in parts]
     if len(set(names)) != len(names):
         raise ValueError(f"{label}: part names repeat: {names}")
+    if bad := [n for n in names if not _NAME.fullmatch(n)]:
+        raise ValueError(f"{label}: part names are lower-case words joined by dashes: {bad}")
     if sum(p.reads_stdin for p in parts) > 1:
         raise ValueError(f"{label}: only one part can read the step's stdin")
-    out = ["#!/bin/sh\n", assignments(K8SFS_STEP=label), prelude.rstrip("\n") + "\n" if prelude else ""]
+    out = [
+        "#!/bin/sh\n",
+        assignments(K8SFS_STEP=label),
+        body("steps/parts.sh"),  # part_done, from the host's script library
+        prelude.rstrip("\n") + "\n" if prelude else "",
+    ]
     for part in parts:
-        body = part.script.removeprefix("#!/bin/sh\n").rstrip("\n")
+        text = part.script.removeprefix("#!/bin/sh\n").rstrip("\n")
         # `set +e` around the subshell: the part's own `set -e` then governs it (a subshell in an
-        # `if`/`||` would ignore -e inside), and its failure can be reported with its name.
+        # `if`/`||` would ignore -e inside), and part_done reports its failure with its name (and
+        # turns -e back on).
         out.append(
             f"# --- part: {part.name}\n"
             "set +e\n"
-            f"(\nset -e\n{body}\n){'' if part.reads_stdin else ' </dev/null'}\n"
-            "rc=$?\n"
-            "set -e\n"
-            f'if [ "$rc" -ne 0 ]; then\n  echo "error: $K8SFS_STEP: {part.name} failed (exit $rc)" >&2\n'
-            '  exit "$rc"\nfi\n'
+            f"(\nset -e\n{text}\n){'' if part.reads_stdin else ' </dev/null'}\n"
+            f"part_done {part.name} $?\n"
         )
     return "".join(out)

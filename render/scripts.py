@@ -9,16 +9,71 @@ reads the rendered script as ordinary shell. Two directive lines, gone from the 
 
 A missing, unexpected or unused value is an error when the script is rendered, not a `set -u`
 failure on a host.
+
+Host steps' templates (HOST_LIB) are not repeated in every step: each host has them once, in its
+script library (components/host_lib.py puts them there before any other step), as
+`/var/lib/k8s-from-scratch/lib/<name>.<sha256 prefix>.sh`, and a rendered script sources its
+file after the values (`. <file>`): the text a step stores is its values and that line. The name
+changes with the text, so a changed template changes exactly the steps that run it (an update of
+each, shown in a preview), and a step never runs a text other than the one it was rendered
+with. `inline()` puts the texts back (tests, and scripts that must stand alone).
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from render.common import STATE_ROOT
+
 TEMPLATES = Path(__file__).parent / "templates"
+LIB_DIR = f"{STATE_ROOT}/lib"
+# The templates host steps run, sourced from the host's script library. The others are rendered
+# whole: drift probes (run over SSH by the providers, which must work whatever the host has),
+# scripts that are file contents or run in pods, and the include-only lib/ texts.
+HOST_LIB = frozenset(
+    [
+        "artifacts/install.sh",
+        "artifacts/remove.sh",
+        "csr-approver/disable.sh",
+        "csr-approver/enable.sh",
+        "files/install.sh",
+        "host/cmdline-undo.sh",
+        "host/cmdline.sh",
+        "host/firewall-undo.sh",
+        "host/firewall.sh",
+        "host/iptables-undo.sh",
+        "host/iptables.sh",
+        "host/kernel-undo.sh",
+        "host/kernel.sh",
+        "host/lib.sh",
+        "host/packages-undo.sh",
+        "host/packages.sh",
+        "host/preflight.sh",
+        "host/selinux-undo.sh",
+        "host/selinux.sh",
+        "host/swap-undo.sh",
+        "host/swap.sh",
+        "host/timesync-undo.sh",
+        "host/timesync.sh",
+        "image-check/check.sh",
+        "kube-proxy/start.sh",
+        "kube-proxy/stop.sh",
+        "kubelet/start.sh",
+        "kubelet/stop.sh",
+        "runtime/preflight.sh",
+        "runtime/start.sh",
+        "runtime/stop.sh",
+        "service/start.sh",
+        "service/stop.sh",
+        "service/wait.sh",
+        "steps/parts.sh",
+    ]
+)
+_SOURCE = re.compile(rf"^\. {re.escape(LIB_DIR)}/(\S+)$", re.M)
 
 _PARAMS = "#% params:"
 _INCLUDE = "#% include:"
@@ -73,14 +128,44 @@ def _single_quoted(value: str) -> str:
 
 
 def body(name: str, /, *, defs: str = "", **values: str) -> str:
-    """The template's values, then `defs` (shell functions it calls), then its text: the rest of a
-    script, or a part that runs after a prelude (render/script_parts.py)."""
+    """The template's values, then `defs` (shell functions it calls), then its text (for a
+    HOST_LIB template, the line that sources it from the host's library): the rest of a script,
+    or a part that runs after a prelude (render/script_parts.py)."""
     template = load(name)
     missing = [p for p in template.params if p not in values]
     unexpected = [k for k in values if k not in template.params]
     if missing or unexpected:
         raise KeyError(f"{name}: no value for {missing}, no parameter for {unexpected}")
-    return assignments(**values) + defs + template.text
+    text = f". {LIB_DIR}/{lib_file(name)}\n" if name in HOST_LIB else template.text
+    return assignments(**values) + defs + text
+
+
+@functools.cache
+def lib_file(name: str) -> str:
+    """The library file of a HOST_LIB template: its name and a prefix of its text's sha256."""
+    if name not in HOST_LIB:
+        raise KeyError(f"{name} is not in the host script library (render.scripts.HOST_LIB)")
+    digest = hashlib.sha256(load(name).text.encode()).hexdigest()[:16]
+    return f"{name.removesuffix('.sh').replace('/', '-')}.{digest}.sh"
+
+
+@functools.cache
+def library() -> dict[str, str]:
+    """The host script library: file name -> text, every HOST_LIB template."""
+    return {lib_file(name): load(name).text for name in sorted(HOST_LIB)}
+
+
+def inline(text: str) -> str:
+    """`text` with every line that sources a library file replaced by that file's text: the
+    script as it runs on a host, standing alone."""
+    files = library()
+
+    def text_of(match: re.Match[str]) -> str:
+        if match.group(1) not in files:
+            raise KeyError(f"{match.group(1)} is not in this version's host script library")
+        return files[match.group(1)].rstrip("\n")
+
+    return _SOURCE.sub(text_of, text)
 
 
 def script(name: str, /, *, defs: str = "", **values: str) -> str:

@@ -4,12 +4,14 @@
 
 `pulumi up --refresh` refreshes every resource, Kubernetes objects included, and fails outright
 when the API is down (a stopped etcd, a broken kube-apiserver flag): the very drift it should
-repair stops it. Host drift lives in each host's DriftGuard (docs/drift.md), so this runs:
+repair stops it. Host drift lives in each host's DriftGuard and HostLib (its script library;
+docs/drift.md), so this runs:
 
-1. `pulumi refresh --target <every guard>`: each guard probes its host over SSH; prints, per
-   host, what drifted;
-2. `pulumi up --target <every drifted guard>`: each guard puts its host back (files, units,
-   binaries) and restarts only the services concerned; prints, per host, what it repaired;
+1. `pulumi refresh --target <every guard and library>`: each probes its host over SSH; prints,
+   per host, what drifted;
+2. `pulumi up --target <every drifted one>`: each library writes back its missing or changed
+   files, then each guard puts its host back (files, units, binaries) and restarts only the
+   services concerned; prints, per host, what it repaired;
 3. `pulumi refresh` of the whole stack, now that the hosts are repaired: what still cannot be
    refreshed (an API that is still down) is said in one line each; it does not undo step 2.
    Workloads the outage disturbed (pods that lost their network or their node for a while) come
@@ -32,9 +34,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from components.drift_guard import REPAIRED, drifts
+from components import drift_guard, host_lib
+from components.drift_guard import REPAIRED
+from render.drift import Drift
 
-GUARD_TYPE_SUFFIX = ":DriftGuard"
+# What each kind of guard holds: expected (inputs) and read (outputs) -> the differences.
+KINDS = {":DriftGuard": drift_guard.drifts, ":HostLib": host_lib.drifts}
 UNHEALTHY = "Refreshed resource is in an unhealthy state"
 SETTLE_SECONDS = 240
 SETTLE_EVERY_SECONDS = 10
@@ -42,7 +47,10 @@ SETTLE_EVERY_SECONDS = 10
 
 @dataclass(frozen=True)
 class Guard:
+    """A DriftGuard or a HostLib: what it expects of its host and what the last refresh read."""
+
     urn: str
+    type: str
     inputs: dict[str, Any]
     outputs: dict[str, Any]
 
@@ -50,14 +58,19 @@ class Guard:
     def name(self) -> str:
         return self.urn.rsplit("::", 1)[-1]
 
+    def drifts(self) -> list[Drift]:
+        kind = next(k for k in KINDS if self.type.endswith(k))
+        return KINDS[kind](self.inputs, self.outputs)
+
 
 def guards(export: dict[str, Any]) -> list[Guard]:
-    """The DriftGuards in a `pulumi stack export` document."""
+    """The DriftGuards and HostLibs in a `pulumi stack export` document, in state order (a host's
+    library before its guard)."""
     resources = export.get("deployment", {}).get("resources") or []
     return [
-        Guard(r["urn"], r.get("inputs") or {}, r.get("outputs") or {})
+        Guard(r["urn"], r["type"], r.get("inputs") or {}, r.get("outputs") or {})
         for r in resources
-        if r.get("type", "").startswith("pulumi-python:dynamic") and r["type"].endswith(GUARD_TYPE_SUFFIX)
+        if r.get("type", "").startswith("pulumi-python:dynamic") and r["type"].endswith(tuple(KINDS))
     ]
 
 
@@ -146,7 +159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     drifted = []
     for guard in guards(pulumi.export()):
-        lines = drifts(guard.inputs, guard.outputs)
+        lines = guard.drifts()
         print(f"{guard.name}: {'drifted' if lines else 'as expected'}")
         for line in lines:
             print(f"  {line}")
@@ -173,7 +186,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not failures:
             print(f"not refreshed: the stack ({rest.stderr.strip()[-300:]})")
     settle(pulumi, unhealthy_resources(engine_events(rest.stdout)), args.settle)
-    still = [g for g in guards(pulumi.export()) if drifts(g.inputs, g.outputs)]
+    still = [g for g in guards(pulumi.export()) if g.drifts()]
     for guard in still:
         print(f"{guard.name}: still drifted after the repair")
     return 1 if still else 0

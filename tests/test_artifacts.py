@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from render import artifacts as a
+from render.scripts import inline
 from spec import SpecError
 from spec.checksums import CHECKSUMS
 from spec.model import BinariesSpec
@@ -127,7 +128,8 @@ def _tarball(files: dict[str, bytes]) -> bytes:
 
 
 def _run(script: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(["sh", "-c", script], capture_output=True, text=True, timeout=60)
+    """`script` as a host runs it (the library files it sources in place)."""
+    result = subprocess.run(["sh", "-c", inline(script)], capture_output=True, text=True, timeout=60)
     if ok:
         assert result.returncode == 0, result.stderr
     return result
@@ -199,7 +201,7 @@ def test_rendered_artifact_scripts_pass_shellcheck(tmp_path: Path) -> None:
         for art in a.node_artifacts(spec, node):
             scripts += [a.install_script(spec, art), a.remove_script(art)]
     for i, text in enumerate(scripts):
-        (tmp_path / f"{i}.sh").write_text(text)
+        (tmp_path / f"{i}.sh").write_text(inline(text))
     result = subprocess.run(
         ["shellcheck", "-s", "sh", *sorted(str(p) for p in tmp_path.glob("*.sh"))],
         capture_output=True,

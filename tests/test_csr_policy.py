@@ -341,7 +341,7 @@ def test_shell_approver_gives_the_same_answers_as_decide(tmp_path: Path) -> None
 
 @pytest.mark.realtool
 def test_approver_script_passes_shellcheck(tmp_path: Path) -> None:
-    texts = [cp.approver_script(), cp.enable_script("0" * 64), cp.disable_script()]
+    texts = [cp.approver_script(), cp.enable_script("0" * 64, [cp.APPROVER_SCRIPT]), cp.disable_script()]
     result = shellcheck(tmp_path, {f"s{i}": text for i, text in enumerate(texts)})
     assert result.returncode == 0, result.stdout
 

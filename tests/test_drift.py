@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 
 from components.drift_guard import DriftGuardProvider, drifts, repair
-from components.ssh import SshError, Target, run
+from components.ssh import SshError, Target, run, run_checked
 from render import drift
 from render.host_files import FileMeta, encode_bundle, install_command, sha256
+from render.scripts import inline
 from tests.sshd_fixture import LocalSshd, local_sshd  # noqa: F401  (fixture)
 
 # --- pure comparison -------------------------------------------------------------------------
@@ -88,8 +89,10 @@ def _props(sshd: LocalSshd, root: Path, files: dict[str, tuple[str, str]]) -> di
 def _write(props: dict[str, Any]) -> None:
     """What the host steps do before the guard exists: put the files in place."""
     metas = [FileMeta(f["path"], f["mode"], f["owner"], f["group"]) for f in props["files"]]
-    command = install_command([(m, f["sha256"]) for m, f in zip(metas, props["files"], strict=True)])
-    run(Target.from_props(props), command, encode_bundle(list(zip(metas, props["contents"], strict=True))))
+    command = inline(install_command([(m, f["sha256"]) for m, f in zip(metas, props["files"], strict=True)]))
+    run_checked(
+        Target.from_props(props), command, encode_bundle(list(zip(metas, props["contents"], strict=True)))
+    )
 
 
 def test_guard_detects_and_repairs_only_drifted_files(local_sshd: LocalSshd, tmp_path: Path) -> None:  # noqa: F811
@@ -106,11 +109,14 @@ def test_guard_detects_and_repairs_only_drifted_files(local_sshd: LocalSshd, tmp
     _write(props)
     created = provider.create(props)
     assert created.outs is not None
+    # The contents are an input only (a repair reads them there): not stored a second time.
+    outputs = {k: v for k, v in props.items() if k != "contents"}
+    assert created.outs == outputs
 
     # Untouched: refresh returns exactly the expected state, so the diff is empty.
     fresh = provider.read(created.id, created.outs).outs
     assert fresh is not None
-    assert fresh == props
+    assert fresh == outputs
     assert not provider.diff(created.id, fresh, props).changes
 
     # Hand edits: a changed flag and a deleted file.
@@ -133,7 +139,7 @@ def test_guard_detects_and_repairs_only_drifted_files(local_sshd: LocalSshd, tmp
     assert oct((tmp_path / "etc/apiserver.env").stat().st_mode & 0o777) == "0o600"
     assert (tmp_path / "etc/kubelet.yaml").exists()
     assert (tmp_path / "etc/untouched.conf").stat().st_mtime_ns == untouched_mtime, "only drift is rewritten"
-    assert provider.read(created.id, props).outs == props
+    assert provider.read(created.id, outputs).outs == outputs
 
 
 def test_secret_content_never_in_command_text(local_sshd: LocalSshd, tmp_path: Path, monkeypatch) -> None:  # noqa: F811
@@ -184,6 +190,20 @@ def test_guard_diff_sees_unit_and_artifact_state() -> None:
         "artifacts": [{"name": "cni-plugins", "install": "true", "state": "drifted:/opt/cni/bin/bridge"}],
     }
     assert [(d.kind, d.name) for d in drifts(base, broken)] == [("binary", "cni-plugins")]
+
+
+def test_guard_diff_follows_the_hashes_not_the_stored_contents() -> None:
+    """The outputs hold no contents (a state written by an earlier version does): a changed
+    content changes its sha256 in `files`, which is what diff compares."""
+    provider = DriftGuardProvider()
+    entry = {"path": "/etc/a", "mode": "0644", "owner": "root", "group": "root", "units": []}
+    news = {"host": "h", "files": [{**entry, "sha256": sha256("one")}], "contents": ["one"]}
+    news |= {"units": [], "artifacts": []}
+    outputs = {k: v for k, v in news.items() if k != "contents"}
+    assert not provider.diff("id", outputs, news).changes
+    assert not provider.diff("id", {**outputs, "contents": ["older state"]}, news).changes
+    changed = {**news, "files": [{**entry, "sha256": sha256("two")}], "contents": ["two"]}
+    assert provider.diff("id", outputs, changed).changes
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
@@ -237,3 +257,8 @@ def test_each_guarded_file_names_the_units_whose_steps_install_it() -> None:
     assert units[kube_proxy.CONFIG] == [kube_proxy.UNIT]
     unread = [path for path, readers in units.items() if not readers]
     assert unread and all(p.startswith("/etc/sysctl.d/") or "modules-load" in p for p in unread), unread
+    # The contents stay a secret input (the only copy in state: the provider's outputs leave
+    # them out) and are no additional secret output (the engine would warn of a missing one).
+    assert any(p == "contents" or p.startswith("contents[") for p in guard.secret_paths)
+    assert "contents" not in guard.additional_secret_outputs
+    assert {"private_key", "proxy"} <= set(guard.additional_secret_outputs)

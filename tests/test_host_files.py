@@ -11,10 +11,14 @@ from pathlib import Path
 import pytest
 
 from render.host_files import FileMeta, encode_bundle, install_command, remove_command, sha256
+from render.scripts import inline
 
 
 def run(script: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["sh", "-c", script], input=stdin, text=True, capture_output=True, check=True)
+    """`script` as a host runs it (the library files it sources in place)."""
+    return subprocess.run(
+        ["sh", "-c", inline(script)], input=stdin, text=True, capture_output=True, check=True
+    )
 
 
 def test_install_writes_modes_and_is_idempotent(tmp_path: Path) -> None:
@@ -40,7 +44,7 @@ def test_install_writes_modes_and_is_idempotent(tmp_path: Path) -> None:
 def test_changed_content_or_mode_is_rewritten(tmp_path: Path) -> None:
     target = tmp_path / "a.conf"
     run(install_command([]), encode_bundle([(FileMeta(str(target), "0644"), "one\n")]))
-    out = run("true; " + install_command([]), encode_bundle([(FileMeta(str(target), "0600"), "one\n")]))
+    out = run("true\n" + install_command([]), encode_bundle([(FileMeta(str(target), "0600"), "one\n")]))
     assert f"updated {target}" in out.stdout
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
     run(install_command([]), encode_bundle([(FileMeta(str(target), "0600"), "two\n")]))
@@ -90,7 +94,7 @@ def test_scripts_pass_shellcheck(tmp_path: Path) -> None:
         [install_command([(m, "0" * 64) for m in metas]), remove_command(metas, ("/etc",))]
     ):
         path = tmp_path / f"s{i}.sh"
-        path.write_text("#!/bin/sh\n" + script)
+        path.write_text("#!/bin/sh\n" + inline(script))
         subprocess.run(["shellcheck", "-s", "sh", str(path)], check=True)
 
 

@@ -91,8 +91,8 @@ def test_kubelet_nodes_get_the_kernel_tunables_kubelet_only_checks() -> None:
 
 def test_preflight_thresholds_per_role() -> None:
     spec = config_spec(NODES)
-    cp = h.preflight_script(spec, spec.nodes[0])
-    worker = h.preflight_script(spec, spec.nodes[1])
+    cp = scripts.inline(h.preflight_script(spec, spec.nodes[0]))
+    worker = scripts.inline(h.preflight_script(spec, spec.nodes[1]))
     assert "MEM_MIN_MB='1700'" in cp
     assert "MEM_MIN_MB='800'" in worker and "MEM_WARN_MB='1700'" in worker
     assert "flannel" in worker  # the 1 GB worker warning names the CNI
@@ -159,7 +159,7 @@ def _detect(tmp_path: Path, os_release: str, override: str = "auto") -> subproce
     release = tmp_path / "os-release"
     release.write_text(os_release)
     lib = scripts.body("host/lib.sh", NODE="n1", OS_OVERRIDE=override)
-    script = f'{lib}\necho "$FAMILY"\n'
+    script = scripts.inline(f'{lib}\necho "$FAMILY"\n')
     env = {"PATH": "/usr/bin:/bin", "OS_RELEASE": str(release), "HOST_STATE": str(tmp_path / "state")}
     return subprocess.run(["sh", "-c", script], capture_output=True, text=True, env=env)
 
@@ -198,8 +198,11 @@ def test_host_component_graph() -> None:
     host = graph.named("host-w")
     assert host.type == "k8s-from-scratch:index:Host"
     children = {r.name: r for r in graph.children(host)}
-    assert set(children) == {"host-w-prepare", "host-w-binaries"}
-    prepare, binaries = children["host-w-prepare"], children["host-w-binaries"]
+    assert set(children) == {"host-w-lib", "host-w-prepare", "host-w-binaries"}
+    lib, prepare, binaries = children["host-w-lib"], children["host-w-prepare"], children["host-w-binaries"]
+    # The script library first: every step sources it.
+    assert lib.inputs["files"] == sorted(scripts.library())
+    assert lib.urn in prepare.dependencies
     # Preflight first (nothing changes on a host that fails it), kernel files before the settings.
     assert _parts(prepare.inputs["create"]) == [
         "preflight",
@@ -225,15 +228,19 @@ def test_host_component_graph() -> None:
         "kernel-files",
         "packages",
     ]
-    assert prepare.inputs["create"].count("os_family() {") == 1  # host_lib once, not per part
+    # host_lib once, not per part; from the host's library, not in the text.
+    assert prepare.inputs["create"].count(f"/{scripts.lib_file('host/lib.sh')}\n") == 1
+    assert "os_family() {" not in prepare.inputs["create"]
+    assert scripts.inline(prepare.inputs["create"]).count("os_family() {") == 1
     assert h.SYSCTL_FILE in prepare.inputs["stdin"] and f"# {h.SYSCTL_FILE} 0644" in prepare.inputs["create"]
     parts = ["kubernetes-node", "containerd", "runc", "crictl", "cni-plugins"]
     assert _parts(binaries.inputs["create"]) == parts
     assert _parts(binaries.inputs["delete"]) == parts[::-1]
     assert prepare.urn in binaries.dependencies  # curl and tar come with the packages
-    for child in children.values():
+    for child in (prepare, binaries):
         assert child.inputs["connection"]["host"] == "10.1.0.2"
         assert any(p.startswith("connection") for p in child.secret_paths)
+    assert lib.inputs["host"] == "10.1.0.2" and "private_key" in lib.secret_paths
     # every script names the node's architecture's artifact
     assert "kubernetes-node-linux-arm64.tar.gz" in binaries.inputs["create"]
 

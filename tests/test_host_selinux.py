@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from render import host_prep as h
+from render.scripts import inline
 from spec.model import ClusterSpec, NodeSpec
 from tests.support.specs import TWO_NODES, config_spec
 
@@ -65,7 +66,7 @@ class FakeHost:
             "OS_RELEASE": str(self.root / "os-release"),
             "SELINUX_CONFIG": str(self.root / "selinux-config"),
         }
-        script = h.standalone(node, body)
+        script = inline(h.standalone(node, body))  # with the host library's text in place
         return subprocess.run(["sh", "-c", script], capture_output=True, text=True, env=env, timeout=60)
 
 

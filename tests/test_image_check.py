@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from render import image_check
+from render.scripts import inline
 from spec.model import ClusterSpec
 from tests.support.specs import ONE_NODE, config_spec, preset_spec, stack_file
 
@@ -76,7 +77,7 @@ def registry() -> Iterator[str]:
 
 def run_check(tmp_path: Path, stdin: str) -> subprocess.CompletedProcess[str]:
     script = tmp_path / "check.sh"
-    script.write_text(image_check.check_script("node-a"))
+    script.write_text(inline(image_check.check_script("node-a")))
     return subprocess.run(["sh", str(script)], input=stdin, capture_output=True, text=True, timeout=60)
 
 
@@ -119,7 +120,7 @@ def test_the_check_script_passes_shellcheck(tmp_path: Path) -> None:
     if shutil.which("shellcheck") is None:
         pytest.skip("shellcheck is not installed (apt-get install shellcheck)")
     script = tmp_path / "check.sh"
-    script.write_text(image_check.check_script("node-a"))
+    script.write_text(inline(image_check.check_script("node-a")))
     result = subprocess.run(["shellcheck", "-s", "sh", str(script)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout
 

@@ -54,7 +54,8 @@ def test_kubeconfig_is_private_and_the_unit_reads_the_config() -> None:
 @pytest.mark.parametrize("which", ["service", "stop"])
 def test_kube_proxy_scripts_pass_shellcheck(which: str, tmp_path: Path) -> None:
     spec = config_spec(TWO_NODES)
-    text = kp.service_script(spec.node("w1"), "0" * 64) if which == "service" else kp.stop_script()
+    service = kp.service_script(spec.node("w1"), "0" * 64, [kp.CONFIG, kp.KUBECONFIG])
+    text = service if which == "service" else kp.stop_script()
     result = shellcheck(tmp_path, {"s": text})
     assert result.returncode == 0, result.stdout
 

@@ -259,3 +259,29 @@ def test_every_child_is_parented_and_prefixed(preset: tuple[ClusterSpec, Graph])
         if comp.type.startswith("k8s-from-scratch:index:"):
             for child in graph.children(comp):
                 assert child.name.startswith(f"{comp.name}-"), (comp.name, child.name)
+
+
+def _watched(create: str) -> list[str]:
+    """The WATCHED paths of a service part (render/templates/lib/start-or-restart.sh)."""
+    (line,) = [line for line in create.splitlines() if line.startswith("WATCHED=")]
+    return line.removeprefix("WATCHED=").strip("'").split()
+
+
+def test_services_restarted_on_a_recorded_hash_watch_exactly_their_own_files(
+    preset: tuple[ClusterSpec, Graph],
+) -> None:
+    """Without a recorded hash (an upgrade), a running unit is kept when it started after every
+    watched file was written: the files its step installs (whose hash it follows), no fewer; not
+    kubelet's bootstrap token, which is gone once the node has joined."""
+    spec, graph = preset
+    for node in spec.kubelet_nodes:
+        steps = [(f"{node.name}-runtime-service", []), (f"{node.name}-node-kubelet", [kl.HOST_FACTS])]
+        if spec.kube_proxy.enabled:
+            steps.append((f"{node.name}-node-kube-proxy", []))
+        for name, extra in steps:
+            step = graph.named(name)
+            installed = [f for f in bundle(step) if f != kl.BOOTSTRAP_KUBECONFIG]
+            assert _watched(step.inputs["create"]) == [*installed, *extra], name
+    for node in spec.control_plane_nodes:
+        files = bundle(graph.named(f"{node.name}-csr-approver-files"))
+        assert _watched(graph.named(f"{node.name}-csr-approver-timer").inputs["create"]) == list(files)

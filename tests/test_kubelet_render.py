@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -142,6 +144,8 @@ ROOMY = 8 * 1024 * 1024
 
 
 def test_a_joined_node_keeps_no_token_and_an_unchanged_kubelet_is_not_restarted(tmp_path: Path) -> None:
+    run_service(tmp_path, ROOMY, "cgroup2fs", resolved=False, bootstrapped=True)  # its host facts
+    (tmp_path / "calls").unlink()
     result = run_service(
         tmp_path, ROOMY, "cgroup2fs", resolved=False, bootstrapped=True, recorded_hash="ab" * 32
     )
@@ -150,7 +154,7 @@ def test_a_joined_node_keeps_no_token_and_an_unchanged_kubelet_is_not_restarted(
     calls = (tmp_path / "calls").read_text()
     assert "systemctl restart kubelet.service" not in calls
     assert f"systemctl start {kl.CLEANUP_PATH}" in calls
-    assert "not restarted" in result.stdout
+    assert "running with its current files" in result.stdout
 
 
 def test_a_joined_node_with_changed_files_restarts_kubelet(tmp_path: Path) -> None:
@@ -159,7 +163,7 @@ def test_a_joined_node_with_changed_files_restarts_kubelet(tmp_path: Path) -> No
     )
     assert result.returncode == 0, result.stderr
     assert "systemctl restart kubelet.service" in (tmp_path / "calls").read_text()
-    assert (tmp_path / "kubelet.hash").read_text().strip() == "ab" * 32
+    assert (tmp_path / "hashes/kubelet.service.hash").read_text().strip() == "ab" * 32
     assert not (tmp_path / "bootstrap-kubeconfig").exists()
 
 
@@ -174,6 +178,42 @@ def test_a_node_that_has_not_joined_keeps_its_token_and_arms_the_cleanup(tmp_pat
     stop, arm = f"systemctl stop {kl.CLEANUP_SERVICE}", f"systemctl restart {kl.CLEANUP_PATH}"
     assert calls.index(stop) < calls.index(arm) < calls.index("systemctl restart kubelet.service")
     assert "asks to join" in result.stdout
+
+
+def _restarted(tmp_path: Path, mem_kb: int = 8 * 1024 * 1024, **kwargs: Any) -> bool:
+    """Runs the service script again in tmp_path; whether it restarted kubelet (and waited the
+    10 s that prove a restarted kubelet stays up)."""
+    (tmp_path / "calls").unlink(missing_ok=True)
+    result = run_service(tmp_path, mem_kb, "cgroup2fs", resolved=False, bootstrapped=True, **kwargs)
+    assert result.returncode == 0, result.stderr
+    calls = (tmp_path / "calls").read_text()
+    assert ("sleep 10" in calls) == ("systemctl restart kubelet.service" in calls)
+    return "systemctl restart kubelet.service" in calls
+
+
+def test_kubelet_restarts_only_when_its_files_or_host_facts_change(tmp_path: Path) -> None:
+    assert _restarted(tmp_path), "first start"
+    assert (tmp_path / "hashes/kubelet.service.hash").read_text() == "ab" * 32 + "\n"
+    assert not _restarted(tmp_path), "the same files again (a re-run step): no restart"
+    assert _restarted(tmp_path, content_hash="cd" * 32), "a changed file"
+    assert _restarted(tmp_path, mem_kb=900 * 1024, content_hash="cd" * 32), "host facts changed"
+    assert not _restarted(tmp_path, mem_kb=900 * 1024, content_hash="cd" * 32)
+
+
+def test_kubelet_without_a_recorded_hash_keeps_running_when_started_after_its_files(tmp_path: Path) -> None:
+    """The first run after an upgrade from a version that did not record the hash."""
+    config = tmp_path / "config.yaml"
+    config.write_text("x")
+    assert _restarted(tmp_path, watched=(config,))
+    (tmp_path / "hashes/kubelet.service.hash").unlink()
+    for f in (config, tmp_path / "config.d/50-host-facts.conf"):
+        os.utime(f, (1_700_000_000, 1_700_000_000))
+    started = "Tue 2023-11-14 22:13:21 UTC"  # a second after the files were written
+    assert not _restarted(tmp_path, watched=(config,), started=started)
+    assert (tmp_path / "hashes/kubelet.service.hash").exists()
+    (tmp_path / "hashes/kubelet.service.hash").unlink()
+    os.utime(config, (1_700_000_002, 1_700_000_002))  # written after kubelet started
+    assert _restarted(tmp_path, watched=(config,), started=started)
 
 
 def test_a_kubelet_refused_while_joining_is_reported_with_the_journal(tmp_path: Path) -> None:
@@ -199,7 +239,7 @@ def test_kubelet_scripts_pass_shellcheck(which: str, tmp_path: Path) -> None:
     spec = config_spec(TWO_NODES)
     node = spec.node("w1")
     text = {
-        "service": kl.service_script(spec, node, "0" * 64),
+        "service": kl.service_script(spec, node, "0" * 64, [kl.CONFIG, kl.UNIT_FILE]),
         "stop": kl.stop_script(),
     }[which]
     result = shellcheck(tmp_path, {"s": text})

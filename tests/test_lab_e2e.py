@@ -46,7 +46,7 @@ from bench.graph_diff import owned_by
 from components.ssh import Target, run
 from lab import kube_bench, mirror
 from mockrun.program import REPO, preset_config
-from render import addons, bootstrap, csr_policy, etcd, kubelet, ports
+from render import addons, bootstrap, csr_policy, etcd, kubelet, ports, scripts
 from render import control_plane as cp
 from render.cni.images import mirror_image
 from spec import ClusterSpec
@@ -733,6 +733,9 @@ def test_drift_is_found_and_repaired_while_the_api_is_down(lab: Lab) -> None:
     lab.ssh(apiserver_node, f"sed -i 's/--anonymous-auth=false/--anonymous-auth=true/' {unit}")
     lab.ssh(kubelet_node, f"echo 'maxPods: 7' >> {kubelet.CONFIG}")
     lab.ssh(cni_node, "rm /opt/cni/bin/bridge")
+    # The script library file that reinstalling the CNI plugins runs: the library is repaired first.
+    installer = f"{scripts.LIB_DIR}/{scripts.lib_file('artifacts/install.sh')}"
+    lab.ssh(cni_node, f"rm {installer}")
     lab.ssh(etcd_node, f"systemctl stop {etcd.UNIT}")
     if len(spec.etcd_nodes) == 1:  # the only member: the API cannot answer now (and a plain
         # `pulumi preview --refresh` fails on every Kubernetes object, after minutes of timeouts)
@@ -749,6 +752,10 @@ def test_drift_is_found_and_repaired_while_the_api_is_down(lab: Lab) -> None:
     assert f"unit {etcd.UNIT}:" in report and "binary cni-plugins:" in report
     for node in {apiserver_node, kubelet_node, cni_node, etcd_node}:
         assert f"{spec.cluster_name}-{node}-drift-guard: repaired" in report
+    assert f"{spec.cluster_name}-host-{cni_node}-lib: drifted" in report
+    assert f"lib {installer.rsplit('/', 1)[-1]}: expected sha256:" in report
+    assert f"{spec.cluster_name}-host-{cni_node}-lib: repaired" in report
+    assert lab.ssh(cni_node, f"test -f {installer} && echo present").strip() == "present"
 
     assert "--anonymous-auth=false" in lab.ssh(apiserver_node, f"cat {unit}")
     assert "maxPods: 7" not in lab.ssh(kubelet_node, f"cat {kubelet.CONFIG}")

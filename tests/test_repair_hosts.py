@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 import subprocess
+from typing import Any
+
+import pytest
 
 from scripts import repair_hosts
 
@@ -72,3 +75,58 @@ def test_settling_refreshes_only_the_unhealthy_until_they_are_healthy() -> None:
 
     repair_hosts.settle(FakePulumi(None, None), ["urn::ds"], seconds=60, every=0)
     assert calls == [("refresh", "--yes", "--skip-preview", "--json", "--target", "urn::ds")] * 2
+
+
+LIB = "pulumi-python:dynamic/k8sfs:HostLib"
+
+
+def _resource(type_: str, name: str, inputs: Any, outputs: Any) -> dict[str, Any]:
+    return {"urn": f"urn:pulumi:s::p::{type_}::{name}", "type": type_, "inputs": inputs, "outputs": outputs}
+
+
+def test_a_hosts_script_library_is_checked_and_repaired_with_its_guard(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A file missing from a host's library: the refresh targets every guard and library, the
+    repair only the drifted library (its guard is as expected), and says what it wrote."""
+    files = ["service-stop.0123456789abcdef.sh"]
+    guard_state: dict[str, list[Any]] = {"files": [], "units": [], "artifacts": []}
+    before = [
+        _resource(LIB, "c-host-w1-lib", {"files": files}, {"files": files}),
+        _resource(GUARD, "c-w1-drift-guard", guard_state, guard_state),
+    ]
+    refreshed = [
+        _resource(LIB, "c-host-w1-lib", {"files": files}, {"files": [f"{files[0]}: missing"]}),
+        before[1],
+    ]
+    repaired = [
+        _resource(LIB, "c-host-w1-lib", {"files": files}, {"files": files, "repaired": ["wrote /x"]}),
+        before[1],
+    ]
+    exports = [before, refreshed, repaired, repaired]
+    calls: list[tuple[str, ...]] = []
+
+    class FakePulumi(repair_hosts.Pulumi):
+        def run(self, *args: str) -> subprocess.CompletedProcess[str]:
+            calls.append(args)
+            return subprocess.CompletedProcess(args, 0, "", "")
+
+        def export(self) -> dict[str, Any]:
+            return {"deployment": {"resources": exports.pop(0)}}
+
+    original = repair_hosts.Pulumi
+    repair_hosts.Pulumi = FakePulumi  # type: ignore[misc]
+    try:
+        assert repair_hosts.main(["--settle", "0"]) == 0
+    finally:
+        repair_hosts.Pulumi = original  # type: ignore[misc]
+    lib_urn, guard_urn = (r["urn"] for r in before)
+    assert calls[0] == ("refresh", "--yes", "--skip-preview", "--target", lib_urn, "--target", guard_urn)
+    assert calls[1] == ("up", "--yes", "--skip-preview", "--target", lib_urn)
+    out = capsys.readouterr().out
+    assert (
+        "c-host-w1-lib: drifted\n"
+        "  lib service-stop.0123456789abcdef.sh: expected sha256:0123456789ab, found missing\n"
+        "c-w1-drift-guard: as expected\n"
+        "c-host-w1-lib: repaired\n  wrote /x\n"
+    ) in out

@@ -14,6 +14,7 @@ import yaml
 
 from render import runtime as rt
 from render.common import MANAGED_MARKER
+from render.scripts import inline
 from spec import load_spec
 from spec.model import ClusterSpec
 from tests.support.specs import SSH_SECRET, TWO_NODES, config_raw, config_spec
@@ -245,7 +246,9 @@ class FakeHost:
     def preflight(self, spec: ClusterSpec) -> subprocess.CompletedProcess[str]:
         script = rt.preflight_script(spec, "n1", root=str(self.root))
         env = {"PATH": f"{self.bin}:/usr/bin:/bin:/usr/sbin:/sbin", "FAKE_UNITS": str(self.state)}
-        return subprocess.run(["sh", "-c", script], text=True, capture_output=True, env=env, timeout=30)
+        return subprocess.run(
+            ["sh", "-c", inline(script)], text=True, capture_output=True, env=env, timeout=30
+        )
 
     def close(self) -> None:
         for s in self._sockets:
@@ -336,7 +339,7 @@ def rendered_scripts() -> dict[str, str]:
     for name in ("containerd", "crio"):
         spec = config_spec(TWO_NODES, runtime={"name": name, "kata": True})
         out[f"{name}-preflight"] = rt.preflight_script(spec, "n1")
-        out[f"{name}-service"] = rt.service_script(spec, "0" * 64)
+        out[f"{name}-service"] = rt.service_script(spec, "0" * 64, ["/etc/containerd/config.toml"])
         out[f"{name}-stop"] = rt.stop_script(spec)
     return out
 

@@ -11,12 +11,14 @@ import pytest
 
 from mockrun.program import presets, run_preset
 from render.script_parts import Part, run_parts
+from render.scripts import LIB_DIR, inline, lib_file
 
 STRICT = "#!/bin/sh\nset -eu\n"
 
 
 def _run(script: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["sh", "-c", script], input=stdin, capture_output=True, text=True)
+    """`script` as a host runs it (the library files it sources in place)."""
+    return subprocess.run(["sh", "-c", inline(script)], input=stdin, capture_output=True, text=True)
 
 
 def test_parts_run_in_order_each_in_its_own_subshell() -> None:
@@ -81,12 +83,28 @@ def test_bad_compositions_are_refused() -> None:
     with pytest.raises(ValueError, match="stdin"):
         run_parts("s", [Part("a", "true", reads_stdin=True), Part("b", "true", reads_stdin=True)])
     assert _run(run_parts("s", [])).returncode == 0
+    with pytest.raises(ValueError, match="lower-case words"):
+        run_parts("s", [Part("a b", "true")])
+
+
+def test_a_part_is_its_text_and_one_line_after_it() -> None:
+    """What each part adds to the step's text (stored twice in the state for every step): a
+    header, the subshell, and part_done from the host's script library, sourced once."""
+    script = run_parts("s", [Part("one", "echo 1\n"), Part("files", "cat\n", reads_stdin=True)])
+    assert script == (
+        "#!/bin/sh\n"
+        "K8SFS_STEP='s'\n"
+        f". {LIB_DIR}/{lib_file('steps/parts.sh')}\n"
+        "# --- part: one\nset +e\n(\nset -e\necho 1\n) </dev/null\npart_done one $?\n"
+        "# --- part: files\nset +e\n(\nset -e\ncat\n)\npart_done files $?\n"
+    )
 
 
 @pytest.mark.realtool
 @pytest.mark.parametrize("path", presets(), ids=lambda p: p.name)
 def test_every_host_step_of_every_preset_passes_shellcheck(path: Path, tmp_path: Path) -> None:
-    """What the engine would run: each remote.Command's create and delete, parts combined."""
+    """What a host runs: each remote.Command's create and delete, parts combined, with the
+    library files they source in place (render.scripts.inline)."""
     if shutil.which("shellcheck") is None:
         pytest.skip("shellcheck is not installed (apt-get install shellcheck)")
     graph = run_preset(path)
@@ -95,7 +113,7 @@ def test_every_host_step_of_every_preset_passes_shellcheck(path: Path, tmp_path:
         for key in ("create", "delete", "update"):
             text = reg.inputs.get(key)
             if isinstance(text, str) and text.strip() not in ("", "true"):
-                texts.setdefault(text, f"{reg.name}-{key}")
+                texts.setdefault(inline(text), f"{reg.name}-{key}")
     assert len(texts) > 20
     for text, name in texts.items():
         (tmp_path / f"{name}.sh").write_text(text if text.startswith("#!") else "#!/bin/sh\n" + text)

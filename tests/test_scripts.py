@@ -3,6 +3,7 @@ missing, unexpected or unused value, or a broken directive, fails when the scrip
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -82,3 +83,66 @@ def test_every_product_template_loads() -> None:
     assert names, "no templates found"
     for name in names:
         scripts.load(name)
+
+
+# --- the host script library --------------------------------------------------------------------
+
+
+def test_a_host_lib_template_is_sourced_from_the_library_and_inlines_to_its_text() -> None:
+    name = "service/stop.sh"
+    text = scripts.body(name, UNIT="x.service", STATE_DIR="/s", REMOVE="")
+    file = scripts.lib_file(name)
+    assert text == f"UNIT='x.service'\nSTATE_DIR='/s'\nREMOVE=''\n. {scripts.LIB_DIR}/{file}\n"
+    # On the host it runs exactly the text it would have carried.
+    assert scripts.inline(text) == "UNIT='x.service'\nSTATE_DIR='/s'\nREMOVE=''\n" + scripts.load(name).text
+    assert file.startswith("service-stop.") and file.endswith(".sh")
+    assert hashlib.sha256(scripts.load(name).text.encode()).hexdigest().startswith(file.split(".")[1])
+
+
+def test_templates_outside_the_library_are_rendered_whole() -> None:
+    text = scripts.script("drift/units.sh", UNITS="a.service")
+    assert scripts.LIB_DIR not in text and scripts.inline(text) == text
+    with pytest.raises(KeyError, match="not in the host script library"):
+        scripts.lib_file("drift/units.sh")
+
+
+def test_the_library_holds_every_host_lib_template_under_its_own_name() -> None:
+    library = scripts.library()
+    assert sorted(library) == sorted(scripts.lib_file(n) for n in scripts.HOST_LIB)
+    assert len(set(library)) == len(scripts.HOST_LIB)
+    for name in scripts.HOST_LIB:
+        assert library[scripts.lib_file(name)] == scripts.load(name).text
+
+
+def test_inline_refuses_a_file_this_version_does_not_have() -> None:
+    with pytest.raises(KeyError, match=r"service-stop\.0000000000000000\.sh"):
+        scripts.inline(f". {scripts.LIB_DIR}/service-stop.0000000000000000.sh\n")
+    assert scripts.inline(f"echo . {scripts.LIB_DIR}/x.sh\n") == f"echo . {scripts.LIB_DIR}/x.sh\n"
+
+
+def test_a_changed_template_gets_a_new_library_file(templates: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(scripts, "HOST_LIB", frozenset(["t/step.sh"]))
+    scripts.lib_file.cache_clear()
+    try:
+        _write(templates, "t/step.sh", '#% params: A\necho "$A"\n')
+        before = scripts.lib_file("t/step.sh")
+        scripts.load.cache_clear()
+        scripts.lib_file.cache_clear()
+        _write(templates, "t/step.sh", '#% params: A\necho "A is $A"\n')
+        after = scripts.lib_file("t/step.sh")
+        assert before != after and before.startswith("t-step.") and after.startswith("t-step.")
+    finally:
+        scripts.lib_file.cache_clear()
+        scripts.library.cache_clear()
+
+
+def test_the_library_runs_from_its_directory(tmp_path: Path) -> None:
+    """What a host does: the library files in a directory, a step's text sourcing one of them."""
+    for file, text in scripts.library().items():
+        (tmp_path / file).write_text(text)
+    step = scripts.body(
+        "service/wait.sh", defs="healthy() {\n  true\n}\n", WHAT="x", UNIT="", TRIES="2", INTERVAL="0"
+    )
+    text = step.replace(f". {scripts.LIB_DIR}/", f". {tmp_path}/")
+    out = subprocess.run(["sh", "-c", text], capture_output=True, text=True, check=True)
+    assert out.stdout == "x: healthy\n"

@@ -10,6 +10,32 @@ import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
+import pytest
+
+from render.scripts import inline
+
+# A systemctl stand-in for scripts run against a fake host: logs its calls to $CALLS; every unit
+# is active except those named in $INACTIVE; `show -p` prints $STARTED as a unit's start
+# timestamps (`Name=value`) and 0 for anything else (NRestarts, asked for with --value).
+FAKE_SYSTEMCTL = r"""#!/bin/sh
+echo "systemctl $*" >>"$CALLS"
+case "$1" in
+  is-active)
+    for u in ${INACTIVE:-}; do
+      [ "$u" = "$3" ] && exit 3
+    done
+    exit 0
+    ;;
+  show)
+    case "$3" in
+      ExecMainStartTimestamp | ActiveEnterTimestamp) echo "$3=${STARTED:-}" ;;
+      *) echo 0 ;;
+    esac
+    ;;
+esac
+exit 0
+"""
+
 
 def with_vars(script: str, **values: str) -> str:
     """A rendered script with some of its header assignments replaced (paths into a tmp dir)."""
@@ -21,7 +47,6 @@ def with_vars(script: str, **values: str) -> str:
 
 def need(tool: str, package: str) -> str:
     """The path of `tool`, or the test is skipped, naming the package to install."""
-    import pytest
 
     found = shutil.which(tool)
     if found is None:
@@ -30,12 +55,13 @@ def need(tool: str, package: str) -> str:
 
 
 def shellcheck(tmp_path: Path, scripts: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
-    """`shellcheck -s sh` over these scripts (name -> text), written to tmp_path/<name>.sh."""
+    """`shellcheck -s sh` over these scripts (name -> text), written to tmp_path/<name>.sh as a
+    host runs them: with the library files they source in place (render.scripts.inline)."""
     need("shellcheck", "shellcheck")
     paths = []
     for name, text in scripts.items():
         path = tmp_path / f"{name}.sh"
-        path.write_text(text)
+        path.write_text(inline(text))
         paths.append(str(path))
     return subprocess.run(["shellcheck", "-s", "sh", *paths], capture_output=True, text=True)
 

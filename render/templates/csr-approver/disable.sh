@@ -1,4 +1,4 @@
-#% params: TIMER SERVICE MARKER
+#% params: TIMER SERVICE MARKER HASH_DIR
 # Stops the approver timer and service we installed.
 set -u
 for unit in "$TIMER" "$SERVICE"; do
@@ -7,4 +7,6 @@ for unit in "$TIMER" "$SERVICE"; do
     systemctl reset-failed "$unit" >/dev/null 2>&1 || true
   fi
 done
+rm -f "$HASH_DIR/$TIMER.hash" "$HASH_DIR/$TIMER.hash.new"
+rmdir "$HASH_DIR" 2>/dev/null || true
 systemctl daemon-reload || true

@@ -1,4 +1,4 @@
-#% params: UNIT UNIT_FILE MARKER KUBE_PROXY
+#% params: UNIT UNIT_FILE MARKER KUBE_PROXY HASH_DIR
 # Stops our kube-proxy and removes the iptables/IPVS/nftables rules it programmed.
 set -u
 if grep -qsF "$MARKER" "$UNIT_FILE"; then
@@ -10,4 +10,6 @@ if grep -qsF "$MARKER" "$UNIT_FILE"; then
 else
   echo "$UNIT_FILE is not ours (or already gone): $UNIT left as it is"
 fi
+rm -f "$HASH_DIR/$UNIT.hash" "$HASH_DIR/$UNIT.hash.new"
+rmdir "$HASH_DIR" 2>/dev/null || true
 systemctl daemon-reload || true

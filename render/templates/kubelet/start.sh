@@ -1,8 +1,8 @@
-#% params: NODE HASH HASH_FILE UNIT HOST_FACTS KUBECONFIG CLIENT_CERT BOOTSTRAP CLEANUP_PATH CLEANUP_SERVICE CGROUP_FS RESOLVED_CONF MEMINFO SMALL_NODE_MB SYSTEM_RESERVED KUBE_RESERVED
-# Writes what only this host knows into kubelet's drop-in dir and (re)starts kubelet with its
-# current files (sha256 $HASH: a changed file is an update of this step). A node that has its
-# client certificate keeps no bootstrap token; one that has not gets the cleanup armed, which
-# removes the token once the approver (NodeJoin, on a control plane) has let it join.
+#% params: NODE HASH HASH_DIR WATCHED UNIT HOST_FACTS KUBECONFIG CLIENT_CERT BOOTSTRAP CLEANUP_PATH CLEANUP_SERVICE CGROUP_FS RESOLVED_CONF MEMINFO SMALL_NODE_MB SYSTEM_RESERVED KUBE_RESERVED
+# Writes what only this host knows into kubelet's drop-in dir, starts kubelet or restarts it when
+# its files (sha256 $HASH) or those host facts changed. A node that has its client certificate
+# keeps no bootstrap token; one that has not gets the cleanup armed, which removes the token once
+# the approver (NodeJoin, on a control plane) has let it join, and kubelet restarts with its token.
 set -eu
 warn() {
   echo "warning: $NODE: $*" >&2
@@ -47,15 +47,18 @@ tmp="$HOST_FACTS.k8sfs-new"
   fi
 } >"$tmp"
 chmod 0644 "$tmp"
-mv -f "$tmp" "$HOST_FACTS"
+wrote=no
+if [ -f "$HOST_FACTS" ] && cmp -s "$tmp" "$HOST_FACTS"; then
+  rm -f "$tmp"
+else
+  mv -f "$tmp" "$HOST_FACTS"
+  wrote=yes
+fi
 
 journal() {
   journalctl -u "$UNIT" -n 40 --no-pager 2>/dev/null || true
 }
 #% include: lib/restarts.sh
-restart_kubelet() {
-#% include: lib/restart-unit.sh
-}
 
 joined=no
 if [ -s "$KUBECONFIG" ] && [ -s "$CLIENT_CERT" ]; then
@@ -70,19 +73,17 @@ else
   # Its oneshot stays active after a run (RemainAfterExit): stopped, the path fires again.
   systemctl stop "$CLEANUP_SERVICE" 2>/dev/null || true
   systemctl restart "$CLEANUP_PATH"
+  wrote=yes # kubelet asks to join with the token it was just given
 fi
-if [ "$joined" = yes ] && [ "$(cat "$HASH_FILE" 2>/dev/null || true)" = "$HASH" ] \
-  && systemctl is-active --quiet "$UNIT"; then
-  echo "$NODE: kubelet's files are unchanged (only its spent bootstrap token was): not restarted"
-else
-  restart_kubelet
-fi
-mkdir -p "$(dirname "$HASH_FILE")"
-echo "$HASH" >"$HASH_FILE"
 
-# Still running 10 s later, not restarting in a loop (a bad config fails here, not later).
+#% include: lib/start-or-restart.sh
+start_or_restart
+# Still running 10 s after a (re)start, not restarting in a loop (a bad config fails here, not
+# later).
 before=$(restarts)
-sleep 10
+if [ "$restarted" = yes ]; then
+  sleep 10
+fi
 if ! systemctl is-active --quiet "$UNIT" || [ "$(restarts)" != "$before" ]; then
   echo "error: $NODE: kubelet keeps restarting; its last log lines:" >&2
   journal >&2
@@ -92,6 +93,7 @@ if ! systemctl is-active --quiet "$UNIT" || [ "$(restarts)" != "$before" ]; then
   fi
   exit 1
 fi
+record_hash
 if [ "$joined" = yes ]; then
   echo "$NODE: kubelet runs with its client certificate"
 else

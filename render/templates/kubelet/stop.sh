@@ -1,4 +1,4 @@
-#% params: UNIT UNIT_FILE MARKER HOST_FACTS STATE_DIR HASH_FILE CLEANUP_PATH CLEANUP_SERVICE BOOTSTRAP
+#% params: UNIT UNIT_FILE MARKER HOST_FACTS STATE_DIR HASH_DIR CLEANUP_PATH CLEANUP_SERVICE BOOTSTRAP
 # Stops our kubelet and removes what it left: pod volumes (unmounted first), its certificates
 # and kubeconfig, the host-facts drop-in, its token cleanup. Never touches a kubelet that is
 # not ours.
@@ -15,5 +15,7 @@ else
 fi
 systemctl disable --now "$CLEANUP_PATH" >/dev/null 2>&1 || true
 systemctl stop "$CLEANUP_SERVICE" >/dev/null 2>&1 || true
-rm -f "$HOST_FACTS" "$HASH_FILE" "$BOOTSTRAP"
+rm -f "$HOST_FACTS" "$BOOTSTRAP"
+rm -f "$HASH_DIR/$UNIT.hash" "$HASH_DIR/$UNIT.hash.new"
+rmdir "$HASH_DIR" 2>/dev/null || true
 systemctl daemon-reload || true

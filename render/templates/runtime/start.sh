@@ -1,6 +1,6 @@
-#% params: UNIT HASH ENDPOINT CRICTL CTR STATE_DIRS OWNED_MARK
-# (Re)starts the runtime with its current files (sha256 $HASH, so a changed file is an update
-# of this step) and waits until its CRI answers.
+#% params: UNIT HASH HASH_DIR WATCHED ENDPOINT CRICTL CTR STATE_DIRS OWNED_MARK
+# Starts the runtime, or restarts it when its files (sha256 $HASH) changed, and waits until its
+# CRI answers.
 set -eu
 for d in $STATE_DIRS; do
   if [ ! -e "$d" ]; then
@@ -9,7 +9,8 @@ for d in $STATE_DIRS; do
     : >"$d/$OWNED_MARK"
   fi
 done
-#% include: lib/restart-unit.sh
+#% include: lib/start-or-restart.sh
+start_or_restart
 cri_ready() {
   if [ -n "$CTR" ]; then
     "$CTR" --address "${ENDPOINT#unix://}" plugins ls 2>/dev/null |
@@ -28,4 +29,5 @@ until cri_ready; do
   fi
   sleep 1
 done
+record_hash
 echo "$UNIT answers on $ENDPOINT"

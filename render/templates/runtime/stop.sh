@@ -1,4 +1,4 @@
-#% params: UNIT UNIT_FILE MARKER ENDPOINT CRICTL STATE_DIRS VOLATILE_DIRS OWNED_MARK
+#% params: UNIT UNIT_FILE MARKER HASH_DIR ENDPOINT CRICTL STATE_DIRS VOLATILE_DIRS OWNED_MARK
 # Stops and removes the runtime we installed, with the pods kubelet left; never touches a
 # unit that is not ours, and removes only state directories we created.
 set -u
@@ -24,4 +24,6 @@ for d in $STATE_DIRS; do
     rm -rf "$d"
   fi
 done
+rm -f "$HASH_DIR/$UNIT.hash" "$HASH_DIR/$UNIT.hash.new"
+rmdir "$HASH_DIR" 2>/dev/null || true
 systemctl daemon-reload || true
