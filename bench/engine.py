@@ -8,10 +8,27 @@ environment):
    hosts and a fake cluster (bench/fake_site.py): first everything that does not need the
    Kubernetes API (the PKI and every host step: `--exclude` the Kubernetes provider
    `--exclude-dependents`), then, with an API server serving the stack's own certificates, the
-   rest. Its seconds are the two runs' (plus `phases`), not one user's `up`;
-3. `noop_up`: `pulumi up --skip-preview` over that state, changing nothing: `changed` lists
+   rest. Its seconds are the runs' (plus `phases`), not one user's `up`. The first run is
+   crashed and resumed (3.) unless `--interrupt-at 0`: its phases are then `without_api_killed`,
+   `without_api_resumed` and `with_api` (one more engine start and program evaluation than the
+   plain `without_api` + `with_api`, about a no-op up's seconds), `interrupted` says which;
+3. `interrupted_up`: crash-safety on the engine's real checkpoints. The first run is killed once
+   `--interrupt-at` (0.5) of the creates it would make are done (`planned_creates`: the preview's
+   resources less what `--exclude-dependents` leaves out; `resOutputsEvent`s with op `create`
+   counted in its `--json` output as it is written): the engine and everything it started are
+   stopped and SIGKILLed at once, as in a power loss or the OOM killer (Ctrl-C is another case:
+   the engine finishes the steps in flight, saves and unlocks). `kill`: what the crash left (the
+   state's resources, `pending_operations` by type, the lock, an empty `.attrs` sidecar that
+   makes the state unreadable); `recovery`: the commands a user then runs (bench/README.md,
+   "After a crash": `rm` of an empty sidecar if the state cannot be read, `pulumi cancel --yes`,
+   and if anything is pending `pulumi stack export` + `pulumi stack import`); `resume`: the same
+   up again (what it `created`, the pending creates it `rerun`, anything `redone` that was
+   already done or `missing` after it, operations `pending_after`). `converged` once the whole
+   initial up and the no-op up ran: nothing redone, missing or pending, and the no-op up changed
+   nothing (`not_converged` says why not);
+4. `noop_up`: `pulumi up --skip-preview` over that state, changing nothing: `changed` lists
    any resource it did change (must be none);
-4. `add_worker_up`: one worker appended to the stack (bench.stacks.with_worker_added), then
+5. `add_worker_up`: one worker appended to the stack (bench.stacks.with_worker_added), then
    `pulumi up --skip-preview`: `others` lists changed resources that are not the new worker's
    own (bench.graph_diff.owned_by); `only_that_worker` says it touched nothing else.
 
@@ -19,12 +36,14 @@ Every engine command's wall seconds, the CPU seconds of its process tree, and th
 resident memory (engine + language host + plugins, bench/proctree.py) are recorded. The `up`s run
 with `--skip-preview`: a user's `pulumi up --yes` runs a preview first (`preview` shows what that
 costs on a fresh stack). `state` is the size of the saved state (`pulumi stack export`) and its
-largest resources. A size that does not finish within `--timeout` seconds records
-`timed_out_after_seconds` and the phase it was in, and keeps the phases it finished.
+largest resources. A size that does not finish within `--timeout` seconds records `timed_out`
+(the phase it was in, and after how many seconds) and keeps the phases it finished; a command that
+fails records `error` (phase and message), likewise.
 
-`python -m bench.engine --sizes 10,50 --timeout 900 [--out FILE]`; `make bench` runs it at every
-size (bench/run.py --engine-sizes, --engine-timeout, --no-engine). Needs root (a network
-namespace, sshd on port 22), the toolchain's engine and cluster binaries; else {"skipped": why}.
+`python -m bench.engine --sizes 10,50 --timeout 900 [--interrupt-at 0.5] [--out FILE]`; `make
+bench` runs it at every size (bench/run.py --engine-sizes, --engine-timeout, --no-engine).
+Needs root (a network namespace, sshd on port 22), the toolchain's engine and cluster binaries;
+else {"skipped": why}.
 """
 
 from __future__ import annotations
