@@ -289,6 +289,12 @@ def state_urns(export: dict[str, Any]) -> set[str]:
     return {r["urn"] for r in export["deployment"].get("resources") or []}
 
 
+def types_of(export: dict[str, Any]) -> dict[str, int]:
+    """How many resources of each type a state holds, most first."""
+    found = Counter(r.get("type", "") for r in export["deployment"].get("resources") or [])
+    return dict(found.most_common())
+
+
 def pending_operations(export: dict[str, Any]) -> list[dict[str, str]]:
     """The operations a state records as begun and not finished (`pending_operations`): what the
     engine was doing when it died, by type (creating, updating, deleting...) and resource."""
@@ -843,6 +849,7 @@ def _interrupted(
     kill.update(
         {
             "state_resources": len(killed),
+            "state_by_type": types_of(export),
             "pending_operations": dict(Counter(op["type"] for op in pending)),
             "pending": [f"{op['type']} {_name(op['urn'])}" for op in pending],
         }
@@ -864,7 +871,10 @@ def _interrupted(
         **classify_resume(killed, {op["urn"] for op in pending}, steps),
         **resumed_state(json.loads(bench.export()), expected),
     }
-    crash["phase_creates"] = reported + resume["created"]
+    # The state started empty: what it held after the kill was created by the killed up (more than
+    # its events had reported: they lag the checkpoints).
+    crash["phase_creates"] = len(killed) + resume["created"]
+    crash["share_at_kill"] = round(len(killed) / max(1, crash["phase_creates"]), 3)
     parts = (kill, crash["recovery"], resume)
     crash["seconds"] = round(sum(p["seconds"] for p in parts), 2)
     crash["cpu_seconds"] = round(sum(p["cpu_seconds"] for p in parts), 2)

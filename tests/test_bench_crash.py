@@ -130,6 +130,8 @@ def test_a_crashed_state_names_its_pending_operations() -> None:
         {"type": "updating", "urn": urn("a")},
     ]
     assert engine.pending_operations({"deployment": {"resources": []}}) == []
+    typed = {"deployment": {"resources": [{"type": "a"}, {"type": "b"}, {"type": "b"}]}}
+    assert list(engine.types_of(typed).items()) == [("b", 2), ("a", 1)]
 
 
 def test_a_killed_engines_lock_is_found(tmp_path: Path) -> None:
