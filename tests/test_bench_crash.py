@@ -285,3 +285,99 @@ def test_an_up_is_killed_once_enough_creates_are_written(tmp_path: Path) -> None
     done = engine.Bench(quick, tmp_path / "w2", site=None, deadline=time.monotonic() + 60)  # type: ignore[arg-type]
     ran = done.pulumi("up", kill_when=lambda text: engine.CreateCounter().feed(text) >= 5)
     assert not ran.killed and ran.code == 0
+
+
+# --- the phase's commands, on a stand-in for Bench -----------------------------------------------
+
+
+class FakeBench:
+    """What _interrupted uses of Bench: a crash that left 2 resources, 1 pending create, a lock and
+    (if `sidecar`) an empty checkpoint sidecar that makes the first export fail."""
+
+    def __init__(self, root: Path, sidecar: bool, pending: bool = True) -> None:
+        self.state = root / "state"
+        self.workdir = root
+        self.phase = "setup"
+        self.commands: list[str] = []
+        stacks = self.state / ".pulumi" / "stacks" / "k8s-from-scratch"
+        stacks.mkdir(parents=True)
+        (stacks / "bench.json").write_text("{}")
+        if sidecar:
+            (stacks / "bench.json.attrs").write_text("")
+        locks = self.state / ".pulumi" / "locks" / "organization" / "k8s-from-scratch" / "bench"
+        locks.mkdir(parents=True)
+        (locks / "1.json").write_text("{}")
+        self.pending = pending
+        self.resumed = False
+
+    @staticmethod
+    def _run(seconds: float = 1.0, killed: bool = False) -> engine.Run:
+        memory = {"peak_mb": 10.0, "peak_pss_mb": 9.0, "hwm_sum_mb": 11.0, "engine_peak_mb": 5.0}
+        return engine.Run(seconds, seconds / 2, -9 if killed else 0, "", "", memory, killed)
+
+    def killed_up(self, creates: int, *extra: str) -> tuple[engine.Run, int]:
+        self.commands.append(f"killed up after {creates}")
+        return self._run(3.0, killed=True), creates
+
+    def export(self, secrets: bool = False) -> str:
+        if engine.empty_sidecars(self.state):
+            raise engine.EngineError("export failed (1):\n\nerror: failed to load checkpoint: EOF\n")
+        names = ("a", "b", "c", "d") if self.resumed else ("a", "b")
+        pending = (("creating", "c"),) if self.pending and not self.resumed else ()
+        return json.dumps(_state(*names, pending=pending))
+
+    def pulumi(self, *args: str, **_: Any) -> engine.Run:
+        self.commands.append(" ".join(args))
+        if args[0] == "cancel":
+            for lock in engine.lock_files(self.state):
+                lock.unlink()
+        if args[:2] == ("stack", "import"):
+            self.pending = False
+        return self._run(0.5)
+
+    def checked(self, run: engine.Run, what: str) -> engine.Run:
+        return run
+
+    def up(self, what: str, *extra: str) -> tuple[dict[str, Any], list[engine.Step]]:
+        self.commands.append(f"up {' '.join(extra)}")
+        self.resumed = True
+        steps = [engine.Step("same", urn("a")), engine.Step("same", urn("b"))]
+        steps += [engine.Step("create", urn("c")), engine.Step("create", urn("d"))]
+        return {**engine._figures(self._run(5.0)), "resources": 4, "ops": {}}, steps
+
+
+def test_after_the_kill_a_user_runs_the_repairs_then_the_same_up(tmp_path: Path) -> None:
+    bench = FakeBench(tmp_path, sidecar=True)
+    crash: dict[str, Any] = {"share": 0.5, "planned_creates": 4}
+    expected = {urn(n) for n in "abcd"}
+    phases = engine._interrupted(bench, 10, ["--exclude=k8s"], expected, crash)  # type: ignore[arg-type]
+    assert bench.commands == [
+        "killed up after 2",
+        "cancel --yes",
+        "stack export --file crashed-state.json",
+        "stack import --file crashed-state.json",
+        "up --exclude=k8s",
+    ]
+    kill = crash["kill"]
+    assert kill["state_unreadable"] == "error: failed to load checkpoint: EOF"
+    assert kill["empty_sidecars"] == [".pulumi/stacks/k8s-from-scratch/bench.json.attrs"]
+    assert kill["locks_left"] == 1 and kill["state_resources"] == 2
+    assert kill["pending"] == ["creating c"] and kill["pending_operations"] == {"creating": 1}
+    recovery = crash["recovery"]
+    assert recovery["commands"][0] == "rm <backend>/.pulumi/stacks/k8s-from-scratch/bench.json.attrs"
+    assert recovery["commands"][1] == "pulumi cancel --yes" and recovery["locks_after"] == 0
+    resume = crash["resume"]
+    assert resume["created"] == 2 and resume["rerun"] == ["c"] and resume["redone"] == []
+    assert resume["missing"] == [] and resume["pending_after"] == []
+    assert crash["phase_creates"] == 4 and crash["share_at_kill"] == 0.5
+    assert crash["seconds"] == 3.0 + 1.5 + 5.0
+    assert list(phases) == ["without_api_killed", "without_api_resumed"]
+    assert engine.crash_verdict(crash, []) == []
+
+
+def test_nothing_pending_and_a_readable_state_need_only_the_unlock(tmp_path: Path) -> None:
+    bench = FakeBench(tmp_path, sidecar=False, pending=False)
+    crash: dict[str, Any] = {"share": 0.5, "planned_creates": 4}
+    engine._interrupted(bench, 10, [], {urn(n) for n in "abcd"}, crash)  # type: ignore[arg-type]
+    assert crash["recovery"]["commands"] == ["pulumi cancel --yes"]
+    assert "state_unreadable" not in crash["kill"] and crash["kill"]["pending"] == []
