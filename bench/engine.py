@@ -8,10 +8,27 @@ environment):
    hosts and a fake cluster (bench/fake_site.py): first everything that does not need the
    Kubernetes API (the PKI and every host step: `--exclude` the Kubernetes provider
    `--exclude-dependents`), then, with an API server serving the stack's own certificates, the
-   rest. Its seconds are the two runs' (plus `phases`), not one user's `up`;
-3. `noop_up`: `pulumi up --skip-preview` over that state, changing nothing: `changed` lists
+   rest. Its seconds are the runs' (plus `phases`), not one user's `up`. The first run is
+   crashed and resumed (3.) unless `--interrupt-at 0`: its phases are then `without_api_killed`,
+   `without_api_resumed` and `with_api` (one more engine start and program evaluation than the
+   plain `without_api` + `with_api`, about a no-op up's seconds), `interrupted` says which;
+3. `interrupted_up`: crash-safety on the engine's real checkpoints. The first run is killed once
+   `--interrupt-at` (0.5) of the creates it would make are done (`planned_creates`: the preview's
+   resources less what `--exclude-dependents` leaves out; `resOutputsEvent`s with op `create`
+   counted in its `--json` output as it is written): the engine and everything it started are
+   stopped and SIGKILLed at once, as in a power loss or the OOM killer (Ctrl-C is another case:
+   the engine finishes the steps in flight, saves and unlocks). `kill`: what the crash left (the
+   state's resources, `pending_operations` by type, the lock, an empty `.attrs` sidecar that
+   makes the state unreadable); `recovery`: the commands a user then runs (bench/README.md,
+   "After a crash": `rm` of an empty sidecar if the state cannot be read, `pulumi cancel --yes`,
+   and if anything is pending `pulumi stack export` + `pulumi stack import`); `resume`: the same
+   up again (what it `created`, the pending creates it `rerun`, anything `redone` that was
+   already done or `missing` after it, operations `pending_after`). `converged` once the whole
+   initial up and the no-op up ran: nothing redone, missing or pending, and the no-op up changed
+   nothing (`not_converged` says why not);
+4. `noop_up`: `pulumi up --skip-preview` over that state, changing nothing: `changed` lists
    any resource it did change (must be none);
-4. `add_worker_up`: one worker appended to the stack (bench.stacks.with_worker_added), then
+5. `add_worker_up`: one worker appended to the stack (bench.stacks.with_worker_added), then
    `pulumi up --skip-preview`: `others` lists changed resources that are not the new worker's
    own (bench.graph_diff.owned_by); `only_that_worker` says it touched nothing else.
 
@@ -19,20 +36,24 @@ Every engine command's wall seconds, the CPU seconds of its process tree, and th
 resident memory (engine + language host + plugins, bench/proctree.py) are recorded. The `up`s run
 with `--skip-preview`: a user's `pulumi up --yes` runs a preview first (`preview` shows what that
 costs on a fresh stack). `state` is the size of the saved state (`pulumi stack export`) and its
-largest resources. A size that does not finish within `--timeout` seconds records
-`timed_out_after_seconds` and the phase it was in, and keeps the phases it finished.
+largest resources. A size that does not finish within `--timeout` seconds records `timed_out`
+(the phase it was in, and after how many seconds) and keeps the phases it finished; a command that
+fails records `error` (phase and message), likewise.
 
-`python -m bench.engine --sizes 10,50 --timeout 900 [--out FILE]`; `make bench` runs it at every
-size (bench/run.py --engine-sizes, --engine-timeout, --no-engine). Needs root (a network
-namespace, sshd on port 22), the toolchain's engine and cluster binaries; else {"skipped": why}.
+`python -m bench.engine --sizes 10,50 --timeout 900 [--interrupt-at 0.5] [--out FILE]`; `make
+bench` runs it at every size (bench/run.py --engine-sizes, --engine-timeout, --no-engine).
+Needs root (a network namespace, sshd on port 22), the toolchain's engine and cluster binaries;
+else {"skipped": why}.
 """
 
 from __future__ import annotations
 
 import argparse
+import codecs
 import contextlib
 import ipaddress
 import json
+import math
 import os
 import resource
 import shutil
@@ -43,8 +64,8 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +89,9 @@ SECRET_SIG = "4dabf18193072939515e22adb298388d"
 NOT_CHANGES = ("same", "read", "refresh")
 LARGEST = 5
 MEMORY_KEYS = ("peak_mb", "peak_pss_mb", "hwm_sum_mb", "engine_peak_mb")  # bench/proctree.py
+# The share of the first up's creates after which the engine is killed (0: no crash, the plain up).
+INTERRUPT_AT = 0.5
+POLL_SECONDS = 0.1  # how often the killed up's output is read
 
 
 class TimedOut(Exception):
@@ -143,6 +167,8 @@ def secure_value(text: str, key: str) -> str:
 class Step:
     op: str
     urn: str
+    # What the resource depends on (a preview's steps only): dependency_refs.
+    deps: tuple[str, ...] = field(default=(), compare=False)
 
     @property
     def name(self) -> str:
@@ -166,7 +192,35 @@ def update_steps(events: Iterable[dict[str, Any]]) -> list[Step]:
 
 def preview_steps(document: dict[str, Any]) -> list[Step]:
     """The steps of `pulumi preview --json`'s one document."""
-    return [Step(s["op"], s["urn"]) for s in document.get("steps") or []]
+    return [
+        Step(s["op"], s["urn"], dependency_refs(s.get("newState") or {})) for s in document.get("steps") or []
+    ]
+
+
+def dependency_refs(state: dict[str, Any]) -> tuple[str, ...]:
+    """The URNs a resource state depends on as `--exclude-dependents` sees them (the engine's
+    `State.GetAllDependencies`, pkg/resource/state.go): its provider (a reference is `URN::id`),
+    parent, dependencies, property dependencies, deletedWith and replaceWith."""
+    refs = [str(state["provider"]).rsplit("::", 1)[0]] if state.get("provider") else []
+    refs += [state["parent"]] if state.get("parent") else []
+    refs += [d for d in state.get("dependencies") or [] if d]
+    refs += [d for deps in (state.get("propertyDependencies") or {}).values() for d in deps or [] if d]
+    refs += [state["deletedWith"]] if state.get("deletedWith") else []
+    refs += [d for d in state.get("replaceWith") or [] if d]
+    return tuple(dict.fromkeys(refs))
+
+
+def excluded_dependents(steps: Iterable[Step], excluded: Iterable[str]) -> set[str]:
+    """The URNs an up with `--exclude` of `excluded` and `--exclude-dependents` leaves out: those
+    and, transitively, everything depending on one of them (dependency_refs)."""
+    out = set(excluded)
+    todo = [s for s in steps if s.urn not in out]
+    while True:
+        found = [s for s in todo if any(d in out for d in s.deps)]
+        if not found:
+            return out
+        out.update(s.urn for s in found)
+        todo = [s for s in todo if s.urn not in out]
 
 
 def summary_event(events: Iterable[dict[str, Any]]) -> dict[str, Any]:
@@ -207,6 +261,115 @@ def classify_add_worker(steps: Iterable[Step], node: str) -> dict[str, Any]:
     }
 
 
+class CreateCounter:
+    """Counts the creates (`resOutputsEvent`s with op `create`) in `pulumi up --json`'s output as
+    it is written: `feed` takes each new piece of text; a line cut short waits for its end."""
+
+    def __init__(self) -> None:
+        self.creates = 0
+        self._partial = ""
+
+    def feed(self, text: str) -> int:
+        lines = (self._partial + text).split("\n")
+        self._partial = lines.pop()
+        complete = [line for line in lines if '"resOutputsEvent"' in line]
+        for event in engine_events("\n".join(complete)):
+            if ((event.get("resOutputsEvent") or {}).get("metadata") or {}).get("op") == "create":
+                self.creates += 1
+        return self.creates
+
+
+def kill_point(planned: int, share: float) -> int:
+    """After how many of `planned` creates the engine is killed: `share` of them, at least one
+    and one short of all (a kill after the last create would interrupt nothing)."""
+    return max(1, min(planned - 1, math.ceil(planned * share)))
+
+
+def state_urns(export: dict[str, Any]) -> set[str]:
+    return {r["urn"] for r in export["deployment"].get("resources") or []}
+
+
+def types_of(export: dict[str, Any]) -> dict[str, int]:
+    """How many resources of each type a state holds, most first."""
+    found = Counter(r.get("type", "") for r in export["deployment"].get("resources") or [])
+    return dict(found.most_common())
+
+
+def pending_operations(export: dict[str, Any]) -> list[dict[str, str]]:
+    """The operations a state records as begun and not finished (`pending_operations`): what the
+    engine was doing when it died, by type (creating, updating, deleting...) and resource."""
+    return [
+        {"type": str(op.get("type", "")), "urn": str((op.get("resource") or {}).get("urn", ""))}
+        for op in export["deployment"].get("pending_operations") or []
+    ]
+
+
+def lock_files(state_dir: Path) -> list[Path]:
+    """The file backend's stack locks (`.pulumi/locks/<project>/<stack>/<id>.json`): an engine
+    removes its own when it ends; one that was killed leaves it, and every later command on the
+    stack fails until `pulumi cancel` deletes it."""
+    return sorted((state_dir / ".pulumi" / "locks").glob("**/*.json"))
+
+
+def empty_sidecars(state_dir: Path) -> list[Path]:
+    """The file backend's metadata files (`<blob>.attrs`, gocloud's fileblob) left empty. fileblob
+    writes a blob to a temporary file and renames it over the old one, but first rewrites the
+    blob's sidecar in place: `os.Create` truncates it, then the JSON is written
+    (gocloud.dev/blob/fileblob, fileblob.go writerWithSidecar.Close, attrs.go setAttrs). An
+    engine killed in between leaves the checkpoint whole (the last one saved) and its sidecar
+    empty, and every command then fails to read it: `failed to load checkpoint: EOF` (attrs.go
+    getAttrs decodes the empty file). Without the sidecar, fileblob uses defaults."""
+    return sorted(p for p in (state_dir / ".pulumi").glob("**/*.attrs") if p.stat().st_size == 0)
+
+
+def _name(urn: str) -> str:
+    return urn.rsplit("::", 1)[-1]
+
+
+def classify_resume(killed: set[str], pending: set[str], steps: Iterable[Step]) -> dict[str, Any]:
+    """What the up after a crash did. `killed`: the URNs in the state the crash left, `pending`:
+    those of its pending operations. `created`: resources it created that the state lacked;
+    `rerun`: of those, the pending creates (the steps in flight at the crash, run again);
+    `redone`: anything it changed that the state already held (must be empty: a finished step is
+    not run again); `other_changes`: any change but a create (must be empty)."""
+    changed = changes(steps)
+    return {
+        "created": sum(1 for s in changed if s.op == "create" and s.urn not in killed),
+        "rerun": sorted(_name(s.urn) for s in changed if s.op == "create" and s.urn in pending),
+        "redone": sorted(f"{s.op} {s.name}" for s in changed if s.urn in killed),
+        "other_changes": sorted(
+            f"{s.op} {s.name}" for s in changed if s.op != "create" and s.urn not in killed
+        ),
+    }
+
+
+def resumed_state(export: dict[str, Any], expected: set[str]) -> dict[str, Any]:
+    """The state after the resumed up: `missing`, what the interrupted up would have made and it
+    lacks, and `pending_after`, operations still pending (both must be empty)."""
+    return {
+        "missing": sorted(_name(u) for u in expected - state_urns(export)),
+        "pending_after": pending_operations(export),
+    }
+
+
+def crash_verdict(crash: dict[str, Any], noop_changed: list[str] | None) -> list[str]:
+    """Why the stack did not converge after the crash (empty: it did): the resumed up redid
+    finished steps, changed anything but creates, left resources missing or operations pending,
+    or the no-op up after the whole initial up changed something (None: it did not run)."""
+    resume = crash.get("resume") or {}
+    why = []
+    if "seconds" not in resume:
+        why.append("the resumed up did not finish")
+    why += [f"redone: {x}" for x in resume.get("redone", [])]
+    why += [f"changed: {x}" for x in resume.get("other_changes", [])]
+    why += [f"missing: {x}" for x in resume.get("missing", [])]
+    why += [f"pending: {op['type']} {_name(op['urn'])}" for op in resume.get("pending_after", [])]
+    if noop_changed is None:
+        why.append("the no-op up did not run")
+    why += [f"no-op up changed: {x}" for x in noop_changed or []]
+    return why
+
+
 def unsecret(value: Any) -> Any:
     if isinstance(value, dict) and SECRET_SIG in value:
         return json.loads(value["plaintext"]) if "plaintext" in value else None
@@ -222,7 +385,10 @@ def named_outputs(export: dict[str, Any], suffix: str) -> dict[str, Any]:
 
 
 def cluster_pki(export: dict[str, Any]) -> dict[str, str]:
-    """What the fake API server needs of the stack's PKI (components/pki.py's names)."""
+    """What the fake API server needs of the stack's PKI (components/pki.py's names). Its
+    controller-manager and fake kubelet act as the super-admin (system:masters, as the program's
+    own provider does): the exported admin's rights come from an RBAC binding the second up
+    makes, and the fake kubelet registers the nodes before it."""
     api = named_outputs(export, "-pki-apiserver-cert")
     sa = named_outputs(export, "-pki-service-account-key")
     return {
@@ -231,8 +397,8 @@ def cluster_pki(export: dict[str, Any]) -> dict[str, str]:
         "apiserver_key": named_outputs(export, "-pki-apiserver-key")["privateKeyPem"],
         "sa_key": sa["privateKeyPem"],
         "sa_pub": sa["publicKeyPem"],
-        "admin_cert": named_outputs(export, "-pki-admin-cert")["certPem"],
-        "admin_key": named_outputs(export, "-pki-admin-key")["privateKeyPem"],
+        "admin_cert": named_outputs(export, "-pki-super-admin-cert")["certPem"],
+        "admin_key": named_outputs(export, "-pki-super-admin-key")["privateKeyPem"],
     }
 
 
@@ -284,13 +450,18 @@ def state_figures(export_text: str, largest: int = LARGEST) -> dict[str, Any]:
 def summarise_engine(sizes: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Per operation, seconds and peak MB by node count (the plot's and the table's figures)."""
     out: dict[str, Any] = {}
-    for op in ("preview", "initial_up", "noop_up", "add_worker_up"):
+    for op in ("preview", "initial_up", "noop_up", "add_worker_up", "interrupted_up"):
         seconds = {n: r[op]["seconds"] for n, r in sizes.items() if "seconds" in r.get(op, {})}
         peak = {n: r[op]["peak_mb"] for n, r in sizes.items() if "peak_mb" in r.get(op, {})}
         out[f"{op}_seconds_by_nodes"] = seconds
         out[f"{op}_peak_mb_by_nodes"] = peak
     out["resources_by_nodes"] = {n: r["resources"] for n, r in sizes.items() if "resources" in r}
     out["state_bytes_by_nodes"] = {n: r["state"]["bytes"] for n, r in sizes.items() if "state" in r}
+    out["interrupted_up_converged_by_nodes"] = {
+        n: r["interrupted_up"]["converged"]
+        for n, r in sizes.items()
+        if "converged" in r.get("interrupted_up", {})
+    }
     out["timed_out"] = {
         n: {"phase": r["timed_out"]["phase"], "after_seconds": r["timed_out"]["seconds"]}
         for n, r in sizes.items()
@@ -310,6 +481,7 @@ class Run:
     stdout: str
     stderr: str
     memory: dict[str, Any]
+    killed: bool = False
 
 
 class Bench:
@@ -324,7 +496,7 @@ class Bench:
         self.phase = "setup"
         self.started = time.monotonic()
         self.stack_path = self.project / f"Pulumi.{STACK}.yaml"
-        state = workdir / "state"
+        self.state = state = workdir / "state"
         state.mkdir(parents=True, exist_ok=True)
         self.project.mkdir(parents=True, exist_ok=True)
         inherited = {k: v for k, v in os.environ.items() if k not in ("PULUMI_SKIP_CHECKPOINTS",)}
@@ -344,10 +516,18 @@ class Bench:
             raise TimedOut(self.phase, time.monotonic() - self.started)
         return left
 
-    def pulumi(self, *args: str, stdin: str | None = None, inside: bool = False) -> Run:
+    def pulumi(
+        self,
+        *args: str,
+        stdin: str | None = None,
+        inside: bool = False,
+        kill_when: Callable[[str], bool] | None = None,
+    ) -> Run:
         """`pulumi ARGS --stack bench --non-interactive` from the project folder; `inside` the
         fake site's namespace (anything that may reach a host or the API). Times the process
-        tree and samples its memory; stops it (its whole process group) at the deadline."""
+        tree and samples its memory; stops it (its whole process group) at the deadline.
+        `kill_when` is given the output as it is written; once it says so, the engine and
+        everything it started are killed at once (`_crash`) and the run is `killed`."""
         command = [*(self.site.prefix() if inside else []), str(self.cli), *args]
         command += ["--stack", STACK, "--non-interactive"]
         out_path, err_path = self.workdir / "stdout", self.workdir / "stderr"
@@ -364,12 +544,16 @@ class Bench:
                 text=True,
                 start_new_session=True,
             )
+            killed = False
             with Sampler(proc.pid) as sampler:
                 try:
                     if stdin is not None and proc.stdin is not None:
                         proc.stdin.write(stdin)
                         proc.stdin.close()
-                    code = proc.wait(timeout=self.remaining())
+                    if kill_when is None:
+                        code = proc.wait(timeout=self.remaining())
+                    else:
+                        code, killed = self._watch(proc, out_path, kill_when)
                 except subprocess.TimeoutExpired:
                     _kill_tree(proc)
                     raise TimedOut(self.phase, time.monotonic() - self.started) from None
@@ -386,7 +570,24 @@ class Bench:
             out_path.read_text(errors="replace"),
             err_path.read_text(errors="replace"),
             sampler.peak.summary(),
+            killed,
         )
+
+    def _watch(
+        self, proc: subprocess.Popen[str], out_path: Path, kill_when: Callable[[str], bool]
+    ) -> tuple[int, bool]:
+        """Waits for `proc`, reading what it writes every POLL_SECONDS; kills it when told to."""
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        with out_path.open("rb") as reader:
+            while True:
+                try:
+                    return proc.wait(timeout=min(POLL_SECONDS, self.remaining())), False
+                except subprocess.TimeoutExpired:
+                    if time.monotonic() >= self.deadline:
+                        raise
+                if kill_when(decoder.decode(reader.read())):
+                    _crash(proc)
+                    return proc.wait(timeout=30), True
 
     def checked(self, run: Run, what: str) -> Run:
         if run.code != 0:
@@ -433,6 +634,25 @@ class Bench:
         }
         return figures, steps
 
+    def killed_up(self, creates: int, *extra: str) -> tuple[Run, int]:
+        """`pulumi up --skip-preview --json EXTRA`, killed (`_crash`) once `creates` resources have
+        been created (its events as they are written); the run and the creates it had reported."""
+        self.phase = "interrupted_up"
+        counter = CreateCounter()
+        run = self.pulumi(
+            "up",
+            "--yes",
+            "--skip-preview",
+            "--json",
+            *extra,
+            inside=True,
+            kill_when=lambda text: counter.feed(text) >= creates,
+        )
+        if not run.killed:
+            self.checked(run, "the up to interrupt")
+            raise EngineError(f"the up finished ({counter.creates} creates) before the kill ({creates})")
+        return run, sum(1 for s in update_steps(engine_events(run.stdout)) if s.op == "create")
+
     def export(self, secrets: bool = False) -> str:
         run = self.checked(self.pulumi("stack", "export", *(["--show-secrets"] if secrets else [])), "export")
         return run.stdout
@@ -460,6 +680,28 @@ def _kill_tree(proc: subprocess.Popen[str]) -> None:
             time.sleep(1)  # the plugins' own exits, before the KILL of whatever is left
 
 
+def _crash(proc: subprocess.Popen[str]) -> None:
+    """A crash of the engine (power loss, the OOM killer, `kill -9`): the engine and everything it
+    started are stopped (SIGSTOP, the tree walked again until no new process appears: none can
+    start another or react to the others' deaths), then all killed (SIGKILL). No process gets
+    to save, unlock or clean up anything. A process is named by pid and start time."""
+    stopped: dict[int, int] = {}
+    while True:
+        new = {pid: start_time(pid) for pid in tree(proc.pid) if pid not in stopped}
+        found = {pid: when for pid, when in new.items() if when is not None}
+        if not found:
+            break
+        for pid, when in found.items():
+            if start_time(pid) == when:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGSTOP)
+        stopped.update(found)
+    for pid, when in stopped.items():
+        if start_time(pid) == when:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
 def _ssh_key(folder: Path) -> tuple[str, str]:
     key = folder / "id_ed25519"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
@@ -467,7 +709,12 @@ def _ssh_key(folder: Path) -> tuple[str, str]:
 
 
 def measure_size(
-    nodes: int, cli: Path, timeout: float, workdir: Path, preview_only: bool = False
+    nodes: int,
+    cli: Path,
+    timeout: float,
+    workdir: Path,
+    preview_only: bool = False,
+    interrupt_at: float = INTERRUPT_AT,
 ) -> dict[str, Any]:
     """Every phase for one size (or the preview alone); a timeout or an error ends the size and is
     recorded."""
@@ -492,7 +739,7 @@ def measure_size(
             result["resources"] = result["preview"]["resources"]
             print(f"  {nodes:>4} nodes: preview {_line(result['preview'])}", flush=True)
             if not preview_only:
-                _ups(bench, spec, planned, added_raw, new_worker, result)
+                _ups(bench, spec, planned, added_raw, new_worker, result, interrupt_at)
     except TimedOut as err:  # the site is gone by now: its processes stopped, its namespace removed
         result["timed_out"] = {"phase": err.phase, "seconds": round(err.seconds, 1)}
         print(f"  {nodes:>4} nodes: {err.phase} timed out after {err.seconds:.0f} s", flush=True)
@@ -512,11 +759,21 @@ def _ups(
     added_raw: dict[str, Any],
     new_worker: str,
     result: dict[str, Any],
+    interrupt_at: float = INTERRUPT_AT,
 ) -> None:
-    """The saved state (initial up), then the no-op up and the add-a-worker up over it."""
+    """The saved state (initial up, its first run killed and resumed unless `interrupt_at` is 0),
+    then the no-op up and the add-a-worker up over it."""
     nodes, site, api = len(spec.nodes), bench.site, spec.api_endpoint
     providers = [s.urn for s in planned if s.type == K8S_PROVIDER]
-    hosts, _ = bench.up("initial_up", *[f"--exclude={u}" for u in providers], "--exclude-dependents")
+    without_api = [*[f"--exclude={u}" for u in providers], "--exclude-dependents"]
+    expected = {s.urn for s in planned} - excluded_dependents(planned, providers)
+    crash: dict[str, Any] | None = None
+    if interrupt_at > 0:
+        crash = result["interrupted_up"] = {"share": interrupt_at, "planned_creates": len(expected)}
+        hosts = _interrupted(bench, nodes, without_api, expected, crash)
+    else:
+        hosts = {"without_api": bench.up("initial_up", *without_api)[0]}
+    bench.phase = "initial_up"
     site.start_cluster(
         cluster_pki(json.loads(bench.export(secrets=True))),
         api.host,
@@ -526,7 +783,7 @@ def _ups(
     )
     bench.remaining()
     rest, _ = bench.up("initial_up")
-    result["initial_up"] = _sum_phases({"without_api": hosts, "with_api": rest})
+    result["initial_up"] = {**_sum_phases({**hosts, "with_api": rest}), "interrupted": crash is not None}
     print(f"  {nodes:>4} nodes: initial up {_line(result['initial_up'])}", flush=True)
 
     result["state"] = state_figures(bench.export())
@@ -535,12 +792,108 @@ def _ups(
     changed = changes(steps)
     result["noop_up"] = {**figures, "changed": [f"{s.op} {s.name}" for s in changed]}
     print(f"  {nodes:>4} nodes: no-op up {_line(figures)}, {len(changed)} changed", flush=True)
+    if crash is not None:
+        crash["not_converged"] = crash_verdict(crash, result["noop_up"]["changed"])
+        crash["converged"] = not crash["not_converged"]
+        why = "; ".join(crash["not_converged"][:5])
+        verdict = "converged" if crash["converged"] else f"NOT CONVERGED: {why}"
+        print(f"  {nodes:>4} nodes: after the crash: {verdict}", flush=True)
 
     bench.write_config(added_raw)
     figures, steps = bench.up("add_worker_up")
     result["add_worker_up"] = {**figures, **classify_add_worker(steps, new_worker)}
     verdict = "only its own" if result["add_worker_up"]["only_that_worker"] else "OTHERS TOO"
     print(f"  {nodes:>4} nodes: add a worker {_line(figures)}, {verdict}", flush=True)
+
+
+# What a user runs after a crash, before `pulumi up` (bench/README.md, "After a crash"): the
+# killed engine's lock removed, then, if the state has any, its pending operations dropped (a
+# state read back and imported loses them: cmd/pulumi/stack/io.go).
+RECOVERY = (("cancel", "--yes"),)
+CLEAR_PENDING = (
+    ("stack", "export", "--file", "crashed-state.json"),
+    ("stack", "import", "--file", "crashed-state.json"),
+)
+
+
+def _interrupted(
+    bench: Bench, nodes: int, without_api: list[str], expected: set[str], crash: dict[str, Any]
+) -> dict[str, dict[str, Any]]:
+    """The first up (without the API) killed once `crash["share"]` of its creates are done; what
+    the crash left (`kill`); the commands a user runs then (`recovery`); the up that resumes it
+    (`resume`). Returns the two ups as initial_up's phases. Fills `crash` as it goes, so a failure
+    keeps what was measured."""
+    planned = crash["planned_creates"]
+    run, reported = bench.killed_up(kill_point(planned, crash["share"]), *without_api)
+    crash["kill"] = kill = {
+        **_figures(run),
+        "kill_after_creates": kill_point(planned, crash["share"]),
+        "creates_reported": reported,
+        "locks_left": len(lock_files(bench.state)),
+        "empty_sidecars": [str(p.relative_to(bench.state)) for p in empty_sidecars(bench.state)],
+    }
+    bench.phase = "interrupted_up: recovery"
+    commands: list[list[str]] = []
+    try:
+        export = json.loads(bench.export())
+    except EngineError as err:
+        if not kill["empty_sidecars"]:
+            raise
+        kill["state_unreadable"] = str(err).strip().splitlines()[-1]
+        for path in kill["empty_sidecars"]:
+            (bench.state / path).unlink()
+            commands.append(["rm", f"<backend>/{path}"])
+        export = json.loads(bench.export())
+    pending = pending_operations(export)
+    killed = state_urns(export)
+    kill.update(
+        {
+            "state_resources": len(killed),
+            "state_by_type": types_of(export),
+            "pending_operations": dict(Counter(op["type"] for op in pending)),
+            "pending": [f"{op['type']} {_name(op['urn'])}" for op in pending],
+        }
+    )
+
+    pulumi_commands = [list(c) for c in (*RECOVERY, *(CLEAR_PENDING if pending else ()))]
+    runs = [bench.checked(bench.pulumi(*c), " ".join(c)) for c in pulumi_commands]
+    commands += [["pulumi", *c] for c in pulumi_commands]
+    crash["recovery"] = {
+        "commands": [" ".join(c) for c in commands],
+        "seconds": round(sum(r.seconds for r in runs), 2),
+        "cpu_seconds": round(sum(r.cpu_seconds for r in runs), 2),
+        "locks_after": len(lock_files(bench.state)),
+    }
+
+    figures, steps = bench.up("interrupted_up", *without_api)
+    resume = crash["resume"] = {
+        **figures,
+        **classify_resume(killed, {op["urn"] for op in pending}, steps),
+        **resumed_state(json.loads(bench.export()), expected),
+    }
+    # The state started empty: what it held after the kill was created by the killed up (more than
+    # its events had reported: they lag the checkpoints).
+    crash["phase_creates"] = len(killed) + resume["created"]
+    crash["share_at_kill"] = round(len(killed) / max(1, crash["phase_creates"]), 3)
+    parts = (kill, crash["recovery"], resume)
+    crash["seconds"] = round(sum(p["seconds"] for p in parts), 2)
+    crash["cpu_seconds"] = round(sum(p["cpu_seconds"] for p in parts), 2)
+    crash.update({k: max(kill[k], resume[k]) for k in MEMORY_KEYS})
+    print(
+        f"  {nodes:>4} nodes: up killed after {reported} of {planned} creates ({kill['seconds']:.1f} s): "
+        f"state {len(killed)} resources, pending {kill['pending_operations'] or 'none'}, "
+        f"{kill['locks_left']} lock(s) left{', state unreadable' if 'state_unreadable' in kill else ''}; "
+        f"recovery {crash['recovery']['seconds']:.1f} s "
+        f"({'; '.join(crash['recovery']['commands'])})",
+        flush=True,
+    )
+    print(
+        f"  {nodes:>4} nodes: resumed up {_line(figures)}, {resume['created']} created "
+        f"({len(resume['rerun'])} re-run), redone {resume['redone'][:5] or 'none'}, "
+        f"missing {resume['missing'][:5] or 'none'}, pending after {len(resume['pending_after'])}",
+        flush=True,
+    )
+    return {"without_api_killed": kill, "without_api_resumed": resume}
 
 
 def _is_ip(host: str) -> bool:
@@ -586,7 +939,10 @@ def _terminated_cleanly() -> Iterator[None]:
 
 
 def engine_timings(
-    sizes: Iterable[int], timeout: float = TIMEOUT_SECONDS, preview_only: bool = False
+    sizes: Iterable[int],
+    timeout: float = TIMEOUT_SECONDS,
+    preview_only: bool = False,
+    interrupt_at: float = INTERRUPT_AT,
 ) -> dict[str, Any]:
     """The `engine` section of the results: per size, then the summary by operation."""
     why = missing_tools()
@@ -599,11 +955,12 @@ def engine_timings(
     with _terminated_cleanly():
         for nodes in sizes:
             with tempfile.TemporaryDirectory(prefix=f"k8sfs-ebench-{nodes}-") as tmp:
-                by_size[str(nodes)] = measure_size(nodes, cli, timeout, Path(tmp), preview_only)
+                by_size[str(nodes)] = measure_size(nodes, cli, timeout, Path(tmp), preview_only, interrupt_at)
     return {
         "cli": str(cli),
         "timeout_seconds": timeout,
         "preview_only": preview_only,
+        "interrupt_at": interrupt_at,
         "sizes": by_size,
         **summarise_engine(by_size),
     }
@@ -628,6 +985,17 @@ def print_engine(engine: dict[str, Any]) -> None:
             print(f"        failed in {r['error']['phase']}: {r['error']['message'][:300]}")
         if r.get("noop_up", {}).get("changed"):
             print(f"        no-op up changed: {', '.join(r['noop_up']['changed'][:8])}")
+        crash = r.get("interrupted_up") or {}
+        if "kill" in crash:
+            k = crash["kill"]
+            print(
+                f"        crash after {k['creates_reported']} of {crash['planned_creates']} creates: state "
+                f"{k['state_resources']} resources, pending {k['pending_operations'] or 'none'}, "
+                f"{k['locks_left']} lock(s) left; recovery + resume "
+                f"{crash.get('seconds', '-')} s, converged {crash.get('converged', '-')}"
+            )
+            for why in crash.get("not_converged", [])[:8]:
+                print(f"          {why}")
         add = r.get("add_worker_up") or {}
         if add:
             print(f"        add {add['node']}: own {add['own']}, others {add['others'][:8] or 'none'}")
@@ -648,6 +1016,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default=",".join(map(str, SIZES)))
     parser.add_argument("--timeout", type=float, default=TIMEOUT_SECONDS, help="seconds per size")
     parser.add_argument("--preview-only", action="store_true", help="only the fresh stack's preview")
+    parser.add_argument(
+        "--interrupt-at",
+        type=float,
+        default=INTERRUPT_AT,
+        help="kill the first up after this share of its creates (default %(default)s; 0: no crash)",
+    )
     parser.add_argument("--out", type=Path, help="write the section as JSON to this file")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s]
@@ -655,7 +1029,7 @@ def main(argv: list[str] | None = None) -> int:
         f"the real engine on the {STACK} stack at {sizes} nodes (at most {args.timeout:.0f} s each)",
         flush=True,
     )
-    engine = engine_timings(sizes, args.timeout, args.preview_only)
+    engine = engine_timings(sizes, args.timeout, args.preview_only, args.interrupt_at)
     print_engine(engine)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
