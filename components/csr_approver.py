@@ -82,6 +82,18 @@ def _allow_data(node: NodeSpec, token_id: str) -> dict[str, str]:
     return data
 
 
+def allow_list(
+    name: str, node: NodeSpec, token_id: pulumi.Output[str], opts: pulumi.ResourceOptions
+) -> k8s.core.v1.ConfigMap:
+    """`node`'s allow list: what the approver lets it have, and through which token it joins."""
+    return k8s.core.v1.ConfigMap(
+        name,
+        metadata=cp.allow_configmap(node, "")["metadata"],
+        data=token_id.apply(functools.partial(_allow_data, node)),
+        opts=opts,
+    )
+
+
 class NodeJoin(pulumi.ComponentResource):
     """`ready`: per node, the serving-certificate step and, for control planes, the label patch."""
 
@@ -100,11 +112,11 @@ class NodeJoin(pulumi.ComponentResource):
         for worker in workers:
             node = worker.node
             token_id = bootstrap.tokens[node.name].token_id
-            allow = k8s.core.v1.ConfigMap(
+            allow = allow_list(
                 f"{name}-{node.name}-allow",
-                metadata=cp.allow_configmap(node, "")["metadata"],
-                data=token_id.apply(functools.partial(_allow_data, node)),
-                opts=pulumi.ResourceOptions(
+                node,
+                token_id,
+                pulumi.ResourceOptions(
                     parent=self, provider=provider, depends_on=[bootstrap.allow_namespace]
                 ),
             )
