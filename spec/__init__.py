@@ -59,7 +59,22 @@ def load_pool_spec(
     validate(spec, merged)
     spec = with_binaries(spec, merged)
     own = len(raw["nodes"])
-    problems.items.extend(cluster_problem(p, own, settings, cluster) for p in merged.items)
+    mine = {(_field(p.path), p.message) for p in merged.items if _node_index(p.path, own)}
+    for p in merged.items:
+        if _node_index(p.path, own) is False and (_field(p.path), p.message) in mine:
+            continue  # the other side of a clash already named on the pool's node
+        problems.items.append(cluster_problem(p, own, settings, cluster))
     if problems.errors:
         raise SpecError(problems.items)
     return spec, PoolSpec(cluster, spec.nodes[:own]), problems.warnings
+
+
+def _node_index(path: str, pool_size: int) -> bool | None:
+    """Whether a problem's path is on one of the pool's own nodes (None: not on a node)."""
+    if not path.startswith("nodes[") or "]" not in path:
+        return None
+    return int(path[len("nodes[") : path.index("]")]) < pool_size
+
+
+def _field(path: str) -> str:
+    return path[path.index("]") + 1 :] if "]" in path else path

@@ -75,6 +75,9 @@ def stack_reference(cluster: str, organization: str, project: str) -> str:
     return cluster if "/" in cluster else f"{organization}/{project}/{cluster}"
 
 
+DIY_ORGANIZATION = "organization"  # what a file backend calls the organization of every stack
+
+
 def pool_raw(raw: Mapping[str, Any], settings: Mapping[str, Any]) -> dict[str, Any]:
     """The configuration the pool is validated as: the cluster's settings, the pool's nodes first
     (so that problems name them by their index in the pool's own `nodes`), then the cluster's,
