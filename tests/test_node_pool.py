@@ -3,6 +3,7 @@ its own workers, and its program builds those workers and nothing else."""
 
 from __future__ import annotations
 
+import subprocess
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -12,8 +13,10 @@ from pulumi.runtime.sync_await import _sync_await
 
 from mockrun.program import STACKS, TEST_SSH_KEY, Graph, preset_config, run_preset, run_program
 from render import kubelet as kl
+from render import node_pool as np
 from spec import ClusterSpec, SpecError, load_pool_spec, load_spec
 from spec.pool import cluster_settings, node_settings, stack_reference
+from tests.support.tools import shellcheck, with_vars
 
 CLUSTER = STACKS / "Pulumi.ha-calico.yaml"
 CLUSTER_STACK = "ha-calico"
@@ -186,3 +189,47 @@ def test_a_pool_node_joins_through_its_own_allow_list_and_leaves_through_the_api
     provider = graph.named("ha-calico-pool-k8s")
     assert allow.provider.startswith(provider.urn) and token.provider.startswith(provider.urn)
     assert "kubeconfig" in provider.secret_paths
+
+
+# --- the join, run on the node ---
+
+
+def test_the_join_script_passes_shellcheck(tmp_path: Path) -> None:
+    spec, _ = cluster_spec(CLUSTER)
+    result = shellcheck(tmp_path, {"until-joined": np.until_joined_script(spec.nodes[0])})
+    assert result.returncode == 0, result.stdout
+
+
+def _join(tmp_path: Path, client: bool, serving: bool) -> subprocess.CompletedProcess[str]:
+    spec, _ = cluster_spec(CLUSTER)
+    paths = {"CLIENT_CERT": tmp_path / "client.pem", "SERVING_CERT": tmp_path / "server.pem"}
+    for path, there in zip(paths.values(), (client, serving), strict=True):
+        if there:
+            path.write_text("x")
+    script = with_vars(
+        np.until_joined_script(spec.nodes[0]), LIMIT="1", **{k: str(v) for k, v in paths.items()}
+    )
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "journalctl").write_text("#!/bin/sh\necho 'kubelet: fake journal line'\n")
+    (bin_dir / "journalctl").chmod(0o755)
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin"}
+    return subprocess.run(["sh", "-c", script], capture_output=True, text=True, env=env, timeout=30)
+
+
+def test_a_joined_node_passes_at_once(tmp_path: Path) -> None:
+    result = _join(tmp_path, client=True, serving=True)
+    assert result.returncode == 0, result.stderr
+    assert "joined" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("client", "missing"), [(False, "client certificate"), (True, "serving certificate")]
+)
+def test_a_node_the_approver_never_approves_fails_naming_what_is_missing(
+    tmp_path: Path, client: bool, missing: str
+) -> None:
+    result = _join(tmp_path, client=client, serving=False)
+    assert result.returncode == 1
+    assert missing in result.stderr and "csr-approver.timer" in result.stderr
+    assert "fake journal line" in result.stderr

@@ -12,8 +12,8 @@ until [ -s "$CLIENT_CERT" ] && [ -s "$SERVING_CERT" ]; do
     else
       missing="its client certificate ($CLIENT_CERT)"
     fi
-    echo "error: $NODE: kubelet has no $missing after $LIMIT s. The cluster's CSR approver" \
-      "approves it: is k8s-from-scratch-csr-approver.timer active on a control plane, and does" \
+    echo "error: $NODE: kubelet still lacks $missing after $LIMIT s. The cluster's CSR approver" \
+      "approves it every $EVERY: is k8s-from-scratch-csr-approver.timer active on a control plane, does" \
       "its journal name $NODE? kubelet's last log lines:" >&2
     journalctl -u "$UNIT" -n 30 --no-pager >&2 2>/dev/null || true
     exit 1
