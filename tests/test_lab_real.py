@@ -23,6 +23,7 @@ from lab import mirror
 from mockrun.program import REPO
 from render import artifacts
 from render.artifacts import install_script, remove_script
+from render.scripts import inline
 from spec.model import BinariesSpec
 from spec.parse import parse
 
@@ -225,16 +226,16 @@ def test_artifact_installs_from_the_mirror_with_its_checksum(lab: Ssh, tmp_path:
         spec, binaries=BinariesSpec(base_url=MIRROR_URL, checksums={artifact.key: checksum})
     )
     host = next(iter(HOSTS))
-    out = lab.ok(host, "sh -s", install_script(spec, artifact))
+    out = lab.ok(host, "sh -s", inline(install_script(spec, artifact)))
     assert "etcd 3.6.16: installed" in out
     assert lab.ok(host, "/usr/local/bin/etcdctl") == "lab-etcdctl\n"
-    assert "already installed" in lab.ok(host, "sh -s", install_script(spec, artifact))
+    assert "already installed" in lab.ok(host, "sh -s", inline(install_script(spec, artifact)))
     # A mirror file that does not match the pinned checksum is refused.
     bad = dataclasses.replace(
         spec, binaries=BinariesSpec(base_url=MIRROR_URL, checksums={artifact.key: "sha256:" + "0" * 64})
     )
-    lab.ok(host, "sh -s", remove_script(artifact))
-    refused = lab(host, "sh -s", install_script(bad, artifact))
+    lab.ok(host, "sh -s", inline(remove_script(artifact)))
+    refused = lab(host, "sh -s", inline(install_script(bad, artifact)))
     assert refused.returncode != 0 and "refusing to install" in refused.stderr
     lab.ok(host, "test ! -e /usr/local/bin/etcdctl")
 
