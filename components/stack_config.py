@@ -56,10 +56,23 @@ def read_pool_output(stack: str) -> dict[str, Any]:
     except Exception as err:  # the engine's error, whatever it is, is the user's answer
         raise LookupError(f"stack {stack} cannot be read: {err}") from err
     outputs = (result.value or {}).get("outputs") or {}
-    pool = outputs.get(POOL_OUTPUT)
+    pool = whole_numbers(outputs.get(POOL_OUTPUT))
     if not isinstance(pool, dict) or not isinstance(pool.get("settings"), dict):
         raise LookupError(
             f"stack {stack} has no `{POOL_OUTPUT}` output: name a cluster stack, brought up by a"
             " version that has node pools"
         )
     return pool
+
+
+def whole_numbers(value: Any) -> Any:
+    """`value` with its integral floats as ints: the engine hands stack outputs over as protobuf
+    Structs, whose every number is a double (a configured `0` arrives as 0.0, which the spec's
+    integer keys refuse)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: whole_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [whole_numbers(v) for v in value]
+    return value

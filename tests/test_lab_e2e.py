@@ -848,22 +848,21 @@ def test_a_node_pool_stack_joins_its_worker_and_touches_nothing_of_the_clusters(
         timeout=900,
     )
     assert made.returncode == 0, made.stderr
-    config = {
-        "k8s-from-scratch:pool": {"cluster": lab.stack.name},
-        "k8s-from-scratch:nodes": [{"name": name, "address": address, "roles": ["worker"]}],
-    }
-    stack_file = tmp_path / "Pulumi.pool.yaml"
-    stack_file.write_text(yaml.safe_dump({"config": config}))
-    cli = pulumi_cli()
-    assert cli is not None
-    pool = Stack("pool", stack_file, tmp_path / "pool", cli, state=lab.stack.state)
-    target = Target(address, 22, "root", key.read_text())
+    pool: Stack | None = None
     try:
+        config = {
+            "k8s-from-scratch:pool": {"cluster": lab.stack.name},
+            "k8s-from-scratch:nodes": [{"name": name, "address": address, "roles": ["worker"]}],
+        }
+        stack_file = tmp_path / "Pulumi.pool.yaml"
+        stack_file.write_text(yaml.safe_dump({"config": config}))
+        cli = pulumi_cli()
+        assert cli is not None
+        pool = Stack("pool", stack_file, tmp_path / "pool", cli, state=lab.stack.state)
         pool.config_set("ssh.privateKey", key.read_text(), secret=True)
         _, events, seconds = pool.engine("up", "--yes", "--skip-preview", label="pool up")
         lab.timings["pool_up"] = seconds
-        created = events.changed()
-        print(f"\n[e2e pool] {name} joined: {len(created)} resources, {seconds:.1f} s")
+        print(f"\n[e2e pool] {name} joined: {len(events.changed())} resources, {seconds:.1f} s")
         lab.kubectl("wait", "--for=condition=Ready", f"node/{name}", "--timeout=180s")
         # A pod on it resolves through CoreDNS on the cluster's nodes (the overlay, the DNS
         # Service through its kube-proxy) the API's Service.
@@ -879,16 +878,17 @@ def test_a_node_pool_stack_joins_its_worker_and_touches_nothing_of_the_clusters(
         )
         lab.timings["pool_noop_up"] = noop
         lab.stack.engine("preview", "--expect-no-changes", label="cluster preview after the pool's up")
-    finally:
-        pool.engine("destroy", "--yes", "--skip-preview", check=False, label="pool destroy")
-    try:
+        _, _, seconds = pool.engine("destroy", "--yes", "--skip-preview", label="pool destroy")
+        lab.timings["pool_destroy"] = seconds
         gone = lab.kubectl_proc("get", "node", name)
         assert gone.returncode != 0 and "not found" in gone.stderr, gone.stdout
         allow = lab.kubectl_proc("get", "configmap", "-n", "k8s-from-scratch", f"csr-allow-{name}")
         assert allow.returncode != 0 and "not found" in allow.stderr
-        leftovers = run(target, LEFTOVERS).stdout.split()
+        leftovers = run(Target(address, 22, "root", key.read_text()), LEFTOVERS).stdout.split()
         assert leftovers == [], f"{name} keeps {leftovers}"
     finally:
+        if pool is not None:
+            pool.engine("destroy", "--yes", "--skip-preview", check=False)
         subprocess.run(["bash", str(LAB_SH), "destroy", name], env=env, check=False, timeout=300)
 
 

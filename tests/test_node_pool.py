@@ -3,6 +3,7 @@ its own workers, and its program builds those workers and nothing else."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 from dataclasses import replace
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 from pulumi.runtime.sync_await import _sync_await
 
+from components.stack_config import whole_numbers
 from mockrun.program import STACKS, TEST_SSH_KEY, Graph, preset_config, run_preset, run_program
 from render import kubelet as kl
 from render import node_pool as np
@@ -233,3 +235,30 @@ def test_a_node_the_approver_never_approves_fails_naming_what_is_missing(
     assert result.returncode == 1
     assert missing in result.stderr and "csr-approver.timer" in result.stderr
     assert "fake journal line" in result.stderr
+
+
+def test_numbers_read_from_a_stack_output_are_whole_again() -> None:
+    """Stack outputs cross the engine as protobuf Structs: every number a double, which the
+    spec's integer keys refuse (a lab cluster's kubeProxy.conntrackMaxPerCore: 0)."""
+    spec, raw = cluster_spec(CLUSTER)
+    settings = cluster_settings(spec, {**raw, "kubeProxy": {"conntrackMaxPerCore": 0}})
+    as_read = whole_numbers_inverse(settings)
+    assert "conntrackMaxPerCore': 0.0" in str(as_read)
+    with pytest.raises(SpecError, match="expected a whole number"):
+        pool_spec(POOL, as_read)
+    got, _, _ = pool_spec(POOL, whole_numbers(as_read))
+    assert got.kube_proxy.conntrack_max_per_core == 0
+    assert json.dumps(whole_numbers(as_read)) == json.dumps(settings)
+    assert whole_numbers({"a": [1.5, 2.0, True]}) == {"a": [1.5, 2, True]}
+
+
+def whole_numbers_inverse(value: Any) -> Any:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return float(value)
+    if isinstance(value, dict):
+        return {k: whole_numbers_inverse(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [whole_numbers_inverse(v) for v in value]
+    return value

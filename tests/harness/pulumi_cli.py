@@ -109,6 +109,7 @@ class Stack:
         self.workdir = workdir
         self.config = workdir / f"Pulumi.{name}.yaml"
         self.state = state = state or workdir / "state"
+        workdir.mkdir(parents=True, exist_ok=True)
         state.mkdir(parents=True, exist_ok=True)
         lines = stack_file.read_text().splitlines(keepends=True)
         config = "".join(line for line in lines if not line.startswith("encryptionsalt:"))
