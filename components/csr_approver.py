@@ -31,6 +31,7 @@ from components.steps import client_files, files_step, paths, script_step, servi
 from components.worker_node import WorkerNode
 from render import csr_policy as cp
 from render import kubelet as kl
+from render.control_plane import CONF
 from spec.model import NodeSpec
 
 
@@ -60,7 +61,9 @@ class CsrApprover(pulumi.ComponentResource):
             host.steps,
             files,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[host.ready]),
-            dirs=(cp.APPROVER_DIR,),
+            # /etc/kubernetes too: on destroy this step and the control plane's user step (which
+            # removes it when empty) are independent, and either may finish last.
+            dirs=(cp.APPROVER_DIR, CONF),
         )
         enabled = service_step(
             f"{name}-timer",
