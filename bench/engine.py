@@ -222,7 +222,10 @@ def named_outputs(export: dict[str, Any], suffix: str) -> dict[str, Any]:
 
 
 def cluster_pki(export: dict[str, Any]) -> dict[str, str]:
-    """What the fake API server needs of the stack's PKI (components/pki.py's names)."""
+    """What the fake API server needs of the stack's PKI (components/pki.py's names). Its
+    controller-manager and fake kubelet act as the super-admin (system:masters, as the program's
+    own provider does): the exported admin's rights come from an RBAC binding the second up
+    makes, and the fake kubelet registers the nodes before it."""
     api = named_outputs(export, "-pki-apiserver-cert")
     sa = named_outputs(export, "-pki-service-account-key")
     return {
@@ -231,8 +234,8 @@ def cluster_pki(export: dict[str, Any]) -> dict[str, str]:
         "apiserver_key": named_outputs(export, "-pki-apiserver-key")["privateKeyPem"],
         "sa_key": sa["privateKeyPem"],
         "sa_pub": sa["publicKeyPem"],
-        "admin_cert": named_outputs(export, "-pki-admin-cert")["certPem"],
-        "admin_key": named_outputs(export, "-pki-admin-key")["privateKeyPem"],
+        "admin_cert": named_outputs(export, "-pki-super-admin-cert")["certPem"],
+        "admin_key": named_outputs(export, "-pki-super-admin-key")["privateKeyPem"],
     }
 
 
