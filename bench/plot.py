@@ -12,6 +12,9 @@ ENGINE_OPS = (
     ("initial_up", "engine: initial up (2 runs)", "^-", "tab:brown"),
     ("noop_up", "engine: no-op up", "D-", "tab:purple"),
     ("add_worker_up", "engine: add a worker", "v-", "tab:cyan"),
+    # A pool stack beside the N-node cluster (bench/engine_pool.py): flat if N does not matter.
+    ("pool_noop_up", "engine: pool no-op up (x: cluster nodes)", "D--", "tab:pink"),
+    ("pool_add_worker_up", "engine: add a worker to a pool (x: cluster nodes)", "v--", "tab:olive"),
 )
 ENGINE_SECONDS_BUDGET = 60  # issue 17: preview, no-op up of 500 nodes
 ENGINE_MB_BUDGET = 2048
