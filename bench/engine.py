@@ -13,18 +13,24 @@ environment):
    any resource it did change (must be none);
 4. `add_worker_up`: one worker appended to the stack (bench.stacks.with_worker_added), then
    `pulumi up --skip-preview`: `others` lists changed resources that are not the new worker's
-   own (bench.graph_diff.owned_by); `only_that_worker` says it touched nothing else.
+   own (bench.graph_diff.owned_by); `only_that_worker` says it touched nothing else;
+5. `pool`: with the fake API still serving, a node pool stack of `--pool-size` workers (default
+   20; 0: none) that joins this size's cluster, in the same folder and backend
+   (bench/engine_pool.py): `pool_preview`, `pool_up`, `pool_noop_up`, `pool_add_worker_up`,
+   measured as the phases above. A pool's figures should not depend on the cluster's size, and
+   its add-a-worker should cost what adding a worker to a 10-node stack costs.
 
 Every engine command's wall seconds, the CPU seconds of its process tree, and the tree's peak
 resident memory (engine + language host + plugins, bench/proctree.py) are recorded. The `up`s run
 with `--skip-preview`: a user's `pulumi up --yes` runs a preview first (`preview` shows what that
 costs on a fresh stack). `state` is the size of the saved state (`pulumi stack export`) and its
-largest resources. A size that does not finish within `--timeout` seconds records
-`timed_out_after_seconds` and the phase it was in, and keeps the phases it finished.
+largest resources. A size that does not finish within `--timeout` seconds (its pool's phases
+included) records `timed_out` and the phase it was in, and keeps the phases it finished.
 
-`python -m bench.engine --sizes 10,50 --timeout 900 [--out FILE]`; `make bench` runs it at every
-size (bench/run.py --engine-sizes, --engine-timeout, --no-engine). Needs root (a network
-namespace, sshd on port 22), the toolchain's engine and cluster binaries; else {"skipped": why}.
+`python -m bench.engine --sizes 10,50 --timeout 900 [--pool-size 20] [--out FILE]`; `make bench`
+runs it at every size (bench/run.py --engine-sizes, --engine-timeout, --engine-pool-size,
+--no-engine). Needs root (a network namespace, sshd on port 22), the toolchain's engine and
+cluster binaries; else {"skipped": why}.
 """
 
 from __future__ import annotations
