@@ -89,13 +89,14 @@ def pool_config(cluster: str, size: int) -> tuple[dict[str, Any], set[str]]:
 
 
 def with_pool_worker_added(raw: dict[str, Any]) -> tuple[dict[str, Any], str]:
-    """The same pool with one more worker at the end of its list; returns its name."""
+    """The same pool with one more worker at the end of its list, labelled as the pool's (a
+    later config listing it with the label changes nothing of it); returns its name."""
     changed = copy.deepcopy(raw)
     taken = {n["name"] for n in changed["nodes"]}
     i = 1
     while pool_worker_name(i) in taken:
         i += 1
-    changed["nodes"].append(pool_worker(i))
+    changed["nodes"].append(pool_worker(i, POOL_LABEL))
     return changed, pool_worker_name(i)
 
 

@@ -70,6 +70,7 @@ def test_one_worker_more_in_the_pool_is_appended_under_a_new_name() -> None:
     added, name = ep.with_pool_worker_added(raw)
     assert name == "p4" and added["nodes"][:-1] == raw["nodes"] and added["nodes"][-1]["name"] == name
     assert len(raw["nodes"]) == 3  # the original is untouched
+    assert added == ep.pool_config(STACK, 4)[0]  # as a pool of 4 lists it: labelled as its peers
     assert {k: v for k, v in added.items() if k != "nodes"} == {k: v for k, v in raw.items() if k != "nodes"}
     with pytest.raises(ValueError):
         ep.pool_config(STACK, 0)
