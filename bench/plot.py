@@ -73,8 +73,18 @@ def _plot_engine(engine: dict[str, Any], left: Any, right: Any) -> None:
         if mb:
             xs = sorted(mb)
             right.loglog(xs, [mb[n] for n in xs], style, color=colour, label=label, markersize=4)
-    timed_out = {int(n): t["after_seconds"] for n, t in (engine.get("timed_out") or {}).items()}
+    timed_out = timed_out_points(engine)
     if timed_out:
         xs = sorted(timed_out)
         label = "engine: timed out (at least)"
         left.loglog(xs, [timed_out[n] for n in xs], "X", color="red", markersize=9, label=label)
+
+
+def timed_out_points(engine: dict[str, Any]) -> dict[int, float]:
+    """The sizes that ran out of time, and after how long; a size whose node pool (its pool_*
+    phases, bench/engine_pool.py) ran out has its cluster's figures: not one of them."""
+    return {
+        int(n): t["after_seconds"]
+        for n, t in (engine.get("timed_out") or {}).items()
+        if not str(t.get("phase", "")).startswith("pool_")
+    }

@@ -215,6 +215,17 @@ def test_run_results_carry_the_pool_figures_and_the_plot_draws_them(tmp_path: Pa
     assert (tmp_path / "latest.png").stat().st_size > 0
 
 
+def test_a_size_whose_pool_ran_out_of_time_is_not_plotted_as_timed_out() -> None:
+    from bench.plot import timed_out_points
+
+    timed_out = {
+        "200": {"phase": "pool_up", "after_seconds": 1800.0},
+        "500": {"phase": "initial_up", "after_seconds": 1801.0},
+    }
+    assert timed_out_points({"timed_out": timed_out}) == {500: 1801.0}
+    assert timed_out_points({}) == {}
+
+
 # --- the phases --------------------------------------------------------------------------------------
 
 
