@@ -13,18 +13,24 @@ environment):
    any resource it did change (must be none);
 4. `add_worker_up`: one worker appended to the stack (bench.stacks.with_worker_added), then
    `pulumi up --skip-preview`: `others` lists changed resources that are not the new worker's
-   own (bench.graph_diff.owned_by); `only_that_worker` says it touched nothing else.
+   own (bench.graph_diff.owned_by); `only_that_worker` says it touched nothing else;
+5. `pool`: with the fake API still serving, a node pool stack of `--pool-size` workers (default
+   20; 0: none) that joins this size's cluster, in the same folder and backend
+   (bench/engine_pool.py): `pool_preview`, `pool_up`, `pool_noop_up`, `pool_add_worker_up`,
+   measured as the phases above. A pool's figures should not depend on the cluster's size, and
+   its add-a-worker should cost what adding a worker to a 10-node stack costs.
 
 Every engine command's wall seconds, the CPU seconds of its process tree, and the tree's peak
 resident memory (engine + language host + plugins, bench/proctree.py) are recorded. The `up`s run
 with `--skip-preview`: a user's `pulumi up --yes` runs a preview first (`preview` shows what that
 costs on a fresh stack). `state` is the size of the saved state (`pulumi stack export`) and its
-largest resources. A size that does not finish within `--timeout` seconds records
-`timed_out_after_seconds` and the phase it was in, and keeps the phases it finished.
+largest resources. A size that does not finish within `--timeout` seconds (its pool's phases
+included) records `timed_out` and the phase it was in, and keeps the phases it finished.
 
-`python -m bench.engine --sizes 10,50 --timeout 900 [--out FILE]`; `make bench` runs it at every
-size (bench/run.py --engine-sizes, --engine-timeout, --no-engine). Needs root (a network
-namespace, sshd on port 22), the toolchain's engine and cluster binaries; else {"skipped": why}.
+`python -m bench.engine --sizes 10,50 --timeout 900 [--pool-size 20] [--out FILE]`; `make bench`
+runs it at every size (bench/run.py --engine-sizes, --engine-timeout, --engine-pool-size,
+--no-engine). Needs root (a network namespace, sshd on port 22), the toolchain's engine and
+cluster binaries; else {"skipped": why}.
 """
 
 from __future__ import annotations
@@ -61,6 +67,7 @@ from spec.model import ClusterSpec
 
 SIZES = (10, 50, 200, 500)
 TIMEOUT_SECONDS = 1800.0  # per size, every phase included
+POOL_SIZE = 20  # workers of the pool stack measured beside each size (bench/engine_pool.py)
 PASSPHRASE = "k8s-from-scratch-bench"  # a throw-away state's
 K8S_PROVIDER = "pulumi:providers:kubernetes"
 # How a state export marks a secret (with --show-secrets the value is JSON text in "plaintext").
@@ -222,7 +229,10 @@ def named_outputs(export: dict[str, Any], suffix: str) -> dict[str, Any]:
 
 
 def cluster_pki(export: dict[str, Any]) -> dict[str, str]:
-    """What the fake API server needs of the stack's PKI (components/pki.py's names)."""
+    """What the fake API server needs of the stack's PKI (components/pki.py's names). Its
+    controller-manager and fake kubelet act as the super-admin (system:masters, as the program's
+    own provider does): the exported admin's rights come from an RBAC binding the second up
+    makes, and the fake kubelet registers the nodes before it."""
     api = named_outputs(export, "-pki-apiserver-cert")
     sa = named_outputs(export, "-pki-service-account-key")
     return {
@@ -231,8 +241,8 @@ def cluster_pki(export: dict[str, Any]) -> dict[str, str]:
         "apiserver_key": named_outputs(export, "-pki-apiserver-key")["privateKeyPem"],
         "sa_key": sa["privateKeyPem"],
         "sa_pub": sa["publicKeyPem"],
-        "admin_cert": named_outputs(export, "-pki-admin-cert")["certPem"],
-        "admin_key": named_outputs(export, "-pki-admin-key")["privateKeyPem"],
+        "admin_cert": named_outputs(export, "-pki-super-admin-cert")["certPem"],
+        "admin_key": named_outputs(export, "-pki-super-admin-key")["privateKeyPem"],
     }
 
 
@@ -315,6 +325,8 @@ class Run:
 class Bench:
     """One size's project folder, state and fake site; `deadline` bounds every command."""
 
+    stack = STACK  # --stack of every command (bench/engine_pool.py's pool stack is another)
+
     def __init__(self, cli: Path, workdir: Path, site: FakeSite, deadline: float) -> None:
         self.cli = cli
         self.workdir = workdir
@@ -323,7 +335,7 @@ class Bench:
         self.deadline = deadline
         self.phase = "setup"
         self.started = time.monotonic()
-        self.stack_path = self.project / f"Pulumi.{STACK}.yaml"
+        self.stack_path = self.project / f"Pulumi.{self.stack}.yaml"
         state = workdir / "state"
         state.mkdir(parents=True, exist_ok=True)
         self.project.mkdir(parents=True, exist_ok=True)
@@ -349,7 +361,7 @@ class Bench:
         fake site's namespace (anything that may reach a host or the API). Times the process
         tree and samples its memory; stops it (its whole process group) at the deadline."""
         command = [*(self.site.prefix() if inside else []), str(self.cli), *args]
-        command += ["--stack", STACK, "--non-interactive"]
+        command += ["--stack", self.stack, "--non-interactive"]
         out_path, err_path = self.workdir / "stdout", self.workdir / "stderr"
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.monotonic()
@@ -467,10 +479,10 @@ def _ssh_key(folder: Path) -> tuple[str, str]:
 
 
 def measure_size(
-    nodes: int, cli: Path, timeout: float, workdir: Path, preview_only: bool = False
+    nodes: int, cli: Path, timeout: float, workdir: Path, preview_only: bool = False, pool_size: int = 0
 ) -> dict[str, Any]:
-    """Every phase for one size (or the preview alone); a timeout or an error ends the size and is
-    recorded."""
+    """Every phase for one size (or the preview alone), then a `pool_size`-worker pool stack's
+    (bench/engine_pool.py; 0: none); a timeout or an error ends the size and is recorded."""
     result: dict[str, Any] = {"nodes": nodes, "load": [round(os.getloadavg()[0], 2)]}
     raw, secret = bench_config(nodes)
     spec, _ = load_spec(raw, STACK, frozenset(secret))
@@ -493,6 +505,11 @@ def measure_size(
             print(f"  {nodes:>4} nodes: preview {_line(result['preview'])}", flush=True)
             if not preview_only:
                 _ups(bench, spec, planned, added_raw, new_worker, result)
+            if not preview_only and pool_size:
+                from bench import engine_pool
+
+                bench = engine_pool.pool_bench(bench)  # its phases, pool_*, name a failure
+                engine_pool.measure_pool(bench, pool_size, private_key, result)
     except TimedOut as err:  # the site is gone by now: its processes stopped, its namespace removed
         result["timed_out"] = {"phase": err.phase, "seconds": round(err.seconds, 1)}
         print(f"  {nodes:>4} nodes: {err.phase} timed out after {err.seconds:.0f} s", flush=True)
@@ -586,9 +603,15 @@ def _terminated_cleanly() -> Iterator[None]:
 
 
 def engine_timings(
-    sizes: Iterable[int], timeout: float = TIMEOUT_SECONDS, preview_only: bool = False
+    sizes: Iterable[int],
+    timeout: float = TIMEOUT_SECONDS,
+    preview_only: bool = False,
+    pool_size: int = POOL_SIZE,
 ) -> dict[str, Any]:
-    """The `engine` section of the results: per size, then the summary by operation."""
+    """The `engine` section of the results: per size, then the summary by operation (with a
+    `pool_size`-worker pool stack beside each size: bench/engine_pool.py)."""
+    from bench.engine_pool import summarise_pool
+
     why = missing_tools()
     cli = engine_cli()
     if why is None and cli is None:
@@ -599,13 +622,15 @@ def engine_timings(
     with _terminated_cleanly():
         for nodes in sizes:
             with tempfile.TemporaryDirectory(prefix=f"k8sfs-ebench-{nodes}-") as tmp:
-                by_size[str(nodes)] = measure_size(nodes, cli, timeout, Path(tmp), preview_only)
+                by_size[str(nodes)] = measure_size(nodes, cli, timeout, Path(tmp), preview_only, pool_size)
     return {
         "cli": str(cli),
         "timeout_seconds": timeout,
         "preview_only": preview_only,
+        "pool_size": pool_size,
         "sizes": by_size,
         **summarise_engine(by_size),
+        **summarise_pool(by_size),
     }
 
 
@@ -637,6 +662,10 @@ def print_engine(engine: dict[str, Any]) -> None:
             print(f"        state {s['bytes'] / 1e6:.1f} MB, {s['resources']} resources; largest: {top}")
             fields = ", ".join(f"{k} {v / 1e6:.1f} MB" for k, v in list(s["bytes_by_field"].items())[:5])
             print(f"        state bytes by field: {fields}")
+    from bench.engine_pool import pool_table
+
+    for line in pool_table(engine):
+        print(line)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -649,13 +678,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=TIMEOUT_SECONDS, help="seconds per size")
     parser.add_argument("--preview-only", action="store_true", help="only the fresh stack's preview")
     parser.add_argument("--out", type=Path, help="write the section as JSON to this file")
+    parser.add_argument(
+        "--pool-size",
+        type=int,
+        default=POOL_SIZE,
+        help="workers of the pool stack beside each size (0: none)",
+    )
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s]
     print(
         f"the real engine on the {STACK} stack at {sizes} nodes (at most {args.timeout:.0f} s each)",
         flush=True,
     )
-    engine = engine_timings(sizes, args.timeout, args.preview_only)
+    engine = engine_timings(sizes, args.timeout, args.preview_only, args.pool_size)
     print_engine(engine)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -8,8 +8,10 @@ One private network namespace per bench run (`k8sfs-ebench-<pid>`; the lab's are
   /etc/netns/<name>/hosts over /etc/hosts) to a real etcd + kube-apiserver +
   kube-controller-manager from the toolchain, started once the stack's PKI exists (the API
   server serves the stack's own apiserver certificate and trusts its cluster CA, so the program's
-  admin kubeconfig works as is), with bench/fake_kubelet.py registering the nodes and starting
-  pods, so that the Kubernetes provider's creates and awaits finish as on a healthy cluster.
+  kubeconfigs work as is), with bench/fake_kubelet.py registering the nodes and starting pods, so
+  that the Kubernetes provider's creates and awaits finish as on a healthy cluster. The
+  controller-manager and the fake kubelet use the `admin_cert` they are given: the stack's
+  super-admin (bench.engine.cluster_pki).
 
 Every process is started by this module in the namespace and stopped by it (by process group,
 then whatever `ip netns pids` still lists); the namespace and its /etc/netns folder are removed.

@@ -3,7 +3,7 @@ and the real engine on the same stacks (bench/engine.py).
 
 Writes bench/results/latest.json and latest.png and prints the figures. Options shrink a run
 (tests, quick checks): --sizes 1,10 --blast-nodes 10 --no-presets --no-plot --no-lab
---engine-sizes 10,50 --engine-timeout 600 (or --no-engine) --out DIR.
+--engine-sizes 10,50 --engine-timeout 600 --engine-pool-size 20 (0: no pool; or --no-engine) --out DIR.
 """
 
 from __future__ import annotations
@@ -232,6 +232,12 @@ def main(argv: list[str] | None = None) -> int:
         default=engine_bench.TIMEOUT_SECONDS,
         help="seconds per engine size before it is recorded as timed out",
     )
+    parser.add_argument(
+        "--engine-pool-size",
+        type=int,
+        default=engine_bench.POOL_SIZE,
+        help="workers of the node pool stack measured beside each engine size (0: none)",
+    )
     parser.add_argument("--no-engine", action="store_true")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results")
     args = parser.parse_args(argv)
@@ -247,7 +253,9 @@ def main(argv: list[str] | None = None) -> int:
     else:
         limit = f"at most {args.engine_timeout:.0f} s each"
         print(f"the real engine at {engine_sizes} nodes ({limit})", flush=True)
-        engine = engine_bench.engine_timings(engine_sizes, args.engine_timeout)
+        engine = engine_bench.engine_timings(
+            engine_sizes, args.engine_timeout, pool_size=args.engine_pool_size
+        )
     results = summarise(measured, checks, lab, engine)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "latest.json").write_text(json.dumps(results, indent=2) + "\n")

@@ -278,8 +278,10 @@ def test_the_fake_api_server_gets_the_stacks_own_pki_from_the_state() -> None:
         res("bench-pki-apiserver-key", privateKeyPem=_secret("API-KEY")),
         res("bench-pki-apiserver-kubelet-client-cert", certPem="OTHER"),
         res("bench-pki-service-account-key", privateKeyPem=_secret("SA-KEY"), publicKeyPem="SA-PUB"),
-        res("bench-pki-admin-cert", certPem="ADMIN"),
-        res("bench-pki-admin-key", privateKeyPem=_secret("ADMIN-KEY")),
+        res("bench-pki-admin-cert", certPem="RBAC-ADMIN"),
+        res("bench-pki-admin-key", privateKeyPem=_secret("RBAC-ADMIN-KEY")),
+        res("bench-pki-super-admin-cert", certPem="ADMIN"),
+        res("bench-pki-super-admin-key", privateKeyPem=_secret("ADMIN-KEY")),
     )
     assert engine.cluster_pki(export) == {
         "ca": "CA",
