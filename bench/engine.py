@@ -30,20 +30,25 @@ environment):
    any resource it did change (must be none);
 5. `add_worker_up`: one worker appended to the stack (bench.stacks.with_worker_added), then
    `pulumi up --skip-preview`: `others` lists changed resources that are not the new worker's
-   own (bench.graph_diff.owned_by); `only_that_worker` says it touched nothing else.
+   own (bench.graph_diff.owned_by); `only_that_worker` says it touched nothing else;
+6. `pool`: with the fake API still serving, a node pool stack of `--pool-size` workers (default
+   20; 0: none) that joins this size's cluster, in the same folder and backend
+   (bench/engine_pool.py): `pool_preview`, `pool_up`, `pool_noop_up`, `pool_add_worker_up`,
+   measured as the phases above. A pool's figures should not depend on the cluster's size, and
+   its add-a-worker should cost what adding a worker to a 10-node stack costs.
 
 Every engine command's wall seconds, the CPU seconds of its process tree, and the tree's peak
 resident memory (engine + language host + plugins, bench/proctree.py) are recorded. The `up`s run
 with `--skip-preview`: a user's `pulumi up --yes` runs a preview first (`preview` shows what that
 costs on a fresh stack). `state` is the size of the saved state (`pulumi stack export`) and its
-largest resources. A size that does not finish within `--timeout` seconds records `timed_out`
-(the phase it was in, and after how many seconds) and keeps the phases it finished; a command that
-fails records `error` (phase and message), likewise.
+largest resources. A size that does not finish within `--timeout` seconds (its pool's phases
+included) records `timed_out` (the phase it was in, and after how many seconds) and keeps the
+phases it finished; a command that fails records `error` (phase and message), likewise.
 
-`python -m bench.engine --sizes 10,50 --timeout 900 [--interrupt-at 0.5] [--out FILE]`; `make
-bench` runs it at every size (bench/run.py --engine-sizes, --engine-timeout, --no-engine).
-Needs root (a network namespace, sshd on port 22), the toolchain's engine and cluster binaries;
-else {"skipped": why}.
+`python -m bench.engine --sizes 10,50 --timeout 900 [--interrupt-at 0.5] [--pool-size 20] [--out
+FILE]`; `make bench` runs it at every size (bench/run.py --engine-sizes, --engine-timeout,
+--engine-interrupt-at, --engine-pool-size, --no-engine). Needs root (a network namespace, sshd on
+port 22), the toolchain's engine and cluster binaries; else {"skipped": why}.
 """
 
 from __future__ import annotations
@@ -82,6 +87,7 @@ from spec.model import ClusterSpec
 
 SIZES = (10, 50, 200, 500)
 TIMEOUT_SECONDS = 1800.0  # per size, every phase included
+POOL_SIZE = 20  # workers of the pool stack measured beside each size (bench/engine_pool.py)
 PASSPHRASE = "k8s-from-scratch-bench"  # a throw-away state's
 K8S_PROVIDER = "pulumi:providers:kubernetes"
 # How a state export marks a secret (with --show-secrets the value is JSON text in "plaintext").
@@ -487,6 +493,8 @@ class Run:
 class Bench:
     """One size's project folder, state and fake site; `deadline` bounds every command."""
 
+    stack = STACK  # --stack of every command (bench/engine_pool.py's pool stack is another)
+
     def __init__(self, cli: Path, workdir: Path, site: FakeSite, deadline: float) -> None:
         self.cli = cli
         self.workdir = workdir
@@ -495,7 +503,7 @@ class Bench:
         self.deadline = deadline
         self.phase = "setup"
         self.started = time.monotonic()
-        self.stack_path = self.project / f"Pulumi.{STACK}.yaml"
+        self.stack_path = self.project / f"Pulumi.{self.stack}.yaml"
         self.state = state = workdir / "state"
         state.mkdir(parents=True, exist_ok=True)
         self.project.mkdir(parents=True, exist_ok=True)
@@ -529,7 +537,7 @@ class Bench:
         `kill_when` is given the output as it is written; once it says so, the engine and
         everything it started are killed at once (`_crash`) and the run is `killed`."""
         command = [*(self.site.prefix() if inside else []), str(self.cli), *args]
-        command += ["--stack", STACK, "--non-interactive"]
+        command += ["--stack", self.stack, "--non-interactive"]
         out_path, err_path = self.workdir / "stdout", self.workdir / "stderr"
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.monotonic()
@@ -715,9 +723,10 @@ def measure_size(
     workdir: Path,
     preview_only: bool = False,
     interrupt_at: float = INTERRUPT_AT,
+    pool_size: int = 0,
 ) -> dict[str, Any]:
-    """Every phase for one size (or the preview alone); a timeout or an error ends the size and is
-    recorded."""
+    """Every phase for one size (or the preview alone), then a `pool_size`-worker pool stack's
+    (bench/engine_pool.py; 0: none); a timeout or an error ends the size and is recorded."""
     result: dict[str, Any] = {"nodes": nodes, "load": [round(os.getloadavg()[0], 2)]}
     raw, secret = bench_config(nodes)
     spec, _ = load_spec(raw, STACK, frozenset(secret))
@@ -740,6 +749,11 @@ def measure_size(
             print(f"  {nodes:>4} nodes: preview {_line(result['preview'])}", flush=True)
             if not preview_only:
                 _ups(bench, spec, planned, added_raw, new_worker, result, interrupt_at)
+            if not preview_only and pool_size:
+                from bench import engine_pool
+
+                bench = engine_pool.pool_bench(bench)  # its phases, pool_*, name a failure
+                engine_pool.measure_pool(bench, pool_size, private_key, result)
     except TimedOut as err:  # the site is gone by now: its processes stopped, its namespace removed
         result["timed_out"] = {"phase": err.phase, "seconds": round(err.seconds, 1)}
         print(f"  {nodes:>4} nodes: {err.phase} timed out after {err.seconds:.0f} s", flush=True)
@@ -943,8 +957,12 @@ def engine_timings(
     timeout: float = TIMEOUT_SECONDS,
     preview_only: bool = False,
     interrupt_at: float = INTERRUPT_AT,
+    pool_size: int = POOL_SIZE,
 ) -> dict[str, Any]:
-    """The `engine` section of the results: per size, then the summary by operation."""
+    """The `engine` section of the results: per size, then the summary by operation (with a
+    `pool_size`-worker pool stack beside each size: bench/engine_pool.py)."""
+    from bench.engine_pool import summarise_pool
+
     why = missing_tools()
     cli = engine_cli()
     if why is None and cli is None:
@@ -955,14 +973,18 @@ def engine_timings(
     with _terminated_cleanly():
         for nodes in sizes:
             with tempfile.TemporaryDirectory(prefix=f"k8sfs-ebench-{nodes}-") as tmp:
-                by_size[str(nodes)] = measure_size(nodes, cli, timeout, Path(tmp), preview_only, interrupt_at)
+                by_size[str(nodes)] = measure_size(
+                    nodes, cli, timeout, Path(tmp), preview_only, interrupt_at, pool_size
+                )
     return {
         "cli": str(cli),
         "timeout_seconds": timeout,
         "preview_only": preview_only,
         "interrupt_at": interrupt_at,
+        "pool_size": pool_size,
         "sizes": by_size,
         **summarise_engine(by_size),
+        **summarise_pool(by_size),
     }
 
 
@@ -1005,6 +1027,10 @@ def print_engine(engine: dict[str, Any]) -> None:
             print(f"        state {s['bytes'] / 1e6:.1f} MB, {s['resources']} resources; largest: {top}")
             fields = ", ".join(f"{k} {v / 1e6:.1f} MB" for k, v in list(s["bytes_by_field"].items())[:5])
             print(f"        state bytes by field: {fields}")
+    from bench.engine_pool import pool_table
+
+    for line in pool_table(engine):
+        print(line)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -1023,13 +1049,21 @@ def main(argv: list[str] | None = None) -> int:
         help="kill the first up after this share of its creates (default %(default)s; 0: no crash)",
     )
     parser.add_argument("--out", type=Path, help="write the section as JSON to this file")
+    parser.add_argument(
+        "--pool-size",
+        type=int,
+        default=POOL_SIZE,
+        help="workers of the pool stack beside each size (0: none)",
+    )
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s]
     print(
         f"the real engine on the {STACK} stack at {sizes} nodes (at most {args.timeout:.0f} s each)",
         flush=True,
     )
-    engine = engine_timings(sizes, args.timeout, args.preview_only, args.interrupt_at)
+    engine = engine_timings(
+        sizes, args.timeout, args.preview_only, interrupt_at=args.interrupt_at, pool_size=args.pool_size
+    )
     print_engine(engine)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)

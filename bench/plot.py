@@ -12,6 +12,9 @@ ENGINE_OPS = (
     ("initial_up", "engine: initial up (2 runs)", "^-", "tab:brown"),
     ("noop_up", "engine: no-op up", "D-", "tab:purple"),
     ("add_worker_up", "engine: add a worker", "v-", "tab:cyan"),
+    # A pool stack beside the N-node cluster (bench/engine_pool.py): flat if N does not matter.
+    ("pool_noop_up", "engine: pool no-op up (x: cluster nodes)", "D--", "tab:pink"),
+    ("pool_add_worker_up", "engine: add a worker to a pool (x: cluster nodes)", "v--", "tab:olive"),
 )
 ENGINE_SECONDS_BUDGET = 60  # issue 17: preview, no-op up of 500 nodes
 ENGINE_MB_BUDGET = 2048
@@ -70,8 +73,18 @@ def _plot_engine(engine: dict[str, Any], left: Any, right: Any) -> None:
         if mb:
             xs = sorted(mb)
             right.loglog(xs, [mb[n] for n in xs], style, color=colour, label=label, markersize=4)
-    timed_out = {int(n): t["after_seconds"] for n, t in (engine.get("timed_out") or {}).items()}
+    timed_out = timed_out_points(engine)
     if timed_out:
         xs = sorted(timed_out)
         label = "engine: timed out (at least)"
         left.loglog(xs, [timed_out[n] for n in xs], "X", color="red", markersize=9, label=label)
+
+
+def timed_out_points(engine: dict[str, Any]) -> dict[int, float]:
+    """The sizes that ran out of time, and after how long; a size whose node pool (its pool_*
+    phases, bench/engine_pool.py) ran out has its cluster's figures: not one of them."""
+    return {
+        int(n): t["after_seconds"]
+        for n, t in (engine.get("timed_out") or {}).items()
+        if not str(t.get("phase", "")).startswith("pool_")
+    }

@@ -3,8 +3,8 @@ and the real engine on the same stacks (bench/engine.py).
 
 Writes bench/results/latest.json and latest.png and prints the figures. Options shrink a run
 (tests, quick checks): --sizes 1,10 --blast-nodes 10 --no-presets --no-plot --no-lab
---engine-sizes 10,50 --engine-timeout 600 --engine-interrupt-at 0.5 (0: no crash; or --no-engine)
---out DIR.
+--engine-sizes 10,50 --engine-timeout 600 --engine-interrupt-at 0.5 (0: no crash)
+--engine-pool-size 20 (0: no pool; or --no-engine) --out DIR.
 """
 
 from __future__ import annotations
@@ -239,6 +239,12 @@ def main(argv: list[str] | None = None) -> int:
         default=engine_bench.INTERRUPT_AT,
         help="kill the engine's first up after this share of its creates (0: no crash)",
     )
+    parser.add_argument(
+        "--engine-pool-size",
+        type=int,
+        default=engine_bench.POOL_SIZE,
+        help="workers of the node pool stack measured beside each engine size (0: none)",
+    )
     parser.add_argument("--no-engine", action="store_true")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results")
     args = parser.parse_args(argv)
@@ -255,7 +261,10 @@ def main(argv: list[str] | None = None) -> int:
         limit = f"at most {args.engine_timeout:.0f} s each"
         print(f"the real engine at {engine_sizes} nodes ({limit})", flush=True)
         engine = engine_bench.engine_timings(
-            engine_sizes, args.engine_timeout, interrupt_at=args.engine_interrupt_at
+            engine_sizes,
+            args.engine_timeout,
+            interrupt_at=args.engine_interrupt_at,
+            pool_size=args.engine_pool_size,
         )
     results = summarise(measured, checks, lab, engine)
     args.out.mkdir(parents=True, exist_ok=True)

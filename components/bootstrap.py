@@ -17,7 +17,7 @@ from components.api_objects import ClusterSite, k8s_object
 from components.pki import Pki
 from render import bootstrap as bs
 from render.kubeconfig import render_kubeconfig
-from spec.model import NodeSpec
+from spec.model import ClusterSpec, NodeSpec
 
 
 @dataclass(frozen=True)
@@ -51,10 +51,7 @@ class Bootstrap(pulumi.ComponentResource):
         super().__init__(type_token("Bootstrap"), name, None, opts)
         spec = site.spec
         api = pulumi.ResourceOptions(parent=self, provider=site.provider)
-        self._api = api
-        self._ca_pem = pki.ca.cert_pem
-        self._cluster_name, self._server = spec.cluster_name, spec.api_endpoint.url
-        self.tokens = {n.name: self._token(name, n) for n in nodes}
+        self.tokens = {n.name: node_token(name, n, spec, pki.ca.cert_pem, self, site.provider) for n in nodes}
 
         info_doc = pulumi.Output.from_input(pki.ca.cert_pem).apply(
             lambda ca: bs.cluster_info_configmap(spec, ca)
@@ -84,46 +81,55 @@ class Bootstrap(pulumi.ComponentResource):
             }
         )
 
-    def _token(self, name: str, node: NodeSpec) -> NodeToken:
-        """When it was issued (a command run once where `pulumi up` runs: replacing it issues a
-        new token), the random token, and its Secret, which expires TOKEN_TTL_HOURS later."""
-        child = pulumi.ResourceOptions(parent=self)
-        issued = local.Command(
-            f"{name}-{node.name}-token-issued",
-            create=bs.ISSUED_AT_COMMAND,
-            logging=local.Logging.NONE,
-            opts=child,
-        )
-        # A RandomPassword, not a RandomString: a RandomString's id is its value, shown in the
-        # clear. The id half is made public on purpose.
-        value = random.RandomPassword(
-            f"{name}-{node.name}-token-value",
-            length=bs.TOKEN_ID_LENGTH + bs.TOKEN_SECRET_LENGTH,
-            upper=False,
-            lower=True,
-            numeric=True,
-            special=False,
-            keepers={"issued": issued.stdout},
-            opts=child,
-        )
-        parts = value.result.apply(bs.split_token)
-        token_id = pulumi.Output.unsecret(parts.apply(lambda p: p[0]))
 
-        def doc(v: list[Any]) -> dict[str, Any]:
-            (token_id_, token_secret), issued_at = v
-            expiration = bs.token_expiration(issued_at)
-            return bs.bootstrap_token_secret(node.name, token_id_, token_secret, expiration)
+def node_token(
+    name: str,
+    node: NodeSpec,
+    spec: ClusterSpec,
+    ca_pem: pulumi.Input[str],
+    parent: pulumi.Resource,
+    provider: pulumi.ProviderResource,
+) -> NodeToken:
+    """`node`'s token, its resources named `{name}-{node}-...`: when it was issued (a command
+    run once where `pulumi up` runs: replacing it issues a new token), the random token, and its
+    Secret, which expires TOKEN_TTL_HOURS later. Bootstrap makes the cluster's, NodePool a pool's."""
+    child = pulumi.ResourceOptions(parent=parent)
+    issued = local.Command(
+        f"{name}-{node.name}-token-issued",
+        create=bs.ISSUED_AT_COMMAND,
+        logging=local.Logging.NONE,
+        opts=child,
+    )
+    # A RandomPassword, not a RandomString: a RandomString's id is its value, shown in the
+    # clear. The id half is made public on purpose.
+    value = random.RandomPassword(
+        f"{name}-{node.name}-token-value",
+        length=bs.TOKEN_ID_LENGTH + bs.TOKEN_SECRET_LENGTH,
+        upper=False,
+        lower=True,
+        numeric=True,
+        special=False,
+        keepers={"issued": issued.stdout},
+        opts=child,
+    )
+    parts = value.result.apply(bs.split_token)
+    token_id = pulumi.Output.unsecret(parts.apply(lambda p: p[0]))
 
-        secret_doc = pulumi.Output.all(parts, issued.stdout).apply(doc)
-        secret = k8s.core.v1.Secret(
-            f"{name}-{node.name}-token",
-            metadata=token_id.apply(lambda i: {"name": bs.token_secret_name(i), "namespace": "kube-system"}),
-            type="bootstrap.kubernetes.io/token",
-            string_data=pulumi.Output.secret(secret_doc.apply(lambda d: d["stringData"])),
-            opts=self._api,
-        )
-        cluster, server = self._cluster_name, self._server
-        kubeconfig = pulumi.Output.all(self._ca_pem, value.result).apply(
-            lambda v: render_kubeconfig(cluster, server, v[0], bs.USER, token=".".join(bs.split_token(v[1])))
-        )
-        return NodeToken(token_id, pulumi.Output.secret(kubeconfig), secret)
+    def doc(v: list[Any]) -> dict[str, Any]:
+        (token_id_, token_secret), issued_at = v
+        expiration = bs.token_expiration(issued_at)
+        return bs.bootstrap_token_secret(node.name, token_id_, token_secret, expiration)
+
+    secret_doc = pulumi.Output.all(parts, issued.stdout).apply(doc)
+    secret = k8s.core.v1.Secret(
+        f"{name}-{node.name}-token",
+        metadata=token_id.apply(lambda i: {"name": bs.token_secret_name(i), "namespace": "kube-system"}),
+        type="bootstrap.kubernetes.io/token",
+        string_data=pulumi.Output.secret(secret_doc.apply(lambda d: d["stringData"])),
+        opts=pulumi.ResourceOptions(parent=parent, provider=provider),
+    )
+    cluster, server = spec.cluster_name, spec.api_endpoint.url
+    kubeconfig = pulumi.Output.all(ca_pem, value.result).apply(
+        lambda v: render_kubeconfig(cluster, server, v[0], bs.USER, token=".".join(bs.split_token(v[1])))
+    )
+    return NodeToken(token_id, pulumi.Output.secret(kubeconfig), secret)

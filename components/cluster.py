@@ -20,16 +20,16 @@ from components.bootstrap import Bootstrap
 from components.cni import Cni, Fetcher, fetch_url
 from components.control_plane import ControlPlane
 from components.csr_approver import CsrApprover, NodeJoin
-from components.drift_guard import DriftGuard
+from components.drift_guard import host_guard
 from components.etcd_member import EtcdMember
 from components.host import Host, NodeSite, connection
 from components.lab import Lab
 from components.pki import Clock, Pki, utc_now
 from components.runtime import Runtime
 from components.steps import script_step
-from components.worker_node import WorkerNode
-from render import artifacts, drift_rules, image_check
-from spec.model import ClusterSpec, NodeSpec
+from components.worker_node import NodeCredentials, WorkerNode
+from render import image_check
+from spec.model import ClusterSpec
 
 
 class Cluster(pulumi.ComponentResource):
@@ -101,6 +101,7 @@ class Cluster(pulumi.ComponentResource):
         ]
         self.runtimes: dict[str, Runtime] = {}
         self.workers: list[WorkerNode] = []
+        credentials = NodeCredentials(self.pki.ca.cert_pem, self.pki.kube_proxy_kubeconfig)
         for n in spec.kubelet_nodes:
             runtime = Runtime(f"{name}-{n.name}-runtime", site[n.name], opts=child)
             self.runtimes[n.name] = runtime
@@ -108,7 +109,7 @@ class Cluster(pulumi.ComponentResource):
                 WorkerNode(
                     f"{name}-{n.name}-node",
                     site[n.name],
-                    self.pki,
+                    credentials,
                     runtime,
                     self.bootstrap.ready,
                     self.bootstrap.tokens[n.name],
@@ -140,7 +141,10 @@ class Cluster(pulumi.ComponentResource):
         )
 
         # Last on each host: the guard that `pulumi refresh` reads back to find drift.
-        self.drift_guards = [self._guard(name, n) for n in spec.nodes]
+        self.drift_guards = [
+            host_guard(f"{name}-{n.name}-drift-guard", spec, n, self.hosts[n.name].steps, child)
+            for n in spec.nodes
+        ]
 
         self.register_outputs(
             {
@@ -149,21 +153,4 @@ class Cluster(pulumi.ComponentResource):
                 "apiEndpoint": spec.api_endpoint.url,
                 "nodes": self.node_names,
             }
-        )
-
-    def _guard(self, name: str, node: NodeSpec) -> DriftGuard:
-        """Every step on the host noted what it put there (components.steps.HostSteps)."""
-        steps = self.hosts[node.name].steps
-        return DriftGuard(
-            f"{name}-{node.name}-drift-guard",
-            steps.connection,
-            steps.files,
-            steps.readers,
-            drift_rules.expected_units(self.spec, node),
-            [
-                (a.name, artifacts.install_script(self.spec, a))
-                for a in artifacts.node_artifacts(self.spec, node)
-            ],
-            after=steps.created,
-            opts=pulumi.ResourceOptions(parent=self),
         )

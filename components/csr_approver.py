@@ -31,6 +31,7 @@ from components.steps import client_files, files_step, paths, script_step, servi
 from components.worker_node import WorkerNode
 from render import csr_policy as cp
 from render import kubelet as kl
+from render.control_plane import CONF
 from spec.model import NodeSpec
 
 
@@ -60,7 +61,9 @@ class CsrApprover(pulumi.ComponentResource):
             host.steps,
             files,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[host.ready]),
-            dirs=(cp.APPROVER_DIR,),
+            # /etc/kubernetes too: on destroy this step and the control plane's user step (which
+            # removes it when empty) are independent, and either may finish last.
+            dirs=(cp.APPROVER_DIR, CONF),
         )
         enabled = service_step(
             f"{name}-timer",
@@ -82,6 +85,18 @@ def _allow_data(node: NodeSpec, token_id: str) -> dict[str, str]:
     return data
 
 
+def allow_list(
+    name: str, node: NodeSpec, token_id: pulumi.Output[str], opts: pulumi.ResourceOptions
+) -> k8s.core.v1.ConfigMap:
+    """`node`'s allow list: what the approver lets it have, and through which token it joins."""
+    return k8s.core.v1.ConfigMap(
+        name,
+        metadata=cp.allow_configmap(node, "")["metadata"],
+        data=token_id.apply(functools.partial(_allow_data, node)),
+        opts=opts,
+    )
+
+
 class NodeJoin(pulumi.ComponentResource):
     """`ready`: per node, the serving-certificate step and, for control planes, the label patch."""
 
@@ -100,11 +115,11 @@ class NodeJoin(pulumi.ComponentResource):
         for worker in workers:
             node = worker.node
             token_id = bootstrap.tokens[node.name].token_id
-            allow = k8s.core.v1.ConfigMap(
+            allow = allow_list(
                 f"{name}-{node.name}-allow",
-                metadata=cp.allow_configmap(node, "")["metadata"],
-                data=token_id.apply(functools.partial(_allow_data, node)),
-                opts=pulumi.ResourceOptions(
+                node,
+                token_id,
+                pulumi.ResourceOptions(
                     parent=self, provider=provider, depends_on=[bootstrap.allow_namespace]
                 ),
             )

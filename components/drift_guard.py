@@ -24,11 +24,12 @@ from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, Resou
 from pulumi_command import remote
 
 from components.ssh import Target, connection_props, run, run_checked
-from components.steps import ManagedFile
-from render import drift, drift_rules
+from components.steps import HostSteps, ManagedFile
+from render import artifacts, drift, drift_rules
 from render.artifacts import STATE_DIR as ARTIFACT_STATE_DIR
 from render.host_files import FileMeta, encode_bundle, install_command, sha256
 from render.scripts import inline
+from spec.model import ClusterSpec, NodeSpec
 
 # Outputs kept secret in state: the SSH key, a bastion's key. The files' contents are no output
 # (an input only; the engine warns of a listed output that is not there); the SDK keeps a secret
@@ -201,3 +202,19 @@ class DriftGuard(Resource, module="k8sfs", name="DriftGuard"):
         }
         guard_opts = pulumi.ResourceOptions(additional_secret_outputs=SECRET_OUTPUTS, depends_on=after)
         super().__init__(DriftGuardProvider(), name, props, pulumi.ResourceOptions.merge(opts, guard_opts))
+
+
+def host_guard(
+    name: str, spec: ClusterSpec, node: NodeSpec, steps: HostSteps, opts: pulumi.ResourceOptions
+) -> DriftGuard:
+    """The guard of `node`, last on its host: every step there noted what it put there."""
+    return DriftGuard(
+        name,
+        steps.connection,
+        steps.files,
+        steps.readers,
+        drift_rules.expected_units(spec, node),
+        [(a.name, artifacts.install_script(spec, a)) for a in artifacts.node_artifacts(spec, node)],
+        after=steps.created,
+        opts=opts,
+    )

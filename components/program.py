@@ -12,8 +12,12 @@ from pulumi.runtime import resource as sdk_resource
 
 from components.cluster import Cluster
 from components.cni import Fetcher, fetch_url
-from components.stack_config import read_raw_config
-from spec import load_spec
+from components.node_pool import ClusterAccess, NodePool
+from components.stack_config import read_pool_output, read_raw_config
+from render import node_pool as np
+from spec import load_pool_spec, load_spec
+from spec.pool import DIY_ORGANIZATION, cluster_settings, stack_reference
+from spec.pool import OUTPUT as POOL_OUTPUT
 
 
 def tune_gc() -> None:
@@ -56,10 +60,17 @@ def trim_stack_traces(root: Path = REPO) -> None:
     sdk_resource._get_stack_trace = project_frames
 
 
-def main(fetch: Fetcher = fetch_url, export: Callable[[str, Any], None] = pulumi.export) -> None:
-    """The entry point's program; the mocks pass an offline `fetch` and an `export` that keeps
-    what the stack exports."""
+def main(
+    fetch: Fetcher = fetch_url,
+    export: Callable[[str, Any], None] = pulumi.export,
+    read_cluster: Callable[[str], dict[str, Any]] = read_pool_output,
+) -> None:
+    """The entry point's program; the mocks pass an offline `fetch`, an `export` that keeps
+    what the stack exports and, for a pool stack, what its cluster stack's `pool` output holds."""
     raw, secret_keys = read_raw_config()
+    if "pool" in raw:
+        node_pool(raw, secret_keys, export, read_cluster)
+        return
     # Raises SpecError listing every problem before a single resource is registered (a lab
     # stack's binaries come from its mirror, with the mirror's checksums: spec/binaries.py).
     spec, warnings = load_spec(raw, pulumi.get_stack(), secret_keys)
@@ -76,3 +87,37 @@ def main(fetch: Fetcher = fetch_url, export: Callable[[str, Any], None] = pulumi
     export("images", cluster.image_check.stdout.apply(lambda out: out.strip().splitlines()))
     if cluster.cni.notice:
         export("cniNotice", cluster.cni.notice)
+    # What node pool stacks read (spec/pool.py): secret, it holds kube-proxy's and an admin's keys.
+    settings = cluster_settings(spec, raw)
+    pki = cluster.pki
+    shared = pulumi.Output.all(pki.ca.cert_pem, pki.kube_proxy_kubeconfig, pki.admin_kubeconfig)
+    export(POOL_OUTPUT, pulumi.Output.secret(shared.apply(lambda v: np.pool_output(settings, *v))))
+
+
+def node_pool(
+    raw: dict[str, Any],
+    secret_keys: frozenset[str],
+    export: Callable[[str, Any], None],
+    read_cluster: Callable[[str], dict[str, Any]],
+) -> None:
+    """A pool stack: its workers, joined to the cluster its `pool.cluster` names."""
+    cluster: dict[str, Any] = {}
+
+    def settings(name: str) -> dict[str, Any]:
+        organization = pulumi.get_organization() or DIY_ORGANIZATION
+        cluster.update(read_cluster(stack_reference(name, organization, pulumi.get_project())))
+        found: dict[str, Any] = cluster["settings"]
+        return found
+
+    spec, pool, warnings = load_pool_spec(raw, pulumi.get_stack(), secret_keys, settings)
+    for warning in warnings:
+        pulumi.log.warn(str(warning))
+    access = ClusterAccess(
+        cluster["caCert"],
+        pulumi.Output.secret(cluster["kubeProxyKubeconfig"]),
+        pulumi.Output.secret(cluster["adminKubeconfig"]),
+    )
+    NodePool(f"{spec.cluster_name}-pool", spec, pool, access)
+    export("cluster", pool.cluster)
+    export("clusterName", spec.cluster_name)
+    export("nodes", [n.name for n in pool.members])

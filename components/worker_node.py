@@ -3,17 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import pulumi
 
 from components import type_token
 from components.bootstrap import NodeToken
 from components.host import NodeSite
-from components.pki import Pki
 from components.runtime import Runtime
 from components.steps import ManagedFile, client_files, paths, service_step
 from render import kube_proxy as kp
 from render import kubelet as kl
+
+
+@dataclass(frozen=True)
+class NodeCredentials:
+    """What every kubelet node gets from the cluster: the CA (it verifies the API server and
+    kubelet's clients) and kube-proxy's kubeconfig (secret). The cluster's Pki gives them; a
+    pool's come from its cluster stack (components/node_pool.py)."""
+
+    ca_pem: pulumi.Input[str]
+    kube_proxy_kubeconfig: pulumi.Input[str]
 
 
 class WorkerNode(pulumi.ComponentResource):
@@ -30,7 +40,7 @@ class WorkerNode(pulumi.ComponentResource):
         self,
         name: str,
         site: NodeSite,
-        pki: Pki,
+        credentials: NodeCredentials,
         runtime: Runtime,
         bootstrap_ready: Sequence[pulumi.Resource],
         token: NodeToken,
@@ -43,7 +53,7 @@ class WorkerNode(pulumi.ComponentResource):
 
         kubelet_files = [
             *(ManagedFile(meta, content) for meta, content in kl.kubelet_static_files(spec, node)),
-            ManagedFile(kl.CLIENT_CA_META, pki.ca.cert_pem),
+            ManagedFile(kl.CLIENT_CA_META, credentials.ca_pem),
             ManagedFile(kl.BOOTSTRAP_META, token.kubeconfig, secret=True, transient=True),
         ]
         kubelet = service_step(
@@ -67,7 +77,7 @@ class WorkerNode(pulumi.ComponentResource):
 
         if spec.kube_proxy.enabled:
             proxy_files = client_files(
-                kp.static_files(spec, node), (kp.KUBECONFIG_META, pki.kube_proxy_kubeconfig)
+                kp.static_files(spec, node), (kp.KUBECONFIG_META, credentials.kube_proxy_kubeconfig)
             )
             self.ready = service_step(
                 f"{name}-kube-proxy",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -77,8 +78,14 @@ def presets() -> list[Path]:
 LAST_MONITOR: RecordingMonitor | None = None
 
 
-def run_program(raw: dict[str, Any], stack: str = "test", secret_keys: set[str] | None = None) -> Graph:
-    """Runs components.program.main() under the mocks with this config."""
+def run_program(
+    raw: dict[str, Any],
+    stack: str = "test",
+    secret_keys: set[str] | None = None,
+    read_cluster: Callable[[str], dict[str, Any]] | None = None,
+) -> Graph:
+    """Runs components.program.main() under the mocks with this config; a pool stack reads its
+    cluster stack's `pool` output through `read_cluster`."""
     global LAST_MONITOR
     monitor = LAST_MONITOR = RecordingMonitor(DispatchMocks())
     pulumi.runtime.set_mocks(DispatchMocks(), project=PROJECT, stack=stack, preview=False, monitor=monitor)
@@ -93,7 +100,16 @@ def run_program(raw: dict[str, Any], stack: str = "test", secret_keys: set[str] 
 
     from components import program
 
-    _sync_await(run_pulumi_func(lambda: program.main(fetch=k8s_mock.offline_fetch, export=capture)))
+    def no_cluster(stack: str) -> dict[str, Any]:
+        raise LookupError(f"no stack {stack} under the mocks")
+
+    _sync_await(
+        run_pulumi_func(
+            lambda: program.main(
+                fetch=k8s_mock.offline_fetch, export=capture, read_cluster=read_cluster or no_cluster
+            )
+        )
+    )
     return Graph(monitor.registrations, exports)
 
 

@@ -236,7 +236,9 @@ APPROVER_KUBECONFIG = f"{APPROVER_DIR}/kubeconfig"
 APPROVER_CA = f"{APPROVER_DIR}/ca.crt"
 APPROVER_SERVICE = "k8s-from-scratch-csr-approver.service"
 APPROVER_TIMER = "k8s-from-scratch-csr-approver.timer"
-APPROVE_EVERY = "2min"  # kubelets rotate serving certs; a new CSR waits at most this long
+# A CSR waits at most this long: a rotated serving certificate, and a pool node joining (a pool
+# reaches no control plane: render/node_pool.py). A pass is one list of CSRs.
+APPROVE_EVERY = "15s"
 UNTIL_SERVING_S = 300  # during `pulumi up`: how long a new node may take to get its serving cert
 
 KUBECONFIG_META = FileMeta(APPROVER_KUBECONFIG, mode="0600")
@@ -273,7 +275,7 @@ def _approver_units() -> dict[str, str]:
     }
     timer = {
         "Unit": [("Description", f"{what} every {APPROVE_EVERY} (k8s-from-scratch)")],
-        "Timer": [("OnBootSec", "1min"), ("OnUnitActiveSec", APPROVE_EVERY), ("AccuracySec", "10s")],
+        "Timer": [("OnBootSec", "1min"), ("OnUnitActiveSec", APPROVE_EVERY), ("AccuracySec", "5s")],
         **install("timers.target"),
     }
     return {APPROVER_SERVICE: unit_file(service), APPROVER_TIMER: unit_file(timer)}

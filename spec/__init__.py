@@ -8,10 +8,20 @@ from typing import Any
 from spec.binaries import with_binaries
 from spec.model import ClusterSpec, NodeSpec, SecretStr
 from spec.parse import parse
-from spec.problems import Problem, SpecError
+from spec.pool import PoolSpec, SettingsReader, check_pool_keys, cluster_problem, pool_raw
+from spec.problems import Problem, Problems, SpecError
 from spec.validate import validate
 
-__all__ = ["ClusterSpec", "NodeSpec", "Problem", "SecretStr", "SpecError", "load_spec"]
+__all__ = [
+    "ClusterSpec",
+    "NodeSpec",
+    "PoolSpec",
+    "Problem",
+    "SecretStr",
+    "SpecError",
+    "load_pool_spec",
+    "load_spec",
+]
 
 
 def load_spec(
@@ -26,3 +36,45 @@ def load_spec(
     if problems.errors:
         raise SpecError(problems.items)
     return spec, problems.warnings
+
+
+def load_pool_spec(
+    raw: Mapping[str, Any], stack: str, secret_keys: frozenset[str], read_settings: SettingsReader
+) -> tuple[ClusterSpec, PoolSpec, list[Problem]]:
+    """A pool stack's spec (spec/pool.py): the settings `read_settings(pool.cluster)` returns
+    (LookupError: why the cluster stack has none) with the pool's nodes; or SpecError listing
+    every error, the cluster's own named as such."""
+    problems = Problems()
+    cluster = check_pool_keys(raw, problems)
+    settings = None
+    if cluster is not None:
+        try:
+            settings = read_settings(cluster)
+        except LookupError as err:
+            problems.error("pool.cluster", cluster, str(err), "run `pulumi up` in the cluster stack first")
+    if problems.errors or settings is None or cluster is None:
+        raise SpecError(problems.items)
+    merged = Problems()
+    spec, _ = parse(pool_raw(raw, settings), stack, secret_keys, merged)
+    validate(spec, merged)
+    spec = with_binaries(spec, merged)
+    own = len(raw["nodes"])
+    mine = {(_field(p.path), p.message) for p in merged.items if _node_index(p.path, own)}
+    for p in merged.items:
+        if _node_index(p.path, own) is False and (_field(p.path), p.message) in mine:
+            continue  # the other side of a clash already named on the pool's node
+        problems.items.append(cluster_problem(p, own, settings, cluster))
+    if problems.errors:
+        raise SpecError(problems.items)
+    return spec, PoolSpec(cluster, spec.nodes[:own]), problems.warnings
+
+
+def _node_index(path: str, pool_size: int) -> bool | None:
+    """Whether a problem's path is on one of the pool's own nodes (None: not on a node)."""
+    if not path.startswith("nodes[") or "]" not in path:
+        return None
+    return int(path[len("nodes[") : path.index("]")]) < pool_size
+
+
+def _field(path: str) -> str:
+    return path[path.index("]") + 1 :] if "]" in path else path

@@ -298,4 +298,9 @@ KEYS: dict[str, Key] = {
     "lab.subnet": Key("10.231.0.0/24", "IPv4 CIDR"),
     "lab.release": Key("bookworm", choices=("bookworm", "trixie")),
     "lab.workDir": Key("/var/lib/k8s-from-scratch-lab", "a directory"),
+    "pool.cluster": Key(
+        shown="- (not a pool)",
+        accepted="a node pool's cluster stack: `stack` of this project or `organization/project/stack`;"
+        " a pool stack sets only pool.cluster, nodes (workers) and ssh (docs/nodes.md, Node pools)",
+    ),
 }

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime
 import glob
+import json
 import os
 import shutil
 import socket
@@ -31,12 +32,15 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from render import bootstrap as bs
 from render import csr_policy as cp
+from render import node_pool as np
 from render.kubeconfig import render_kubeconfig
+from spec.model import NodeSpec, SshSpec
 from tests.support.csr import TOKEN_IDS, allow_lists, cluster, dns, ip, request
 from tests.support.tools import stop
 
 pytestmark = pytest.mark.realtool
 
+SSH = SshSpec("root", 22, None, None, None)
 TOOLCHAIN = os.environ.get("K8SFS_TOOLCHAIN_DIR", "/var/cache/k8s-from-scratch/toolchain")
 
 
@@ -348,3 +352,30 @@ def test_real_approver_approves_a_nodes_serving_csr_and_nothing_else(api: Cluste
     # Nor read anything but CSRs.
     secrets = api.kubectl(approver_kubeconfig, "get", "secrets", "-A", check=False)
     assert secrets.returncode != 0 and "forbidden" in secrets.stderr.lower()
+
+
+def test_a_pool_node_leaving_is_forgotten_through_the_api(api: Cluster, tmp_path: Path) -> None:
+    """A pool's destroy deletes its node's Node object with the cluster's admin credentials
+    (render/node_pool.py: python3, the standard library, the credentials on stdin)."""
+    node = NodeSpec("pool-1", "10.0.0.9", "10.0.0.9", frozenset({"worker"}), SSH, "amd64", "auto")
+    api.kubectl(
+        api.admin, "create", "-f", "-", stdin="apiVersion: v1\nkind: Node\nmetadata: {name: pool-1}\n"
+    )
+    credentials = np.api_credentials(api.admin.read_text())
+
+    def forget(stdin: str) -> subprocess.CompletedProcess[str]:
+        command = np.forget_node_command(node)
+        return subprocess.run(["sh", "-c", command], input=stdin, capture_output=True, text=True, timeout=60)
+
+    first = forget(credentials)
+    assert first.returncode == 0 and "pool-1: Node object deleted" in first.stdout, first.stderr
+    gone = api.kubectl(api.admin, "get", "node", "pool-1", check=False)
+    assert gone.returncode != 0 and "not found" in gone.stderr.lower()
+    again = forget(credentials)
+    assert again.returncode == 0 and "already gone" in again.stdout, again.stderr
+    # The key is in nothing it printed.
+    assert "PRIVATE KEY" not in first.stdout + first.stderr + again.stdout + again.stderr
+    # An API that does not answer does not stop a destroy.
+    unreachable = json.loads(credentials) | {"server": f"https://127.0.0.1:{free_port()}"}
+    down = forget(json.dumps(unreachable))
+    assert down.returncode == 0 and "API unreachable, its Node object stays" in down.stderr

@@ -9,6 +9,7 @@ import pytest
 from scripts.config_reference import render, undocumented
 from spec.defaults import KEYS
 from spec.parse import parse
+from spec.pool import check_pool_keys
 from spec.problems import Problems
 from spec.reader import Reader
 
@@ -36,6 +37,7 @@ BRANCHES = {
 def keys_the_parser_reads() -> set[str]:
     read: set[str] = set()
     parse(BRANCHES, "docs", declared=read)
+    check_pool_keys({"pool": {"cluster": "dev"}}, Problems(), declared=read)
     return read
 
 

@@ -20,7 +20,7 @@ from components.bootstrap import Bootstrap
 from components.csr_approver import CsrApprover, NodeJoin
 from components.host import NodeSite
 from components.runtime import Runtime
-from components.worker_node import WorkerNode
+from components.worker_node import NodeCredentials, WorkerNode
 from mockrun.program import Graph, run_function
 from mockrun.recorder import Registration
 from render import csr_policy as cp
@@ -52,7 +52,8 @@ def build(spec: ClusterSpec) -> Graph:
             if node.runs_kubelet:
                 runtime = Runtime(f"{node.name}-runtime", site)
                 token = boot.tokens[node.name]
-                workers.append(WorkerNode(f"{node.name}-node", site, pki, runtime, boot.ready, token))
+                credentials = NodeCredentials(pki.ca.cert_pem, pki.kube_proxy_kubeconfig)
+                workers.append(WorkerNode(f"{node.name}-node", site, credentials, runtime, boot.ready, token))
         NodeJoin("join", ClusterSite(spec, provider), approvers[0], workers, boot)
 
     return run_function(program)

@@ -574,12 +574,12 @@ def _agnhost(lab: Lab) -> str:
     return mirror_image(d.SMOKE_TEST_IMAGE, lab.spec.images.registry)
 
 
-def _probe(lab: Lab, name: str, node: str, script: str) -> str:
+def _probe(lab: Lab, name: str, node: str, script: str, namespace: str = DATAPLANE_NS) -> str:
     """Runs `script` in an agnhost pod on `node` and returns what it printed."""
     pod = {
         "apiVersion": "v1",
         "kind": "Pod",
-        "metadata": {"name": name, "namespace": DATAPLANE_NS},
+        "metadata": {"name": name, "namespace": namespace},
         "spec": {
             "nodeName": node,
             "restartPolicy": "Never",
@@ -590,12 +590,12 @@ def _probe(lab: Lab, name: str, node: str, script: str) -> str:
     lab.kubectl(
         "wait",
         "-n",
-        DATAPLANE_NS,
+        namespace,
         "--for=jsonpath={.status.phase}=Succeeded",
         f"pod/{name}",
         "--timeout=180s",
     )
-    return lab.kubectl("logs", "-n", DATAPLANE_NS, name)
+    return lab.kubectl("logs", "-n", namespace, name)
 
 
 def test_nodes_are_ready_and_coredns_and_the_smoke_test_ran(lab: Lab) -> None:
@@ -825,6 +825,71 @@ def test_a_new_worker_touches_only_itself(lab: Lab) -> None:
     gone = events.changed()
     assert gone and {s.op for s in gone} == {"delete"}
     assert sorted(s.name for s in gone) == sorted(names)
+
+
+@pytest.mark.only_stacks("dev")  # one pool shows it
+def test_a_node_pool_stack_joins_its_worker_and_touches_nothing_of_the_clusters(
+    lab: Lab, tmp_path: Path
+) -> None:
+    """A pool stack (docs/nodes.md, "Node pools") in the dev stack's backend, on a host of its
+    own: it reads the cluster through the dev stack's `pool` output, joins its worker, whose
+    pods reach and are reached by the cluster's; the cluster stack has nothing to change; a
+    second up changes nothing; destroy forgets the Node and leaves the host clean."""
+    name = "pool-1"
+    address = str(ipaddress.ip_address(mirror.gateway(lab.spec.lab.subnet)) + 40)  # .41: no lab node's
+    key = tmp_path / "id_ed25519"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    env = {**os.environ, "K8SFS_LAB_WORK_DIR": lab.spec.lab.work_dir}
+    made = subprocess.run(
+        ["bash", str(LAB_SH), "create", name, address, key.with_suffix(".pub").read_text().strip()],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert made.returncode == 0, made.stderr
+    pool: Stack | None = None
+    try:
+        config = {
+            "k8s-from-scratch:pool": {"cluster": lab.stack.name},
+            "k8s-from-scratch:nodes": [{"name": name, "address": address, "roles": ["worker"]}],
+        }
+        stack_file = tmp_path / "Pulumi.pool.yaml"
+        stack_file.write_text(yaml.safe_dump({"config": config}))
+        cli = pulumi_cli()
+        assert cli is not None
+        pool = Stack("pool", stack_file, tmp_path / "pool", cli, state=lab.stack.state)
+        pool.config_set("ssh.privateKey", key.read_text(), secret=True)
+        _, events, seconds = pool.engine("up", "--yes", "--skip-preview", label="pool up")
+        lab.timings["pool_up"] = seconds
+        print(f"\n[e2e pool] {name} joined: {len(events.changed())} resources, {seconds:.1f} s")
+        lab.kubectl("wait", "--for=condition=Ready", f"node/{name}", "--timeout=180s")
+        # A pod on it resolves through CoreDNS on the cluster's nodes (the overlay, the DNS
+        # Service through its kube-proxy) the API's Service.
+        namespace = "k8sfs-e2e-pool"
+        lab.kubectl("create", "namespace", namespace)
+        domain = lab.spec.network.cluster_domain
+        query = f"dig +short +time=3 +tries=3 kubernetes.default.svc.{domain}"
+        dns = _probe(lab, "probe-pool", name, query, namespace)
+        assert dns.split() == [lab.spec.network.api_service_ip], dns
+        lab.kubectl("delete", "namespace", namespace, "--wait=false")
+        _, _, noop = pool.engine(
+            "up", "--yes", "--skip-preview", "--expect-no-changes", label="pool no-op up"
+        )
+        lab.timings["pool_noop_up"] = noop
+        lab.stack.engine("preview", "--expect-no-changes", label="cluster preview after the pool's up")
+        _, _, seconds = pool.engine("destroy", "--yes", "--skip-preview", label="pool destroy")
+        lab.timings["pool_destroy"] = seconds
+        gone = lab.kubectl_proc("get", "node", name)
+        assert gone.returncode != 0 and "not found" in gone.stderr, gone.stdout
+        allow = lab.kubectl_proc("get", "configmap", "-n", "k8s-from-scratch", f"csr-allow-{name}")
+        assert allow.returncode != 0 and "not found" in allow.stderr
+        leftovers = run(Target(address, 22, "root", key.read_text()), LEFTOVERS).stdout.split()
+        assert leftovers == [], f"{name} keeps {leftovers}"
+    finally:
+        if pool is not None:
+            pool.engine("destroy", "--yes", "--skip-preview", check=False)
+        subprocess.run(["bash", str(LAB_SH), "destroy", name], env=env, check=False, timeout=300)
 
 
 LEFTOVERS = (

@@ -100,11 +100,16 @@ def unsecret(value: Any) -> Any:
 
 
 class Stack:
-    def __init__(self, name: str, stack_file: Path, workdir: Path, cli: Path) -> None:
+    def __init__(
+        self, name: str, stack_file: Path, workdir: Path, cli: Path, state: Path | None = None
+    ) -> None:
+        """A new stack of this project in `state` (a file backend; default: its own, in
+        `workdir`): another stack's, for a stack that reads it (a node pool)."""
         self.name = name
         self.workdir = workdir
         self.config = workdir / f"Pulumi.{name}.yaml"
-        state = workdir / "state"
+        self.state = state = state or workdir / "state"
+        workdir.mkdir(parents=True, exist_ok=True)
         state.mkdir(parents=True, exist_ok=True)
         lines = stack_file.read_text().splitlines(keepends=True)
         config = "".join(line for line in lines if not line.startswith("encryptionsalt:"))

@@ -68,11 +68,16 @@ node_name() {
   fi
 }
 
+# usages NAME: the CSR's key usages, sorted, comma-separated.
+usages() {
+  k get csr "$1" -o jsonpath='{range .spec.usages[*]}{@}{"\n"}{end}' | sort -u | paste -sd, -
+}
+
 # check_client NAME USER: a node's first client certificate, asked for with a bootstrap token.
 check_client() {
   name=$1
   token=${2#system:bootstrap:}
-  usages=$(k get csr "$name" -o jsonpath='{range .spec.usages[*]}{@}{"\n"}{end}' | sort -u | paste -sd, -)
+  usages=$(usages "$name")
   case $usages in
     "client auth" | "client auth,digital signature" | "client auth,digital signature,key encipherment") ;;
     *)
@@ -121,7 +126,7 @@ check() {
     say "$user is not in group system:nodes"
     return 1
   fi
-  usages=$(k get csr "$name" -o jsonpath='{range .spec.usages[*]}{@}{"\n"}{end}' | sort -u | paste -sd, -)
+  usages=$(usages "$name")
   case $usages in
     "digital signature,server auth" | "digital signature,key encipherment,server auth") ;;
     *)
