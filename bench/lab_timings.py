@@ -89,13 +89,18 @@ def lab_timings() -> dict[str, Any]:
             "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
         }
 
-        def run(*args: str) -> float:
+        def run(*args: str, cwd: Path = REPO, timeout: float = 3600) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                args, cwd=cwd, env=env, check=True, capture_output=True, text=True, timeout=timeout
+            )
+
+        def timed(*args: str) -> float:
             start = time.monotonic()
-            subprocess.run(args, cwd=REPO, env=env, check=True, capture_output=True, text=True, timeout=3600)
+            run(*args)
             return round(time.monotonic() - start, 1)
 
         def pulumi(*args: str) -> float:
-            return run(cli, *args, "--stack", "dev", "--config-file", str(config), "--non-interactive")
+            return timed(cli, *args, "--stack", "dev", "--config-file", str(config), "--non-interactive")
 
         timings: dict[str, Any] = {}
         try:
@@ -104,15 +109,7 @@ def lab_timings() -> dict[str, Any]:
             init = Path(tmp) / "init"
             init.mkdir()
             shutil.copy(REPO / "Pulumi.yaml", init / "Pulumi.yaml")
-            subprocess.run(
-                [cli, "stack", "init", "dev", "--non-interactive"],
-                cwd=init,
-                env=env,
-                check=True,
-                capture_output=True,
-                text=True,
-                timeout=600,
-            )
+            run(cli, "stack", "init", "dev", "--non-interactive", cwd=init, timeout=600)
             salt = [line for line in (init / "Pulumi.dev.yaml").read_text().splitlines() if "salt" in line]
             # The repo's copy carries the salt of the repo's own state (make up): replace it.
             kept = [line for line in config.read_text().splitlines() if not line.startswith("encryptionsalt")]
@@ -122,22 +119,7 @@ def lab_timings() -> dict[str, Any]:
             timings["up_seconds"] = pulumi("up", "--yes")
             try:
                 # `stack export` takes no --config-file: the state carries its secrets provider.
-                export = subprocess.run(
-                    [
-                        cli,
-                        "stack",
-                        "export",
-                        "--show-secrets",
-                        "--stack",
-                        "dev",
-                    ],
-                    cwd=REPO,
-                    env=env,
-                    check=True,
-                    capture_output=True,
-                    text=True,
-                    timeout=600,
-                ).stdout
+                export = run(cli, "stack", "export", "--show-secrets", "--stack", "dev", timeout=600).stdout
                 key = ssh_key(json.loads(export))
                 timings["kube_bench"] = kube_bench_score(config, key, Path(tmp) / "kube-bench")
             except Exception as err:  # never aborts the bench
