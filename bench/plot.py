@@ -9,7 +9,7 @@ from typing import Any
 # The engine's operations: (key in results["engine"], label, marker, colour: the same in both panels).
 ENGINE_OPS = (
     ("preview", "engine: preview (fresh)", "s-", "tab:green"),
-    ("initial_up", "engine: initial up (2 runs)", "^-", "tab:brown"),
+    ("initial_up", "engine: initial up (its runs, the crash included)", "^-", "tab:brown"),
     ("noop_up", "engine: no-op up", "D-", "tab:purple"),
     ("add_worker_up", "engine: add a worker", "v-", "tab:cyan"),
     # A pool stack beside the N-node cluster (bench/engine_pool.py): flat if N does not matter.
