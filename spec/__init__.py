@@ -8,7 +8,15 @@ from typing import Any
 from spec.binaries import with_binaries
 from spec.model import ClusterSpec, NodeSpec, SecretStr
 from spec.parse import parse
-from spec.pool import PoolSpec, SettingsReader, check_pool_keys, cluster_problem, pool_raw
+from spec.pool import (
+    PoolSpec,
+    SettingsReader,
+    check_pool_keys,
+    cluster_problem,
+    node_field,
+    node_index,
+    pool_raw,
+)
 from spec.problems import Problem, Problems, SpecError
 from spec.validate import validate
 
@@ -59,22 +67,16 @@ def load_pool_spec(
     validate(spec, merged)
     spec = with_binaries(spec, merged)
     own = len(raw["nodes"])
-    mine = {(_field(p.path), p.message) for p in merged.items if _node_index(p.path, own)}
+
+    def on_pool_node(p: Problem) -> bool | None:
+        index = node_index(p.path)
+        return None if index is None else index < own
+
+    mine = {(node_field(p.path), p.message) for p in merged.items if on_pool_node(p)}
     for p in merged.items:
-        if _node_index(p.path, own) is False and (_field(p.path), p.message) in mine:
+        if on_pool_node(p) is False and (node_field(p.path), p.message) in mine:
             continue  # the other side of a clash already named on the pool's node
         problems.items.append(cluster_problem(p, own, settings, cluster))
     if problems.errors:
         raise SpecError(problems.items)
     return spec, PoolSpec(cluster, spec.nodes[:own]), problems.warnings
-
-
-def _node_index(path: str, pool_size: int) -> bool | None:
-    """Whether a problem's path is on one of the pool's own nodes (None: not on a node)."""
-    if not path.startswith("nodes[") or "]" not in path:
-        return None
-    return int(path[len("nodes[") : path.index("]")]) < pool_size
-
-
-def _field(path: str) -> str:
-    return path[path.index("]") + 1 :] if "]" in path else path

@@ -130,12 +130,24 @@ def check_pool_keys(
     return cluster
 
 
+def node_index(path: str) -> int | None:
+    """The index of the node a problem's path is on (`nodes[i]...`); None: on no node."""
+    if not path.startswith("nodes[") or "]" not in path:
+        return None
+    return int(path[len("nodes[") : path.index("]")])
+
+
+def node_field(path: str) -> str:
+    """What of its node a problem's path names (`.name` of `nodes[3].name`)."""
+    return path[path.index("]") + 1 :] if "]" in path else path
+
+
 def cluster_problem(problem: Problem, pool_size: int, settings: Mapping[str, Any], cluster: str) -> Problem:
     """A problem found in the merged configuration, as the pool's user must read it: one on a
     cluster node (`nodes[j]` past the pool's own) or on a cluster setting names the cluster."""
     path = problem.path
-    if path.startswith("nodes[") and "]" in path:
-        index = int(path[len("nodes[") : path.index("]")])
+    index = node_index(path)
+    if index is not None:
         if index < pool_size:
             return problem
         nodes = settings.get("nodes", [])
@@ -143,7 +155,7 @@ def cluster_problem(problem: Problem, pool_size: int, settings: Mapping[str, Any
         return Problem(
             "pool.cluster",
             cluster,
-            f"its node {name} ({path[path.index(']') + 1 :].lstrip('.') or 'the node'}): {problem.message}",
+            f"its node {name} ({node_field(path).lstrip('.') or 'the node'}): {problem.message}",
             problem.remedy,
             problem.warning,
         )
