@@ -73,6 +73,12 @@ usages() {
   k get csr "$1" -o jsonpath='{range .spec.usages[*]}{@}{"\n"}{end}' | sort -u | paste -sd, -
 }
 
+# request_subject NAME: the CSR's request, decoded into $tmp/req.pem, and its subject (RFC 2253).
+request_subject() {
+  k get csr "$1" -o jsonpath='{.spec.request}' | base64 -d >"$tmp/req.pem"
+  "$OPENSSL" req -in "$tmp/req.pem" -noout -subject -nameopt RFC2253
+}
+
 # check_client NAME USER: a node's first client certificate, asked for with a bootstrap token.
 check_client() {
   name=$1
@@ -85,8 +91,7 @@ check_client() {
       return 1
       ;;
   esac
-  k get csr "$name" -o jsonpath='{.spec.request}' | base64 -d >"$tmp/req.pem"
-  subject=$("$OPENSSL" req -in "$tmp/req.pem" -noout -subject -nameopt RFC2253)
+  subject=$(request_subject "$name")
   case $subject in
     "subject=CN=system:node:"*",O=system:nodes")
       node=${subject#subject=CN=system:node:}
@@ -134,8 +139,7 @@ check() {
       return 1
       ;;
   esac
-  k get csr "$name" -o jsonpath='{.spec.request}' | base64 -d >"$tmp/req.pem"
-  subject=$("$OPENSSL" req -in "$tmp/req.pem" -noout -subject -nameopt RFC2253)
+  subject=$(request_subject "$name")
   case $subject in
     "subject=CN=$user,O=system:nodes" | "subject=O=system:nodes,CN=$user") ;;
     *)
