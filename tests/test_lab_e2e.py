@@ -827,16 +827,10 @@ def test_a_new_worker_touches_only_itself(lab: Lab) -> None:
     assert sorted(s.name for s in gone) == sorted(names)
 
 
-@pytest.mark.only_stacks("dev")  # one pool shows it
-def test_a_node_pool_stack_joins_its_worker_and_touches_nothing_of_the_clusters(
-    lab: Lab, tmp_path: Path
-) -> None:
-    """A pool stack (docs/nodes.md, "Node pools") in the dev stack's backend, on a host of its
-    own: it reads the cluster through the dev stack's `pool` output, joins its worker, whose
-    pods reach and are reached by the cluster's; the cluster stack has nothing to change; a
-    second up changes nothing; destroy forgets the Node and leaves the host clean."""
-    name = "pool-1"
-    address = str(ipaddress.ip_address(mirror.gateway(lab.spec.lab.subnet)) + 40)  # .41: no lab node's
+def _lab_host(lab: Lab, name: str, offset: int, tmp_path: Path) -> tuple[str, Path, dict[str, str]]:
+    """A host outside the stack (lab.sh create) on the dev lab's bridge, `offset` past its
+    gateway, reachable with a key of its own: its address, the key and the lab's environment."""
+    address = str(ipaddress.ip_address(mirror.gateway(lab.spec.lab.subnet)) + offset)
     key = tmp_path / "id_ed25519"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
     env = {**os.environ, "K8SFS_LAB_WORK_DIR": lab.spec.lab.work_dir}
@@ -848,6 +842,19 @@ def test_a_node_pool_stack_joins_its_worker_and_touches_nothing_of_the_clusters(
         timeout=900,
     )
     assert made.returncode == 0, made.stderr
+    return address, key, env
+
+
+@pytest.mark.only_stacks("dev")  # one pool shows it
+def test_a_node_pool_stack_joins_its_worker_and_touches_nothing_of_the_clusters(
+    lab: Lab, tmp_path: Path
+) -> None:
+    """A pool stack (docs/nodes.md, "Node pools") in the dev stack's backend, on a host of its
+    own: it reads the cluster through the dev stack's `pool` output, joins its worker, on which
+    a pod resolves the API's Service through the cluster's DNS; the cluster stack has nothing to
+    change; a second up changes nothing; destroy forgets the Node and leaves the host clean."""
+    name = "pool-1"
+    address, key, env = _lab_host(lab, name, 40, tmp_path)  # .41: no lab node's
     pool: Stack | None = None
     try:
         config = {
@@ -907,18 +914,7 @@ def test_destroy_leaves_hosts_given_to_a_stack_clean(lab: Lab, tmp_path: Path) -
     """A host the user gives a stack (not one the lab makes): after `pulumi destroy` it keeps
     nothing of ours. It borrows the dev lab's bridge and mirror."""
     name = "given-1"
-    address = str(ipaddress.ip_address(mirror.gateway(lab.spec.lab.subnet)) + 39)  # .40: no lab node's
-    key = tmp_path / "id_ed25519"
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
-    env = {**os.environ, "K8SFS_LAB_WORK_DIR": lab.spec.lab.work_dir}
-    made = subprocess.run(
-        ["bash", str(LAB_SH), "create", name, address, key.with_suffix(".pub").read_text().strip()],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert made.returncode == 0, made.stderr
+    address, key, env = _lab_host(lab, name, 39, tmp_path)  # .40: no lab node's
     stack_file = tmp_path / "Pulumi.given.yaml"
     stack_file.write_text(_given_stack(lab.spec, name, address))
     cli = pulumi_cli()
