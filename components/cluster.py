@@ -10,6 +10,9 @@ Order of bring-up, each edge an explicit dependency:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import pulumi
 import pulumi_kubernetes as k8s
 
@@ -24,12 +27,14 @@ from components.drift_guard import host_guard
 from components.etcd_member import EtcdMember
 from components.host import Host, NodeSite, connection
 from components.lab import Lab
+from components.node_host import Admission, NodeHost, node_host
 from components.pki import Clock, Pki, utc_now
 from components.runtime import Runtime
 from components.steps import script_step
 from components.worker_node import NodeCredentials, WorkerNode
 from render import image_check
 from spec.model import ClusterSpec
+from spec.node_host import NodeSettings, is_node_host
 
 
 class Cluster(pulumi.ComponentResource):
@@ -37,6 +42,7 @@ class Cluster(pulumi.ComponentResource):
         self,
         name: str,
         spec: ClusterSpec,
+        raw: Mapping[str, Any],
         clock: Clock = utc_now,
         fetch: Fetcher = fetch_url,
         opts: pulumi.ResourceOptions | None = None,
@@ -55,11 +61,13 @@ class Cluster(pulumi.ComponentResource):
         self.pki = Pki(f"{name}-pki", spec, clock, opts=child)
 
         host_opts = pulumi.ResourceOptions(parent=self, depends_on=hosts_ready)
+        # Worker-only nodes are one NodeHost each (below); the others, a component per role.
+        classic = [n for n in spec.nodes if not is_node_host(n)]
         self.hosts = {
             n.name: Host(f"{name}-host-{n.name}", spec, n, connection(n, private_key), opts=host_opts)
-            for n in spec.nodes
+            for n in classic
         }
-        site = {n.name: NodeSite(spec, n, self.hosts[n.name]) for n in spec.nodes}
+        site = {n.name: NodeSite(spec, n, self.hosts[n.name]) for n in classic}
 
         # Members restart one after another (each waits for the previous one's health) so that a
         # config change never takes quorum down.
@@ -92,7 +100,8 @@ class Cluster(pulumi.ComponentResource):
 
         api = ClusterSite(spec, self.provider)
         # Kubelets join through TLS bootstrapping: the token Secret and RBAC must exist first.
-        self.bootstrap = Bootstrap(f"{name}-bootstrap", api, self.pki, spec.kubelet_nodes, opts=child)
+        kubelets = [n for n in spec.kubelet_nodes if not is_node_host(n)]
+        self.bootstrap = Bootstrap(f"{name}-bootstrap", api, self.pki, kubelets, opts=child)
         self.approvers = [
             CsrApprover(
                 f"{name}-{n.name}-csr-approver", site[n.name], self.pki, self.bootstrap.ready, opts=child
@@ -102,7 +111,7 @@ class Cluster(pulumi.ComponentResource):
         self.runtimes: dict[str, Runtime] = {}
         self.workers: list[WorkerNode] = []
         credentials = NodeCredentials(self.pki.ca.cert_pem, self.pki.kube_proxy_kubeconfig)
-        for n in spec.kubelet_nodes:
+        for n in kubelets:
             runtime = Runtime(f"{name}-{n.name}-runtime", site[n.name], opts=child)
             self.runtimes[n.name] = runtime
             self.workers.append(
@@ -119,9 +128,35 @@ class Cluster(pulumi.ComponentResource):
         # Serving certificates approved and role labels set before anything is scheduled.
         self.join = NodeJoin(f"{name}-join", api, self.approvers[0], self.workers, self.bootstrap, opts=child)
 
+        # Each worker-only node: admitted through the first approver's host, once the API objects
+        # its admission needs exist and that host has kube-proxy's kubeconfig to copy.
+        approver = self.approvers[0].node
+        admission = Admission(
+            approver,
+            self.pki.ca.cert_pem,
+            self.pki.kube_proxy_kubeconfig,
+            self.lab.host_keys if self.lab else {},
+            private_key,
+        )
+        settings = NodeSettings(spec, raw)
+        admitted = pulumi.ResourceOptions(
+            parent=self,
+            depends_on=[
+                *hosts_ready,
+                *self.bootstrap.ready,
+                self.approvers[0].ready,
+                next(w.ready for w in self.workers if w.node.name == approver.name),
+            ],
+        )
+        self.node_hosts: list[NodeHost] = [
+            node_host(f"{name}-{n.name}", n, settings.text(n), admission, admitted)
+            for n in spec.nodes
+            if is_node_host(n)
+        ]
+
         # Every image our objects and the runtime use must be in its registry before anything
         # that pulls it is applied: a missing one stops the run here, named with its URL.
-        first = spec.kubelet_nodes[0]
+        first = kubelets[0]
         self.image_check = script_step(
             f"{name}-{first.name}-image-check",
             self.hosts[first.name].steps,
@@ -133,7 +168,9 @@ class Cluster(pulumi.ComponentResource):
         self.cni = Cni(
             f"{name}-cni",
             api,
-            pulumi.ResourceOptions(parent=self, depends_on=[*self.join.ready, self.image_check]),
+            pulumi.ResourceOptions(
+                parent=self, depends_on=[*self.join.ready, self.image_check, *self.node_hosts]
+            ),
             fetch=fetch,
         )
         self.addons = Addons(
@@ -143,7 +180,7 @@ class Cluster(pulumi.ComponentResource):
         # Last on each host: the guard that `pulumi refresh` reads back to find drift.
         self.drift_guards = [
             host_guard(f"{name}-{n.name}-drift-guard", spec, n, self.hosts[n.name].steps, child)
-            for n in spec.nodes
+            for n in classic
         ]
 
         self.register_outputs(

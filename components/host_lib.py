@@ -86,19 +86,26 @@ def drifts(expected_props: dict[str, Any], observed: dict[str, Any]) -> list[dri
 
 
 def install(props: dict[str, Any]) -> list[str]:
-    """Writes the library files that are missing or differ; returns the paths written. The
-    install script is sent whole (the library may be what is missing)."""
-    files = texts(props["files"])
-    metas = [FileMeta(f"{props['dir']}/{name}", "0644") for name in files]
+    """Writes the library files that are missing or differ; returns the paths written."""
+    return install_on(Target.from_props(props), props["files"], props["dir"], CONNECT_ATTEMPTS)
+
+
+def install_on(
+    target: Target, names: list[str], directory: str = scripts.LIB_DIR, attempts: int = 10
+) -> list[str]:
+    """Writes the library files `names` that are missing or differ on `target`; returns the paths
+    written. The install script is sent whole (the library may be what is missing)."""
+    files = texts(names)
+    metas = [FileMeta(f"{directory}/{name}", "0644") for name in files]
     command = scripts.inline(
         install_command([(m, sha256(t)) for m, t in zip(metas, files.values(), strict=True)])
     )
     result = run_checked(
-        Target.from_props(props),
+        target,
         command,
         encode_bundle(list(zip(metas, files.values(), strict=True))),
         what="installing the host script library",
-        attempts=CONNECT_ATTEMPTS,
+        attempts=attempts,
     )
     return [
         line.removeprefix("updated ") for line in result.stdout.splitlines() if line.startswith("updated ")

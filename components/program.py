@@ -76,7 +76,7 @@ def main(
     spec, warnings = load_spec(raw, pulumi.get_stack(), secret_keys)
     for warning in warnings:
         pulumi.log.warn(str(warning))
-    cluster = Cluster(spec.cluster_name, spec, fetch=fetch)
+    cluster = Cluster(spec.cluster_name, spec, raw, fetch=fetch)
     export("clusterName", spec.cluster_name)
     export("kubernetesVersion", spec.kubernetes_version)
     export("apiEndpoint", spec.api_endpoint.url)

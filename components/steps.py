@@ -7,7 +7,6 @@ force a replace: create-then-delete, and the delete would tear down what the cre
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,7 +15,8 @@ import pulumi
 from pulumi_command import remote
 
 from render.host_files import FileMeta, encode_bundle, install_command, remove_command
-from render.script_parts import Part, run_parts
+from render.script_parts import Part
+from render.service_step import create_text, delete_text, digest, restart_hash
 
 
 @dataclass(frozen=True)
@@ -78,10 +78,6 @@ def paths(files: Sequence[ManagedFile]) -> list[str]:
     return [f.meta.path for f in files]
 
 
-def _digest(content: str) -> str:
-    return hashlib.sha256(content.encode()).hexdigest()
-
-
 def _bundle(files: Sequence[ManagedFile]) -> tuple[pulumi.Input[str], list[str] | pulumi.Output[list[str]]]:
     """(stdin bundle, sha256 of each file's content). The digests are never secret: a hash of a
     high-entropy secret reveals nothing, and previews must show which file changes."""
@@ -90,10 +86,10 @@ def _bundle(files: Sequence[ManagedFile]) -> tuple[pulumi.Input[str], list[str] 
     if len(plain) == len(files):
         # Rendered text only (most steps): the same inputs without a chain of Outputs, which
         # large stacks pay for on every step.
-        return encode_bundle(list(zip(metas, plain, strict=True))), [_digest(c) for c in plain]
+        return encode_bundle(list(zip(metas, plain, strict=True))), [digest(c) for c in plain]
     contents = pulumi.Output.all(*[f.content for f in files])
     stdin = contents.apply(lambda cs: encode_bundle(list(zip(metas, cs, strict=True))))
-    digests = pulumi.Output.unsecret(contents.apply(lambda cs: [_digest(c) for c in cs]))
+    digests = pulumi.Output.unsecret(contents.apply(lambda cs: [digest(c) for c in cs]))
     return stdin, digests
 
 
@@ -104,11 +100,6 @@ def _secret_stdin(
         return stdin, opts
     extra = pulumi.ResourceOptions(additional_secret_outputs=["stdin"])
     return pulumi.Output.secret(stdin), pulumi.ResourceOptions.merge(opts, extra)
-
-
-def _files_hash(metas: Sequence[FileMeta], digests: Sequence[str]) -> str:
-    """One hash over files' paths and contents: what a service's restart follows."""
-    return _digest("\n".join(f"{m.path}:{d}" for m, d in zip(metas, digests, strict=True)))
 
 
 def files_step(
@@ -156,10 +147,9 @@ def service_step(
     metas = [f.meta for f in files]
     stdin, digests = _bundle(files)
 
-    def restart_hash(ds: list[str]) -> str:
+    def service_hash(ds: list[str]) -> str:
         kept = [(m, d) for f, m, d in zip(files, metas, ds, strict=True) if not f.transient]
-        files_hash = _files_hash([m for m, _ in kept], [d for _, d in kept])
-        return files_hash if binary_sum is None else _digest(f"{files_hash}\n{binary_sum}")
+        return restart_hash(kept, binary_sum)
 
     if installed_by is not None:
         ready = digests if isinstance(digests, pulumi.Output) else pulumi.Output.from_input(digests)
@@ -167,24 +157,16 @@ def service_step(
         return script_step(
             name,
             host,
-            ready.apply(lambda ds: service(restart_hash(ds))),
+            ready.apply(lambda ds: service(service_hash(ds))),
             stop,
             pulumi.ResourceOptions.merge(opts, after),
         )
 
-    def create_text(ds: list[str]) -> str:
-        listing = list(zip(metas, ds, strict=True))
-        return run_parts(
-            name,
-            [
-                *before,
-                Part("files", install_command(listing), reads_stdin=True),
-                Part("service", service(restart_hash(ds))),
-            ],
-        )
+    def text(ds: list[str]) -> str:
+        return create_text(name, list(zip(metas, ds, strict=True)), service, service_hash(ds), before)
 
-    create = create_text(digests) if isinstance(digests, list) else digests.apply(create_text)
-    delete = run_parts(name, [Part("service", stop), Part("files", remove_command(metas, dirs))])
+    create = text(digests) if isinstance(digests, list) else digests.apply(text)
+    delete = delete_text(name, metas, stop, dirs)
     stdin, opts = _secret_stdin(files, stdin, opts)
     return script_step(name, host, create, delete, opts, stdin=stdin, files=files)
 

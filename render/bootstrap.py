@@ -190,16 +190,41 @@ def csr_approver_rbac() -> list[dict[str, Any]]:
             {"apiGroups": [""], "resources": ["nodes"], "verbs": ["delete"]},
         ],
     }
-    # Each node's allow list (render.csr_policy.allow_configmap): read, never written.
+    # Each node's allow list (render.csr_policy.allow_configmap), in the approver's own
+    # namespace: read by every pass, written for a worker by its NodeHost through this
+    # credential (render/node_admission.py), which admits the nodes it approves.
     lists: dict[str, Any] = {
         "apiVersion": f"{RBAC}/v1",
         "kind": "Role",
         "metadata": {"name": f"{name}-allow-lists", "namespace": ALLOW_NAMESPACE},
-        "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get"]}],
+        "rules": [
+            {
+                "apiGroups": [""],
+                "resources": ["configmaps"],
+                "verbs": ["get", "create", "update", "patch", "delete"],
+            }
+        ],
     }
     lists_binding = _binding(f"{name}-allow-lists", f"{name}-allow-lists", "User", CSR_APPROVER_CN, False)
     lists_binding["metadata"]["namespace"] = ALLOW_NAMESPACE
-    return [role, _binding(name, name, "User", CSR_APPROVER_CN), lists, lists_binding]
+    # A worker's bootstrap token Secret, made by its NodeHost: created, never read or listed
+    # (a Secret it could create, it could not read back).
+    tokens: dict[str, Any] = {
+        "apiVersion": f"{RBAC}/v1",
+        "kind": "Role",
+        "metadata": {"name": f"{name}-tokens", "namespace": "kube-system"},
+        "rules": [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["create"]}],
+    }
+    tokens_binding = _binding(f"{name}-tokens", f"{name}-tokens", "User", CSR_APPROVER_CN, False)
+    tokens_binding["metadata"]["namespace"] = "kube-system"
+    return [
+        role,
+        _binding(name, name, "User", CSR_APPROVER_CN),
+        lists,
+        lists_binding,
+        tokens,
+        tokens_binding,
+    ]
 
 
 def allow_namespace() -> dict[str, Any]:
