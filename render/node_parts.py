@@ -108,13 +108,14 @@ class _Service:
 
 def _service_part(name: str, s: _Service) -> HostPart:
     step = label(name, s.part)
-    listing = [(f.meta, f.sha256) for f in s.files]
+    # A transient file with no text (a joined node gets no token) is not installed at all.
+    present = tuple(f for f in s.files if not (f.transient and f.sha256 == TRANSIENT))
     kept = [(f.meta, f.sha256) for f in s.files if not f.transient]
-    create = create_text(step, listing, s.service, restart_hash(kept), s.before)
+    create = create_text(step, [(f.meta, f.sha256) for f in present], s.service, restart_hash(kept), s.before)
     blanked = [(f.meta, TRANSIENT if f.transient else f.sha256) for f in s.files]
     shown = create_text(step, blanked, s.service, restart_hash(kept), s.before)
     delete = delete_text(step, [f.meta for f in s.files], s.stop, s.dirs)
-    return HostPart(s.part, create, delete, _identity(shown, delete), s.files, s.unit)
+    return HostPart(s.part, create, delete, _identity(shown, delete), present, s.unit)
 
 
 def node_parts(spec: ClusterSpec, node: NodeSpec, name: str, contents: Contents) -> list[HostPart]:
