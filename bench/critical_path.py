@@ -1,6 +1,6 @@
 """The longest chain of host steps the engine must run one after another.
 
-Every remote.Command is one sequential step on some host; other resources (certificates,
+Every remote.Command and every NodeHost is one sequential step on some host; other resources (certificates,
 Kubernetes objects, providers, components, the lab's local commands) cost no host step but do
 order them (a worker's kubelet waits for the bootstrap token Secret, which waits for the API
 servers through the Kubernetes provider). So: the longest path over the whole dependency graph,
@@ -15,6 +15,9 @@ from graphlib import TopologicalSorter
 from typing import Protocol
 
 HOST_STEP = "command:remote:Command"
+# A worker-only node's NodeHost runs all of its host's work as one step (components/node_host.py).
+NODE_HOST = "pulumi-python:dynamic/k8sfs:NodeHost"
+HOST_STEPS = (HOST_STEP, NODE_HOST)
 
 
 class Recorded(Protocol):
@@ -56,7 +59,7 @@ def critical_path(registrations: Iterable[Recorded], end: Callable[[Recorded], b
             key=lambda b: b[0],
             default=(0, []),
         )
-        if r.type == HOST_STEP:
+        if r.type in HOST_STEPS:
             best[urn] = (prior[0] + 1, [*prior[1], urn])
         else:
             best[urn] = prior

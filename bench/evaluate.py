@@ -17,10 +17,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.critical_path import HOST_STEPS
 from bench.stacks import STACK, bench_config
 from mockrun.program import Graph, run_program
-
-HOST_STEP = "command:remote:Command"
 
 
 def evaluate(raw: dict[str, Any], secret_keys: set[str], stack: str = STACK) -> tuple[Graph, float]:
@@ -63,7 +62,7 @@ def measure(nodes: int) -> dict[str, Any]:
         "peak_mb": round(_rss_mb(), 1),
         "rss_before_mb": round(before, 1),
         "resources": len(graph.registrations),
-        "host_steps": len(graph.of_type(HOST_STEP)),
+        "host_steps": sum(len(graph.of_type(t)) for t in HOST_STEPS),
         # 1-minute load average before and after: other work on the machine slows the figure.
         "load": [round(load_before, 2), round(os.getloadavg()[0], 2)],
     }

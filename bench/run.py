@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import engine as engine_bench
-from bench.critical_path import HOST_STEP, critical_path
+from bench.critical_path import HOST_STEPS, critical_path
 from bench.graph_diff import blast_radius, diff_graphs, owned_by
 from bench.lab_timings import lab_timings
 from bench.stacks import STACK, bench_config, with_labels_changed, with_worker_added
@@ -90,7 +90,7 @@ def graph_checks(nodes: int, presets: bool) -> dict[str, Any]:
     own = [r.name for r in base.registrations if owned_by(r.name, workers[0])]
     chain = critical_path(
         base.registrations,
-        lambda r: r.type == HOST_STEP and any(owned_by(r.name, w) for w in workers),
+        lambda r: r.type in HOST_STEPS and any(owned_by(r.name, w) for w in workers),
     )
     result: dict[str, Any] = {
         "blast_radius_add_worker": {"nodes": nodes, "node": new_worker}

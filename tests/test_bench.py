@@ -146,7 +146,7 @@ def test_graph_checks_on_a_small_stack(monkeypatch: pytest.MonkeyPatch, tmp_path
     assert checks["blast_radius_change_labels"]["own"]["changed"] > 0
     assert checks["nondeterministic_resources"] == {"bench-4": []}
     chain = checks["critical_path_steps"]["chain"]
-    assert chain[0].startswith("bench-host-cp") and chain[-1] == "bench-join-w1-serving"
+    assert chain[0].startswith("bench-host-cp") and chain[-1] == "bench-w1"
     assert any("apiserver" in step for step in chain) and checks["critical_path_steps"]["steps"] == len(chain)
 
 

@@ -125,7 +125,7 @@ CERTS = "certificates.k8s.io"
 CSRS = "certificatesigningrequests"
 
 
-def test_approver_may_read_csrs_approve_only_kubelet_certificates_and_delete_nodes() -> None:
+def test_approver_may_read_csrs_approve_only_kubelet_certificates_delete_nodes_and_admit_workers() -> None:
     objs = {(o["kind"], o["metadata"]["name"]): o for o in bs.rbac_objects()}
     rules = objs[("ClusterRole", "k8s-from-scratch:csr-approver")]["rules"]
     may = [
@@ -149,13 +149,24 @@ def test_approver_may_read_csrs_approve_only_kubelet_certificates_and_delete_nod
     assert binding["subjects"] == [
         {"kind": "User", "name": CSR_APPROVER_CN, "apiGroup": "rbac.authorization.k8s.io"}
     ]
-    # The allow lists: read only, in their namespace only.
+    # The allow lists: read and written (by NodeHosts, render/node_admission.py) in their
+    # namespace only, never listed.
     lists = objs[("Role", "k8s-from-scratch:csr-approver-allow-lists")]
     assert lists["metadata"]["namespace"] == "k8s-from-scratch"
-    assert allows(lists["rules"], "", "configmaps", "get")
-    beyond_get = ("list", "update", "create", "delete")
-    assert not any(allows(lists["rules"], "", "configmaps", verb) for verb in beyond_get)
+    for verb in ("get", "create", "update", "patch", "delete"):
+        assert allows(lists["rules"], "", "configmaps", verb), verb
+    assert not allows(lists["rules"], "", "configmaps", "list")
     assert not allows(lists["rules"], "", "secrets", "get")
+    # Bootstrap tokens: Secrets in kube-system created, never read, listed or changed.
+    tokens = objs[("Role", "k8s-from-scratch:csr-approver-tokens")]
+    assert tokens["metadata"]["namespace"] == "kube-system"
+    assert allows(tokens["rules"], "", "secrets", "create")
+    for verb in ("get", "list", "watch", "update", "patch", "delete"):
+        assert not allows(tokens["rules"], "", "secrets", verb), verb
+    assert (
+        objs[("RoleBinding", "k8s-from-scratch:csr-approver-tokens")]["subjects"][0]["name"]
+        == CSR_APPROVER_CN
+    )
     lists_binding = objs[("RoleBinding", "k8s-from-scratch:csr-approver-allow-lists")]
     assert lists_binding["metadata"]["namespace"] == "k8s-from-scratch"
     assert lists_binding["subjects"] == binding["subjects"]

@@ -10,6 +10,7 @@ import yaml
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
+from bench.graph_diff import owned_by
 from mockrun.program import Graph, presets, run_preset
 from mockrun.recorder import Registration
 
@@ -56,9 +57,18 @@ def test_names_are_unique(graph: Graph) -> None:
 
 
 def test_one_host_per_node_and_members_per_role(graph: Graph) -> None:
+    """A Host component for a node with a control-plane or etcd role, one NodeHost resource (and
+    nothing else of its own) for a worker-only node."""
     nodes = graph.exports["nodes"]
-    hosts = graph.of_type("k8s-from-scratch:index:Host")
-    assert sorted(h.name.rsplit("-host-", 1)[1] for h in hosts) == sorted(nodes)
+    hosts = [h.name.rsplit("-host-", 1)[1] for h in graph.of_type("k8s-from-scratch:index:Host")]
+    node_hosts = [r.inputs["node"] for r in graph.of_type("pulumi-python:dynamic/k8sfs:NodeHost")]
+    assert sorted(hosts + node_hosts) == sorted(nodes)
+    assert not set(hosts) & set(node_hosts)
+    for name in node_hosts:  # (a lab stack makes the host itself: that is the lab's)
+        own = [r for r in graph.registrations if owned_by(r.name, name) and "-lab-" not in r.name]
+        assert [r.type for r in own] == [
+            "pulumi-python:dynamic/k8sfs:NodeHost"
+        ]
     assert graph.of_type("k8s-from-scratch:index:EtcdMember")
     assert graph.of_type("k8s-from-scratch:index:ControlPlane")
 

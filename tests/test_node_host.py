@@ -20,7 +20,7 @@ from render.node_parts import TRANSIENT, Contents, identities, node_parts
 from spec import load_spec
 from spec.node_host import NodeSettings, is_node_host, load_node, node_keys
 from tests.support.fakes import CA_PEM, PROXY_KUBECONFIG
-from tests.support.specs import PRESETS, PRESET_IDS, config_spec, stack_file
+from tests.support.specs import PRESET_IDS, PRESETS, config_spec, stack_file
 
 CONTENTS = Contents(sha256(CA_PEM), sha256(PROXY_KUBECONFIG))
 
@@ -153,7 +153,7 @@ def test_admission_sends_the_token_on_stdin_only_and_names_it_in_the_allow_list(
     assert json.loads(secret.stdin)["type"] == "bootstrap.kubernetes.io/token"
     assert "abcdef" in json.loads(allow.stdin)["data"][cp.ALLOW_KEY]
     assert all(cp.APPROVER_KUBECONFIG in r.command for r in (secret, allow))
-    assert [r.command for r in na.forget(w1)][0] == cp.forget_node_command(w1)
+    assert na.forget(w1)[0].command == cp.forget_node_command(w1)
 
 
 def test_node_keys_come_from_the_configuration_with_per_node_overrides_and_bastions() -> None:
