@@ -65,7 +65,7 @@ def test_one_host_per_node_and_members_per_role(graph: Graph) -> None:
     assert sorted(hosts + node_hosts) == sorted(nodes)
     assert not set(hosts) & set(node_hosts)
     for name in node_hosts:  # (a lab stack makes the host itself: that is the lab's)
-        own = [r for r in graph.registrations if owned_by(r.name, name) and "-lab-" not in r.name]
+        own = [r for r in graph.registrations if owned_by(r.name, name) and "-lab-host-" not in r.name]
         assert [r.type for r in own] == [
             "pulumi-python:dynamic/k8sfs:NodeHost"
         ]
