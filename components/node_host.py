@@ -49,6 +49,7 @@ from pulumi.dynamic import (
 )
 
 from components import host_lib
+from components.drift_guard import REPAIRED
 from components.ssh import SshError, Target, run, run_checked
 from render import artifacts, drift, drift_rules, node_admission, node_parts, scripts
 from render.artifacts import STATE_DIR as ARTIFACT_STATE_DIR
@@ -206,7 +207,9 @@ class NodeHostProvider(ResourceProvider):
         if drifted:
             restart_repaired(self._node(news), self._parts(news, self._hashes(news)), olds.get(DRIFT) or [])
         kept = {TOKEN_ID: olds.get(TOKEN_ID)} if TOKEN_ID in olds else {}
-        return UpdateResult(outs={**news, **kept, **added, DRIFT: []})
+        # What was put back stays in state until the next update: the repair command prints it.
+        repaired = [line.replace("\t", ": ", 1) for line in olds.get(DRIFT) or []]
+        return UpdateResult(outs={**news, **kept, **added, DRIFT: [], REPAIRED: repaired})
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         parts = self._parts(props, self._hashes(props))
@@ -225,13 +228,28 @@ class NodeHostProvider(ResourceProvider):
 # --- drift ---
 
 
+def _expected_files(
+    props: Mapping[str, Any], parts: list[HostPart]
+) -> dict[str, tuple[str, drift.FileState]]:
+    """path -> (the part that puts it there, its state): the script library ("lib") and every
+    part's guarded files."""
+    library = host_lib.texts(list(props["lib"]))
+    out = {
+        f"{scripts.LIB_DIR}/{name}": ("lib", drift.FileState(sha256(text), "0644", "root", "root"))
+        for name, text in library.items()
+    }
+    for part in parts:
+        for f in part.guarded():
+            out[f.meta.path] = (part.name, drift.FileState(f.sha256, f.meta.mode, f.meta.owner, f.meta.group))
+    return out
+
+
 def probe(target: Target, props: Mapping[str, Any], parts: list[HostPart]) -> list[str]:
     """What differs on the host from what its parts put there, one `part<TAB>drift` line each."""
-    files = {f.meta.path: (p.name, f) for p in parts for f in p.guarded()}
+    files = _expected_files(props, parts)
     seen = drift.parse_files_probe(run(target, drift.probe_files_script(sorted(files))).stdout)
     out = []
-    for path, (part, f) in sorted(files.items()):
-        want = drift.FileState(f.sha256, f.meta.mode, f.meta.owner, f.meta.group)
+    for path, (part, want) in sorted(files.items()):
         for d in drift.compare_files({path: want}, {path: seen.get(path, drift.FileState(drift.MISSING))}):
             out.append(f"{part}\t{d}")
     units = {p.unit: p.name for p in parts if p.unit}
@@ -248,12 +266,18 @@ def probe(target: Target, props: Mapping[str, Any], parts: list[HostPart]) -> li
     for name in names:
         state = states_a.get(name, "drifted:unreadable")
         if state != "ok":
-            out.append(f"binaries\t{drift.Drift('binary', name, 'as installed', state)}\t{state}")
+            out.append(f"binaries\t{drift.Drift('binary', name, 'as installed', state)}")
     return out
 
 
 def drifted_parts(lines: list[str]) -> set[str]:
-    return {line.split("\t", 1)[0] for line in lines}
+    """The parts to run again (the library is written back on every update anyway)."""
+    return {line.split("\t", 1)[0] for line in lines} - {"lib"}
+
+
+def drifts(_inputs: Mapping[str, Any], outputs: Mapping[str, Any]) -> list[str]:
+    """What the last refresh found on the node, one line each (scripts/repair_hosts.py)."""
+    return [line.replace("\t", ": ", 1) for line in outputs.get(DRIFT) or []]
 
 
 def restart_repaired(target: Target, parts: list[HostPart], lines: list[str]) -> None:
@@ -264,7 +288,7 @@ def restart_repaired(target: Target, parts: list[HostPart], lines: list[str]) ->
     for line in lines:
         part, _, rest = line.partition("\t")
         if part == "binaries":
-            for path in rest.rsplit("\t", 1)[-1].removeprefix("drifted:").split(","):
+            for path in rest.rsplit("found ", 1)[-1].removeprefix("drifted:").split(","):
                 restart += drift_rules.units_for_binary(path)
         elif units.get(part) and not rest.startswith("unit"):
             restart.append(str(units[part]))

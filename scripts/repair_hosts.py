@@ -5,7 +5,7 @@
 `pulumi up --refresh` refreshes every resource, Kubernetes objects included, and fails outright
 when the API is down (a stopped etcd, a broken kube-apiserver flag): the very drift it should
 repair stops it. Host drift lives in each host's DriftGuard and HostLib (its script library;
-docs/drift.md), so this runs:
+docs/drift.md), or in a worker-only node's NodeHost, which is both, so this runs:
 
 1. `pulumi refresh --target <every guard and library>`: each probes its host over SSH; prints,
    per host, what drifted;
@@ -30,16 +30,20 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from components import drift_guard, host_lib
+from components import drift_guard, host_lib, node_host
 from components.drift_guard import REPAIRED
-from render.drift import Drift
 
-# What each kind of guard holds: expected (inputs) and read (outputs) -> the differences.
-KINDS = {":DriftGuard": drift_guard.drifts, ":HostLib": host_lib.drifts}
+# What each kind of guard holds: expected (inputs) and read (outputs) -> the differences. A
+# worker-only node's NodeHost is its own guard and library (components/node_host.py).
+KINDS: dict[str, Callable[[dict[str, Any], dict[str, Any]], Sequence[object]]] = {
+    ":DriftGuard": drift_guard.drifts,
+    ":HostLib": host_lib.drifts,
+    ":NodeHost": node_host.drifts,
+}
 UNHEALTHY = "Refreshed resource is in an unhealthy state"
 SETTLE_SECONDS = 240
 SETTLE_EVERY_SECONDS = 10
@@ -58,7 +62,7 @@ class Guard:
     def name(self) -> str:
         return self.urn.rsplit("::", 1)[-1]
 
-    def drifts(self) -> list[Drift]:
+    def drifts(self) -> Sequence[object]:
         kind = next(k for k in KINDS if self.type.endswith(k))
         return KINDS[kind](self.inputs, self.outputs)
 

@@ -66,9 +66,7 @@ def test_one_host_per_node_and_members_per_role(graph: Graph) -> None:
     assert not set(hosts) & set(node_hosts)
     for name in node_hosts:  # (a lab stack makes the host itself: that is the lab's)
         own = [r for r in graph.registrations if owned_by(r.name, name) and "-lab-host-" not in r.name]
-        assert [r.type for r in own] == [
-            "pulumi-python:dynamic/k8sfs:NodeHost"
-        ]
+        assert [r.type for r in own] == ["pulumi-python:dynamic/k8sfs:NodeHost"]
     assert graph.of_type("k8s-from-scratch:index:EtcdMember")
     assert graph.of_type("k8s-from-scratch:index:ControlPlane")
 

@@ -51,6 +51,7 @@ from render import control_plane as cp
 from render.cni.images import mirror_image
 from spec import ClusterSpec
 from spec import defaults as d
+from spec.node_host import is_node_host
 from spec.parse import parse
 from tests.harness.pulumi_cli import Stack, pulumi_cli
 from tests.support.specs import PRESETS, preset_spec
@@ -715,6 +716,18 @@ def _started(lab: Lab, node: str, unit: str) -> str:
     return lab.ssh(node, f"systemctl show -p ActiveEnterTimestampMonotonic --value {unit}").strip()
 
 
+def _guard(spec: ClusterSpec, name: str) -> str:
+    """The resource that guards a node: a worker-only node's NodeHost, else its DriftGuard."""
+    node = next(n for n in spec.nodes if n.name == name)
+    return f"{spec.cluster_name}-{name}" + ("" if is_node_host(node) else "-drift-guard")
+
+
+def _library(spec: ClusterSpec, name: str) -> str:
+    """The resource that keeps a node's script library: its NodeHost, else its HostLib."""
+    node = next(n for n in spec.nodes if n.name == name)
+    return f"{spec.cluster_name}-{name}" if is_node_host(node) else f"{spec.cluster_name}-host-{name}-lib"
+
+
 def test_drift_is_found_and_repaired_while_the_api_is_down(lab: Lab) -> None:
     spec = lab.spec
     untouched = lab.repair("--dry-run")
@@ -747,14 +760,14 @@ def test_drift_is_found_and_repaired_while_the_api_is_down(lab: Lab) -> None:
     print(f"\n[e2e {lab.stack.name}] repair ({lab.timings['repair']:.1f} s):\n{fixed.stdout}")
     assert fixed.returncode == 0, fixed.stdout + fixed.stderr
     report = fixed.stdout
-    assert f"{spec.cluster_name}-{apiserver_node}-drift-guard: drifted" in report
+    assert f"{_guard(spec, apiserver_node)}: drifted" in report
     assert f"file {unit}:" in report and f"file {kubelet.CONFIG}:" in report
     assert f"unit {etcd.UNIT}:" in report and "binary cni-plugins:" in report
     for node in {apiserver_node, kubelet_node, cni_node, etcd_node}:
-        assert f"{spec.cluster_name}-{node}-drift-guard: repaired" in report
-    assert f"{spec.cluster_name}-host-{cni_node}-lib: drifted" in report
-    assert f"lib {installer.rsplit('/', 1)[-1]}: expected sha256:" in report
-    assert f"{spec.cluster_name}-host-{cni_node}-lib: repaired" in report
+        assert f"{_guard(spec, node)}: repaired" in report
+    assert f"{_library(spec, cni_node)}: drifted" in report
+    assert installer.rsplit("/", 1)[-1] in report
+    assert f"{_library(spec, cni_node)}: repaired" in report
     assert lab.ssh(cni_node, f"test -f {installer} && echo present").strip() == "present"
 
     assert "--anonymous-auth=false" in lab.ssh(apiserver_node, f"cat {unit}")
@@ -904,41 +917,60 @@ LEFTOVERS = (
     "kube-proxy,containerd,k8sfs-csr-approver}.service 2>/dev/null; "
     "ls -d /etc/kubernetes /etc/etcd /var/lib/etcd /var/lib/kubelet /etc/containerd /opt/cni/bin/bridge "
     "/usr/local/bin/kube-apiserver /usr/local/bin/kubelet /usr/local/bin/etcd /usr/local/bin/containerd "
-    "/etc/sysctl.d/90-k8s-from-scratch.conf /etc/modules-load.d/k8s-from-scratch.conf 2>/dev/null; "
+    "/etc/sysctl.d/90-k8s-from-scratch.conf /etc/modules-load.d/k8s-from-scratch.conf "
+    "/var/lib/k8s-from-scratch 2>/dev/null; "
     "getent passwd etcd kube; true"
 )
 
 
-@pytest.mark.only_stacks("dev")  # one given host shows it
+@pytest.mark.only_stacks("dev")  # one pair of given hosts shows it
 def test_destroy_leaves_hosts_given_to_a_stack_clean(lab: Lab, tmp_path: Path) -> None:
-    """A host the user gives a stack (not one the lab makes): after `pulumi destroy` it keeps
-    nothing of ours. It borrows the dev lab's bridge and mirror."""
-    name = "given-1"
-    address, key, env = _lab_host(lab, name, 39, tmp_path)  # .40: no lab node's
+    """Hosts the user gives a stack (not ones the lab makes), a control plane that does
+    everything and a worker-only node (its NodeHost): after `pulumi destroy` neither keeps
+    anything of ours. They borrow the dev lab's bridge and mirror."""
+    names = ("given-1", "given-2")
+    hosts = []
+    for name, offset in zip(names, (39, 41), strict=True):  # .40, .42: no lab node's, nor the pool's
+        (tmp_path / name).mkdir()
+        hosts.append(_lab_host(lab, name, offset, tmp_path / name))
     stack_file = tmp_path / "Pulumi.given.yaml"
-    stack_file.write_text(_given_stack(lab.spec, name, address))
+    stack_file.write_text(_given_stack(lab.spec, dict(zip(names, (h[0] for h in hosts), strict=True))))
     cli = pulumi_cli()
     assert cli is not None
     given = Stack("given", stack_file, tmp_path / "given", cli)
-    target = Target(address, 22, "root", key.read_text())
+    targets = [Target(address, 22, "root", key.read_text()) for address, key, _ in hosts]
     try:
-        given.config_set("ssh.privateKey", key.read_text(), secret=True)
-        given.engine("up", "--yes", "--skip-preview", label="up on a given host")
-        assert run(target, "systemctl is-active kubelet etcd kube-apiserver").stdout.split() == ["active"] * 3
-        given.engine("destroy", "--yes", "--skip-preview", label="destroy on a given host")
-        leftovers = run(target, LEFTOVERS).stdout.split()
-        assert leftovers == [], f"{name} keeps {leftovers}"
+        # One key for both (the stack's ssh.privateKey): the worker's host takes the first's.
+        key = hosts[0][1].read_text()
+        run(targets[1], "cat >> /root/.ssh/authorized_keys", hosts[0][1].with_suffix(".pub").read_text())
+        given.config_set("ssh.privateKey", key, secret=True)
+        given.engine("up", "--yes", "--skip-preview", label="up on given hosts")
+        assert (
+            run(targets[0], "systemctl is-active kubelet etcd kube-apiserver").stdout.split()
+            == ["active"] * 3
+        )
+        assert run(targets[1], "systemctl is-active kubelet kube-proxy").stdout.split() == ["active"] * 2
+        given.engine("destroy", "--yes", "--skip-preview", label="destroy on given hosts")
+        for name, target in zip(names, targets, strict=True):
+            leftovers = run(target, LEFTOVERS).stdout.split()
+            assert leftovers == [], f"{name} keeps {leftovers}"
     finally:
         given.engine("destroy", "--yes", "--skip-preview", check=False)
-        subprocess.run(["bash", str(LAB_SH), "destroy", name], env=env, check=False, timeout=300)
+        for name, (_, _, env) in zip(names, hosts, strict=True):
+            subprocess.run(["bash", str(LAB_SH), "destroy", name], env=env, check=False, timeout=300)
 
 
-def _given_stack(spec: ClusterSpec, name: str, address: str) -> str:
-    """A stack of one host that does everything, fetching the lab mirror's binaries."""
+def _given_stack(spec: ClusterSpec, addresses: dict[str, str]) -> str:
+    """A stack of given hosts (the first does everything, the others are workers), fetching the
+    lab mirror's binaries."""
     sums = mirror.read_checksums(Path(spec.lab.work_dir) / "mirror")
     v = spec.versions
+    first, *rest = addresses
     config = {
-        "nodes": [{"name": name, "address": address, "roles": ["etcd", "control-plane", "worker"]}],
+        "nodes": [
+            {"name": first, "address": addresses[first], "roles": ["etcd", "control-plane", "worker"]},
+            *({"name": n, "address": addresses[n], "roles": ["worker"]} for n in rest),
+        ],
         "kubernetesVersion": v.kubernetes,
         "versions": {
             "etcd": v.etcd,
