@@ -377,8 +377,13 @@ def crash_verdict(crash: dict[str, Any], noop_changed: list[str] | None) -> list
 
 
 def unsecret(value: Any) -> Any:
+    """A state value with its secrets (at any depth) shown."""
     if isinstance(value, dict) and SECRET_SIG in value:
-        return json.loads(value["plaintext"]) if "plaintext" in value else None
+        return unsecret(json.loads(value["plaintext"])) if "plaintext" in value else None
+    if isinstance(value, dict):
+        return {k: unsecret(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [unsecret(v) for v in value]
     return value
 
 
@@ -788,8 +793,10 @@ def _ups(
     else:
         hosts = {"without_api": bench.up("initial_up", *without_api)[0]}
     bench.phase = "initial_up"
+    exported = json.loads(bench.export(secrets=True))
+    site.set_kube_proxy_kubeconfig(named_outputs(exported, "-pki")["kubeconfigs"]["kubeProxy"])
     site.start_cluster(
-        cluster_pki(json.loads(bench.export(secrets=True))),
+        cluster_pki(exported),
         api.host,
         api.port,
         spec.network.service_cidr,

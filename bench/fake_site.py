@@ -2,8 +2,9 @@
 
 One private network namespace per bench run (`k8sfs-ebench-<pid>`; the lab's are `k8sfs-lab-*`):
 - every node address of the stack is put on its loopback, and one sshd listens on port 22 of all of
-  them with `ForceCommand cat >/dev/null`: every host step connects, authenticates with the stack's
-  key, has its stdin read and exits 0 (nothing runs, no host is touched);
+  them with a ForceCommand (`host_command`) that reads stdin and exits 0: every host step connects,
+  authenticates with the stack's key, has its stdin read and succeeds (nothing runs, no host is
+  touched); a NodeHost reading kube-proxy's kubeconfig from a control plane gets the stack's;
 - the stack's API endpoint name resolves inside the namespace (`ip netns exec` bind-mounts
   /etc/netns/<name>/hosts over /etc/hosts) to a real etcd + kube-apiserver +
   kube-controller-manager from the toolchain, started once the stack's PKI exists (the API
@@ -31,9 +32,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
 
+from render import node_admission
+
 REPO = Path(__file__).resolve().parents[1]
 PREFIX = "k8sfs-ebench-"
 SSHD = "/usr/sbin/sshd"
+HOST_COMMAND = "host.sh"
+KUBE_PROXY_FILE = "kube-proxy.kubeconfig"
 
 
 class SiteError(RuntimeError):
@@ -76,6 +81,21 @@ def missing_tools() -> str | None:
     return f"toolchain/build.sh has not built {', '.join(absent)}" if absent else None
 
 
+def host_command(folder: Path) -> str:
+    """What every fake host runs for every command: reads its stdin (a step's bundle) and runs
+    nothing, but gives a NodeHost kube-proxy's kubeconfig when it reads it from a control plane
+    (components/node_host.py checks it against the program's hash; the bench writes it into
+    `folder` once the stack's PKI exists: FakeSite.set_kube_proxy_kubeconfig)."""
+    read = node_admission.kube_proxy_kubeconfig().strip()
+    return (
+        "#!/bin/sh\n"
+        'case "$SSH_ORIGINAL_COMMAND" in\n'
+        f'  "{read}"*) cat >/dev/null; cat {folder / KUBE_PROXY_FILE} ;;\n'
+        "  *) cat >/dev/null ;;\n"
+        "esac\n"
+    )
+
+
 def sshd_config(folder: Path) -> str:
     """An sshd that accepts the stack's key as root on every address and runs nothing."""
     return (
@@ -87,7 +107,7 @@ def sshd_config(folder: Path) -> str:
         # The engine opens one connection per step, --parallel of them at once (8 by default).
         "MaxStartups 1000\nMaxSessions 1000\n"
         # Every host step: its stdin read (the files bundle), then success. Nothing runs.
-        "ForceCommand cat >/dev/null\n"
+        f"ForceCommand {folder / HOST_COMMAND}\n"
         "LogLevel ERROR\n"
     )
 
@@ -246,10 +266,16 @@ class FakeSite:
                 capture_output=True,
             )
         (folder / "authorized_keys").write_text(public_key)
+        (folder / HOST_COMMAND).write_text(host_command(folder))
+        os.chmod(folder / HOST_COMMAND, 0o755)
         (folder / "sshd_config").write_text(sshd_config(folder))
         Path("/run/sshd").mkdir(exist_ok=True)  # sshd's privilege separation folder
         self._start("sshd", [SSHD, "-D", "-e", "-f", str(folder / "sshd_config")])
         self._wait_port("sshd", "127.0.0.1", 22)
+
+    def set_kube_proxy_kubeconfig(self, text: str) -> None:
+        """What the fake control planes give a NodeHost that reads kube-proxy's kubeconfig."""
+        (self.workdir / "sshd" / KUBE_PROXY_FILE).write_text(text)
 
     # --- cluster -------------------------------------------------------------------------------
 

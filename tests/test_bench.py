@@ -18,6 +18,7 @@ from bench.graph_diff import blast_radius, canonical, diff_graphs, owned_by
 from bench.stacks import bench_config, with_labels_changed, with_worker_added
 from mockrun import mocks
 from mockrun.program import run_program
+from render import node_admission
 from spec import load_spec
 
 
@@ -432,9 +433,25 @@ def test_the_sampler_sees_a_real_process_tree() -> None:
 # --- the fake site's hosts and kubelet (bench/fake_site.py, bench/fake_kubelet.py) -----------------
 
 
+def test_a_fake_host_reads_stdin_runs_nothing_and_gives_kube_proxy_its_kubeconfig(tmp_path: Path) -> None:
+    script = tmp_path / fake_site.HOST_COMMAND
+    script.write_text(fake_site.host_command(tmp_path))
+    (tmp_path / fake_site.KUBE_PROXY_FILE).write_text("kind: Config\n")
+
+    def host(command: str, stdin: str) -> str:
+        env = {**os.environ, "SSH_ORIGINAL_COMMAND": command}
+        done = subprocess.run(["sh", str(script)], input=stdin, env=env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    assert host("sh -c 'rm -rf /'", "a bundle\n") == ""
+    assert host(node_admission.kube_proxy_kubeconfig(), "") == "kind: Config\n"
+    assert host(node_admission.joined_probe(), "") == ""  # never joined: a NodeHost admits it
+
+
 def test_the_fake_hosts_sshd_runs_nothing_and_accepts_only_the_key(tmp_path: Path) -> None:
     config = fake_site.sshd_config(tmp_path)
-    assert "ForceCommand cat >/dev/null\n" in config
+    assert f"ForceCommand {tmp_path / fake_site.HOST_COMMAND}\n" in config
     assert f"AuthorizedKeysFile {tmp_path / 'authorized_keys'}\n" in config
     assert "PasswordAuthentication no\n" in config and "Port 22\n" in config
     if os.geteuid() != 0 or not os.path.exists(fake_site.SSHD):
