@@ -10,7 +10,7 @@ import pytest
 
 from components import node_host as nh
 from components.ssh import Result
-from mockrun.program import preset_config
+from mockrun.program import preset_config, run_preset
 from render import csr_policy as cp
 from render import kube_proxy as kp
 from render import kubelet as kl
@@ -332,3 +332,37 @@ def test_kube_proxy_credential_copied_from_the_control_plane_is_checked(
     monkeypatch.setattr(nh, "run_checked", other)
     with pytest.raises(ValueError, match=kp.KUBECONFIG):
         p.create(_props())
+
+
+# --- the program's graph (mocks) ---
+
+NODE_HOST = "pulumi-python:dynamic/k8sfs:NodeHost"
+
+
+@pytest.mark.parametrize("preset", ["ha-calico", "dev"])
+def test_a_node_host_keeps_no_secret_and_waits_for_its_admission(preset: str) -> None:
+    graph = run_preset(stack_file(preset))
+    node_hosts = graph.of_type(NODE_HOST)
+    assert node_hosts
+    by_name = {r.name: r for r in graph.registrations}
+    for r in node_hosts:
+        # Only a lab's own SSH key (the lab makes it) is an input; a stack's comes from its config.
+        assert r.secret_paths <= ({"private_key"} if preset == "dev" else set()), r.secret_paths
+        assert "private_key" not in r.inputs or preset == "dev"
+        assert "PRIVATE KEY" not in json.dumps({k: v for k, v in r.inputs.items() if k != "private_key"})
+        assert [p.split(":")[0] for p in r.inputs["parts"]] == [
+            "prepare",
+            "binaries",
+            "runtime",
+            "kubelet",
+            "kube-proxy",
+        ][: len(r.inputs["parts"])]
+        deps = {d.rsplit("::", 1)[-1] for d in r.dependencies}
+        approver = r.inputs["approver"]["node"]
+        cluster = r.name.removesuffix(f"-{r.inputs['node']}")
+        # The approver's timer (its RBAC and allow-list namespace before it), and kube-proxy's
+        # kubeconfig on the approver's host to copy.
+        assert f"{cluster}-{approver}-csr-approver-timer" in deps, deps
+        assert f"{cluster}-{approver}-node-kube-proxy" in deps or f"{cluster}-{approver}-node-kubelet" in deps
+        assert any(d.startswith(f"{cluster}-bootstrap-clusterrolebinding") for d in deps)
+        assert by_name[f"{cluster}-cni"].dependencies and r.urn in by_name[f"{cluster}-cni"].dependencies
