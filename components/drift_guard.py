@@ -23,6 +23,7 @@ import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
 from pulumi_command import remote
 
+from components.pickling import fresh_pickler
 from components.ssh import Target, connection_props, run, run_checked
 from components.steps import HostSteps, ManagedFile
 from render import artifacts, drift, drift_rules
@@ -201,6 +202,7 @@ class DriftGuard(Resource, module="k8sfs", name="DriftGuard"):
             "artifacts": [{"name": n, "install": script, "state": "ok"} for n, script in artifacts],
         }
         guard_opts = pulumi.ResourceOptions(additional_secret_outputs=SECRET_OUTPUTS, depends_on=after)
+        fresh_pickler()  # components/pickling.py
         super().__init__(DriftGuardProvider(), name, props, pulumi.ResourceOptions.merge(opts, guard_opts))
 
 

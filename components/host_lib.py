@@ -27,6 +27,7 @@ from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, Resou
 from pulumi_command import remote
 
 from components.drift_guard import REPAIRED
+from components.pickling import fresh_pickler
 from components.ssh import Target, connection_props, run, run_checked
 from render import drift, scripts
 from render.host_files import FileMeta, encode_bundle, install_command, sha256
@@ -156,4 +157,5 @@ class HostLib(Resource, module="k8sfs", name="HostLib"):
             "files": sorted(scripts.library()),
         }
         lib_opts = pulumi.ResourceOptions(additional_secret_outputs=SECRET_OUTPUTS)
+        fresh_pickler()  # components/pickling.py
         super().__init__(HostLibProvider(), name, props, pulumi.ResourceOptions.merge(opts, lib_opts))

@@ -50,6 +50,7 @@ from pulumi.dynamic import (
 
 from components import host_lib
 from components.drift_guard import REPAIRED
+from components.pickling import fresh_pickler
 from components.ssh import SshError, Target, run, run_checked
 from render import artifacts, drift, drift_rules, node_admission, node_parts, scripts
 from render.artifacts import STATE_DIR as ARTIFACT_STATE_DIR
@@ -309,6 +310,7 @@ class NodeHost(Resource, module="k8sfs", name="NodeHost"):
     ) -> None:
         secret = pulumi.ResourceOptions(additional_secret_outputs=SECRET_OUTPUTS)
         outputs = {DRIFT: None, TOKEN_ID: None}
+        fresh_pickler()  # components/pickling.py
         super().__init__(
             NodeHostProvider(), name, {**props, **outputs}, pulumi.ResourceOptions.merge(opts, secret)
         )

@@ -366,3 +366,24 @@ def test_a_node_host_keeps_no_secret_and_waits_for_its_admission(preset: str) ->
         assert f"{cluster}-{approver}-node-kube-proxy" in deps or f"{cluster}-{approver}-node-kubelet" in deps
         assert any(d.startswith(f"{cluster}-bootstrap-clusterrolebinding") for d in deps)
         assert by_name[f"{cluster}-cni"].dependencies and r.urn in by_name[f"{cluster}-cni"].dependencies
+
+
+def test_hundreds_of_dynamic_resources_serialize_without_deepening_the_pickler() -> None:
+    """The SDK wraps the pickler's setitems once more for every dynamic resource (components/
+    pickling.py): ours reset it, so the 1000th serializes as the first did."""
+    import pickle
+
+    from pulumi.dynamic.dynamic import serialize_provider
+
+    from components.pickling import fresh_pickler
+
+    fresh_pickler()
+    original = pickle._Pickler._batch_setitems  # type: ignore[attr-defined]
+    for _ in range(3):
+        serialize_provider(nh.NodeHostProvider())
+    assert pickle._Pickler._batch_setitems is not original  # type: ignore[attr-defined]  # the SDK's leak
+    fresh_pickler()
+    assert pickle._Pickler._batch_setitems is original  # type: ignore[attr-defined]
+    for _ in range(1000):
+        fresh_pickler()
+        serialize_provider(nh.NodeHostProvider())
