@@ -28,7 +28,7 @@ from pulumi_command import remote
 
 from components.drift_guard import REPAIRED
 from components.pickling import fresh_pickler
-from components.ssh import Target, connection_props, run, run_checked
+from components.ssh import Sessions, Target, connection_props, run, run_checked
 from render import drift, scripts
 from render.host_files import FileMeta, encode_bundle, install_command, sha256
 
@@ -88,11 +88,12 @@ def drifts(expected_props: dict[str, Any], observed: dict[str, Any]) -> list[dri
 
 def install(props: dict[str, Any]) -> list[str]:
     """Writes the library files that are missing or differ; returns the paths written."""
-    return install_on(Target.from_props(props), props["files"], props["dir"], CONNECT_ATTEMPTS)
+    with Sessions(CONNECT_ATTEMPTS) as ssh:
+        return install_on(ssh, Target.from_props(props), props["files"], props["dir"])
 
 
 def install_on(
-    target: Target, names: list[str], directory: str = scripts.LIB_DIR, attempts: int = 10
+    ssh: Sessions, target: Target, names: list[str], directory: str = scripts.LIB_DIR
 ) -> list[str]:
     """Writes the library files `names` that are missing or differ on `target`; returns the paths
     written. The install script is sent whole (the library may be what is missing)."""
@@ -101,12 +102,11 @@ def install_on(
     command = scripts.inline(
         install_command([(m, sha256(t)) for m, t in zip(metas, files.values(), strict=True)])
     )
-    result = run_checked(
+    result = ssh.run_checked(
         target,
         command,
         encode_bundle(list(zip(metas, files.values(), strict=True))),
         what="installing the host script library",
-        attempts=attempts,
     )
     return [
         line.removeprefix("updated ") for line in result.stdout.splitlines() if line.startswith("updated ")

@@ -51,7 +51,7 @@ from pulumi.dynamic import (
 from components import host_lib
 from components.drift_guard import REPAIRED
 from components.pickling import fresh_pickler
-from components.ssh import SshError, Target, run, run_checked
+from components.ssh import Sessions, SshError, Target
 from render import artifacts, drift, drift_rules, node_admission, node_parts, scripts
 from render.artifacts import STATE_DIR as ARTIFACT_STATE_DIR
 from render.host_files import sha256
@@ -131,12 +131,12 @@ class NodeHostProvider(ResourceProvider):
     def _hashes(props: Mapping[str, Any]) -> Contents:
         return Contents(props["ca_sha256"], props.get("kube_proxy_sha256"))
 
-    def _contents(self, props: Mapping[str, Any], bootstrap: str | None) -> Contents:
+    def _contents(self, ssh: Sessions, props: Mapping[str, Any], bootstrap: str | None) -> Contents:
         """Every text the parts install: the CA (an input), kube-proxy's kubeconfig (from the
         approver host), the bootstrap kubeconfig (None: the node has joined)."""
         kube_proxy = None
         if props.get("kube_proxy_sha256"):
-            kube_proxy = run_checked(
+            kube_proxy = ssh.run_checked(
                 self._approver(props),
                 node_admission.kube_proxy_kubeconfig(),
                 what="reading kube-proxy's kubeconfig",
@@ -147,46 +147,50 @@ class NodeHostProvider(ResourceProvider):
 
     # --- steps ---
 
-    def _library(self, props: Mapping[str, Any]) -> None:
-        target = self._node(props)
-        host_lib.install_on(target, props["lib"], attempts=host_lib.CONNECT_ATTEMPTS)
+    def _library(self, ssh: Sessions, props: Mapping[str, Any]) -> None:
+        host_lib.install_on(ssh, self._node(props), props["lib"])
 
-    def _joined(self, props: Mapping[str, Any]) -> bool:
-        out = run_checked(self._node(props), node_admission.joined_probe(), what="checking the join").stdout
+    def _joined(self, ssh: Sessions, props: Mapping[str, Any]) -> bool:
+        out = ssh.run_checked(
+            self._node(props), node_admission.joined_probe(), what="checking the join"
+        ).stdout
         return out.strip() == node_admission.JOINED
 
-    def _admit(self, props: Mapping[str, Any]) -> tuple[str, str]:
+    def _admit(self, ssh: Sessions, props: Mapping[str, Any]) -> tuple[str, str]:
         """A new token, made valid in the API and named in the node's allow list: (its id, the
         bootstrap kubeconfig)."""
         spec, node = load_node(props["settings"], props["node"])
         token = node_admission.new_token(int(time.time()))
         for step in node_admission.issue(node, token):
-            run_checked(self._approver(props), step.command, step.stdin, what=f"admitting {node.name}")
+            ssh.run_checked(self._approver(props), step.command, step.stdin, what=f"admitting {node.name}")
         return token.token_id, node_admission.bootstrap_kubeconfig(spec, props["ca"], token)
 
-    def _apply(self, props: Mapping[str, Any], only: set[str] | None, admit: bool) -> dict[str, Any]:
+    def _apply(
+        self, ssh: Sessions, props: Mapping[str, Any], only: set[str] | None, admit: bool
+    ) -> dict[str, Any]:
         """Runs the parts (`only` those named; None: all), admitting the node first if `admit`;
         returns the outputs the provider adds."""
         added: dict[str, Any] = {}
         bootstrap = None
         if admit:
-            added[TOKEN_ID], bootstrap = self._admit(props)
-        parts = self._parts(props, self._contents(props, bootstrap))
+            added[TOKEN_ID], bootstrap = self._admit(ssh, props)
+        parts = self._parts(props, self._contents(ssh, props, bootstrap))
         target = self._node(props)
         for part in parts:
             if only is None or part.name in only or (admit and part.name == "kubelet"):
-                run_checked(target, part.create, part.bundle() or "", what=f"{props['name']}-{part.name}")
+                ssh.run_checked(target, part.create, part.bundle() or "", what=f"{props['name']}-{part.name}")
         if admit:
             _, node = load_node(props["settings"], props["node"])
             wait = node_admission.until_joined(node)
-            run_checked(self._approver(props), wait.command, what=f"waiting for {node.name} to join")
+            ssh.run_checked(self._approver(props), wait.command, what=f"waiting for {node.name} to join")
         return added
 
     # --- the provider's operations ---
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        self._library(props)
-        added = self._apply(props, None, admit=not self._joined(props))
+        with Sessions(host_lib.CONNECT_ATTEMPTS) as ssh:
+            self._library(ssh, props)
+            added = self._apply(ssh, props, None, admit=not self._joined(ssh, props))
         return CreateResult(id_=f"{props['host']}:{props['node']}", outs={**props, **added, DRIFT: []})
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
@@ -194,19 +198,25 @@ class NodeHostProvider(ResourceProvider):
         return DiffResult(changes=bool(changed or olds.get(DRIFT)))
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        self._library(news)
+        with Sessions(host_lib.CONNECT_ATTEMPTS) as ssh:
+            return self._update(ssh, olds, news)
+
+    def _update(self, ssh: Sessions, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        self._library(ssh, news)
         old_parts = dict(p.split(":", 1) for p in olds.get("parts", []))
         new_parts = dict(p.split(":", 1) for p in news["parts"])
         gone = [name for name in old_parts if name not in new_parts]
         if gone:
             for part in reversed(self._parts(olds, self._hashes(olds))):
                 if part.name in gone:
-                    run_checked(self._node(olds), part.delete, what=f"{olds['name']}-{part.name}")
+                    ssh.run_checked(self._node(olds), part.delete, what=f"{olds['name']}-{part.name}")
         changed = {n for n, h in new_parts.items() if old_parts.get(n) != h}
         drifted = drifted_parts(olds.get(DRIFT) or [])
-        added = self._apply(news, changed | drifted, admit=not self._joined(news))
+        added = self._apply(ssh, news, changed | drifted, admit=not self._joined(ssh, news))
         if drifted:
-            restart_repaired(self._node(news), self._parts(news, self._hashes(news)), olds.get(DRIFT) or [])
+            restart_repaired(
+                ssh, self._node(news), self._parts(news, self._hashes(news)), olds.get(DRIFT) or []
+            )
         kept = {TOKEN_ID: olds.get(TOKEN_ID)} if TOKEN_ID in olds else {}
         # What was put back stays in state until the next update: the repair command prints it.
         repaired = [line.replace("\t", ": ", 1) for line in olds.get(DRIFT) or []]
@@ -214,16 +224,21 @@ class NodeHostProvider(ResourceProvider):
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         parts = self._parts(props, self._hashes(props))
-        return ReadResult(id_=id_, outs={**props, DRIFT: probe(self._node(props), props, parts)})
+        with Sessions() as ssh:
+            found = probe(ssh, self._node(props), props, parts)
+        return ReadResult(id_=id_, outs={**props, DRIFT: found})
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         _, node = load_node(props["settings"], props["node"])
-        for step in node_admission.forget(node):
-            run_checked(self._approver(props), step.command, step.stdin, what=f"removing {node.name}")
         target = self._node(props)
-        for part in reversed(self._parts(props, self._hashes(props))):
-            run_checked(target, part.delete, what=f"{props['name']}-{part.name} (delete)")
-        run_checked(target, host_lib.remove_command(scripts.LIB_DIR), what="removing the host script library")
+        with Sessions() as ssh:
+            for step in node_admission.forget(node):
+                ssh.run_checked(self._approver(props), step.command, step.stdin, what=f"removing {node.name}")
+            for part in reversed(self._parts(props, self._hashes(props))):
+                ssh.run_checked(target, part.delete, what=f"{props['name']}-{part.name} (delete)")
+            ssh.run_checked(
+                target, host_lib.remove_command(scripts.LIB_DIR), what="removing the host script library"
+            )
 
 
 # --- drift ---
@@ -245,16 +260,16 @@ def _expected_files(
     return out
 
 
-def probe(target: Target, props: Mapping[str, Any], parts: list[HostPart]) -> list[str]:
+def probe(ssh: Sessions, target: Target, props: Mapping[str, Any], parts: list[HostPart]) -> list[str]:
     """What differs on the host from what its parts put there, one `part<TAB>drift` line each."""
     files = _expected_files(props, parts)
-    seen = drift.parse_files_probe(run(target, drift.probe_files_script(sorted(files))).stdout)
+    seen = drift.parse_files_probe(ssh.run(target, drift.probe_files_script(sorted(files))).stdout)
     out = []
     for path, (part, want) in sorted(files.items()):
         for d in drift.compare_files({path: want}, {path: seen.get(path, drift.FileState(drift.MISSING))}):
             out.append(f"{part}\t{d}")
     units = {p.unit: p.name for p in parts if p.unit}
-    states = drift.parse_units_probe(run(target, drift.probe_units_script(list(units))).stdout)
+    states = drift.parse_units_probe(ssh.run(target, drift.probe_units_script(list(units))).stdout)
     for unit, part in units.items():
         have = states.get(unit, drift.UnitState("not-found", "unknown"))
         for d in drift.compare_units({unit: drift.UnitState("enabled", "active")}, {unit: have}):
@@ -262,7 +277,7 @@ def probe(target: Target, props: Mapping[str, Any], parts: list[HostPart]) -> li
     spec, node = load_node(props["settings"], props["node"])
     names = [a.name for a in artifacts.node_artifacts(spec, node)]
     states_a = drift.parse_artifacts_probe(
-        run(target, drift.probe_artifacts_script(names, ARTIFACT_STATE_DIR)).stdout
+        ssh.run(target, drift.probe_artifacts_script(names, ARTIFACT_STATE_DIR)).stdout
     )
     for name in names:
         state = states_a.get(name, "drifted:unreadable")
@@ -281,7 +296,7 @@ def drifts(_inputs: Mapping[str, Any], outputs: Mapping[str, Any]) -> list[str]:
     return [line.replace("\t", ": ", 1) for line in outputs.get(DRIFT) or []]
 
 
-def restart_repaired(target: Target, parts: list[HostPart], lines: list[str]) -> None:
+def restart_repaired(ssh: Sessions, target: Target, parts: list[HostPart], lines: list[str]) -> None:
     """After the drifted parts ran again: restart the services whose files or binaries were put
     back (their recorded hash did not change, so their own scripts would not)."""
     units = {p.name: p.unit for p in parts if p.unit}
@@ -296,7 +311,7 @@ def restart_repaired(target: Target, parts: list[HostPart], lines: list[str]) ->
     order = [p.unit for p in parts if p.unit and p.unit in restart]
     if order:
         lines_ = ["set -eu", "systemctl daemon-reload", *[f"systemctl restart {u}" for u in order]]
-        run_checked(target, "\n".join(lines_) + "\n", what="restarting repaired services")
+        ssh.run_checked(target, "\n".join(lines_) + "\n", what="restarting repaired services")
 
 
 class NodeHost(Resource, module="k8sfs", name="NodeHost"):

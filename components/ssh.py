@@ -137,33 +137,66 @@ class Result:
     stderr: str
 
 
-def run(target: Target, command: str, stdin: str = "", timeout: float = 600, attempts: int = 10) -> Result:
-    """Runs `command` on the target. The command text is the SSH exec request (never secret);
-    `stdin`, which may hold secrets, goes down the channel's standard input. `attempts` to
-    connect, 3 s apart."""
-    client = connect(target, attempts)
+def _exec(client: paramiko.SSHClient, command: str, stdin: str, timeout: float) -> Result:
+    chan_in, chan_out, chan_err = client.exec_command(command, timeout=timeout)
     try:
-        chan_in, chan_out, chan_err = client.exec_command(command, timeout=timeout)
-        try:
-            if stdin:
-                chan_in.write(stdin)
-            chan_in.channel.shutdown_write()
-        except OSError:
-            pass  # the command finished without reading all of its stdin; its exit status tells
-        out = chan_out.read().decode(errors="replace")
-        err = chan_err.read().decode(errors="replace")
-        code = chan_out.channel.recv_exit_status()
-        return Result(code, out, err)
-    finally:
-        client.close()
+        if stdin:
+            chan_in.write(stdin)
+        chan_in.channel.shutdown_write()
+    except OSError:
+        pass  # the command finished without reading all of its stdin; its exit status tells
+    out = chan_out.read().decode(errors="replace")
+    err = chan_err.read().decode(errors="replace")
+    code = chan_out.channel.recv_exit_status()
+    return Result(code, out, err)
 
 
-def run_checked(
-    target: Target, command: str, stdin: str = "", what: str = "command", attempts: int = 10
-) -> Result:
-    result = run(target, command, stdin, attempts=attempts)
+def _checked(result: Result, target: Target, what: str) -> Result:
     if result.code != 0:
         raise SshError(
             f"{what} failed on {target.host} (exit {result.code}): {result.stderr.strip()[-2000:]}"
         )
     return result
+
+
+class Sessions:
+    """The connections of one operation, one per host, each reused for all of its commands (an
+    SSH handshake per command would cost a NodeHost a dozen), closed when it ends."""
+
+    def __init__(self, attempts: int = 10) -> None:
+        self.attempts = attempts
+        self._clients: dict[Target, paramiko.SSHClient] = {}
+
+    def run(self, target: Target, command: str, stdin: str = "", timeout: float = 600) -> Result:
+        """Runs `command` on the target. The command text is the SSH exec request (never
+        secret); `stdin`, which may hold secrets, goes down the channel's standard input."""
+        client = self._clients.get(target)
+        if client is None:
+            client = self._clients[target] = connect(target, self.attempts)
+        return _exec(client, command, stdin, timeout)
+
+    def run_checked(self, target: Target, command: str, stdin: str = "", what: str = "command") -> Result:
+        return _checked(self.run(target, command, stdin), target, what)
+
+    def close(self) -> None:
+        for client in self._clients.values():
+            client.close()
+        self._clients.clear()
+
+    def __enter__(self) -> Sessions:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def run(target: Target, command: str, stdin: str = "", timeout: float = 600, attempts: int = 10) -> Result:
+    """`command` on the target over a connection of its own (`attempts` to connect, 3 s apart)."""
+    with Sessions(attempts) as ssh:
+        return ssh.run(target, command, stdin, timeout)
+
+
+def run_checked(
+    target: Target, command: str, stdin: str = "", what: str = "command", attempts: int = 10
+) -> Result:
+    return _checked(run(target, command, stdin, attempts=attempts), target, what)

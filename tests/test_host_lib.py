@@ -13,7 +13,7 @@ import pytest
 
 from components import host_lib
 from components.host_lib import HostLibProvider, drifts
-from components.ssh import Target
+from components.ssh import Sessions, Target
 from mockrun.program import presets, run_preset
 from render import scripts
 from render.host_files import sha256
@@ -108,13 +108,13 @@ def test_the_install_is_sent_whole(
 ) -> None:
     """The library may be what is missing: its own install must not source it."""
     sent: list[str] = []
-    real = host_lib.run_checked
+    real = Sessions.run_checked
 
-    def spy(target: Target, command: str, stdin: str = "", what: str = "", attempts: int = 10) -> object:
+    def spy(self: Sessions, target: Target, command: str, stdin: str = "", what: str = "") -> object:
         sent.append(command)
-        return real(target, command, stdin, what, attempts)
+        return real(self, target, command, stdin, what)
 
-    monkeypatch.setattr(host_lib, "run_checked", spy)
+    monkeypatch.setattr(Sessions, "run_checked", spy)
     HostLibProvider().create(_props(local_sshd, tmp_path / "lib"))
     assert len(sent) == 1 and scripts.LIB_DIR not in sent[0]
 

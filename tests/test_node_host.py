@@ -177,14 +177,28 @@ class Hosts:
     def __init__(self, joined: bool = False) -> None:
         self.calls: list[tuple[str, str, str]] = []
         self.joined = joined
+        self.kube_proxy = PROXY_KUBECONFIG
 
-    def run(self, target: Any, command: str, stdin: str = "", **_: Any) -> Result:
+    def run(self, target: Any, command: str, stdin: str = "", *_: Any) -> Result:
         self.calls.append((target.host, command, stdin))
         if command == na.joined_probe():
             return Result(0, na.JOINED if self.joined else "new", "")
         if command == na.kube_proxy_kubeconfig():
-            return Result(0, PROXY_KUBECONFIG, "")
+            return Result(0, self.kube_proxy, "")
         return Result(0, "", "")
+
+    def run_checked(self, target: Any, command: str, stdin: str = "", what: str = "") -> Result:
+        return self.run(target, command, stdin)
+
+    # Stands in for components.ssh.Sessions: `with Sessions(...) as ssh` is this recorder.
+    def __call__(self, *_: Any) -> Hosts:
+        return self
+
+    def __enter__(self) -> Hosts:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        pass
 
     def on(self, host: str) -> list[str]:
         return [c for h, c, _ in self.calls if h == host]
@@ -229,11 +243,8 @@ def _props() -> dict[str, Any]:
 @pytest.fixture()
 def provider(monkeypatch: pytest.MonkeyPatch) -> tuple[nh.NodeHostProvider, Hosts]:
     hosts = Hosts()
-    monkeypatch.setattr(nh, "run_checked", hosts.run)
-    monkeypatch.setattr(nh, "run", hosts.run)
-    monkeypatch.setattr(
-        nh.host_lib, "install_on", lambda target, names, **_: hosts.run(target, "install-lib")
-    )
+    monkeypatch.setattr(nh, "Sessions", hosts)
+    monkeypatch.setattr(nh.host_lib, "install_on", lambda _ssh, target, *_: hosts.run(target, "install-lib"))
     p = nh.NodeHostProvider()
     p.keys = {"cp1": ("KEY", None), "w1": ("KEY", None)}
     return p, hosts
@@ -316,20 +327,10 @@ def test_a_node_without_a_key_is_named(provider: Any) -> None:
         p.create(_props())
 
 
-def test_kube_proxy_credential_copied_from_the_control_plane_is_checked(
-    provider: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_kube_proxy_credential_copied_from_the_control_plane_is_checked(provider: Any) -> None:
     p, hosts = provider
     hosts.joined = True
-    monkeypatch.setattr(na, "kube_proxy_kubeconfig", lambda: "cat elsewhere\n")
-    orig = hosts.run
-
-    def other(target: Any, command: str, stdin: str = "", **kw: Any) -> Result:
-        if command == "cat elsewhere\n":
-            return Result(0, "not the kubeconfig the program hashed", "")
-        return orig(target, command, stdin, **kw)
-
-    monkeypatch.setattr(nh, "run_checked", other)
+    hosts.kube_proxy = "not the kubeconfig the program hashed"
     with pytest.raises(ValueError, match=kp.KUBECONFIG):
         p.create(_props())
 
