@@ -4,10 +4,11 @@ A stack's engine cost grows with the square of its resources and with every secr
 (docs/scale.md); a worker used to be 15 resources, 9 of them holding a secret. Its NodeHost is
 one dynamic resource whose inputs are plain:
 - `settings`: the resolved configuration the node renders from (the cluster's settings, its
-  control planes and this node: spec.node_host.node_settings), so that the provider renders
+  control planes and this node: spec.node_host.NodeSettings), so that the provider renders
   the node's parts with the program's own modules (render/node_parts.py) from the state alone;
-- `parts`: `name:sha256` of each part (library, preparation, binaries, runtime, kubelet,
-  kube-proxy), in order, so that a preview says which part of which host changes;
+- `parts`: `name:sha256` of each part (preparation, binaries, runtime, kubelet, kube-proxy), in
+  order, and `lib`, its script library's files, so that a preview says which part of which host
+  changes;
 - how to reach the node and the control-plane host that admits it (`approver`), without keys:
   the provider reads the SSH keys from the stack's configuration, which the engine gives every
   dynamic provider, secrets decrypted (a lab stack's key, made by the stack, is the exception:
@@ -24,10 +25,16 @@ The provider:
   deleted), a new token only for a node that has not joined; and repairs what the last refresh
   found drifted: the drifted parts run again, and the services whose files or binaries they put
   back restart;
-- read (refresh): probes the node's guarded files, services and binaries; `drift` lists what
-  differs, so `pulumi refresh --expect-no-changes` fails naming it and the next `up` repairs it;
+- read (refresh): probes the node's guarded files, services, binaries and library; `drift` lists
+  what differs, so `pulumi refresh --expect-no-changes` fails naming it and the next `up`
+  repairs it;
 - delete: removes the Node object and the allow list through the approver host, runs the
   parts' deletes in reverse, then removes the library.
+
+The provider runs the code of the program that runs it. Applying, it refuses parts that render
+otherwise than the program's `parts` say (the two disagree). Reading and deleting a state that
+another version of the program made, it cannot: a refresh probes only the parts (and library
+files) this version renders as recorded, and a delete runs this version's deletes.
 """
 
 from __future__ import annotations
@@ -66,7 +73,7 @@ DRIFT = "drift"  # the output listing what the last refresh found (one line per 
 TOKEN_ID = "token_id"  # the output naming the last token made (public: it names its Secret)
 
 
-def _endpoint(props: Mapping[str, Any], name: str, key: str, bastion_key: str | None) -> Target:
+def _endpoint(props: Mapping[str, Any], key: str, bastion_key: str | None) -> Target:
     proxy = props.get("proxy")
     return Target(
         host=props["host"],
@@ -107,7 +114,7 @@ class NodeHostProvider(ResourceProvider):
                 f"no SSH private key for node {name} in the stack's configuration (ssh.privateKey,"
                 f" ssh.privateKeyFile or nodes[].ssh): the NodeHost of {props['node']} reads it there"
             )
-        return _endpoint(where, name, key, bastion)
+        return _endpoint(where, key, bastion)
 
     def _node(self, props: Mapping[str, Any]) -> Target:
         return self._target(props, props)
@@ -117,15 +124,26 @@ class NodeHostProvider(ResourceProvider):
 
     # --- rendering ---
 
-    def _parts(self, props: Mapping[str, Any], contents: Contents) -> list[HostPart]:
+    @staticmethod
+    def _parts(props: Mapping[str, Any], contents: Contents, check: bool = True) -> list[HostPart]:
+        """The node's parts as this code renders them from `props`; `check`: refuse any whose
+        sha256 is not the recorded one (applying: the program and the provider disagree)."""
         spec, node = load_node(props["settings"], props["node"])
         parts = node_parts.node_parts(spec, node, props["name"], contents)
-        if node_parts.identities(parts) != list(props["parts"]):
+        if check and node_parts.identities(parts) != list(props["parts"]):
             raise ValueError(
                 f"{props['node']}: the provider renders other parts than the program did"
                 " (run `pulumi up` with the same version of the program)"
             )
         return parts
+
+    @classmethod
+    def _recorded(cls, props: Mapping[str, Any]) -> list[HostPart]:
+        """The parts this code renders as `props` recorded them (a state another version made
+        may have others)."""
+        recorded = set(props["parts"])
+        parts = cls._parts(props, cls._hashes(props), check=False)
+        return [p for p in parts if f"{p.name}:{p.identity}" in recorded]
 
     @staticmethod
     def _hashes(props: Mapping[str, Any]) -> Contents:
@@ -171,6 +189,8 @@ class NodeHostProvider(ResourceProvider):
         """Runs the parts (`only` those named; None: all), admitting the node first if `admit`;
         returns the outputs the provider adds."""
         added: dict[str, Any] = {}
+        if only is not None and not only and not admit:
+            return added
         bootstrap = None
         if admit:
             added[TOKEN_ID], bootstrap = self._admit(ssh, props)
@@ -207,7 +227,7 @@ class NodeHostProvider(ResourceProvider):
         new_parts = dict(p.split(":", 1) for p in news["parts"])
         gone = [name for name in old_parts if name not in new_parts]
         if gone:
-            for part in reversed(self._parts(olds, self._hashes(olds))):
+            for part in reversed(self._parts(olds, self._hashes(olds), check=False)):
                 if part.name in gone:
                     ssh.run_checked(self._node(olds), part.delete, what=f"{olds['name']}-{part.name}")
         changed = {n for n, h in new_parts.items() if old_parts.get(n) != h}
@@ -223,7 +243,7 @@ class NodeHostProvider(ResourceProvider):
         return UpdateResult(outs={**news, **kept, **added, DRIFT: [], REPAIRED: repaired})
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        parts = self._parts(props, self._hashes(props))
+        parts = self._recorded(props)
         with Sessions() as ssh:
             found = probe(ssh, self._node(props), props, parts)
         return ReadResult(id_=id_, outs={**props, DRIFT: found})
@@ -234,7 +254,7 @@ class NodeHostProvider(ResourceProvider):
         with Sessions() as ssh:
             for step in node_admission.forget(node):
                 ssh.run_checked(self._approver(props), step.command, step.stdin, what=f"removing {node.name}")
-            for part in reversed(self._parts(props, self._hashes(props))):
+            for part in reversed(self._parts(props, self._hashes(props), check=False)):
                 ssh.run_checked(target, part.delete, what=f"{props['name']}-{part.name} (delete)")
             ssh.run_checked(
                 target, host_lib.remove_command(scripts.LIB_DIR), what="removing the host script library"
@@ -247,9 +267,10 @@ class NodeHostProvider(ResourceProvider):
 def _expected_files(
     props: Mapping[str, Any], parts: list[HostPart]
 ) -> dict[str, tuple[str, drift.FileState]]:
-    """path -> (the part that puts it there, its state): the script library ("lib") and every
-    part's guarded files."""
-    library = host_lib.texts(list(props["lib"]))
+    """path -> (the part that puts it there, its state): the script library ("lib": the files of
+    it this code has) and every part's guarded files."""
+    known = scripts.library()
+    library = host_lib.texts([name for name in props["lib"] if name in known])
     out = {
         f"{scripts.LIB_DIR}/{name}": ("lib", drift.FileState(sha256(text), "0644", "root", "root"))
         for name, text in library.items()

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from render import artifacts, drift_rules, host_prep
+from render import artifacts, host_prep
 from render import kube_proxy as kp
 from render import kubelet as kl
 from render import runtime as rt
@@ -183,7 +183,3 @@ def node_parts(spec: ClusterSpec, node: NodeSpec, name: str, contents: Contents)
 def identities(parts: list[HostPart]) -> list[str]:
     """The NodeHost's `parts` input: `name:sha256` of each part, in order."""
     return [f"{p.name}:{p.identity}" for p in parts]
-
-
-def expected_units(spec: ClusterSpec, node: NodeSpec) -> list[str]:
-    return drift_rules.expected_units(spec, node)

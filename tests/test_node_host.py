@@ -388,3 +388,20 @@ def test_hundreds_of_dynamic_resources_serialize_without_deepening_the_pickler()
     for _ in range(1000):
         fresh_pickler()
         serialize_provider(nh.NodeHostProvider())
+
+
+def test_a_state_another_version_made_is_read_and_deleted_without_refusal(provider: Any) -> None:
+    """After the program is upgraded, before `up`: a refresh probes only what this version
+    renders as recorded, and a destroy still runs every part's delete."""
+    p, hosts = provider
+    older = {**_props(), "lib": ["steps-parts.0000000000000000.sh"]}
+    older["parts"] = [*older["parts"][:3], "kubelet:" + "0" * 64, older["parts"][4]]
+    found = p.read("id", older).outs[nh.DRIFT]
+    probed = hosts.on("192.168.10.21")[0]
+    assert kl.CONFIG not in probed and kp.CONFIG in probed  # kubelet's part is not this version's
+    assert "steps-parts.0000000000000000.sh" not in probed
+    assert found == [] or all(not line.startswith("kubelet\t") for line in found)
+    hosts.calls.clear()
+    p.delete("id", older)
+    node = hosts.on("192.168.10.21")
+    assert sum("test-w1-kubelet'" in c for c in node) == 1
