@@ -1,11 +1,13 @@
 """The whole cluster: one component whose children are the PKI, hosts, control plane and addons.
 
-Order of bring-up, each edge an explicit dependency:
+Order of bring-up, each edge an explicit dependency (a node with an etcd or control-plane role):
   Pki ─┐
   Host(node) ─> EtcdMember(node) ─> ControlPlane(node) ─> kubernetes Provider ─> Bootstrap
   Host(node) ─> Runtime(node) ──────────────────────────────────────────────────> WorkerNode(node)
   Bootstrap ─> CsrApprover(control plane) ─> NodeJoin (kubelet CSRs approved, role labels)
   NodeJoin ─> Cni ─> Addons
+A worker-only node is one NodeHost (components/node_host.py), after Bootstrap, the first
+CsrApprover and that control plane's kube-proxy (whose kubeconfig it copies); Cni waits for it.
 """
 
 from __future__ import annotations
