@@ -8,13 +8,14 @@ environment):
    hosts and a fake cluster (bench/fake_site.py): first everything that does not need the
    Kubernetes API (the PKI and every host step: `--exclude` the Kubernetes provider
    `--exclude-dependents`), then, with an API server serving the stack's own certificates, the
-   rest. Its seconds are the runs' (plus `phases`), not one user's `up`. The first run is
-   crashed and resumed (3.) unless `--interrupt-at 0`: its phases are then `without_api_killed`,
-   `without_api_resumed` and `with_api` (one more engine start and program evaluation than the
-   plain `without_api` + `with_api`, about a no-op up's seconds), `interrupted` says which;
-3. `interrupted_up`: crash-safety on the engine's real checkpoints. The first run is killed once
+   rest. Its seconds are the runs' (plus `phases`), not one user's `up`. The second run (the one
+   that makes every worker-only node's NodeHost: most of a large stack's resources) is crashed
+   and resumed (3.) unless `--interrupt-at 0`: its phases are then `without_api`,
+   `with_api_killed` and `with_api_resumed` (one more engine start and program evaluation than
+   the plain `without_api` + `with_api`, about a no-op up's seconds), `interrupted` says which;
+3. `interrupted_up`: crash-safety on the engine's real checkpoints. The second run is killed once
    `--interrupt-at` (0.5) of the creates it would make are done (`planned_creates`: the preview's
-   resources less what `--exclude-dependents` leaves out; `resOutputsEvent`s with op `create`
+   resources less what the first run made; `resOutputsEvent`s with op `create`
    counted in its `--json` output as it is written): the engine and everything it started are
    stopped and SIGKILLed at once, as in a power loss or the OOM killer (Ctrl-C is another case:
    the engine finishes the steps in flight, saves and unlocks). `kill`: what the crash left (the
@@ -780,18 +781,13 @@ def _ups(
     result: dict[str, Any],
     interrupt_at: float = INTERRUPT_AT,
 ) -> None:
-    """The saved state (initial up, its first run killed and resumed unless `interrupt_at` is 0),
+    """The saved state (initial up, its second run killed and resumed unless `interrupt_at` is 0),
     then the no-op up and the add-a-worker up over it."""
     nodes, site, api = len(spec.nodes), bench.site, spec.api_endpoint
     providers = [s.urn for s in planned if s.type == K8S_PROVIDER]
     without_api = [*[f"--exclude={u}" for u in providers], "--exclude-dependents"]
-    expected = {s.urn for s in planned} - excluded_dependents(planned, providers)
-    crash: dict[str, Any] | None = None
-    if interrupt_at > 0:
-        crash = result["interrupted_up"] = {"share": interrupt_at, "planned_creates": len(expected)}
-        hosts = _interrupted(bench, nodes, without_api, expected, crash)
-    else:
-        hosts = {"without_api": bench.up("initial_up", *without_api)[0]}
+    first = {s.urn for s in planned} - excluded_dependents(planned, providers)
+    hosts = {"without_api": bench.up("initial_up", *without_api)[0]}
     bench.phase = "initial_up"
     exported = json.loads(bench.export(secrets=True))
     site.set_kube_proxy_kubeconfig(named_outputs(exported, "-pki")["kubeconfigs"]["kubeProxy"])
@@ -803,8 +799,18 @@ def _ups(
         [n.name for n in spec.nodes],
     )
     bench.remaining()
-    rest, _ = bench.up("initial_up")
-    result["initial_up"] = {**_sum_phases({**hosts, "with_api": rest}), "interrupted": crash is not None}
+    crash: dict[str, Any] | None = None
+    if interrupt_at > 0:
+        everything = {s.urn for s in planned}
+        crash = result["interrupted_up"] = {
+            "share": interrupt_at,
+            "planned_creates": len(everything - first),
+            "phase": "with_api",
+        }
+        rest = _interrupted(bench, nodes, [], everything, crash, "with_api", before=first)
+    else:
+        rest = {"with_api": bench.up("initial_up")[0]}
+    result["initial_up"] = {**_sum_phases({**hosts, **rest}), "interrupted": crash is not None}
     print(f"  {nodes:>4} nodes: initial up {_line(result['initial_up'])}", flush=True)
 
     result["state"] = state_figures(bench.export())
@@ -838,14 +844,21 @@ CLEAR_PENDING = (
 
 
 def _interrupted(
-    bench: Bench, nodes: int, without_api: list[str], expected: set[str], crash: dict[str, Any]
+    bench: Bench,
+    nodes: int,
+    extra: list[str],
+    expected: set[str],
+    crash: dict[str, Any],
+    phase: str,
+    before: set[str] | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """The first up (without the API) killed once `crash["share"]` of its creates are done; what
-    the crash left (`kill`); the commands a user runs then (`recovery`); the up that resumes it
-    (`resume`). Returns the two ups as initial_up's phases. Fills `crash` as it goes, so a failure
-    keeps what was measured."""
+    """The up `pulumi up EXTRA` (initial_up's `phase`, over a state that holds `before`) killed
+    once `crash["share"]` of its creates are done; what the crash left (`kill`); the commands a
+    user runs then (`recovery`); the up that resumes it (`resume`), after which the state must
+    hold `expected`. Returns the two ups as initial_up's phases. Fills `crash` as it goes, so a
+    failure keeps what was measured."""
     planned = crash["planned_creates"]
-    run, reported = bench.killed_up(kill_point(planned, crash["share"]), *without_api)
+    run, reported = bench.killed_up(kill_point(planned, crash["share"]), *extra)
     crash["kill"] = kill = {
         **_figures(run),
         "kill_after_creates": kill_point(planned, crash["share"]),
@@ -886,16 +899,17 @@ def _interrupted(
         "locks_after": len(lock_files(bench.state)),
     }
 
-    figures, steps = bench.up("interrupted_up", *without_api)
+    figures, steps = bench.up("interrupted_up", *extra)
     resume = crash["resume"] = {
         **figures,
         **classify_resume(killed, {op["urn"] for op in pending}, steps),
         **resumed_state(json.loads(bench.export()), expected),
     }
-    # The state started empty: what it held after the kill was created by the killed up (more than
+    # What the state held after the kill beyond `before` was created by the killed up (more than
     # its events had reported: they lag the checkpoints).
-    crash["phase_creates"] = len(killed) + resume["created"]
-    crash["share_at_kill"] = round(len(killed) / max(1, crash["phase_creates"]), 3)
+    made = len(killed - (before or set()))
+    crash["phase_creates"] = made + resume["created"]
+    crash["share_at_kill"] = round(made / max(1, crash["phase_creates"]), 3)
     parts = (kill, crash["recovery"], resume)
     crash["seconds"] = round(sum(p["seconds"] for p in parts), 2)
     crash["cpu_seconds"] = round(sum(p["cpu_seconds"] for p in parts), 2)
@@ -914,7 +928,7 @@ def _interrupted(
         f"missing {resume['missing'][:5] or 'none'}, pending after {len(resume['pending_after'])}",
         flush=True,
     )
-    return {"without_api_killed": kill, "without_api_resumed": resume}
+    return {f"{phase}_killed": kill, f"{phase}_resumed": resume}
 
 
 def _is_ip(host: str) -> bool:

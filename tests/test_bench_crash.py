@@ -350,7 +350,7 @@ def test_after_the_kill_a_user_runs_the_repairs_then_the_same_up(tmp_path: Path)
     bench = FakeBench(tmp_path, sidecar=True)
     crash: dict[str, Any] = {"share": 0.5, "planned_creates": 4}
     expected = {urn(n) for n in "abcd"}
-    phases = engine._interrupted(bench, 10, ["--exclude=k8s"], expected, crash)  # type: ignore[arg-type]
+    phases = engine._interrupted(bench, 10, ["--exclude=k8s"], expected, crash, "without_api")  # type: ignore[arg-type]
     assert bench.commands == [
         "killed up after 2",
         "cancel --yes",
@@ -378,6 +378,26 @@ def test_after_the_kill_a_user_runs_the_repairs_then_the_same_up(tmp_path: Path)
 def test_nothing_pending_and_a_readable_state_need_only_the_unlock(tmp_path: Path) -> None:
     bench = FakeBench(tmp_path, sidecar=False, pending=False)
     crash: dict[str, Any] = {"share": 0.5, "planned_creates": 4}
-    engine._interrupted(bench, 10, [], {urn(n) for n in "abcd"}, crash)  # type: ignore[arg-type]
+    engine._interrupted(bench, 10, [], {urn(n) for n in "abcd"}, crash, "with_api")  # type: ignore[arg-type]
     assert crash["recovery"]["commands"] == ["pulumi cancel --yes"]
     assert "state_unreadable" not in crash["kill"] and crash["kill"]["pending"] == []
+
+
+def test_a_crash_of_the_second_up_counts_only_its_own_creates(tmp_path: Path) -> None:
+    """The bench kills the up that makes the NodeHosts, over a state the first up filled: what
+    that state held before is not the killed up's."""
+    bench = FakeBench(tmp_path, sidecar=False, pending=False)
+    crash: dict[str, Any] = {"share": 0.5, "planned_creates": 3, "phase": "with_api"}
+    phases = engine._interrupted(
+        bench,  # type: ignore[arg-type]
+        10,
+        [],
+        {urn(n) for n in "abcd"},
+        crash,
+        "with_api",
+        before={urn("a")},
+    )
+    assert list(phases) == ["with_api_killed", "with_api_resumed"]
+    assert crash["phase_creates"] == 1 + crash["resume"]["created"]
+    assert crash["share_at_kill"] == round(1 / crash["phase_creates"], 3)
+    assert bench.commands[-1] == "up "
