@@ -130,8 +130,10 @@ class Cluster(pulumi.ComponentResource):
         # Serving certificates approved and role labels set before anything is scheduled.
         self.join = NodeJoin(f"{name}-join", api, self.approvers[0], self.workers, self.bootstrap, opts=child)
 
-        # Each worker-only node: admitted through the first approver's host, once the API objects
-        # its admission needs exist and that host has kube-proxy's kubeconfig to copy.
+        # Each worker-only node: admitted through the first approver's host, once the approver is
+        # set up (its timer comes after every Bootstrap object: RBAC, the allow lists' namespace)
+        # and that host has kube-proxy's kubeconfig to copy. Not on each Bootstrap object itself:
+        # a dozen URNs more in each NodeHost's state, which every step of a large stack carries.
         approver = self.approvers[0].node
         admission = Admission(
             approver,
@@ -145,7 +147,6 @@ class Cluster(pulumi.ComponentResource):
             parent=self,
             depends_on=[
                 *hosts_ready,
-                *self.bootstrap.ready,
                 self.approvers[0].ready,
                 next(w.ready for w in self.workers if w.node.name == approver.name),
             ],

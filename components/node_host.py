@@ -7,8 +7,8 @@ one dynamic resource whose inputs are plain:
   control planes and this node: spec.node_host.NodeSettings), so that the provider renders
   the node's parts with the program's own modules (render/node_parts.py) from the state alone;
 - `parts`: `name:sha256` of each part (preparation, binaries, runtime, kubelet, kube-proxy), in
-  order, and `lib`, its script library's files, so that a preview says which part of which host
-  changes;
+  order, and `lib`, the sha256 of its script library, so that a preview says which part of which
+  host changes (one value each: the engine's cost per step follows the state's values);
 - how to reach the node and the control-plane host that admits it (`approver`), without keys:
   the provider reads the SSH keys from the stack's configuration, which the engine gives every
   dynamic provider, secrets decrypted (a lab stack's key, made by the stack, is the exception:
@@ -166,7 +166,13 @@ class NodeHostProvider(ResourceProvider):
     # --- steps ---
 
     def _library(self, ssh: Sessions, props: Mapping[str, Any]) -> None:
-        host_lib.install_on(ssh, self._node(props), props["lib"])
+        names = library_names(props)
+        if names is None:
+            raise ValueError(
+                f"{props['node']}: the provider's script library is not the program's"
+                " (run `pulumi up` with the same version of the program)"
+            )
+        host_lib.install_on(ssh, self._node(props), names)
 
     def _joined(self, ssh: Sessions, props: Mapping[str, Any]) -> bool:
         out = ssh.run_checked(
@@ -261,16 +267,26 @@ class NodeHostProvider(ResourceProvider):
             )
 
 
+def library_digest(names: list[str]) -> str:
+    """The `lib` input: one hash over the library's file names, which carry their texts' hashes."""
+    return sha256("\n".join(sorted(names)))
+
+
+def library_names(props: Mapping[str, Any]) -> list[str] | None:
+    """The library files `props` record, when this code renders that library; else None."""
+    names = sorted(scripts.library())
+    return names if library_digest(names) == props["lib"] else None
+
+
 # --- drift ---
 
 
 def _expected_files(
     props: Mapping[str, Any], parts: list[HostPart]
 ) -> dict[str, tuple[str, drift.FileState]]:
-    """path -> (the part that puts it there, its state): the script library ("lib": the files of
-    it this code has) and every part's guarded files."""
-    known = scripts.library()
-    library = host_lib.texts([name for name in props["lib"] if name in known])
+    """path -> (the part that puts it there, its state): the script library ("lib", when it is
+    the one `props` record) and every part's guarded files."""
+    library = host_lib.texts(library_names(props) or [])
     out = {
         f"{scripts.LIB_DIR}/{name}": ("lib", drift.FileState(sha256(text), "0644", "root", "root"))
         for name, text in library.items()
@@ -408,7 +424,7 @@ def node_host(
         "kube_proxy_sha256": None
         if proxy is None
         else pulumi.Output.unsecret(pulumi.Output.from_input(proxy).apply(sha256)),
-        "lib": sorted(scripts.library()),
+        "lib": library_digest(sorted(scripts.library())),
     }
     if admission.private_key is not None:
         props["private_key"] = pulumi.Output.secret(admission.private_key)

@@ -15,6 +15,7 @@ from render import csr_policy as cp
 from render import kube_proxy as kp
 from render import kubelet as kl
 from render import node_admission as na
+from render import scripts
 from render.host_files import sha256
 from render.node_parts import TRANSIENT, Contents, identities, node_parts
 from spec import load_spec
@@ -236,7 +237,7 @@ def _props() -> dict[str, Any]:
         "ca": CA_PEM,
         "ca_sha256": CONTENTS.ca_sha256,
         "kube_proxy_sha256": CONTENTS.kube_proxy_sha256,
-        "lib": [],
+        "lib": nh.library_digest(sorted(scripts.library())),
     }
 
 
@@ -287,7 +288,7 @@ def test_update_runs_only_the_changed_part(provider: Any) -> None:
         p.update("id", olds, news)
     news = _props()
     assert not p.diff("id", olds, news).changes
-    news["lib"] = ["x"]
+    news["lib"] = "another library"
     assert p.diff("id", olds, news).changes
 
 
@@ -365,7 +366,10 @@ def test_a_node_host_keeps_no_secret_and_waits_for_its_admission(preset: str) ->
         # kubeconfig on the approver's host to copy.
         assert f"{cluster}-{approver}-csr-approver-timer" in deps, deps
         assert f"{cluster}-{approver}-node-kube-proxy" in deps or f"{cluster}-{approver}-node-kubelet" in deps
-        assert any(d.startswith(f"{cluster}-bootstrap-clusterrolebinding") for d in deps)
+        # The Bootstrap objects (RBAC, the allow lists' namespace) come before the approver's timer.
+        timer = by_name[f"{cluster}-{approver}-csr-approver-timer"]
+        timer_deps = {d.rsplit("::", 1)[-1] for d in timer.dependencies}
+        assert any(d.startswith(f"{cluster}-bootstrap-rolebinding-csr-approver-tokens") for d in timer_deps)
         assert by_name[f"{cluster}-cni"].dependencies and r.urn in by_name[f"{cluster}-cni"].dependencies
 
 
@@ -394,14 +398,21 @@ def test_a_state_another_version_made_is_read_and_deleted_without_refusal(provid
     """After the program is upgraded, before `up`: a refresh probes only what this version
     renders as recorded, and a destroy still runs every part's delete."""
     p, hosts = provider
-    older = {**_props(), "lib": ["steps-parts.0000000000000000.sh"]}
+    older = {**_props(), "lib": "the library of another version"}
     older["parts"] = [*older["parts"][:3], "kubelet:" + "0" * 64, older["parts"][4]]
     found = p.read("id", older).outs[nh.DRIFT]
     probed = hosts.on("192.168.10.21")[0]
     assert kl.CONFIG not in probed and kp.CONFIG in probed  # kubelet's part is not this version's
-    assert "steps-parts.0000000000000000.sh" not in probed
+    assert scripts.LIB_DIR not in probed
     assert found == [] or all(not line.startswith("kubelet\t") for line in found)
     hosts.calls.clear()
     p.delete("id", older)
     node = hosts.on("192.168.10.21")
     assert sum("test-w1-kubelet'" in c for c in node) == 1
+
+
+def test_a_library_the_provider_does_not_render_is_refused_before_anything_runs(provider: Any) -> None:
+    p, hosts = provider
+    with pytest.raises(ValueError, match="script library is not the program's"):
+        p.create({**_props(), "lib": "the library of another version"})
+    assert hosts.calls == []
