@@ -20,6 +20,7 @@ from mockrun import mocks
 from mockrun.program import run_program
 from render import node_admission
 from spec import load_spec
+from tests.support.bench import mocks_size
 
 
 @dataclass
@@ -344,10 +345,7 @@ def test_run_results_and_plot_carry_the_engine_section(tmp_path: Path) -> None:
     pytest.importorskip("matplotlib")
     from bench.plot import plot
 
-    one = {
-        "nodes": 10, "seconds": 1.0, "cpu_seconds": 1.0, "peak_mb": 100.0, "resources": 242,
-        "host_steps": 93, "load": [0.1, 0.1],
-    }  # fmt: skip
+    one = mocks_size()
     sizes: dict[str, dict[str, Any]] = {
         "10": {"resources": 248, "preview": {"seconds": 7.0, "peak_mb": 700.0}},
         "50": {"timed_out": {"phase": "preview", "seconds": 60.0}},

@@ -21,6 +21,7 @@ from mockrun import mocks
 from mockrun.program import run_program
 from spec import load_pool_spec, load_spec
 from spec.pool import POOL_KEYS, cluster_settings
+from tests.support.bench import mocks_size
 
 # --- the pool stack's config ------------------------------------------------------------------
 
@@ -200,10 +201,7 @@ def test_run_results_carry_the_pool_figures_and_the_plot_draws_them(tmp_path: Pa
     pytest.importorskip("matplotlib")
     from bench.plot import plot
 
-    one = {
-        "nodes": 10, "seconds": 1.0, "cpu_seconds": 1.0, "peak_mb": 100.0, "resources": 242,
-        "host_steps": 93, "load": [0.1, 0.1],
-    }  # fmt: skip
+    one = mocks_size()
     sizes = {
         "10": {"resources": 258, "add_worker_up": _stack_add(10.0), "pool": _pool(1.0)},
         "50": {"resources": 738, "add_worker_up": _stack_add(20.0), "pool": _pool(1.0)},
