@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pulumi
 from pulumi.runtime import config as runtime_config
 
 from spec import defaults as d
-from spec.parse import STRING_KEYS
+from spec.parse import STRING_KEYS, decode_config_value
 from spec.pool import OUTPUT as POOL_OUTPUT
 
 
@@ -28,20 +27,10 @@ def read_raw_config(project: str = d.PROJECT) -> tuple[dict[str, Any], frozenset
         if not full_key.startswith(prefix):
             continue
         key = full_key[len(prefix) :]
-        raw[key] = value if key in STRING_KEYS else _decode(value)
+        raw[key] = value if key in STRING_KEYS else decode_config_value(value)
         if runtime_config.is_config_secret(full_key):
             secret.add(key)
     return raw, frozenset(secret)
-
-
-def _decode(value: Any) -> Any:
-    """Objects and lists arrive JSON-encoded; scalars as their text."""
-    if not isinstance(value, str):
-        return value
-    try:
-        return json.loads(value)
-    except ValueError:
-        return value
 
 
 READ_STACK_OUTPUTS = "pulumi:pulumi:readStackOutputs"  # the engine's own: what StackReference reads

@@ -9,13 +9,14 @@ not in it: the provider reads them from the stack's configuration (`node_keys`).
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping
 from typing import Any
 
 from spec.binaries import with_binaries
 from spec.model import ClusterSpec, NodeSpec
-from spec.parse import parse
+from spec.parse import decode_config_value, parse
 from spec.pool import cluster_settings, node_settings
 from spec.problems import Problems
 
@@ -42,6 +43,8 @@ class NodeSettings:
         return json.dumps(settings, sort_keys=True, separators=(",", ":"))
 
 
+# A provider operation renders from the same settings several times (parts, admission, probe).
+@functools.lru_cache(maxsize=64)
 def load_node(settings: str, name: str) -> tuple[ClusterSpec, NodeSpec]:
     """The spec a NodeHost renders from, and its node. The program validated the configuration
     it came from: what parsing reports here (no SSH key, above all) is not this spec's concern."""
@@ -54,19 +57,10 @@ def load_node(settings: str, name: str) -> tuple[ClusterSpec, NodeSpec]:
     raise ValueError(f"the settings of NodeHost {name} do not have its node")
 
 
-def _decoded(value: Any) -> Any:
-    if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except ValueError:
-            return value
-    return value
-
-
 def node_keys(ssh: Any, nodes: Any) -> NodeKeys:
     """Each configured node's SSH key (and its bastion's), from the stack configuration's `ssh`
     and `nodes` values as a dynamic provider gets them (JSON texts, secrets decrypted)."""
-    raw = {"ssh": _decoded(ssh) or {}, "nodes": _decoded(nodes) or []}
+    raw = {"ssh": decode_config_value(ssh) or {}, "nodes": decode_config_value(nodes) or []}
     spec, _ = parse(raw, "node-host", frozenset({"ssh", "nodes"}), Problems())
     keys: NodeKeys = {}
     for node in spec.nodes:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import fields
@@ -40,6 +41,17 @@ _Section = TypeVar("_Section")
 
 # Contract keys whose values are plain strings (everything else arrives as JSON).
 STRING_KEYS = ("clusterName", "kubernetesVersion", "apiEndpoint", "iptablesBackend")
+
+
+def decode_config_value(value: Any) -> Any:
+    """A stack configuration value as Pulumi hands it over: objects and lists JSON-encoded,
+    scalars as their text."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
 
 
 def parse(
