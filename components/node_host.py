@@ -64,7 +64,7 @@ from render.artifacts import STATE_DIR as ARTIFACT_STATE_DIR
 from render.host_files import sha256
 from render.node_parts import Contents, HostPart
 from spec.model import NodeSpec
-from spec.node_host import NodeKeys, load_node, node_keys
+from spec.node_host import ANY_NODE, NodeKeys, load_node, node_keys
 
 # Inputs whose change is a change of the host (everything but the outputs the provider adds).
 COMPARED = ("node", "settings", "parts", "host", "port", "user", "host_key", "proxy", "approver", "ca", "lib")
@@ -108,11 +108,14 @@ class NodeHostProvider(ResourceProvider):
     def _target(self, props: Mapping[str, Any], where: Mapping[str, Any]) -> Target:
         name = where["node"]
         given = props.get("private_key")
-        key, bastion = (given, None) if given else self.keys.get(name, (None, None))
+        # A node removed from `nodes` (its NodeHost being deleted) has only the top-level key.
+        found = self.keys.get(name) or self.keys.get(ANY_NODE)
+        key, bastion = (given, None) if given else found or (None, None)
         if not key:
             raise SshError(
                 f"no SSH private key for node {name} in the stack's configuration (ssh.privateKey,"
-                f" ssh.privateKeyFile or nodes[].ssh): the NodeHost of {props['node']} reads it there"
+                f" ssh.privateKeyFile or nodes[].ssh): the NodeHost of {props['node']} reads it there;"
+                " a node removed from `nodes` is reached with ssh.privateKey or ssh.privateKeyFile"
             )
         return _endpoint(where, key, bastion)
 

@@ -16,12 +16,15 @@ from typing import Any
 
 from spec.binaries import with_binaries
 from spec.model import ClusterSpec, NodeSpec
-from spec.parse import decode_config_value, parse
+from spec.parse import decode_config_value, parse, top_level_ssh
 from spec.pool import cluster_settings, node_settings
 from spec.problems import Problems
 
 # node name -> (its SSH private key, its bastion's key or None)
 NodeKeys = dict[str, tuple[str, str | None]]
+# NodeKeys' entry for the top-level `ssh` key: a node removed from `nodes` is reached with it
+# when its NodeHost is deleted.
+ANY_NODE = ""
 
 
 def is_node_host(node: NodeSpec) -> bool:
@@ -58,15 +61,20 @@ def load_node(settings: str, name: str) -> tuple[ClusterSpec, NodeSpec]:
 
 
 def node_keys(ssh: Any, nodes: Any) -> NodeKeys:
-    """Each configured node's SSH key (and its bastion's), from the stack configuration's `ssh`
-    and `nodes` values as a dynamic provider gets them (JSON texts, secrets decrypted)."""
+    """Each configured node's SSH key (and its bastion's), and the top-level one (`ANY_NODE`),
+    from the stack configuration's `ssh` and `nodes` values as a dynamic provider gets them
+    (JSON texts, secrets decrypted)."""
     raw = {"ssh": decode_config_value(ssh) or {}, "nodes": decode_config_value(nodes) or []}
-    spec, _ = parse(raw, "node-host", frozenset({"ssh", "nodes"}), Problems())
+    problems = Problems()
+    spec, _ = parse(raw, "node-host", frozenset({"ssh", "nodes"}), problems)
     keys: NodeKeys = {}
-    for node in spec.nodes:
-        if node.ssh.private_key is None:
+    for name, node_ssh in [
+        (ANY_NODE, top_level_ssh(raw, True, problems)),
+        *((n.name, n.ssh) for n in spec.nodes),
+    ]:
+        if node_ssh.private_key is None:
             continue
-        bastion = node.ssh.bastion
+        bastion = node_ssh.bastion
         bastion_key = bastion.private_key.reveal() if bastion and bastion.private_key else None
-        keys[node.name] = (node.ssh.private_key.reveal(), bastion_key)
+        keys[name] = (node_ssh.private_key.reveal(), bastion_key)
     return keys

@@ -181,6 +181,11 @@ def _key_file(r: Reader, problems: Problems) -> SecretStr | None:
         return None
 
 
+def top_level_ssh(raw: Mapping[str, Any], is_secret: bool, problems: Problems) -> SshSpec:
+    """The top-level `ssh` object alone: what every node inherits."""
+    return _ssh(Reader(raw, "", problems).sub("ssh"), None, is_secret, problems)
+
+
 def _ssh(r: Reader, base: SshSpec | None, is_secret: bool, problems: Problems) -> SshSpec:
     """An `ssh` object; a node's inherits what it does not set from the top-level one (`base`)."""
     path = r.path

@@ -20,7 +20,7 @@ from render import scripts
 from render.host_files import sha256
 from render.node_parts import Contents, identities, node_parts
 from spec import load_spec
-from spec.node_host import NodeSettings, is_node_host, load_node, node_keys
+from spec.node_host import ANY_NODE, NodeSettings, is_node_host, load_node, node_keys
 from tests.support.fakes import CA_PEM, PROXY_KUBECONFIG
 from tests.support.specs import PRESET_IDS, PRESETS, config_spec, stack_file
 
@@ -166,7 +166,11 @@ def test_node_keys_come_from_the_configuration_with_per_node_overrides_and_basti
             {"name": "w1", "address": "10.0.0.2", "roles": ["worker"], "ssh": {"privateKey": "KEY-W1"}},
         ]
     )
-    assert node_keys(ssh, nodes) == {"cp1": ("KEY-ALL", "KEY-B"), "w1": ("KEY-W1", "KEY-B")}
+    assert node_keys(ssh, nodes) == {
+        ANY_NODE: ("KEY-ALL", "KEY-B"),
+        "cp1": ("KEY-ALL", "KEY-B"),
+        "w1": ("KEY-W1", "KEY-B"),
+    }
     assert node_keys(None, None) == {}
 
 
@@ -178,11 +182,13 @@ class Hosts:
 
     def __init__(self, joined: bool = False) -> None:
         self.calls: list[tuple[str, str, str]] = []
+        self.keys: set[str] = set()  # the private keys the commands were run with
         self.joined = joined
         self.kube_proxy = PROXY_KUBECONFIG
 
     def run(self, target: Any, command: str, stdin: str = "", *_: Any) -> Result:
         self.calls.append((target.host, command, stdin))
+        self.keys.add(target.private_key)
         if command == na.joined_probe():
             return Result(0, na.JOINED if self.joined else "new", "")
         if command == na.kube_proxy_kubeconfig():
@@ -336,6 +342,16 @@ def test_delete_forgets_the_node_then_undoes_its_parts_in_reverse(provider: Any)
     ]
     assert order == ["kube-proxy", "kubelet", "runtime", "binaries", "prepare"]
     assert "rm -rf" in node[-1]
+
+
+def test_a_node_removed_from_the_configuration_is_deleted_with_the_top_level_key(provider: Any) -> None:
+    p, hosts = provider
+    ssh = json.dumps({"privateKey": "KEY-ALL"})
+    nodes = json.dumps([{"name": "cp1", "address": "192.168.10.11", "roles": ["etcd", "control-plane"]}])
+    p.keys = node_keys(ssh, nodes)  # w1 is no longer in `nodes`
+    p.delete("id", _props())
+    assert hosts.on("192.168.10.21") and hosts.on("192.168.10.11")
+    assert hosts.keys == {"KEY-ALL"}
 
 
 def test_a_node_without_a_key_is_named(provider: Any) -> None:
