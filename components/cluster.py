@@ -168,12 +168,14 @@ class Cluster(pulumi.ComponentResource):
             pulumi.ResourceOptions(parent=self, depends_on=[self.hosts[first.name], *hosts_ready]),
             stdin=image_check.check_input(spec),
         )
+        # Not after the NodeHosts: a worker-only node joins on its own, as one added later does
+        # (the CNI's DaemonSet reaches it once it registers). Waiting for all of them would hold
+        # the cluster's CNI and addons back for one slow or broken host, and make each added
+        # worker rewrite the dependencies of every CNI object in the state.
         self.cni = Cni(
             f"{name}-cni",
             api,
-            pulumi.ResourceOptions(
-                parent=self, depends_on=[*self.join.ready, self.image_check, *self.node_hosts]
-            ),
+            pulumi.ResourceOptions(parent=self, depends_on=[*self.join.ready, self.image_check]),
             fetch=fetch,
         )
         self.addons = Addons(

@@ -950,6 +950,13 @@ def test_destroy_leaves_hosts_given_to_a_stack_clean(lab: Lab, tmp_path: Path) -
             == ["active"] * 3
         )
         assert run(targets[1], "systemctl is-active kubelet kube-proxy").stdout.split() == ["active"] * 2
+        # The worker leaves `nodes`: its NodeHost is deleted, reaching it with the stack's key.
+        stack_file.write_text(_given_stack(lab.spec, {names[0]: hosts[0][0]}))
+        given.config_set("ssh.privateKey", key, secret=True)
+        _, events, _ = given.engine("up", "--yes", "--skip-preview", label="removing the worker")
+        gone = [(s.op, s.name) for s in events.changed()]
+        assert gone == [("delete", f"given-{names[1]}")], gone  # its NodeHost (clusterName: the stack's)
+        assert run(targets[1], LEFTOVERS).stdout.split() == [], "the removed worker keeps files"
         given.engine("destroy", "--yes", "--skip-preview", label="destroy on given hosts")
         for name, target in zip(names, targets, strict=True):
             leftovers = run(target, LEFTOVERS).stdout.split()
