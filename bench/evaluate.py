@@ -72,9 +72,9 @@ def main(argv: list[str]) -> int:
     if len(argv) != 1 or not argv[0].isdigit():
         print("usage: python -m bench.evaluate NODES", file=sys.stderr)
         return 2
-    from components.program import tune_gc
+    from components.program import tune_runtime
 
-    tune_gc()  # as the entry point (__main__.py) does, after the same imports
+    tune_runtime()  # as the entry point (__main__.py) does, after the same imports
     print(json.dumps(measure(int(argv[0]))))
     return 0
 

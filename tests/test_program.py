@@ -4,6 +4,7 @@ registration's Python stack."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pulumi.runtime import resource as sdk_resource
@@ -15,12 +16,6 @@ from mockrun.program import REPO, run_preset
 ROOT = Path("/srv/project")
 
 
-def _frame(path: str | None, line: int = 1) -> source_pb2.StackFrame:
-    if path is None:
-        return source_pb2.StackFrame()
-    return source_pb2.StackFrame(pc=source_pb2.SourcePosition(uri=Path(path).as_uri(), line=line))
-
-
 def test_only_frames_in_the_programs_own_code_are_ours() -> None:
     assert program.ours("file:///srv/project/components/steps.py", ROOT)
     assert program.ours("file:///srv/project/__main__.py", ROOT)
@@ -30,30 +25,46 @@ def test_only_frames_in_the_programs_own_code_are_ours() -> None:
     assert not program.ours("", ROOT)
 
 
-def test_a_trimmed_trace_keeps_the_programs_frames_in_order(monkeypatch: pytest.MonkeyPatch) -> None:
-    trace = source_pb2.StackTrace(
-        frames=[
-            _frame("/srv/project/components/steps.py", 197),
-            _frame("/srv/project/components/worker_node.py", 46),
-            _frame(None),
-            _frame("/srv/project/.venv/lib/python3.11/site-packages/pulumi/runtime/stack.py", 237),
-            _frame("/usr/lib/python3.11/asyncio/base_events.py", 607),
-            _frame("/srv/project/__main__.py", 6),
-        ]
-    )
-    monkeypatch.setattr(sdk_resource, "_get_stack_trace", lambda: trace)
-    program.trim_stack_traces(ROOT)
-    trimmed = sdk_resource._get_stack_trace()
-    assert [(f.pc.uri, f.pc.line) for f in trimmed.frames] == [
-        ("file:///srv/project/components/steps.py", 197),
-        ("file:///srv/project/components/worker_node.py", 46),
-        ("file:///srv/project/__main__.py", 6),
-    ]
-    # The resource's sourcePosition (the first frame) is what it was.
-    assert sdk_resource._get_source_position(trimmed) == trace.frames[0].pc
-    hook = sdk_resource._get_stack_trace
-    program.trim_stack_traces(ROOT)
-    assert sdk_resource._get_stack_trace is hook, "installed once"
+class _Base:
+    """Three constructors, as a resource's (Resource, CustomResource, its class): both hooks skip
+    them and what they call."""
+
+    def __init__(self, hooks: Any) -> None:
+        self.traces = hooks()
+
+
+class _Custom(_Base):
+    def __init__(self, hooks: Any) -> None:
+        super().__init__(hooks)
+
+
+class _Concrete(_Custom):
+    def __init__(self, hooks: Any) -> None:
+        super().__init__(hooks)
+
+
+def _registered(hooks: Any) -> Any:
+    return _Concrete(hooks).traces
+
+
+def test_the_trimmed_trace_is_the_sdks_with_only_the_programs_frames(monkeypatch: pytest.MonkeyPatch) -> None:
+    sdks = sdk_resource._get_stack_trace
+    monkeypatch.setattr(sdk_resource, "_get_stack_trace", sdks)
+    program.trim_stack_traces(REPO)
+    ours = sdk_resource._get_stack_trace
+    assert ours is not sdks
+    full, trimmed = _registered(lambda: (sdks(), ours()))  # (one line: the same frames)
+
+    def positions(trace: source_pb2.StackTrace) -> list[tuple[str, int]]:
+        return [(f.pc.uri, f.pc.line) for f in trace.frames if f.HasField("pc")]
+
+    kept = [p for p in positions(full) if program.ours(p[0])]
+    assert positions(trimmed) == kept and len(kept) < len(positions(full))
+    assert kept[0][0].endswith("/tests/test_program.py"), "the constructors' caller comes first"
+    # The resource's sourcePosition (the first frame) is the SDK's.
+    assert sdk_resource._get_source_position(trimmed) == sdk_resource._get_source_position(full)
+    program.trim_stack_traces(REPO)
+    assert sdk_resource._get_stack_trace is ours, "installed once"
 
 
 def test_registrations_carry_only_the_programs_frames(monkeypatch: pytest.MonkeyPatch) -> None:
