@@ -14,7 +14,7 @@ program, not the engine, was what the engine waited for:
   500 nodes. `gather_outstanding_outputs` installs a wait that does the same in one pass per
   batch of outputs.
 
-Both replace private SDK functions, so they are installed only for the SDK version they were
+The wait replaces a private SDK function, so it is installed only for the SDK version it was
 written against (`SDK_VERSION`, the pin in requirements.txt; a test fails when they differ).
 """
 
