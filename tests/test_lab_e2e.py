@@ -951,7 +951,7 @@ def test_destroy_leaves_hosts_given_to_a_stack_clean(lab: Lab, tmp_path: Path) -
         )
         assert run(targets[1], "systemctl is-active kubelet kube-proxy").stdout.split() == ["active"] * 2
         # The worker leaves `nodes`: its NodeHost is deleted, reaching it with the stack's key.
-        stack_file.write_text(_given_stack(lab.spec, {names[0]: hosts[0][0]}))
+        given.replace_config(_given_stack(lab.spec, {names[0]: hosts[0][0]}))
         given.config_set("ssh.privateKey", key, secret=True)
         _, events, _ = given.engine("up", "--yes", "--skip-preview", label="removing the worker")
         gone = [(s.op, s.name) for s in events.changed()]

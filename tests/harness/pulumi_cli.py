@@ -140,6 +140,12 @@ class Stack:
         salt = [line for line in (init / f"Pulumi.{name}.yaml").read_text().splitlines() if "salt" in line]
         self.config.write_text(config + "".join(f"{line}\n" for line in salt))
 
+    def replace_config(self, stack_file: str) -> None:
+        """This stack's configuration becomes `stack_file`'s (a Pulumi.<stack>.yaml text), its
+        encryption salt kept; secrets set before must be set again."""
+        salt = [line for line in self.config.read_text().splitlines() if line.startswith("encryptionsalt:")]
+        self.config.write_text(stack_file + "".join(f"{line}\n" for line in salt))
+
     def cli(
         self, args: list[str], *, check: bool = True, stdin: str | None = None, timeout: float = 3600
     ) -> subprocess.CompletedProcess[str]:
