@@ -40,7 +40,7 @@ files) this version renders as recorded, and a delete runs this version's delete
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -270,7 +270,7 @@ class NodeHostProvider(ResourceProvider):
             )
 
 
-def library_digest(names: list[str]) -> str:
+def library_digest(names: Iterable[str]) -> str:
     """The `lib` input: one hash over the library's file names, which carry their texts' hashes."""
     return sha256("\n".join(sorted(names)))
 
@@ -427,7 +427,7 @@ def node_host(
         "kube_proxy_sha256": None
         if proxy is None
         else pulumi.Output.unsecret(pulumi.Output.from_input(proxy).apply(sha256)),
-        "lib": library_digest(sorted(scripts.library())),
+        "lib": library_digest(scripts.library()),
     }
     if admission.private_key is not None:
         props["private_key"] = pulumi.Output.secret(admission.private_key)

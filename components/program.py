@@ -63,9 +63,8 @@ def trim_stack_traces(root: Path = REPO) -> None:
     cluster.py <- program.py <- __main__.py). They are read from the interpreter's frames, past
     the same three constructors the SDK's own hook skips: that hook formats every frame of the
     stack, half a millisecond a resource. An SDK without the hook records what it records."""
-    if getattr(sdk_resource, "_get_stack_trace", None) is None:
-        return
-    if getattr(sdk_resource._get_stack_trace, "trimmed", False):
+    current = getattr(sdk_resource, "_get_stack_trace", None)
+    if current is None or getattr(current, "trimmed", False):
         return
 
     @functools.cache

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import importlib.metadata
 import os
+from collections.abc import Mapping
 from typing import Any
 
 import pulumi
@@ -38,9 +39,8 @@ def _sdk_is_known() -> bool:
     return importlib.metadata.version("pulumi") == SDK_VERSION
 
 
-def quiet_sdk_debug(environ: dict[str, str] | None = None) -> bool:
+def quiet_sdk_debug(environ: Mapping[str, str] = os.environ) -> bool:
     """Drops debug messages (all of them the SDK's) unless DEBUG_ENV is 1; True if it did."""
-    environ = dict(os.environ) if environ is None else environ
     if environ.get(DEBUG_ENV) == "1" or getattr(pulumi.log.debug, "quiet", False):
         return False
 

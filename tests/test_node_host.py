@@ -244,7 +244,7 @@ def _props() -> dict[str, Any]:
         "ca": CA_PEM,
         "ca_sha256": CONTENTS.ca_sha256,
         "kube_proxy_sha256": CONTENTS.kube_proxy_sha256,
-        "lib": nh.library_digest(sorted(scripts.library())),
+        "lib": nh.library_digest(scripts.library()),
     }
 
 
